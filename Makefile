@@ -1,0 +1,33 @@
+# trialsim: `make sim SCENARIO=bliss76` and `make test` set everything up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SCENARIO ?= bliss76
+REPS   ?=
+JOBS   ?=
+
+SIM_ARGS := $(if $(REPS),--replicates $(REPS)) $(if $(JOBS),--n-jobs $(JOBS))
+
+.PHONY: sim test lint bench clean-venv
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test,dask]"
+	touch $(STAMP)
+
+sim: $(STAMP)
+	$(VENV)/bin/trialsim run configs/$(SCENARIO).yaml $(SIM_ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check trialsim tests scripts
+
+bench: $(STAMP)
+	$(PY) scripts/bench.py --out results/bench.json
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,373 @@
+"""Per-trial analysis: each treated arm versus control on binary endpoints.
+
+For every endpoint and every (treated, control) pair of arms a logistic
+regression of response on a treatment indicator, adjusted for the
+stratification factors, is fitted on the patients of the two arms. The
+treatment coefficient gives the adjusted log odds ratio with a Wald test and
+confidence interval; the unadjusted rates and their difference are reported
+alongside.
+
+The whole endpoints x comparisons loop runs inside :func:`compare_arms_kernel`
+(numba), so a simulated trial is analysed without Python overhead per fit.
+:func:`compare_arms` is a thin Python wrapper that validates and coerces its
+inputs before calling the kernel.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from trialsim.analysis.logistic import drop_constant_columns, fit_logistic
+
+#: Names of the result fields, in the order of the last axis of the output.
+RESULT_FIELDS = (
+    "log_or",
+    "se",
+    "z",
+    "p_value",
+    "odds_ratio",
+    "ci_low",
+    "ci_high",
+    "rate_treated",
+    "rate_control",
+    "n_treated",
+    "n_control",
+    "risk_difference",
+    "rd_se",
+    "converged",
+)
+
+LOG_OR = 0
+SE = 1
+Z = 2
+P_VALUE = 3
+ODDS_RATIO = 4
+CI_LOW = 5
+CI_HIGH = 6
+RATE_TREATED = 7
+RATE_CONTROL = 8
+N_TREATED = 9
+N_CONTROL = 10
+RISK_DIFFERENCE = 11
+RD_SE = 12
+CONVERGED = 13
+N_FIELDS = 14
+
+_SQRT2 = math.sqrt(2.0)
+_SQRT2PI = math.sqrt(2.0 * math.pi)
+
+
+@njit(cache=True)
+def norm_ppf(q):
+    """Standard normal quantile function.
+
+    Parameters
+    ----------
+    q : float
+        Probability in (0, 1).
+
+    Returns
+    -------
+    float
+        ``x`` such that ``Phi(x) == q``; nan outside (0, 1).
+
+    Notes
+    -----
+    Acklam's rational approximation (relative error about 1e-9) followed by
+    one Halley refinement step using ``math.erfc``, which brings the result
+    to near machine precision.
+    """
+    if not (0.0 < q < 1.0):
+        return np.nan
+    a1 = -3.969683028665376e01
+    a2 = 2.209460984245205e02
+    a3 = -2.759285104469687e02
+    a4 = 1.383577518672690e02
+    a5 = -3.066479806614716e01
+    a6 = 2.506628277459239e00
+    b1 = -5.447609879822406e01
+    b2 = 1.615858368580409e02
+    b3 = -1.556989798598866e02
+    b4 = 6.680131188771972e01
+    b5 = -1.328068155288572e01
+    c1 = -7.784894002430293e-03
+    c2 = -3.223964580411365e-01
+    c3 = -2.400758277161838e00
+    c4 = -2.549732539343734e00
+    c5 = 4.374664141464968e00
+    c6 = 2.938163982698783e00
+    d1 = 7.784695709041462e-03
+    d2 = 3.224671290700398e-01
+    d3 = 2.445134137142996e00
+    d4 = 3.754408661907416e00
+    p_low = 0.02425
+    if q < p_low:
+        r = math.sqrt(-2.0 * math.log(q))
+        x = (((((c1 * r + c2) * r + c3) * r + c4) * r + c5) * r + c6) / (
+            (((d1 * r + d2) * r + d3) * r + d4) * r + 1.0
+        )
+    elif q <= 1.0 - p_low:
+        s = q - 0.5
+        r = s * s
+        x = (
+            (((((a1 * r + a2) * r + a3) * r + a4) * r + a5) * r + a6)
+            * s
+            / (((((b1 * r + b2) * r + b3) * r + b4) * r + b5) * r + 1.0)
+        )
+    else:
+        r = math.sqrt(-2.0 * math.log1p(-q))
+        x = -(((((c1 * r + c2) * r + c3) * r + c4) * r + c5) * r + c6) / (
+            (((d1 * r + d2) * r + d3) * r + d4) * r + 1.0
+        )
+    # Halley refinement on Phi(x) - q, using the upper tail when x > 0 so that
+    # no precision is lost to cancellation near q = 1 (1 - q is exact there)
+    if x > 0.0:
+        err = (1.0 - q) - 0.5 * math.erfc(x / _SQRT2)
+    else:
+        err = 0.5 * math.erfc(-x / _SQRT2) - q
+    u = err * _SQRT2PI * math.exp(0.5 * x * x)
+    x = x - u / (1.0 + 0.5 * x * u)
+    return x
+
+
+@njit(cache=True)
+def _fill_unanalysable(out, e, c):
+    out[e, c, LOG_OR] = np.nan
+    out[e, c, SE] = np.nan
+    out[e, c, Z] = np.nan
+    out[e, c, P_VALUE] = 1.0
+    out[e, c, ODDS_RATIO] = np.nan
+    out[e, c, CI_LOW] = np.nan
+    out[e, c, CI_HIGH] = np.nan
+    out[e, c, CONVERGED] = 0.0
+
+
+@njit(cache=True)
+def compare_arms_kernel(response, arm, strata, pairs, alpha):
+    """Stratification-adjusted logistic comparisons of arm pairs (numba).
+
+    Parameters
+    ----------
+    response : ndarray of uint8 or bool, shape (n_endpoints, n_patients)
+        1 (True) for a responder.
+    arm : ndarray of int64, shape (n_patients,)
+        Arm code of each patient.
+    strata : ndarray of float64, shape (n_patients, q)
+        Adjustment covariates (typically 0/1 stratum indicators); q may be 0.
+    pairs : ndarray of int64, shape (n_comparisons, 2)
+        Rows of ``(treated_arm_code, control_arm_code)``.
+    alpha : float
+        Two-sided significance level for the confidence interval.
+
+    Returns
+    -------
+    out : ndarray of float64, shape (n_endpoints, n_comparisons, N_FIELDS)
+        Results; see ``RESULT_FIELDS`` for the order of the last axis.
+
+    Notes
+    -----
+    No input validation is done here; see :func:`compare_arms`.
+    """
+    n_end = response.shape[0]
+    n_pat = arm.shape[0]
+    q = strata.shape[1]
+    n_cmp = pairs.shape[0]
+    out = np.empty((n_end, n_cmp, N_FIELDS))
+    z_crit = norm_ppf(1.0 - 0.5 * alpha)
+    for c in range(n_cmp):
+        trt = pairs[c, 0]
+        ctl = pairs[c, 1]
+        # patients in the two arms of this comparison
+        m = 0
+        for i in range(n_pat):
+            if arm[i] == trt or arm[i] == ctl:
+                m += 1
+        idx = np.empty(m, dtype=np.int64)
+        is_trt = np.zeros(m, dtype=np.bool_)
+        k = 0
+        n1 = 0
+        for i in range(n_pat):
+            if arm[i] == trt or arm[i] == ctl:
+                idx[k] = i
+                if arm[i] == trt:
+                    is_trt[k] = True
+                    n1 += 1
+                k += 1
+        n0 = m - n1
+        # full design, then drop constant / redundant stratum columns
+        full = np.empty((m, 2 + q))
+        for k in range(m):
+            full[k, 0] = 1.0
+            full[k, 1] = 1.0 if is_trt[k] else 0.0
+            for j in range(q):
+                full[k, 2 + j] = strata[idx[k], j]
+        keep = drop_constant_columns(full, 1)
+        p = keep.shape[0]
+        X = np.empty((m, p))
+        for k in range(m):
+            for j in range(p):
+                X[k, j] = full[k, keep[j]]
+        # the treatment column is column 1 of ``full`` and always kept, and
+        # ``keep`` is sorted, so it is column 1 of ``X``
+        y = np.empty(m)
+        for e in range(n_end):
+            r1 = 0
+            r0 = 0
+            for k in range(m):
+                if response[e, idx[k]]:
+                    y[k] = 1.0
+                    if is_trt[k]:
+                        r1 += 1
+                    else:
+                        r0 += 1
+                else:
+                    y[k] = 0.0
+            out[e, c, N_TREATED] = n1
+            out[e, c, N_CONTROL] = n0
+            if n1 > 0 and n0 > 0:
+                p1 = r1 / n1
+                p0 = r0 / n0
+                out[e, c, RATE_TREATED] = p1
+                out[e, c, RATE_CONTROL] = p0
+                out[e, c, RISK_DIFFERENCE] = p1 - p0
+                out[e, c, RD_SE] = math.sqrt(p1 * (1.0 - p1) / n1 + p0 * (1.0 - p0) / n0)
+            else:
+                out[e, c, RATE_TREATED] = r1 / n1 if n1 > 0 else np.nan
+                out[e, c, RATE_CONTROL] = r0 / n0 if n0 > 0 else np.nan
+                out[e, c, RISK_DIFFERENCE] = np.nan
+                out[e, c, RD_SE] = np.nan
+            # the treatment coefficient is infinite (or undefined) whenever an
+            # arm is empty, all responders or all non-responders
+            if n1 == 0 or n0 == 0 or r1 == 0 or r1 == n1 or r0 == 0 or r0 == n0:
+                _fill_unanalysable(out, e, c)
+                continue
+            beta, cov, converged = fit_logistic(X, y)
+            se = math.sqrt(cov[1, 1]) if converged else np.nan
+            if not converged or not (se > 0.0) or not np.isfinite(se):
+                _fill_unanalysable(out, e, c)
+                continue
+            b = beta[1]
+            z = b / se
+            out[e, c, LOG_OR] = b
+            out[e, c, SE] = se
+            out[e, c, Z] = z
+            out[e, c, P_VALUE] = math.erfc(abs(z) / _SQRT2)
+            out[e, c, ODDS_RATIO] = math.exp(b)
+            out[e, c, CI_LOW] = math.exp(b - z_crit * se)
+            out[e, c, CI_HIGH] = math.exp(b + z_crit * se)
+            out[e, c, CONVERGED] = 1.0
+    return out
+
+
+def compare_arms(response, arm, strata, pairs, alpha=0.05):
+    """Compare each treated arm with its control on many binary endpoints.
+
+    For each endpoint and each pair of arms, the patients in either arm are
+    selected and the model ``logit P(response) = b0 + b1 * treated + strata``
+    is fitted by maximum likelihood; stratum columns that are constant (or
+    redundant) within the selected patients are dropped.
+
+    Parameters
+    ----------
+    response : array_like of uint8 or bool, shape (n_endpoints, n_patients)
+        1 (True) for a responder. A 1-D array is treated as one endpoint.
+    arm : array_like of int, shape (n_patients,)
+        Arm code of each patient, ``0 .. n_arms - 1``.
+    strata : array_like of float, shape (n_patients, q)
+        Stratification covariates (0/1 indicators); q may be 0. ``None``
+        means no adjustment.
+    pairs : array_like of int, shape (n_comparisons, 2)
+        Rows of ``(treated_arm_code, control_arm_code)``.
+    alpha : float, optional
+        Two-sided level; the confidence interval has level ``1 - alpha``.
+
+    Returns
+    -------
+    out : ndarray of float64, shape (n_endpoints, n_comparisons, N_FIELDS)
+        ``out[e, c, f]`` is field ``RESULT_FIELDS[f]`` for endpoint ``e`` and
+        comparison ``c``:
+
+        - ``log_or``, ``se``, ``z``, ``p_value``: Wald inference on the
+          adjusted treatment log odds ratio (two-sided normal p-value);
+        - ``odds_ratio``, ``ci_low``, ``ci_high``: the odds ratio and its
+          ``1 - alpha`` Wald confidence interval;
+        - ``rate_treated``, ``rate_control``, ``n_treated``, ``n_control``:
+          unadjusted response rates and arm sizes;
+        - ``risk_difference``, ``rd_se``: unadjusted difference in
+          proportions and its Wald standard error;
+        - ``converged``: 1.0 if the model was fitted, else 0.0.
+
+        If the model cannot be fitted (an arm with no or only responders,
+        separation, non-convergence) the model fields are nan, ``p_value``
+        is 1.0 (an unanalysable trial does not reject) and ``converged`` is
+        0.0; the rates and risk difference are still filled.
+    """
+    response = np.asarray(response)
+    if response.ndim == 1:
+        response = response[np.newaxis, :]
+    if response.dtype != np.bool_ and response.dtype != np.uint8:
+        response = response != 0
+    response = np.ascontiguousarray(response)
+    arm = np.ascontiguousarray(arm, dtype=np.int64)
+    n_pat = arm.shape[0]
+    if strata is None:
+        strata = np.empty((n_pat, 0))
+    strata = np.ascontiguousarray(strata, dtype=np.float64)
+    if strata.ndim == 1:
+        strata = strata[:, np.newaxis]
+    pairs = np.ascontiguousarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if response.ndim != 2 or response.shape[1] != n_pat:
+        raise ValueError("response must have shape (n_endpoints, n_patients)")
+    if arm.ndim != 1:
+        raise ValueError("arm must be one-dimensional")
+    if strata.ndim != 2 or strata.shape[0] != n_pat:
+        raise ValueError("strata must have shape (n_patients, q)")
+    if np.any(pairs[:, 0] == pairs[:, 1]):
+        raise ValueError("each comparison must involve two different arms")
+    if not 0.0 < alpha < 1.0:
+        raise ValueError("alpha must be in (0, 1)")
+    return compare_arms_kernel(response, arm, strata, pairs, float(alpha))
+
+
+def results_to_frame(out, endpoint_names, comparison_names):
+    """Tidy table of the output of :func:`compare_arms`.
+
+    Parameters
+    ----------
+    out : ndarray of float64, shape (n_endpoints, n_comparisons, N_FIELDS)
+        Output of :func:`compare_arms`.
+    endpoint_names : sequence of str, length n_endpoints
+    comparison_names : sequence of str, length n_comparisons
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (endpoint, comparison), endpoint-major, with columns
+        ``endpoint``, ``comparison`` and one column per name in
+        ``RESULT_FIELDS``. ``n_treated`` and ``n_control`` are integers and
+        ``converged`` is boolean; all other fields are float.
+    """
+    import pandas as pd
+
+    out = np.asarray(out, dtype=np.float64)
+    n_end, n_cmp, n_fields = out.shape
+    if n_fields != N_FIELDS:
+        raise ValueError(f"last axis of out must have length {N_FIELDS}")
+    if len(endpoint_names) != n_end or len(comparison_names) != n_cmp:
+        raise ValueError("names do not match the shape of out")
+    data = {
+        "endpoint": np.repeat(np.asarray(endpoint_names, dtype=object), n_cmp),
+        "comparison": np.tile(np.asarray(comparison_names, dtype=object), n_end),
+    }
+    flat = out.reshape(n_end * n_cmp, N_FIELDS)
+    for f, name in enumerate(RESULT_FIELDS):
+        col = flat[:, f]
+        if f in (N_TREATED, N_CONTROL):
+            col = col.astype(np.int64)
+        elif f == CONVERGED:
+            col = col == 1.0
+        data[name] = col
+    return pd.DataFrame(data)

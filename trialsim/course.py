@@ -1,0 +1,389 @@
+"""The disease course, visit by visit, under standard of care and the drug (numba hot loop).
+
+Model (one patient; docs/model.md has the full statement):
+
+* global activity ``g_t = b + w_t`` with ``w_t`` a stationary AR(1) fluctuation;
+* each clinical descriptor j is a two-state Markov chain whose stationary probability is
+  ``expit(o_j + g_t - shift_t)`` and whose lag-one autocorrelation is ``persistence_j``: flares
+  and remissions persist, they are not coin flips at each visit;
+* ``shift_t`` = background therapy (onset curve, by region) + prednisone above its baseline
+  dose + allowed immunosuppressant escalations + drug (Emax, onset, waning, modifiers);
+* serological descriptors normalize and reappear as a Markov chain, the drug speeding up
+  normalization;
+* instruments (SLEDAI, PGA, BILAG) are scored at each visit; SELENA-SLEDAI Flare Index
+  flares trigger steroid increases and immunosuppressant escalation, whose protocol
+  violations make the patient a treatment failure; patients drop out at a constant hazard.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .instruments import (
+    BILAG_OF_DESCRIPTOR,
+    CLINICAL,
+    DESCRIPTOR_NAMES,
+    GRADE_A,
+    GRADE_B,
+    GRADE_C,
+    GRADE_D,
+    GRADE_E,
+    N_BILAG,
+    SLEDAI_WEIGHTS,
+)
+from .jit import jit
+from .population import Cohort
+from .scenario import RACES, REGIONS, Scenario
+
+FLARE_NONE, FLARE_MILD, FLARE_SEVERE = 0, 1, 2
+
+
+@dataclass
+class Course:
+    """Visit-level arrays of one trial; visit 0 is baseline."""
+
+    sledai: np.ndarray  # (n, n_visits) int16
+    pga: np.ndarray  # (n, n_visits) float64
+    bilag: np.ndarray  # (n, n_visits, n_bilag) int8
+    prednisone: np.ndarray  # (n, n_visits) float64
+    flare: np.ndarray  # (n, n_visits) int8: 0 none, 1 mild/moderate, 2 severe
+    failure_visit: np.ndarray  # (n,) int64: first visit as treatment failure (n_visits = never)
+    dropout_visit: np.ndarray  # (n,) int64: first visit missed (n_visits = completed)
+
+
+def drug_amplitude(scenario: Scenario, cohort: Cohort, dose_mg_kg: np.ndarray) -> np.ndarray:
+    """Steady-state drug effect of each patient (log-odds of activity), before onset/waning.
+
+    ``emax * C / (EC50 + C)`` with ``C = cavg_per_mg_kg * dose`` (linear PK, domain.md §5),
+    times the subgroup modifiers.
+    """
+    drug = scenario.drug
+    mod = drug.modifiers
+    conc = drug.cavg_per_mg_kg * dose_mg_kg
+    effect = drug.emax * conc / (drug.ec50_ug_ml + conc)
+    race_factor = np.array([mod.race.get(r, 1.0) for r in RACES])[cohort.race]
+    sero = np.where(cohort.serologically_active, mod.serologically_active, 1.0)
+    duration = mod.per_5y_duration ** (np.maximum(cohort.disease_duration - 2.0, 0.0) / 5.0)
+    steroid = np.where(cohort.prednisone > 7.5, mod.high_steroid, 1.0)
+    return effect * race_factor * sero * duration * steroid
+
+
+def soc_amplitude(scenario: Scenario, cohort: Cohort) -> np.ndarray:
+    """Full background-therapy effect of each patient (log-odds), by region."""
+    soc = scenario.standard_of_care
+    region = np.array([soc.region_effect.get(r, 0.0) for r in REGIONS])
+    return np.maximum(soc.effect + region[cohort.region], 0.0)
+
+
+@jit
+def _expit(x):
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+@jit
+def simulate_course(
+    rng,
+    interval_weeks,
+    n_visits,
+    activity,
+    fluctuation0,
+    propensity,
+    active0,
+    persistence,
+    weights,
+    clinical,
+    bilag_of,
+    fluct_sd,
+    fluct_ar1,
+    soc_amp,
+    soc_onset,
+    steroid_potency,
+    drug_amp,
+    drug_lag,
+    drug_onset,
+    waning_rate,
+    waning_start,
+    sero_normalize,
+    sero_appear,
+    sero_drug,
+    pga_rater,
+    pga0,
+    pga_params,
+    bilag_rater,
+    bilag0,
+    bilag_ever0,
+    bilag_params,
+    prednisone0,
+    weight_kg,
+    on_is0,
+    soc_params,
+    protocol_params,
+    dropout_prob,
+):
+    """Simulate every patient's course from baseline to the last visit.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    interval_weeks : int
+    n_visits : int
+        Number of visits including baseline (visit 0).
+    activity, fluctuation0 : (n,) float64
+        Patient's global activity level and its fluctuation at baseline.
+    propensity : (n, d) float64
+        Organ log-odds per descriptor (without the global activity).
+    active0 : (n, d) bool
+        Descriptors at baseline.
+    persistence : (d,) float64
+        Lag-one autocorrelation of each descriptor's on/off chain.
+    weights, clinical, bilag_of : (d,) arrays
+        SLEDAI weights, clinical (not serological) mask, BILAG system of each descriptor.
+    fluct_sd, fluct_ar1 : float
+        Stationary SD and per-visit autocorrelation of the fluctuation.
+    soc_amp : (n,) float64
+        Background-therapy effect reached after optimization.
+    soc_onset : float
+        Its time constant (weeks).
+    steroid_potency : float
+        Activity reduction per unit of log1p(prednisone) above baseline.
+    drug_amp : (n,) float64
+        Steady-state drug effect (0 on placebo).
+    drug_lag, drug_onset, waning_rate, waning_start : float
+        Onset delay and time constant (weeks), loss-of-effect rate (1/week) and its start.
+    sero_normalize, sero_appear, sero_drug : float
+        Per-visit serology chain parameters.
+    pga_rater, pga0 : (n,) float64
+    pga_params : (3,) float64
+        Intercept, per clinical SLEDAI point, visit SD.
+    bilag_rater : (n, n_bilag) float64
+    bilag0 : (n, n_bilag) int8
+    bilag_ever0 : (n, n_bilag) bool
+    bilag_params : (3,) float64
+        Threshold A, threshold B, visit SD.
+    prednisone0, weight_kg : (n,) float64
+    on_is0 : (n,) bool
+        On an immunosuppressant at baseline.
+    soc_params : (8,) float64
+        taper_prob, taper_fraction, taper_floor_mg, flare_increase_prob, flare_increase_mg,
+        escalate_severe_prob, escalate_mild_prob, escalation_effect.
+    protocol_params : (3,) float64
+        IS-increase limit week, steroid limit week, steroid allowance (mg).
+    dropout_prob : float
+        Per-visit probability of dropping out.
+
+    Returns
+    -------
+    sledai, pga, bilag, prednisone, flare, failure_visit, dropout_visit
+        As in ``Course``.
+    """
+    n, d = propensity.shape
+    sledai = np.zeros((n, n_visits), dtype=np.int16)
+    pga = np.zeros((n, n_visits))
+    bilag = np.zeros((n, n_visits, N_BILAG), dtype=np.int8)
+    pred = np.zeros((n, n_visits))
+    flare = np.zeros((n, n_visits), dtype=np.int8)
+    failure = np.full(n, n_visits, dtype=np.int64)
+    dropout = np.full(n, n_visits, dtype=np.int64)
+    state = np.zeros(d, dtype=np.bool_)
+    ever = np.zeros(N_BILAG, dtype=np.bool_)
+    sev = np.zeros(N_BILAG)
+    sys_on = np.zeros(N_BILAG, dtype=np.bool_)
+    innov = math.sqrt(1.0 - fluct_ar1 * fluct_ar1) * fluct_sd
+    p_norm0 = -math.log(1.0 - min(sero_normalize, 1.0 - 1e-12))
+    (taper_prob, taper_fraction, taper_floor, inc_prob, inc_mg, esc_sev, esc_mild,
+     esc_effect) = soc_params
+    is_limit, steroid_limit, allowance = protocol_params
+    thr_a, thr_b, bilag_sd = bilag_params[0], bilag_params[1], bilag_params[2]
+    for i in range(n):
+        w = fluctuation0[i]
+        for j in range(d):
+            state[j] = active0[i, j]
+        s0 = 0
+        for j in range(d):
+            if state[j]:
+                s0 += weights[j]
+        sledai[i, 0] = s0
+        pga[i, 0] = pga0[i]
+        for k in range(N_BILAG):
+            bilag[i, 0, k] = bilag0[i, k]
+            ever[k] = bilag_ever0[i, k]
+        pred[i, 0] = prednisone0[i]
+        dose = prednisone0[i]
+        log_dose0 = math.log1p(prednisone0[i])
+        on_is = on_is0[i]
+        escalation = 0.0
+        failed = n_visits
+        for v in range(1, n_visits):
+            t = v * interval_weeks
+            w = fluct_ar1 * w + innov * rng.standard_normal()
+            drug = 0.0
+            if drug_amp[i] != 0.0 and t > drug_lag:
+                drug = drug_amp[i] * (1.0 - math.exp(-(t - drug_lag) / drug_onset))
+                if waning_rate > 0.0 and t > waning_start:
+                    drug *= math.exp(-waning_rate * (t - waning_start))
+            shift = (
+                soc_amp[i] * (1.0 - math.exp(-t / soc_onset))
+                + steroid_potency * (math.log1p(dose) - log_dose0)
+                + escalation
+                + drug
+            )
+            g = activity[i] + w - shift
+            score = 0
+            clin = 0
+            for j in range(d):
+                if clinical[j]:
+                    p = _expit(propensity[i, j] + g)
+                    lam = persistence[j]
+                    if state[j]:
+                        p_on = p + lam * (1.0 - p)
+                    else:
+                        p_on = p * (1.0 - lam)
+                    state[j] = rng.random() < p_on
+                else:
+                    if state[j]:
+                        hazard = p_norm0 + sero_drug * drug
+                        state[j] = rng.random() >= 1.0 - math.exp(-hazard)
+                    else:
+                        state[j] = rng.random() < sero_appear
+                if state[j]:
+                    score += weights[j]
+                    if clinical[j]:
+                        clin += weights[j]
+            sledai[i, v] = score
+            x = pga_params[0] + pga_params[1] * clin + pga_rater[i] + pga_params[2] * rng.standard_normal()
+            x = min(max(x, 0.0), 3.0)
+            pga[i, v] = x
+            for k in range(N_BILAG):
+                sev[k] = 0.0
+                sys_on[k] = False
+            for j in range(d):
+                k = bilag_of[j]
+                if k >= 0 and state[j]:
+                    sys_on[k] = True
+                    sev[k] += weights[j] / 4.0
+            for k in range(N_BILAG):
+                if sys_on[k]:
+                    s = sev[k] + bilag_rater[i, k] + bilag_sd * rng.standard_normal()
+                    if s > thr_a:
+                        bilag[i, v, k] = GRADE_A
+                    elif s > thr_b:
+                        bilag[i, v, k] = GRADE_B
+                    else:
+                        bilag[i, v, k] = GRADE_C
+                    ever[k] = True
+                elif ever[k]:
+                    bilag[i, v, k] = GRADE_D
+                else:
+                    bilag[i, v, k] = GRADE_E
+            # SELENA-SLEDAI Flare Index against the previous visit (domain.md §2.2)
+            prev_s = sledai[i, v - 1]
+            prev_p = pga[i, v - 1]
+            level = FLARE_NONE
+            if (score > 12 and prev_s <= 12) or (x > 2.5 and prev_p <= 2.5):
+                level = FLARE_SEVERE
+            elif score - prev_s >= 3 or x - prev_p >= 1.0:
+                level = FLARE_MILD
+            # the physician's response, and the protocol's view of it
+            if level != FLARE_NONE:
+                if rng.random() < inc_prob:
+                    dose += inc_mg * (2.0 if level == FLARE_SEVERE else 1.0)
+                    if dose > 0.5 * weight_kg[i]:
+                        level = FLARE_SEVERE
+                    if t > steroid_limit and dose > prednisone0[i] + allowance and failed == n_visits:
+                        failed = v
+                esc = esc_sev if level == FLARE_SEVERE else esc_mild
+                if rng.random() < esc:
+                    level = FLARE_SEVERE
+                    if not on_is or t > is_limit:
+                        if failed == n_visits:
+                            failed = v
+                    on_is = True
+                    escalation += esc_effect
+            elif dose > taper_floor and rng.random() < taper_prob:
+                dose = max(taper_floor, dose * (1.0 - taper_fraction))
+            flare[i, v] = level
+            pred[i, v] = dose
+            if dropout[i] == n_visits and rng.random() < dropout_prob:
+                dropout[i] = v
+        failure[i] = failed
+    return sledai, pga, bilag, pred, flare, failure, dropout
+
+
+def run_course(scenario: Scenario, cohort: Cohort, arm_dose: np.ndarray,
+               rng: np.random.Generator) -> Course:
+    """Thin validated wrapper: build the kernel's arguments from the scenario and run it.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    cohort : Cohort
+        Enrolled patients.
+    arm_dose : ndarray, shape (n,)
+        Belimumab dose (mg/kg) of each patient's arm.
+    rng : numpy.random.Generator
+        The replicate's course stream.
+    """
+    des = scenario.design
+    dis = scenario.disease
+    soc = scenario.standard_of_care
+    drug = scenario.drug
+    n_visits = des.duration_weeks // des.visit_interval_weeks + 1
+    persistence = np.zeros(len(CLINICAL))
+    for j, name in enumerate(DESCRIPTOR_NAMES):
+        if CLINICAL[j]:
+            persistence[j] = dis.descriptors[name].persistence
+    waning = 0.0 if drug.waning_half_life_weeks is None else math.log(2) / drug.waning_half_life_weeks
+    per_year = des.dropout_per_year
+    dropout_prob = 1.0 - (1.0 - per_year) ** (des.visit_interval_weeks / 52.0)
+    out = simulate_course(
+        rng,
+        des.visit_interval_weeks,
+        n_visits,
+        cohort.activity,
+        cohort.fluctuation,
+        cohort.propensity,
+        cohort.active,
+        persistence,
+        SLEDAI_WEIGHTS,
+        CLINICAL,
+        BILAG_OF_DESCRIPTOR,
+        dis.fluctuation_sd,
+        dis.fluctuation_ar1,
+        soc_amplitude(scenario, cohort),
+        soc.onset_weeks,
+        soc.steroid_potency,
+        drug_amplitude(scenario, cohort, arm_dose),
+        drug.onset_lag_weeks,
+        drug.onset_weeks,
+        waning,
+        drug.waning_start_weeks,
+        dis.serology.normalize,
+        dis.serology.appear,
+        dis.serology.drug_normalize,
+        cohort.pga_rater,
+        cohort.pga,
+        np.array([dis.pga.intercept, dis.pga.per_sledai_point, dis.pga.visit_sd]),
+        cohort.bilag_rater,
+        cohort.bilag,
+        cohort.bilag_ever,
+        np.array([dis.bilag.threshold_a, dis.bilag.threshold_b, dis.bilag.visit_sd]),
+        cohort.prednisone,
+        cohort.weight_kg,
+        cohort.immunosuppressant,
+        np.array([
+            soc.taper_prob, soc.taper_fraction, soc.taper_floor_mg, soc.flare_increase_prob,
+            soc.flare_increase_mg, soc.escalate_severe_prob, soc.escalate_mild_prob,
+            soc.escalation_effect,
+        ]),
+        np.array([
+            float(des.protocol.immunosuppressant_increase_limit_week),
+            float(des.protocol.steroid_limit_week),
+            des.protocol.steroid_allowance_mg,
+        ]),
+        dropout_prob,
+    )
+    return Course(*out)
+

@@ -1,0 +1,197 @@
+"""The Monte Carlo engine: replicates in fixed-size chunks, run serially or with joblib.
+
+Each replicate draws from its own streams (``rng.replicate_streams``), so the numbers depend
+only on the scenario and the seed, never on the chunk size, ``n_jobs`` or the backend.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .analysis.comparisons import RESULT_FIELDS, compare_arms
+from .baseline import arm_moments, baseline_columns
+from .course import run_course
+from .design import randomize, strata_indicators, stratum_index
+from .endpoints import ENDPOINTS, Trial, first_flare_visit
+from .population import PopulationModel
+from .rng import replicate_streams
+from .scenario import Scenario
+
+
+@dataclass
+class Plan:
+    """What one scenario's replicates need, prepared once per process."""
+
+    scenario: Scenario
+    population: PopulationModel = field(init=False)
+    arms: list[str] = field(init=False)
+    doses: np.ndarray = field(init=False)
+    allocation: np.ndarray = field(init=False)
+    pairs: np.ndarray = field(init=False)
+    comparisons: list[str] = field(init=False)
+    targets: list[tuple[str, int]] = field(init=False)  # (endpoint, week)
+    n_visits: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        des = self.scenario.design
+        self.population = PopulationModel(self.scenario)
+        self.arms = list(des.arms)
+        self.doses = np.array([des.arms[a].dose_mg_kg for a in self.arms])
+        self.allocation = np.array([des.arms[a].allocation for a in self.arms], dtype=np.int64)
+        self.pairs = np.array(
+            [[self.arms.index(t), self.arms.index(c)] for t, c in des.comparisons], dtype=np.int64
+        )
+        self.comparisons = [f"{t}_vs_{c}" for t, c in des.comparisons]
+        self.targets = [(e, w) for w in des.endpoint_weeks for e in self.scenario.analysis.endpoints]
+        self.n_visits = des.duration_weeks // des.visit_interval_weeks + 1
+
+
+@dataclass
+class ChunkResult:
+    """Arrays over the replicates of a chunk (first axis: replicate)."""
+
+    replicates: np.ndarray  # (r,) replicate indices
+    analysis: np.ndarray  # (r, n_targets, n_comparisons, n_fields)
+    rates: np.ndarray  # (r, n_targets, n_arms)
+    arm_n: np.ndarray  # (r, n_arms)
+    sledai_mean: np.ndarray  # (r, n_arms, n_visits) mean SLEDAI of patients on study
+    baseline: np.ndarray  # (r, n_arms, 3, n_characteristics)
+    flare_median_days: np.ndarray  # (r, n_arms) Kaplan–Meier median time to first flare
+    screened: np.ndarray  # (r,) candidates screened
+
+    @staticmethod
+    def concat(parts: list[ChunkResult]) -> ChunkResult:
+        return ChunkResult(
+            **{k: np.concatenate([getattr(p, k) for p in parts]) for k in ChunkResult.__annotations__}
+        )
+
+
+def km_median(time: np.ndarray, observed: np.ndarray) -> float:
+    """Kaplan–Meier median (first time the survival curve reaches ≤ 0.5); inf if never."""
+    order = np.argsort(time, kind="stable")
+    t, e = time[order], observed[order]
+    at_risk = t.size
+    surv = 1.0
+    i = 0
+    while i < t.size:
+        j = i
+        events = 0
+        while j < t.size and t[j] == t[i]:
+            events += int(e[j])
+            j += 1
+        if at_risk > 0:
+            surv *= 1.0 - events / at_risk
+        if surv <= 0.5:
+            return float(t[i])
+        at_risk -= j - i
+        i = j
+    return float("inf")
+
+
+def simulate_replicate(plan: Plan, replicate: int) -> tuple:
+    """Simulate and analyse one trial; returns the per-replicate pieces of a ChunkResult."""
+    sc = plan.scenario
+    des = sc.design
+    streams = replicate_streams(sc.seed, replicate)
+    cohort, screened = plan.population.enroll(des.sample_size, streams["population"])
+    x, _ = strata_indicators(cohort, des)
+    arm = randomize(stratum_index(x), plan.allocation, des.block_multiplier, streams["randomization"])
+    course = run_course(sc, cohort, plan.doses[arm], streams["course"])
+    trial = Trial(cohort, arm, course)
+    n_arms = len(plan.arms)
+    response = np.empty((len(plan.targets), arm.size), dtype=np.uint8)
+    for t, (name, week) in enumerate(plan.targets):
+        response[t] = ENDPOINTS[name](trial, week // des.visit_interval_weeks)
+    covariates = x if sc.analysis.adjust_for_strata else np.zeros((arm.size, 0))
+    analysis = compare_arms(response, arm, covariates, plan.pairs, sc.analysis.alpha)
+    arm_n = np.bincount(arm, minlength=n_arms)
+    rates = np.zeros((len(plan.targets), n_arms))
+    for a in range(n_arms):
+        if arm_n[a]:
+            rates[:, a] = response[:, arm == a].mean(axis=1)
+    visits = np.arange(plan.n_visits)
+    seen = course.dropout_visit[:, None] > visits[None, :]
+    sledai_mean = np.full((n_arms, plan.n_visits), np.nan)
+    flare_median = np.full(n_arms, np.nan)
+    first, observed = first_flare_visit(course)
+    days = first * des.visit_interval_weeks * 7.0
+    for a in range(n_arms):
+        m = arm == a
+        cnt = seen[m].sum(axis=0)
+        sledai_mean[a] = np.where(cnt > 0, (course.sledai[m] * seen[m]).sum(axis=0) / np.maximum(cnt, 1), np.nan)
+        flare_median[a] = km_median(days[m], observed[m])
+    moments = arm_moments(baseline_columns(cohort), arm, n_arms)
+    return analysis, rates, arm_n, sledai_mean, moments, flare_median, screened
+
+
+def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
+    """Simulate replicates ``start`` … ``stop - 1`` (one task of the engine)."""
+    plan = Plan(scenario)
+    pieces = [simulate_replicate(plan, r) for r in range(start, stop)]
+    cols = list(zip(*pieces))
+    return ChunkResult(
+        replicates=np.arange(start, stop),
+        analysis=np.stack(cols[0]),
+        rates=np.stack(cols[1]),
+        arm_n=np.stack(cols[2]),
+        sledai_mean=np.stack(cols[3]),
+        baseline=np.stack(cols[4]),
+        flare_median_days=np.stack(cols[5]),
+        screened=np.array(cols[6]),
+    )
+
+
+def chunk_bounds(replicates: int, chunk_size: int) -> list[tuple[int, int]]:
+    """Fixed-size chunks [start, stop) covering ``range(replicates)``."""
+    return [(s, min(s + chunk_size, replicates)) for s in range(0, replicates, chunk_size)]
+
+
+def simulate(scenario: Scenario, replicates: int | None = None, n_jobs: int | None = None,
+             chunk_size: int | None = None, progress: bool | None = None) -> ChunkResult:
+    """Run all replicates of a scenario.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    replicates, n_jobs, chunk_size : int, optional
+        Override the scenario's ``engine`` block.
+    progress : bool, optional
+        Show a progress bar (default: when stderr is a terminal).
+
+    Returns
+    -------
+    ChunkResult
+        All replicates, in replicate order.
+    """
+    eng = scenario.engine
+    replicates = replicates or eng.replicates
+    n_jobs = n_jobs or eng.n_jobs
+    chunk_size = chunk_size or eng.chunk_size
+    bounds = chunk_bounds(replicates, chunk_size)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=replicates, unit="trial", disable=not progress, desc=scenario.name)
+    parts: list[ChunkResult] = []
+    if n_jobs == 1:
+        for s, e in bounds:
+            parts.append(run_chunk(scenario, s, e))
+            bar.update(e - s)
+    else:
+        from joblib import Parallel, delayed
+
+        jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(run_chunk)(scenario, s, e) for s, e in bounds
+        )
+        for part in jobs:
+            parts.append(part)
+            bar.update(part.replicates.size)
+    bar.close()
+    return ChunkResult.concat(parts)
+
+
+__all__ = ["Plan", "ChunkResult", "simulate", "run_chunk", "chunk_bounds", "RESULT_FIELDS"]

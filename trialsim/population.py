@@ -1,0 +1,319 @@
+"""Virtual patients: correlated baseline covariates, baseline disease state, and screening.
+
+Candidates are drawn from a source population (a Gaussian copula over the covariates and the
+patient's latent disease activity), scored with the instruments at the screening visit, and
+enrolled in order while they pass the protocol's entry criteria. Enrolled patients are a
+selected sample: they are caught near a peak of a fluctuating course, which is one real
+source of the placebo response (regression to the mean).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+from scipy import special, stats
+
+from .instruments import (
+    BILAG_OF_DESCRIPTOR,
+    CLINICAL,
+    DESCRIPTOR_NAMES,
+    DNA_BINDING,
+    GRADE_A,
+    GRADE_B,
+    GRADE_C,
+    GRADE_D,
+    GRADE_E,
+    LOW_COMPLEMENT,
+    N_BILAG,
+    N_DESCRIPTORS,
+    PROTEINURIA,
+    SLEDAI_WEIGHTS,
+)
+from .scenario import COPULA_DIMS, RACES, REGIONS, Scenario, ScenarioError
+
+RACE_CODE = {r: i for i, r in enumerate(RACES)}
+REGION_CODE = {r: i for i, r in enumerate(REGIONS)}
+
+
+@dataclass
+class Cohort:
+    """Structure of arrays: one entry per enrolled patient, in enrolment order."""
+
+    race: np.ndarray  # int64 code into RACES
+    region: np.ndarray  # int64 code into REGIONS
+    female: np.ndarray  # bool
+    age: np.ndarray
+    weight_kg: np.ndarray
+    disease_duration: np.ndarray  # years
+    ana: np.ndarray  # bool
+    anti_dsdna: np.ndarray  # bool
+    low_c3: np.ndarray  # bool
+    low_c4: np.ndarray  # bool
+    prednisone: np.ndarray  # mg/day, 0 = none
+    immunosuppressant: np.ndarray  # bool
+    antimalarial: np.ndarray  # bool
+    proteinuria_g: np.ndarray  # g/24h
+    activity: np.ndarray  # patient's global activity level (log-odds)
+    fluctuation: np.ndarray  # fluctuating activity at screening (log-odds)
+    propensity: np.ndarray  # (n, n_descriptors) organ log-odds, without global activity
+    active: np.ndarray  # (n, n_descriptors) bool, descriptors at screening
+    sledai: np.ndarray  # int64, screening SELENA-SLEDAI
+    pga_rater: np.ndarray  # patient-level PGA offset
+    pga: np.ndarray  # baseline PGA
+    bilag_rater: np.ndarray  # (n, n_bilag) system-level severity offset
+    bilag: np.ndarray  # (n, n_bilag) int8 baseline grades
+    bilag_ever: np.ndarray  # (n, n_bilag) bool, system ever involved
+
+    def __len__(self) -> int:
+        return self.race.shape[0]
+
+    def take(self, index: np.ndarray) -> Cohort:
+        """The sub-cohort of the given patients."""
+        return Cohort(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    @staticmethod
+    def concat(parts: list[Cohort]) -> Cohort:
+        return Cohort(
+            **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Cohort)}
+        )
+
+    @property
+    def serologically_active(self) -> np.ndarray:
+        """Anti-dsDNA positive and low C3 or C4 (the EMA label subgroup, seed 000)."""
+        return self.anti_dsdna & (self.low_c3 | self.low_c4)
+
+
+def race_region_table(scenario: Scenario) -> np.ndarray:
+    """Joint race × region proportions with the scenario's marginals.
+
+    Iterative proportional fitting of the affinity matrix (missing entries 1) to the race and
+    region marginals.
+
+    Returns
+    -------
+    ndarray, shape (len(RACES), len(REGIONS))
+    """
+    pop = scenario.population
+    rows = np.array([getattr(pop.race, r) for r in RACES])
+    cols = np.array([getattr(pop.region, r) for r in REGIONS])
+    table = np.ones((len(RACES), len(REGIONS)))
+    for race, row in pop.race_region_affinity.items():
+        for region, a in row.items():
+            table[RACE_CODE[race], REGION_CODE[region]] = a
+    table *= rows[:, None] > 0
+    table *= cols[None, :] > 0
+    for _ in range(500):
+        rs = table.sum(axis=1)
+        table *= np.divide(rows, rs, out=np.zeros_like(rs), where=rs > 0)[:, None]
+        cs = table.sum(axis=0)
+        table *= np.divide(cols, cs, out=np.zeros_like(cs), where=cs > 0)[None, :]
+    if not (np.allclose(table.sum(axis=1), rows, atol=1e-6) and np.allclose(table.sum(0), cols, atol=1e-6)):
+        raise ScenarioError(
+            "population.race_region_affinity: no joint race × region table has both marginals "
+            "(an affinity of 0 rules out a combination the marginals need)"
+        )
+    return table
+
+
+def copula_cholesky(scenario: Scenario) -> np.ndarray:
+    """Cholesky factor of the latent correlation matrix over ``COPULA_DIMS``."""
+    k = len(COPULA_DIMS)
+    corr = np.eye(k)
+    for key, r in scenario.population.correlations.items():
+        a, b = (COPULA_DIMS.index(p) for p in key.split("~"))
+        corr[a, b] = corr[b, a] = r
+    try:
+        return np.linalg.cholesky(corr)
+    except np.linalg.LinAlgError:
+        raise ScenarioError(
+            "population.correlations: the correlations do not form a valid (positive definite) "
+            "correlation matrix; reduce their size"
+        ) from None
+
+
+def _gamma_ppf(u: np.ndarray, mean: float, sd: float) -> np.ndarray:
+    shape = (mean / sd) ** 2
+    return stats.gamma.ppf(u, shape, scale=mean / shape)
+
+
+def _lognormal(z: np.ndarray, mean: float, sd: float) -> np.ndarray:
+    s2 = np.log1p((sd / mean) ** 2)
+    return np.exp(np.log(mean) - s2 / 2 + np.sqrt(s2) * z)
+
+
+class PopulationModel:
+    """Everything about a scenario's population that does not change between replicates."""
+
+    def __init__(self, scenario: Scenario):
+        self.scenario = scenario
+        pop = scenario.population
+        dis = scenario.disease
+        self.joint = race_region_table(scenario).ravel()
+        self.joint = self.joint / self.joint.sum()
+        self.chol = copula_cholesky(scenario)
+        self.race_activity = np.array([dis.race_activity.get(r, 0.0) for r in RACES])
+        self.intercept = np.zeros(N_DESCRIPTORS)
+        self.heterogeneity = np.zeros(N_DESCRIPTORS)
+        for j, name in enumerate(DESCRIPTOR_NAMES):
+            if CLINICAL[j]:
+                d = dis.descriptors[name]
+                self.intercept[j] = d.intercept
+                self.heterogeneity[j] = d.heterogeneity
+        q = special.ndtri
+        self.thr_dsdna = q(1 - pop.anti_dsdna)
+        self.thr_c3 = q(1 - pop.low_c3)
+        self.thr_c4 = q(1 - pop.low_c4)
+        self.thr_pred = q(1 - pop.prednisone.use)
+        self.thr_is = q(1 - pop.immunosuppressant)
+        self.thr_am = q(1 - pop.antimalarial)
+        self.system_weights = np.zeros((N_DESCRIPTORS, N_BILAG))
+        for j in range(N_DESCRIPTORS):
+            if BILAG_OF_DESCRIPTOR[j] >= 0:
+                self.system_weights[j, BILAG_OF_DESCRIPTOR[j]] = SLEDAI_WEIGHTS[j] / 4.0
+
+    def candidates(self, n: int, rng: np.random.Generator) -> Cohort:
+        """Draw ``n`` candidates from the source population, scored at screening."""
+        pop = self.scenario.population
+        dis = self.scenario.disease
+        cell = rng.choice(self.joint.size, size=n, p=self.joint)
+        race, region = np.divmod(cell, len(REGIONS))
+        z = rng.standard_normal((n, len(COPULA_DIMS))) @ self.chol.T
+        zc = rng.standard_normal((n, 2))
+        load = pop.complement_loading
+        c3 = load * z[:, 1] + np.sqrt(1 - load**2) * zc[:, 0]
+        c4 = load * z[:, 1] + np.sqrt(1 - load**2) * zc[:, 1]
+        dsdna = z[:, 0] > self.thr_dsdna
+        low_c3 = c3 > self.thr_c3
+        low_c4 = c4 > self.thr_c4
+        activity = dis.activity_sd * z[:, 2] + self.race_activity[race]
+        phi = special.ndtr(z)
+        duration = _gamma_ppf(phi[:, 3], pop.disease_duration_years.mean, pop.disease_duration_years.sd)
+        on_pred = z[:, 4] > self.thr_pred
+        u_dose = np.clip((phi[:, 4] - (1 - pop.prednisone.use)) / max(pop.prednisone.use, 1e-12), 1e-9, 1 - 1e-9)
+        dose = np.where(
+            on_pred, _gamma_ppf(u_dose, pop.prednisone.mean_dose_mg, pop.prednisone.sd_dose_mg), 0.0
+        )
+        dose = np.round(dose * 2) / 2  # tablets: 0.5 mg steps
+        dose = np.where(on_pred, np.maximum(dose, 1.0), 0.0)
+        on_is = z[:, 5] > self.thr_is
+        on_am = z[:, 6] > self.thr_am
+        age = np.clip(pop.age.mean + pop.age.sd * z[:, 7], 18.0, 75.0)
+        weight = _lognormal(z[:, 8], pop.weight_kg.mean, pop.weight_kg.sd)
+        u_extra = rng.random((n, 2))
+        female = u_extra[:, 0] < pop.female
+        ana = u_extra[:, 1] < pop.ana_positive
+
+        fluct = dis.fluctuation_sd * rng.standard_normal(n)
+        propensity = self.intercept + self.heterogeneity * rng.standard_normal((n, N_DESCRIPTORS))
+        p_on = special.expit(propensity + (activity + fluct)[:, None])
+        active = rng.random((n, N_DESCRIPTORS)) < p_on
+        active[:, ~CLINICAL] = False
+        active[:, DNA_BINDING] = dsdna
+        active[:, LOW_COMPLEMENT] = low_c3 | low_c4
+        sledai = active.astype(np.int64) @ SLEDAI_WEIGHTS
+
+        log_prot = np.where(
+            active[:, PROTEINURIA],
+            np.log(dis.proteinuria_active_median_g),
+            np.log(dis.proteinuria_inactive_median_g),
+        )
+        proteinuria = np.exp(log_prot + dis.proteinuria_log_sd * rng.standard_normal(n))
+        # keep the instrument consistent: >0.5 g/24h is the descriptor's definition
+        proteinuria = np.where(active[:, PROTEINURIA], np.maximum(proteinuria, 0.51), np.minimum(proteinuria, 0.5))
+
+        clinical_sledai = active[:, CLINICAL].astype(np.int64) @ SLEDAI_WEIGHTS[CLINICAL]
+        pga_rater = dis.pga.patient_sd * rng.standard_normal(n)
+        pga = np.clip(
+            dis.pga.intercept
+            + dis.pga.per_sledai_point * clinical_sledai
+            + pga_rater
+            + dis.pga.visit_sd * rng.standard_normal(n),
+            0.0,
+            3.0,
+        )
+        bilag_rater = dis.bilag.patient_sd * rng.standard_normal((n, N_BILAG))
+        severity = (
+            active.astype(np.float64) @ self.system_weights
+            + bilag_rater
+            + dis.bilag.visit_sd * rng.standard_normal((n, N_BILAG))
+        )
+        sys_active = (active.astype(np.float64) @ self.system_weights) > 0
+        prior = rng.random((n, N_BILAG)) < dis.bilag.prior_involvement
+        grade = np.where(
+            severity > dis.bilag.threshold_a,
+            GRADE_A,
+            np.where(severity > dis.bilag.threshold_b, GRADE_B, GRADE_C),
+        )
+        grade = np.where(sys_active, grade, np.where(prior, GRADE_D, GRADE_E)).astype(np.int8)
+        return Cohort(
+            race=race.astype(np.int64),
+            region=region.astype(np.int64),
+            female=female,
+            age=age,
+            weight_kg=weight,
+            disease_duration=duration,
+            ana=ana,
+            anti_dsdna=dsdna,
+            low_c3=low_c3,
+            low_c4=low_c4,
+            prednisone=dose,
+            immunosuppressant=on_is,
+            antimalarial=on_am,
+            proteinuria_g=proteinuria,
+            activity=activity,
+            fluctuation=fluct,
+            propensity=propensity,
+            active=active,
+            sledai=sledai,
+            pga_rater=pga_rater,
+            pga=pga,
+            bilag_rater=bilag_rater,
+            bilag=grade,
+            bilag_ever=sys_active | prior,
+        )
+
+    def eligible(self, c: Cohort) -> np.ndarray:
+        """Entry criteria of the protocol (domain.md §3) for each candidate."""
+        scr = self.scenario.screening
+        ok = c.sledai >= scr.min_sledai
+        if scr.require_serology:
+            ok &= c.ana | c.anti_dsdna
+        ok &= c.proteinuria_g <= scr.max_proteinuria_g
+        return ok
+
+    def enroll(self, n: int, rng: np.random.Generator) -> tuple[Cohort, int]:
+        """Screen candidates in batches until ``n`` are enrolled.
+
+        Returns
+        -------
+        cohort : Cohort
+            The first ``n`` eligible candidates, in screening order.
+        screened : int
+            Number of candidates screened to enrol them (the screen-failure denominator).
+        """
+        parts: list[Cohort] = []
+        got = 0
+        screened = 0
+        batch = max(64, 2 * n)
+        while got < n:
+            cand = self.candidates(batch, rng)
+            ok = np.flatnonzero(self.eligible(cand))
+            screened += batch
+            if got + ok.size >= n:
+                last = ok[n - got - 1]
+                screened -= batch - (last + 1)
+                parts.append(cand.take(ok[: n - got]))
+                got = n
+                break
+            parts.append(cand.take(ok))
+            got += ok.size
+            rate = got / screened
+            if rate < self.scenario.screening.min_pass_rate:
+                raise ScenarioError(
+                    f"screening: only {got} of {screened} candidates ({rate:.2%}) pass the entry "
+                    f"criteria (screening.min_sledai={self.scenario.screening.min_sledai}); the "
+                    "population and disease parameters cannot fill this trial"
+                )
+            batch = int(1.2 * (n - got) / max(rate, 1e-3)) + 64
+        return Cohort.concat(parts), screened

@@ -1,0 +1,135 @@
+"""Summaries over replicates, each with its Monte Carlo standard error (MCSE)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .analysis.comparisons import RESULT_FIELDS
+from .baseline import BASELINE_KINDS, BASELINE_NAMES
+from .engine import ChunkResult, Plan
+
+SUMMARY_COLUMNS = ["scenario", "endpoint", "week", "arm", "comparison", "statistic", "value", "mcse"]
+F = {name: i for i, name in enumerate(RESULT_FIELDS)}
+
+
+def mean_mcse(x: np.ndarray) -> tuple[float, float]:
+    """Mean of replicate values and its MCSE (SD / sqrt(R)); nan-aware."""
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return float("nan"), float("nan")
+    se = float(x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else float("nan")
+    return float(x.mean()), se
+
+
+def proportion_mcse(hits: np.ndarray) -> tuple[float, float]:
+    """Share of replicates with an event (e.g. rejection) and its binomial MCSE."""
+    p = float(np.mean(hits))
+    return p, float(np.sqrt(p * (1 - p) / hits.size))
+
+
+def quantile_mcse(x: np.ndarray, q: float) -> tuple[float, float]:
+    """Sample quantile and its MCSE from the distribution-free order-statistic interval.
+
+    The 95% interval for the ``q`` quantile runs between the order statistics of ranks
+    ``R q ∓ 1.96 sqrt(R q (1 - q))``; its half-width / 1.96 is reported as the MCSE.
+    """
+    x = np.sort(x[np.isfinite(x)])
+    r = x.size
+    if r == 0:
+        return float("nan"), float("nan")
+    value = float(np.quantile(x, q))
+    half = 1.96 * np.sqrt(r * q * (1 - q))
+    lo = int(np.clip(np.floor(r * q - half), 0, r - 1))
+    hi = int(np.clip(np.ceil(r * q + half), 0, r - 1))
+    return value, float((x[hi] - x[lo]) / (2 * 1.96))
+
+
+def summarize(plan: Plan, res: ChunkResult) -> pd.DataFrame:
+    """The tidy summary table (``summary.csv``).
+
+    Statistics: per arm ``response_rate`` (mean over replicates of the arm's rate) and its
+    2.5/97.5% quantiles over replicates; per comparison ``power`` (two-sided rejection rate at
+    alpha), ``power_favoring_treatment`` (rejection with OR > 1), ``odds_ratio_median`` and
+    its 2.5/97.5% quantiles, ``risk_difference_mean`` and ``analyzable`` (share of trials
+    whose logistic model could be fitted).
+    """
+    sc = plan.scenario
+    alpha = sc.analysis.alpha
+    rows = []
+
+    def add(endpoint, week, arm, comparison, statistic, value, mcse):
+        rows.append((sc.name, endpoint, week, arm, comparison, statistic, value, mcse))
+
+    for t, (endpoint, week) in enumerate(plan.targets):
+        for a, arm in enumerate(plan.arms):
+            x = res.rates[:, t, a]
+            add(endpoint, week, arm, "", "response_rate", *mean_mcse(x))
+            add(endpoint, week, arm, "", "response_rate_q025", *quantile_mcse(x, 0.025))
+            add(endpoint, week, arm, "", "response_rate_q975", *quantile_mcse(x, 0.975))
+        for c, comp in enumerate(plan.comparisons):
+            a = res.analysis[:, t, c, :]
+            reject = a[:, F["p_value"]] < alpha
+            add(endpoint, week, "", comp, "power", *proportion_mcse(reject))
+            favor = reject & (a[:, F["log_or"]] > 0)
+            add(endpoint, week, "", comp, "power_favoring_treatment", *proportion_mcse(favor))
+            odds = a[:, F["odds_ratio"]]
+            add(endpoint, week, "", comp, "odds_ratio_median", *quantile_mcse(odds, 0.5))
+            add(endpoint, week, "", comp, "odds_ratio_q025", *quantile_mcse(odds, 0.025))
+            add(endpoint, week, "", comp, "odds_ratio_q975", *quantile_mcse(odds, 0.975))
+            add(endpoint, week, "", comp, "risk_difference_mean", *mean_mcse(a[:, F["risk_difference"]]))
+            add(endpoint, week, "", comp, "analyzable", *proportion_mcse(a[:, F["converged"]] > 0))
+    for a, arm in enumerate(plan.arms):
+        add("time_to_first_flare_days", 0, arm, "", "km_median", *quantile_mcse(res.flare_median_days[:, a], 0.5))
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def replicate_table(plan: Plan, res: ChunkResult) -> pd.DataFrame:
+    """One row per replicate × endpoint × week × comparison (``replicates.parquet``)."""
+    r, n_t, n_c, n_f = res.analysis.shape
+    idx = np.indices((r, n_t, n_c)).reshape(3, -1)
+    df = pd.DataFrame(res.analysis.reshape(-1, n_f), columns=list(RESULT_FIELDS))
+    df.insert(0, "comparison", np.array(plan.comparisons)[idx[2]])
+    df.insert(0, "week", np.array([w for _, w in plan.targets])[idx[1]])
+    df.insert(0, "endpoint", np.array([e for e, _ in plan.targets])[idx[1]])
+    df.insert(0, "replicate", res.replicates[idx[0]])
+    df["converged"] = df["converged"] > 0
+    return df
+
+
+def baseline_table(plan: Plan, res: ChunkResult) -> pd.DataFrame:
+    """Simulated baseline characteristics per arm and overall, pooled over replicates.
+
+    Percent characteristics report the percentage; mean characteristics the mean and the
+    patient-level SD. ``mcse`` is the Monte Carlo SE of the value from the spread of the
+    per-trial values.
+    """
+    names, kinds = BASELINE_NAMES, BASELINE_KINDS
+    m = res.baseline  # (r, arms, 3, k)
+    groups = [(arm, m[:, a]) for a, arm in enumerate(plan.arms)] + [("overall", m.sum(axis=1))]
+    rows = []
+    for group, mom in groups:
+        n, s, ss = mom[:, 0], mom[:, 1], mom[:, 2]
+        tot_n, tot_s, tot_ss = n.sum(axis=0), s.sum(axis=0), ss.sum(axis=0)
+        mean = tot_s / tot_n
+        sd = np.sqrt(np.maximum(tot_ss / tot_n - mean**2, 0.0))
+        per_trial = s / np.maximum(n, 1)
+        mcse = per_trial.std(axis=0, ddof=1) / np.sqrt(per_trial.shape[0]) if per_trial.shape[0] > 1 else np.full(mean.shape, np.nan)
+        n_per_trial = float(n[:, 0].mean())
+        rows.append(("n_per_trial", "count", group, n_per_trial, float("nan"), float("nan")))
+        for k, (name, kind) in enumerate(zip(names, kinds)):
+            scale = 100.0 if kind == "percent" else 1.0
+            rows.append((name, kind, group, mean[k] * scale, sd[k] if kind == "mean" else float("nan"), mcse[k] * scale))
+    return pd.DataFrame(rows, columns=["characteristic", "kind", "arm", "value", "sd", "mcse"])
+
+
+def trajectory_table(plan: Plan, res: ChunkResult) -> pd.DataFrame:
+    """Mean SELENA-SLEDAI of patients on study by arm and week, with replicate quantiles."""
+    rows = []
+    interval = plan.scenario.design.visit_interval_weeks
+    for a, arm in enumerate(plan.arms):
+        x = res.sledai_mean[:, a, :]
+        for v in range(x.shape[1]):
+            col = x[:, v][np.isfinite(x[:, v])]
+            rows.append((arm, v * interval, float(col.mean()), float(np.quantile(col, 0.025)), float(np.quantile(col, 0.975))))
+    return pd.DataFrame(rows, columns=["arm", "week", "mean", "q025", "q975"])
