@@ -1,0 +1,33 @@
+"""Stratified permuted-block randomization."""
+
+import numpy as np
+
+from trialsim.design import randomize
+
+
+def test_balance_within_every_stratum_is_within_one_block():
+    rng = np.random.default_rng(11)
+    stratum = rng.integers(0, 8, size=3000)
+    alloc = np.array([1, 1, 1])
+    arm = randomize(stratum, alloc, 2, rng)
+    for s in range(8):
+        counts = np.bincount(arm[stratum == s], minlength=3)
+        # permuted blocks of 6: an incomplete last block leaves at most 2 of an arm ahead
+        assert counts.max() - counts.min() <= 2, (s, counts)
+
+
+def test_every_complete_block_is_balanced():
+    rng = np.random.default_rng(2)
+    stratum = np.zeros(600, dtype=np.int64)
+    arm = randomize(stratum, np.array([2, 1]), 1, rng)
+    blocks = arm.reshape(-1, 3)
+    assert (np.sort(blocks, axis=1) == [0, 0, 1]).all()
+
+
+def test_allocation_is_random_not_systematic():
+    rng = np.random.default_rng(5)
+    arm = randomize(np.zeros(6000, dtype=np.int64), np.array([1, 1, 1]), 2, rng)
+    first = arm.reshape(-1, 6)[:, 0]
+    # the first place of a block goes to each arm about a third of the time
+    shares = np.bincount(first, minlength=3) / first.size
+    assert np.all(np.abs(shares - 1 / 3) < 0.05), shares

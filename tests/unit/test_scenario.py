@@ -1,0 +1,114 @@
+"""Bad scenarios get a clear error naming the YAML path, the value and what is allowed."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from trialsim.scenario import ScenarioError, load_scenario
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def write(tmp_path, data, name="s.yaml"):
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump({"extends": str(CONFIGS / "bliss76.yaml"), **data}))
+    return p
+
+
+def error_of(tmp_path, data):
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(write(tmp_path, data))
+    return str(exc.value)
+
+
+def test_shipped_scenarios_load():
+    for name in ("bliss52", "bliss76"):
+        sc = load_scenario(CONFIGS / f"{name}.yaml")
+        assert sc.name == name
+
+
+def test_unknown_key(tmp_path):
+    msg = error_of(tmp_path, {"design": {"sampel_size": 10}})
+    assert "design.sampel_size" in msg and "unknown field" in msg
+
+
+def test_wrong_type(tmp_path):
+    msg = error_of(tmp_path, {"design": {"sample_size": "many"}})
+    assert "design.sample_size" in msg and "'many'" in msg
+
+
+def test_probability_out_of_range(tmp_path):
+    msg = error_of(tmp_path, {"population": {"anti_dsdna": 1.4}})
+    assert "population.anti_dsdna" in msg and "1.4" in msg and "less than or equal to 1" in msg
+
+
+def test_proportions_not_summing_to_one(tmp_path):
+    msg = error_of(tmp_path, {"population": {"race": {"white": 0.9}}})
+    assert "population.race" in msg and "sum to 1" in msg
+
+
+def test_undefined_control_arm(tmp_path):
+    msg = error_of(tmp_path, {"design": {"control": "soc"}})
+    assert "design" in msg and "'soc'" in msg and "placebo" in msg
+
+
+def test_negative_dose(tmp_path):
+    msg = error_of(tmp_path, {"design": {"arms": {"bel10": {"dose_mg_kg": -1}}}})
+    assert "design.arms.bel10.dose_mg_kg" in msg and "-1" in msg and "greater than or equal to 0" in msg
+
+
+def test_unknown_endpoint(tmp_path):
+    msg = error_of(tmp_path, {"analysis": {"endpoints": ["sri4", "sri44"]}})
+    assert "analysis.endpoints" in msg and "sri44" in msg and "sri5" in msg
+
+
+def test_endpoint_week_not_a_visit(tmp_path):
+    msg = error_of(tmp_path, {"design": {"endpoint_weeks": [50]}})
+    assert "endpoint week 50" in msg
+
+
+def test_bad_correlation_matrix(tmp_path):
+    msg = error_of(tmp_path, {"population": {"correlations": {"age~weight": 0.5, "wrong~age": 0.1}}})
+    assert "population.correlations" in msg and "wrong~age" in msg
+
+
+def test_not_positive_definite_correlations(tmp_path):
+    from trialsim.engine import Plan
+
+    sc = load_scenario(write(tmp_path, {"population": {"correlations": {
+        "age~weight": 0.95, "age~activity": 0.95, "weight~activity": -0.95}}}))
+    with pytest.raises(ScenarioError, match="population.correlations"):
+        Plan(sc)
+
+
+def test_invalid_yaml_syntax(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("name: [unclosed\n")
+    with pytest.raises(ScenarioError, match="not valid YAML"):
+        load_scenario(p)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ScenarioError, match="not found"):
+        load_scenario(tmp_path / "nope.yaml")
+
+
+def test_override_unknown_path():
+    with pytest.raises(ScenarioError, match="no field 'design.nope'"):
+        load_scenario(CONFIGS / "bliss76.yaml", {"design.nope.x": 1})
+
+
+def test_override_race_share_rescales_the_others():
+    sc = load_scenario(CONFIGS / "bliss76.yaml", {"population.race.black": 0.25})
+    race = sc.population.race
+    assert race.black == 0.25
+    assert abs(sum(race.model_dump().values()) - 1) < 1e-9
+    assert race.white / race.asian == pytest.approx(0.70 / 0.03)
+
+
+def test_digest_ignores_parallelism_but_not_model():
+    a = load_scenario(CONFIGS / "bliss76.yaml")
+    b = load_scenario(CONFIGS / "bliss76.yaml", {"engine.n_jobs": 7, "engine.chunk_size": 3})
+    c = load_scenario(CONFIGS / "bliss76.yaml", {"drug.emax": 0.1})
+    assert a.digest() == b.digest() != c.digest()
