@@ -4,8 +4,15 @@ __version__ = "0.1.0"
 
 from .scenario import Scenario, ScenarioError, load_scenario, with_overrides  # noqa: E402
 
-__all__ = ["Scenario", "ScenarioError", "load_scenario", "with_overrides", "__version__",
-           "simulate", "run_scenario"]
+__all__ = [
+    "Scenario",
+    "ScenarioError",
+    "load_scenario",
+    "with_overrides",
+    "__version__",
+    "simulate",
+    "run_scenario",
+]
 
 
 def __getattr__(name):  # lazy: importing the package does not compile kernels

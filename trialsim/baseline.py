@@ -31,7 +31,9 @@ def _characteristics() -> list[tuple[str, str, Callable[[Cohort], np.ndarray]]]:
         ("disease_duration_years", "mean", lambda c: c.disease_duration),
     ]
     spec += [(f"race_{r}", "percent", lambda c, i=i: c.race == i) for i, r in enumerate(RACES)]
-    spec += [(f"region_{r}", "percent", lambda c, i=i: c.region == i) for i, r in enumerate(REGIONS)]
+    spec += [
+        (f"region_{r}", "percent", lambda c, i=i: c.region == i) for i, r in enumerate(REGIONS)
+    ]
     spec += [
         ("sledai", "mean", lambda c: c.sledai),
         ("sledai_ge_10", "percent", lambda c: c.sledai >= 10),
@@ -66,7 +68,9 @@ BASELINE_KINDS = tuple(s[1] for s in CHARACTERISTICS)
 
 def baseline_columns(cohort: Cohort) -> np.ndarray:
     """Per-patient baseline characteristics, shape (n_patients, len(BASELINE_NAMES))."""
-    return np.column_stack([np.asarray(fn(cohort), dtype=np.float64) for _, _, fn in CHARACTERISTICS])
+    return np.column_stack(
+        [np.asarray(fn(cohort), dtype=np.float64) for _, _, fn in CHARACTERISTICS]
+    )
 
 
 def arm_moments(values: np.ndarray, arm: np.ndarray, n_arms: int) -> np.ndarray:

@@ -43,8 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--n-jobs", type=_positive_int, help="parallel worker processes")
     run.add_argument("--seed", type=_nonneg_int, help="override the scenario seed")
     run.add_argument("--out", help="results folder (default results/<scenario name>)")
-    run.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
-                     help="override a scenario field by dotted path, e.g. design.sample_size=600")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a scenario field by dotted path, e.g. design.sample_size=600",
+    )
     run.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     return parser
@@ -56,11 +61,15 @@ def _print_headline(out) -> None:
     primary = sc.analysis.endpoints[0]
     week = sc.design.endpoint_weeks[0]
     sel = s[(s.endpoint == primary) & (s.week == week)]
-    print(f"{sc.name}: {out.provenance['replicates']} trials in "
-          f"{out.provenance['wall_time_seconds']:.1f} s "
-          f"({out.provenance['trials_per_second']:.1f} trials/s)")
+    print(
+        f"{sc.name}: {out.provenance['replicates']} trials in "
+        f"{out.provenance['wall_time_seconds']:.1f} s "
+        f"({out.provenance['trials_per_second']:.1f} trials/s)"
+    )
     for _, r in sel[sel.statistic == "response_rate"].iterrows():
-        print(f"  {primary} week {week} {r.arm:>10s}: {100 * r.value:5.1f}% (MCSE {100 * r.mcse:.2f})")
+        print(
+            f"  {primary} week {week} {r.arm:>10s}: {100 * r.value:5.1f}% (MCSE {100 * r.mcse:.2f})"
+        )
     for _, r in sel[sel.statistic.isin(["power", "odds_ratio_median"])].iterrows():
         print(f"  {r.comparison:>20s} {r.statistic:>18s}: {r.value:.3f} (MCSE {r.mcse:.3f})")
 
@@ -78,8 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     from .pipeline import run_scenario
 
     out_dir = Path(args.out) if args.out else Path("results") / scenario.name
-    out = run_scenario(scenario, out_dir, replicates=args.replicates, n_jobs=args.n_jobs,
-                       progress=None if not args.quiet else False, figures=not args.no_figures)
+    out = run_scenario(
+        scenario,
+        out_dir,
+        replicates=args.replicates,
+        n_jobs=args.n_jobs,
+        progress=None if not args.quiet else False,
+        figures=not args.no_figures,
+    )
     if not args.quiet:
         _print_headline(out)
         print(f"results written to {out_dir}/")

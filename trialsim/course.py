@@ -193,8 +193,9 @@ def simulate_course(
     sys_on = np.zeros(N_BILAG, dtype=np.bool_)
     innov = math.sqrt(1.0 - fluct_ar1 * fluct_ar1) * fluct_sd
     p_norm0 = -math.log(1.0 - min(sero_normalize, 1.0 - 1e-12))
-    (taper_prob, taper_fraction, taper_floor, inc_prob, inc_mg, esc_sev, esc_mild,
-     esc_effect) = soc_params
+    (taper_prob, taper_fraction, taper_floor, inc_prob, inc_mg, esc_sev, esc_mild, esc_effect) = (
+        soc_params
+    )
     is_limit, steroid_limit, allowance = protocol_params
     thr_a, thr_b, bilag_sd = bilag_params[0], bilag_params[1], bilag_params[2]
     for i in range(n):
@@ -253,7 +254,12 @@ def simulate_course(
                     if clinical[j]:
                         clin += weights[j]
             sledai[i, v] = score
-            x = pga_params[0] + pga_params[1] * clin + pga_rater[i] + pga_params[2] * rng.standard_normal()
+            x = (
+                pga_params[0]
+                + pga_params[1] * clin
+                + pga_rater[i]
+                + pga_params[2] * rng.standard_normal()
+            )
             x = min(max(x, 0.0), 3.0)
             pga[i, v] = x
             for k in range(N_BILAG):
@@ -292,7 +298,11 @@ def simulate_course(
                     dose += inc_mg * (2.0 if level == FLARE_SEVERE else 1.0)
                     if dose > 0.5 * weight_kg[i]:
                         level = FLARE_SEVERE
-                    if t > steroid_limit and dose > prednisone0[i] + allowance and failed == n_visits:
+                    if (
+                        t > steroid_limit
+                        and dose > prednisone0[i] + allowance
+                        and failed == n_visits
+                    ):
                         failed = v
                 esc = esc_sev if level == FLARE_SEVERE else esc_mild
                 if rng.random() < esc:
@@ -312,8 +322,9 @@ def simulate_course(
     return sledai, pga, bilag, pred, flare, failure, dropout
 
 
-def run_course(scenario: Scenario, cohort: Cohort, arm_dose: np.ndarray,
-               rng: np.random.Generator) -> Course:
+def run_course(
+    scenario: Scenario, cohort: Cohort, arm_dose: np.ndarray, rng: np.random.Generator
+) -> Course:
     """Thin validated wrapper: build the kernel's arguments from the scenario and run it.
 
     Parameters
@@ -335,7 +346,9 @@ def run_course(scenario: Scenario, cohort: Cohort, arm_dose: np.ndarray,
     for j, name in enumerate(DESCRIPTOR_NAMES):
         if CLINICAL[j]:
             persistence[j] = dis.descriptors[name].persistence
-    waning = 0.0 if drug.waning_half_life_weeks is None else math.log(2) / drug.waning_half_life_weeks
+    waning = (
+        0.0 if drug.waning_half_life_weeks is None else math.log(2) / drug.waning_half_life_weeks
+    )
     per_year = des.dropout_per_year
     dropout_prob = 1.0 - (1.0 - per_year) ** (des.visit_interval_weeks / 52.0)
     out = simulate_course(
@@ -373,17 +386,25 @@ def run_course(scenario: Scenario, cohort: Cohort, arm_dose: np.ndarray,
         cohort.prednisone,
         cohort.weight_kg,
         cohort.immunosuppressant,
-        np.array([
-            soc.taper_prob, soc.taper_fraction, soc.taper_floor_mg, soc.flare_increase_prob,
-            soc.flare_increase_mg, soc.escalate_severe_prob, soc.escalate_mild_prob,
-            soc.escalation_effect,
-        ]),
-        np.array([
-            float(des.protocol.immunosuppressant_increase_limit_week),
-            float(des.protocol.steroid_limit_week),
-            des.protocol.steroid_allowance_mg,
-        ]),
+        np.array(
+            [
+                soc.taper_prob,
+                soc.taper_fraction,
+                soc.taper_floor_mg,
+                soc.flare_increase_prob,
+                soc.flare_increase_mg,
+                soc.escalate_severe_prob,
+                soc.escalate_mild_prob,
+                soc.escalation_effect,
+            ]
+        ),
+        np.array(
+            [
+                float(des.protocol.immunosuppressant_increase_limit_week),
+                float(des.protocol.steroid_limit_week),
+                des.protocol.steroid_allowance_mg,
+            ]
+        ),
         dropout_prob,
     )
     return Course(*out)
-

@@ -39,8 +39,9 @@ def stratum_index(x: np.ndarray) -> np.ndarray:
     return (x.astype(np.int64) * (1 << np.arange(x.shape[1]))).sum(axis=1)
 
 
-def randomize(stratum: np.ndarray, allocation: np.ndarray, block_multiplier: int,
-              rng: np.random.Generator) -> np.ndarray:
+def randomize(
+    stratum: np.ndarray, allocation: np.ndarray, block_multiplier: int, rng: np.random.Generator
+) -> np.ndarray:
     """Stratified permuted-block randomization.
 
     Within each stratum, patients (in enrolment order) take the next place of a sequence of

@@ -63,8 +63,10 @@ def _pga_component(trial: Trial, visit: int) -> np.ndarray:
 
 def sri(trial: Trial, visit: int, k: int = 4) -> np.ndarray:
     """SRI-k: SLEDAI reduction ≥ k, no new BILAG A and ≤ 1 new B, PGA increase < 0.3."""
-    return _sledai_component(trial, visit, k) & _bilag_component(trial, visit) & _pga_component(
-        trial, visit
+    return (
+        _sledai_component(trial, visit, k)
+        & _bilag_component(trial, visit)
+        & _pga_component(trial, visit)
     )
 
 

@@ -45,7 +45,9 @@ class Plan:
             [[self.arms.index(t), self.arms.index(c)] for t, c in des.comparisons], dtype=np.int64
         )
         self.comparisons = [f"{t}_vs_{c}" for t, c in des.comparisons]
-        self.targets = [(e, w) for w in des.endpoint_weeks for e in self.scenario.analysis.endpoints]
+        self.targets = [
+            (e, w) for w in des.endpoint_weeks for e in self.scenario.analysis.endpoints
+        ]
         self.n_visits = des.duration_weeks // des.visit_interval_weeks + 1
 
 
@@ -65,7 +67,10 @@ class ChunkResult:
     @staticmethod
     def concat(parts: list[ChunkResult]) -> ChunkResult:
         return ChunkResult(
-            **{k: np.concatenate([getattr(p, k) for p in parts]) for k in ChunkResult.__annotations__}
+            **{
+                k: np.concatenate([getattr(p, k) for p in parts])
+                for k in ChunkResult.__annotations__
+            }
         )
 
 
@@ -98,7 +103,9 @@ def simulate_replicate(plan: Plan, replicate: int) -> tuple:
     streams = replicate_streams(sc.seed, replicate)
     cohort, screened = plan.population.enroll(des.sample_size, streams["population"])
     x, _ = strata_indicators(cohort, des)
-    arm = randomize(stratum_index(x), plan.allocation, des.block_multiplier, streams["randomization"])
+    arm = randomize(
+        stratum_index(x), plan.allocation, des.block_multiplier, streams["randomization"]
+    )
     course = run_course(sc, cohort, plan.doses[arm], streams["course"])
     trial = Trial(cohort, arm, course)
     n_arms = len(plan.arms)
@@ -121,7 +128,9 @@ def simulate_replicate(plan: Plan, replicate: int) -> tuple:
     for a in range(n_arms):
         m = arm == a
         cnt = seen[m].sum(axis=0)
-        sledai_mean[a] = np.where(cnt > 0, (course.sledai[m] * seen[m]).sum(axis=0) / np.maximum(cnt, 1), np.nan)
+        sledai_mean[a] = np.where(
+            cnt > 0, (course.sledai[m] * seen[m]).sum(axis=0) / np.maximum(cnt, 1), np.nan
+        )
         flare_median[a] = km_median(days[m], observed[m])
     moments = arm_moments(baseline_columns(cohort), arm, n_arms)
     return analysis, rates, arm_n, sledai_mean, moments, flare_median, screened
@@ -131,7 +140,7 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
     """Simulate replicates ``start`` … ``stop - 1`` (one task of the engine)."""
     plan = Plan(scenario)
     pieces = [simulate_replicate(plan, r) for r in range(start, stop)]
-    cols = list(zip(*pieces))
+    cols = list(zip(*pieces, strict=True))
     return ChunkResult(
         replicates=np.arange(start, stop),
         analysis=np.stack(cols[0]),
@@ -149,8 +158,13 @@ def chunk_bounds(replicates: int, chunk_size: int) -> list[tuple[int, int]]:
     return [(s, min(s + chunk_size, replicates)) for s in range(0, replicates, chunk_size)]
 
 
-def simulate(scenario: Scenario, replicates: int | None = None, n_jobs: int | None = None,
-             chunk_size: int | None = None, progress: bool | None = None) -> ChunkResult:
+def simulate(
+    scenario: Scenario,
+    replicates: int | None = None,
+    n_jobs: int | None = None,
+    chunk_size: int | None = None,
+    progress: bool | None = None,
+) -> ChunkResult:
     """Run all replicates of a scenario.
 
     Parameters

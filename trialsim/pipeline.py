@@ -29,9 +29,14 @@ class RunOutput:
     provenance: dict
 
 
-def run_scenario(scenario: Scenario, out_dir: str | Path | None = None, replicates: int | None = None,
-                 n_jobs: int | None = None, progress: bool | None = None,
-                 figures: bool = True) -> RunOutput:
+def run_scenario(
+    scenario: Scenario,
+    out_dir: str | Path | None = None,
+    replicates: int | None = None,
+    n_jobs: int | None = None,
+    progress: bool | None = None,
+    figures: bool = True,
+) -> RunOutput:
     """Simulate a scenario and (if ``out_dir`` is given) write its results folder.
 
     Files: ``summary.csv``, ``replicates.parquet``, ``baseline.csv``, ``trajectory.csv``,
@@ -77,20 +82,29 @@ def write_outputs(out: RunOutput, out_dir: Path, figures: bool = True) -> None:
     write_parquet(out.replicates, out_dir / "replicates.parquet")
     write_csv(out.baseline, out_dir / "baseline.csv")
     write_csv(out.trajectory, out_dir / "trajectory.csv")
-    write_json({**out.provenance, "scenario_config": out.plan.scenario.model_dump(mode="json")},
-               out_dir / "run.json")
+    write_json(
+        {**out.provenance, "scenario_config": out.plan.scenario.model_dump(mode="json")},
+        out_dir / "run.json",
+    )
     if not figures:
         return
     name = out.plan.scenario.name
-    plots.save_figure(plots.plot_response_rates(out.summary, title=f"{name}: response rates"),
-                      out_dir / "response_rates.png")
+    plots.save_figure(
+        plots.plot_response_rates(out.summary, title=f"{name}: response rates"),
+        out_dir / "response_rates.png",
+    )
     plots.save_figure(plots.plot_power(out.summary, title=f"{name}: power"), out_dir / "power.png")
     primary = out.plan.scenario.analysis.endpoints[0]
     plots.save_figure(
-        plots.plot_odds_ratio_distribution(out.replicates, endpoint=primary,
-                                           week=out.plan.scenario.design.endpoint_weeks[0],
-                                           title=f"{name}: {primary} odds ratios"),
+        plots.plot_odds_ratio_distribution(
+            out.replicates,
+            endpoint=primary,
+            week=out.plan.scenario.design.endpoint_weeks[0],
+            title=f"{name}: {primary} odds ratios",
+        ),
         out_dir / "odds_ratio_distribution.png",
     )
-    plots.save_figure(plots.plot_sledai_trajectory(out.trajectory, title=f"{name}: mean SELENA-SLEDAI"),
-                      out_dir / "sledai_trajectory.png")
+    plots.save_figure(
+        plots.plot_sledai_trajectory(out.trajectory, title=f"{name}: mean SELENA-SLEDAI"),
+        out_dir / "sledai_trajectory.png",
+    )

@@ -108,7 +108,10 @@ def race_region_table(scenario: Scenario) -> np.ndarray:
         table *= np.divide(rows, rs, out=np.zeros_like(rs), where=rs > 0)[:, None]
         cs = table.sum(axis=0)
         table *= np.divide(cols, cs, out=np.zeros_like(cs), where=cs > 0)[None, :]
-    if not (np.allclose(table.sum(axis=1), rows, atol=1e-6) and np.allclose(table.sum(0), cols, atol=1e-6)):
+    if not (
+        np.allclose(table.sum(axis=1), rows, atol=1e-6)
+        and np.allclose(table.sum(0), cols, atol=1e-6)
+    ):
         raise ScenarioError(
             "population.race_region_affinity: no joint race × region table has both marginals "
             "(an affinity of 0 rules out a combination the marginals need)"
@@ -188,9 +191,13 @@ class PopulationModel:
         low_c4 = c4 > self.thr_c4
         activity = dis.activity_sd * z[:, 2] + self.race_activity[race]
         phi = special.ndtr(z)
-        duration = _gamma_ppf(phi[:, 3], pop.disease_duration_years.mean, pop.disease_duration_years.sd)
+        duration = _gamma_ppf(
+            phi[:, 3], pop.disease_duration_years.mean, pop.disease_duration_years.sd
+        )
         on_pred = z[:, 4] > self.thr_pred
-        u_dose = np.clip((phi[:, 4] - (1 - pop.prednisone.use)) / max(pop.prednisone.use, 1e-12), 1e-9, 1 - 1e-9)
+        u_dose = np.clip(
+            (phi[:, 4] - (1 - pop.prednisone.use)) / max(pop.prednisone.use, 1e-12), 1e-9, 1 - 1e-9
+        )
         dose = np.where(
             on_pred, _gamma_ppf(u_dose, pop.prednisone.mean_dose_mg, pop.prednisone.sd_dose_mg), 0.0
         )
@@ -220,7 +227,9 @@ class PopulationModel:
         )
         proteinuria = np.exp(log_prot + dis.proteinuria_log_sd * rng.standard_normal(n))
         # keep the instrument consistent: >0.5 g/24h is the descriptor's definition
-        proteinuria = np.where(active[:, PROTEINURIA], np.maximum(proteinuria, 0.51), np.minimum(proteinuria, 0.5))
+        proteinuria = np.where(
+            active[:, PROTEINURIA], np.maximum(proteinuria, 0.51), np.minimum(proteinuria, 0.5)
+        )
 
         clinical_sledai = active[:, CLINICAL].astype(np.int64) @ SLEDAI_WEIGHTS[CLINICAL]
         pga_rater = dis.pga.patient_sd * rng.standard_normal(n)

@@ -38,4 +38,6 @@ def write_parquet(df: pd.DataFrame, path: str | Path) -> Path:
 
 
 def write_json(obj: dict, path: str | Path) -> Path:
-    return atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n"))
+    return atomic_write(
+        path, lambda p: p.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    )

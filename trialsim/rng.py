@@ -31,4 +31,5 @@ def replicate_streams(seed: int, replicate: int) -> dict[str, np.random.Generato
     """
     root = np.random.SeedSequence(entropy=seed, spawn_key=(replicate,))
     children = root.spawn(len(STAGES))
-    return {name: np.random.Generator(np.random.PCG64(ss)) for name, ss in zip(STAGES, children)}
+    pairs = zip(STAGES, children, strict=True)
+    return {name: np.random.Generator(np.random.PCG64(ss)) for name, ss in pairs}

@@ -157,7 +157,8 @@ class Population(Model):
             for region in row:
                 if region not in REGIONS:
                     raise ValueError(
-                        f"unknown region {region!r} for race {race!r}; allowed: {', '.join(REGIONS)}"
+                        f"unknown region {region!r} for race {race!r}; "
+                        f"allowed: {', '.join(REGIONS)}"
                     )
         return v
 
@@ -223,7 +224,9 @@ class Design(Model):
                     f"duration_weeks={self.duration_weeks}"
                 )
         if self.sample_size < 2 * len(self.arms):
-            raise ValueError(f"sample_size {self.sample_size} is too small for {len(self.arms)} arms")
+            raise ValueError(
+                f"sample_size {self.sample_size} is too small for {len(self.arms)} arms"
+            )
         return self
 
     @property
@@ -297,7 +300,9 @@ class Disease(Model):
     @field_validator("descriptors")
     @classmethod
     def _check_descriptors(cls, v: dict[str, Descriptor]) -> dict[str, Descriptor]:
-        clinical = [n for n in DESCRIPTOR_NAMES if n not in ("low_complement", "increased_dna_binding")]
+        clinical = [
+            n for n in DESCRIPTOR_NAMES if n not in ("low_complement", "increased_dna_binding")
+        ]
         unknown = sorted(set(v) - set(clinical))
         missing = sorted(set(clinical) - set(v))
         if unknown:

@@ -9,7 +9,16 @@ from .analysis.comparisons import RESULT_FIELDS
 from .baseline import BASELINE_KINDS, BASELINE_NAMES
 from .engine import ChunkResult, Plan
 
-SUMMARY_COLUMNS = ["scenario", "endpoint", "week", "arm", "comparison", "statistic", "value", "mcse"]
+SUMMARY_COLUMNS = [
+    "scenario",
+    "endpoint",
+    "week",
+    "arm",
+    "comparison",
+    "statistic",
+    "value",
+    "mcse",
+]
 F = {name: i for i, name in enumerate(RESULT_FIELDS)}
 
 
@@ -77,10 +86,24 @@ def summarize(plan: Plan, res: ChunkResult) -> pd.DataFrame:
             add(endpoint, week, "", comp, "odds_ratio_median", *quantile_mcse(odds, 0.5))
             add(endpoint, week, "", comp, "odds_ratio_q025", *quantile_mcse(odds, 0.025))
             add(endpoint, week, "", comp, "odds_ratio_q975", *quantile_mcse(odds, 0.975))
-            add(endpoint, week, "", comp, "risk_difference_mean", *mean_mcse(a[:, F["risk_difference"]]))
+            add(
+                endpoint,
+                week,
+                "",
+                comp,
+                "risk_difference_mean",
+                *mean_mcse(a[:, F["risk_difference"]]),
+            )
             add(endpoint, week, "", comp, "analyzable", *proportion_mcse(a[:, F["converged"]] > 0))
     for a, arm in enumerate(plan.arms):
-        add("time_to_first_flare_days", 0, arm, "", "km_median", *quantile_mcse(res.flare_median_days[:, a], 0.5))
+        add(
+            "time_to_first_flare_days",
+            0,
+            arm,
+            "",
+            "km_median",
+            *quantile_mcse(res.flare_median_days[:, a], 0.5),
+        )
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
@@ -114,12 +137,25 @@ def baseline_table(plan: Plan, res: ChunkResult) -> pd.DataFrame:
         mean = tot_s / tot_n
         sd = np.sqrt(np.maximum(tot_ss / tot_n - mean**2, 0.0))
         per_trial = s / np.maximum(n, 1)
-        mcse = per_trial.std(axis=0, ddof=1) / np.sqrt(per_trial.shape[0]) if per_trial.shape[0] > 1 else np.full(mean.shape, np.nan)
+        mcse = (
+            per_trial.std(axis=0, ddof=1) / np.sqrt(per_trial.shape[0])
+            if per_trial.shape[0] > 1
+            else np.full(mean.shape, np.nan)
+        )
         n_per_trial = float(n[:, 0].mean())
         rows.append(("n_per_trial", "count", group, n_per_trial, float("nan"), float("nan")))
-        for k, (name, kind) in enumerate(zip(names, kinds)):
+        for k, (name, kind) in enumerate(zip(names, kinds, strict=True)):
             scale = 100.0 if kind == "percent" else 1.0
-            rows.append((name, kind, group, mean[k] * scale, sd[k] if kind == "mean" else float("nan"), mcse[k] * scale))
+            rows.append(
+                (
+                    name,
+                    kind,
+                    group,
+                    mean[k] * scale,
+                    sd[k] if kind == "mean" else float("nan"),
+                    mcse[k] * scale,
+                )
+            )
     return pd.DataFrame(rows, columns=["characteristic", "kind", "arm", "value", "sd", "mcse"])
 
 
@@ -131,5 +167,13 @@ def trajectory_table(plan: Plan, res: ChunkResult) -> pd.DataFrame:
         x = res.sledai_mean[:, a, :]
         for v in range(x.shape[1]):
             col = x[:, v][np.isfinite(x[:, v])]
-            rows.append((arm, v * interval, float(col.mean()), float(np.quantile(col, 0.025)), float(np.quantile(col, 0.975))))
+            rows.append(
+                (
+                    arm,
+                    v * interval,
+                    float(col.mean()),
+                    float(np.quantile(col, 0.025)),
+                    float(np.quantile(col, 0.975)),
+                )
+            )
     return pd.DataFrame(rows, columns=["arm", "week", "mean", "q025", "q975"])

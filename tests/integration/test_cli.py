@@ -12,24 +12,58 @@ from trialsim.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_SET = [
-    "--set", "design.sample_size=90", "--set", "design.duration_weeks=24",
-    "--set", "design.endpoint_weeks=[12,24]",
+    "--set",
+    "design.sample_size=90",
+    "--set",
+    "design.duration_weeks=24",
+    "--set",
+    "design.endpoint_weeks=[12,24]",
 ]
 
 
 def test_cli_run_writes_every_output(tmp_path, capsys):
     out = tmp_path / "res"
-    rc = main(["run", str(ROOT / "configs/bliss76.yaml"), "--replicates", "5", "--n-jobs", "1",
-               "--seed", "7", "--out", str(out), "--quiet", *TINY_SET])
+    rc = main(
+        [
+            "run",
+            str(ROOT / "configs/bliss76.yaml"),
+            "--replicates",
+            "5",
+            "--n-jobs",
+            "1",
+            "--seed",
+            "7",
+            "--out",
+            str(out),
+            "--quiet",
+            *TINY_SET,
+        ]
+    )
     assert rc == 0
-    for f in ("summary.csv", "replicates.parquet", "baseline.csv", "trajectory.csv", "run.json",
-              "response_rates.png", "power.png", "odds_ratio_distribution.png",
-              "sledai_trajectory.png"):
+    for f in (
+        "summary.csv",
+        "replicates.parquet",
+        "baseline.csv",
+        "trajectory.csv",
+        "run.json",
+        "response_rates.png",
+        "power.png",
+        "odds_ratio_distribution.png",
+        "sledai_trajectory.png",
+    ):
         assert (out / f).stat().st_size > 0, f
     assert not list(out.glob(".*tmp"))
     summary = pd.read_csv(out / "summary.csv")
-    assert list(summary.columns) == ["scenario", "endpoint", "week", "arm", "comparison",
-                                     "statistic", "value", "mcse"]
+    assert list(summary.columns) == [
+        "scenario",
+        "endpoint",
+        "week",
+        "arm",
+        "comparison",
+        "statistic",
+        "value",
+        "mcse",
+    ]
     stats = set(summary.statistic)
     assert {"response_rate", "power", "odds_ratio_median", "risk_difference_mean"} <= stats
     assert set(summary.week.unique()) == {0, 12, 24}
@@ -43,8 +77,15 @@ def test_cli_run_writes_every_output(tmp_path, capsys):
 
 
 def test_same_seed_same_summary(tmp_path):
-    args = ["run", str(ROOT / "configs/bliss76.yaml"), "--replicates", "3", "--quiet",
-            "--no-figures", *TINY_SET]
+    args = [
+        "run",
+        str(ROOT / "configs/bliss76.yaml"),
+        "--replicates",
+        "3",
+        "--quiet",
+        "--no-figures",
+        *TINY_SET,
+    ]
     main([*args, "--out", str(tmp_path / "a")])
     main([*args, "--out", str(tmp_path / "b")])
     a = (tmp_path / "a/summary.csv").read_bytes()
@@ -67,9 +108,19 @@ def test_same_seed_same_summary(tmp_path):
 def test_cli_bad_input_exit_2_no_traceback_nothing_written(tmp_path, extra, needle):
     out = tmp_path / "never"
     proc = subprocess.run(
-        [sys.executable, "-m", "trialsim.cli", "run", str(ROOT / "configs/bliss76.yaml"),
-         "--out", str(out), *extra],
-        capture_output=True, text=True, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "trialsim.cli",
+            "run",
+            str(ROOT / "configs/bliss76.yaml"),
+            "--out",
+            str(out),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert proc.returncode == 2
     assert needle in proc.stderr
@@ -80,6 +131,8 @@ def test_cli_bad_input_exit_2_no_traceback_nothing_written(tmp_path, extra, need
 def test_cli_bad_option_value(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "trialsim.cli", "run", "configs/bliss76.yaml", "--replicates", "0"],
-        capture_output=True, text=True, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert proc.returncode == 2 and "--replicates" in proc.stderr and "at least 1" in proc.stderr

@@ -298,3 +298,28 @@ def test_kernel_callable_directly():
         compare_arms_kernel(response, arm, strata, pairs, 0.05),
         compare_arms(response, arm, strata, pairs, 0.05),
     )
+
+
+def test_stratum_with_no_responders_gives_the_limiting_fit():
+    """A small stratum whose patients all fail: the MLE of its coefficient is -inf, and the
+    treatment effect is the fit without those patients and without the column (the limit
+    SAS and R report); it must not make the whole comparison unanalysable."""
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(21)
+    n = 300
+    arm = rng.integers(0, 2, n).astype(np.int64)
+    rare = (rng.random(n) < 0.03).astype(float)
+    other = rng.binomial(1, 0.5, n).astype(float)
+    y = (rng.random(n) < 0.3 + 0.15 * arm).astype(np.uint8)
+    y[rare == 1] = 0
+    strata = np.column_stack([rare, other])
+    out = compare_arms(y[None, :], arm, strata, [[1, 0]], 0.05)[0, 0]
+    assert out[CONVERGED] == 1.0
+    keep = rare == 0
+    X = sm.add_constant(np.column_stack([arm[keep], other[keep]]).astype(float))
+    fit = sm.Logit(y[keep].astype(float), X).fit(disp=0)
+    assert out[LOG_OR] == pytest.approx(fit.params[1], abs=1e-6)
+    assert out[SE] == pytest.approx(fit.bse[1], abs=1e-6)
+    # rates and risk difference still use every patient of the two arms
+    assert out[RATE_CONTROL] == pytest.approx(y[arm == 0].mean(), abs=1e-15)

@@ -7,23 +7,41 @@ from trialsim import instruments as ins
 
 # domain.md §2.1, by descriptor
 PUBLISHED_WEIGHTS = {
-    "vasculitis": 8, "arthritis": 4, "myositis": 4, "urinary_casts": 4, "hematuria": 4,
-    "proteinuria": 4, "pyuria": 4, "rash": 2, "alopecia": 2, "mucosal_ulcers": 2, "pleurisy": 2,
-    "pericarditis": 2, "low_complement": 2, "increased_dna_binding": 2, "fever": 1,
-    "thrombocytopenia": 1, "leukopenia": 1,
+    "vasculitis": 8,
+    "arthritis": 4,
+    "myositis": 4,
+    "urinary_casts": 4,
+    "hematuria": 4,
+    "proteinuria": 4,
+    "pyuria": 4,
+    "rash": 2,
+    "alopecia": 2,
+    "mucosal_ulcers": 2,
+    "pleurisy": 2,
+    "pericarditis": 2,
+    "low_complement": 2,
+    "increased_dna_binding": 2,
+    "fever": 1,
+    "thrombocytopenia": 1,
+    "leukopenia": 1,
 }
 
 
 def test_sledai_weights_are_the_published_ones():
-    assert dict(zip(ins.DESCRIPTOR_NAMES, ins.SLEDAI_WEIGHTS.tolist())) == PUBLISHED_WEIGHTS
+    weights = dict(zip(ins.DESCRIPTOR_NAMES, ins.SLEDAI_WEIGHTS.tolist(), strict=True))
+    assert weights == PUBLISHED_WEIGHTS
 
 
 def test_sledai_score_sums_weights_and_kernel_matches_numpy():
     rng = np.random.default_rng(3)
     active = rng.random((500, ins.N_DESCRIPTORS)) < 0.3
     vec = ins.sledai_scores(active)
-    by_hand = np.array([sum(PUBLISHED_WEIGHTS[n] for n, a in zip(ins.DESCRIPTOR_NAMES, row) if a)
-                        for row in active])
+    by_hand = np.array(
+        [
+            sum(PUBLISHED_WEIGHTS[n] for n, a in zip(ins.DESCRIPTOR_NAMES, row, strict=True) if a)
+            for row in active
+        ]
+    )
     np.testing.assert_array_equal(vec, by_hand)
     np.testing.assert_array_equal([ins.sledai_score(r, ins.SLEDAI_WEIGHTS) for r in active], vec)
 
@@ -42,13 +60,13 @@ E, D, C, B, A = ins.GRADE_E, ins.GRADE_D, ins.GRADE_C, ins.GRADE_B, ins.GRADE_A
     "base, visit, ok",
     [
         ([E, E, E], [E, E, E], True),
-        ([E, E, E], [A, E, E], False),        # new A
-        ([A, E, E], [A, E, E], True),         # A at baseline is not new
-        ([B, E, E], [A, E, E], False),        # B -> A is a new A
-        ([E, E, E], [B, E, E], True),         # one new B allowed
-        ([E, C, E], [B, B, E], False),        # two new B
-        ([B, B, E], [B, B, E], True),         # persisting B are not new
-        ([D, C, E], [B, C, C], True),         # D -> B one new B; C not new
+        ([E, E, E], [A, E, E], False),  # new A
+        ([A, E, E], [A, E, E], True),  # A at baseline is not new
+        ([B, E, E], [A, E, E], False),  # B -> A is a new A
+        ([E, E, E], [B, E, E], True),  # one new B allowed
+        ([E, C, E], [B, B, E], False),  # two new B
+        ([B, B, E], [B, B, E], True),  # persisting B are not new
+        ([D, C, E], [B, C, C], True),  # D -> B one new B; C not new
         ([B, E, E], [B, B, E], True),
     ],
 )
@@ -57,8 +75,15 @@ def test_no_new_bilag_rule(base, visit, ok):
 
 
 @pytest.mark.parametrize(
-    "base, visit, ok", [(1.0, 1.0, True), (1.0, 1.29, True), (1.0, 1.3, False), (1.4, 1.7, False),
-                        (2.0, 0.5, True), (0.0, 0.31, False)]
+    "base, visit, ok",
+    [
+        (1.0, 1.0, True),
+        (1.0, 1.29, True),
+        (1.0, 1.3, False),
+        (1.4, 1.7, False),
+        (2.0, 0.5, True),
+        (0.0, 0.31, False),
+    ],
 )
 def test_pga_worsening_threshold_is_0_3(base, visit, ok):
     assert ins.no_pga_worsening(np.array([base]), np.array([visit]))[0] == ok

@@ -55,7 +55,11 @@ def test_undefined_control_arm(tmp_path):
 
 def test_negative_dose(tmp_path):
     msg = error_of(tmp_path, {"design": {"arms": {"bel10": {"dose_mg_kg": -1}}}})
-    assert "design.arms.bel10.dose_mg_kg" in msg and "-1" in msg and "greater than or equal to 0" in msg
+    assert (
+        "design.arms.bel10.dose_mg_kg" in msg
+        and "-1" in msg
+        and "greater than or equal to 0" in msg
+    )
 
 
 def test_unknown_endpoint(tmp_path):
@@ -69,15 +73,29 @@ def test_endpoint_week_not_a_visit(tmp_path):
 
 
 def test_bad_correlation_matrix(tmp_path):
-    msg = error_of(tmp_path, {"population": {"correlations": {"age~weight": 0.5, "wrong~age": 0.1}}})
+    msg = error_of(
+        tmp_path, {"population": {"correlations": {"age~weight": 0.5, "wrong~age": 0.1}}}
+    )
     assert "population.correlations" in msg and "wrong~age" in msg
 
 
 def test_not_positive_definite_correlations(tmp_path):
     from trialsim.engine import Plan
 
-    sc = load_scenario(write(tmp_path, {"population": {"correlations": {
-        "age~weight": 0.95, "age~activity": 0.95, "weight~activity": -0.95}}}))
+    sc = load_scenario(
+        write(
+            tmp_path,
+            {
+                "population": {
+                    "correlations": {
+                        "age~weight": 0.95,
+                        "age~activity": 0.95,
+                        "weight~activity": -0.95,
+                    }
+                }
+            },
+        )
+    )
     with pytest.raises(ScenarioError, match="population.correlations"):
         Plan(sc)
 

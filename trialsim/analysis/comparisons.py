@@ -146,6 +146,44 @@ def _fill_unanalysable(out, e, c):
 
 
 @njit(cache=True)
+def _unseparated_rows(full, y):
+    """Rows left once strata that perfectly predict the response are set aside.
+
+    When every patient with (or without) a stratum indicator has the same response, the
+    maximum-likelihood coefficient of that indicator is infinite and the likelihood of the
+    other coefficients is maximized by the fit without those patients and without the column
+    (the limit that SAS and R report with a warning). This returns the rows of that limiting
+    fit, applying the rule until no stratum column separates; column 1 (treatment) is never
+    used to set rows aside.
+    """
+    m, width = full.shape
+    rows = np.ones(m, dtype=np.bool_)
+    changed = True
+    while changed:
+        changed = False
+        for j in range(2, width):
+            for level in (0.0, 1.0):
+                cnt = 0
+                tot = 0.0
+                for k in range(m):
+                    if rows[k] and full[k, j] == level:
+                        cnt += 1
+                        tot += y[k]
+                if cnt > 0 and (tot == 0.0 or tot == cnt):
+                    # the other level must still hold patients, or this is a constant column
+                    other = 0
+                    for k in range(m):
+                        if rows[k] and full[k, j] != level:
+                            other += 1
+                    if other > 0:
+                        for k in range(m):
+                            if full[k, j] == level:
+                                rows[k] = False
+                        changed = True
+    return rows
+
+
+@njit(cache=True)
 def compare_arms_kernel(response, arm, strata, pairs, alpha):
     """Stratification-adjusted logistic comparisons of arm pairs (numba).
 
@@ -244,7 +282,27 @@ def compare_arms_kernel(response, arm, strata, pairs, alpha):
             if n1 == 0 or n0 == 0 or r1 == 0 or r1 == n1 or r0 == 0 or r0 == n0:
                 _fill_unanalysable(out, e, c)
                 continue
-            beta, cov, converged = fit_logistic(X, y)
+            rows = _unseparated_rows(full, y)
+            if rows.all():
+                beta, cov, converged = fit_logistic(X, y)
+            else:
+                sub = full[rows]
+                ys = y[rows]
+                t1 = 0
+                s1 = 0.0
+                s0 = 0.0
+                for k in range(sub.shape[0]):
+                    if sub[k, 1] == 1.0:
+                        t1 += 1
+                        s1 += ys[k]
+                    else:
+                        s0 += ys[k]
+                t0 = sub.shape[0] - t1
+                if t1 == 0 or t0 == 0 or s1 == 0 or s1 == t1 or s0 == 0 or s0 == t0:
+                    _fill_unanalysable(out, e, c)
+                    continue
+                kept = drop_constant_columns(sub, 1)
+                beta, cov, converged = fit_logistic(sub[:, kept], ys)
             se = math.sqrt(cov[1, 1]) if converged else np.nan
             if not converged or not (se > 0.0) or not np.isfinite(se):
                 _fill_unanalysable(out, e, c)

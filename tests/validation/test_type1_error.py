@@ -1,0 +1,54 @@
+"""With the drug switched off the whole pipeline rejects at rate alpha (within MC error)."""
+
+import numpy as np
+import pytest
+
+from trialsim.analysis.comparisons import RESULT_FIELDS
+from trialsim.engine import Plan, simulate
+from trialsim.scenario import with_overrides
+
+R = 3000
+P = RESULT_FIELDS.index("p_value")
+
+
+@pytest.fixture(scope="module")
+def null_run(bliss76):
+    sc = with_overrides(
+        bliss76,
+        {
+            "drug.emax": 0.0,
+            "design.sample_size": 240,
+            "design.duration_weeks": 52,
+            "design.endpoint_weeks": [52],
+            "seed": 20261122,
+        },
+    )
+    return Plan(sc), simulate(sc, replicates=R, n_jobs=2, chunk_size=250, progress=False)
+
+
+def test_type1_error_each_endpoint_and_comparison(null_run):
+    plan, res = null_run
+    alpha = plan.scenario.analysis.alpha
+    mcse = np.sqrt(alpha * (1 - alpha) / R)
+    reject = (res.analysis[:, :, :, P] < alpha).mean(axis=0)  # (targets, comparisons)
+    for t, (endpoint, week) in enumerate(plan.targets):
+        for c, comp in enumerate(plan.comparisons):
+            assert abs(reject[t, c] - alpha) < 3.5 * mcse, (endpoint, week, comp, reject[t, c])
+
+
+def test_null_p_values_are_uniform(null_run):
+    """Kolmogorov–Smirnov on the primary endpoint's p-values (the Wald test is asymptotic,
+    so the whole distribution, not only its 5% tail, should be close to uniform)."""
+    from scipy import stats
+
+    plan, res = null_run
+    p = res.analysis[:, 0, 1, P]
+    assert stats.kstest(p, "uniform").pvalue > 0.001
+
+
+def test_null_rates_are_equal_across_arms(null_run):
+    plan, res = null_run
+    rates = res.rates[:, 0, :]  # sri4
+    diff = rates[:, 1:] - rates[:, [0]]
+    se = diff.std(axis=0, ddof=1) / np.sqrt(R)
+    assert np.all(np.abs(diff.mean(axis=0)) < 3.5 * se)
