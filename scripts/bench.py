@@ -33,7 +33,8 @@ def main() -> None:
     args = ap.parse_args()
     sc = load_scenario(args.config)
     simulate(sc, replicates=4, n_jobs=1, progress=False)  # compile / load the kernel cache
-    simulate(sc, replicates=4, n_jobs=2, progress=False)  # start the worker pool
+    # start the worker pool and load the kernel cache in every worker (one chunk each)
+    simulate(sc, replicates=4, n_jobs=2, chunk_size=1, progress=False)
     serial, serial_wall = trials_per_second(sc, args.replicates, 1)
     parallel, parallel_wall = trials_per_second(sc, args.replicates, 2)
     report = {
