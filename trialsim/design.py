@@ -46,11 +46,14 @@ def randomize(
 
     Within each stratum, patients (in enrolment order) take the next place of a sequence of
     blocks; each block holds ``block_multiplier * allocation[k]`` places for arm ``k`` in a
-    random order.
+    random order. Each stratum draws its blocks from its own child stream of ``rng``, so a
+    patient's arm does not depend on how many patients follow (common random numbers across
+    sample sizes).
 
     Parameters
     ----------
     stratum : ndarray of int64, shape (n,)
+        Stratum code in ``0 … 2**k - 1`` for k binary factors.
     allocation : ndarray of int64, shape (n_arms,)
         Allocation weights (1:1:1 → [1, 1, 1]).
     block_multiplier : int
@@ -63,9 +66,13 @@ def randomize(
     """
     template = np.repeat(np.arange(allocation.size), allocation * block_multiplier)
     arm = np.empty(stratum.size, dtype=np.int64)
-    for s in np.unique(stratum):
+    n_strata = int(stratum.max()) + 1 if stratum.size else 0
+    children = rng.spawn(max(n_strata, 1))
+    for s in range(n_strata):
         idx = np.flatnonzero(stratum == s)
+        if idx.size == 0:
+            continue
         n_blocks = -(-idx.size // template.size)
-        blocks = rng.permuted(np.tile(template, (n_blocks, 1)), axis=1)
-        arm[idx] = blocks.ravel()[: idx.size]
+        blocks = [children[s].permutation(template) for _ in range(n_blocks)]
+        arm[idx] = np.concatenate(blocks)[: idx.size]
     return arm

@@ -291,38 +291,39 @@ class PopulationModel:
         ok &= c.proteinuria_g <= scr.max_proteinuria_g
         return ok
 
+    #: candidates drawn per screening batch; fixed, so that the first n enrolled patients
+    #: are the same whatever the sample size (common random numbers across sample sizes)
+    BATCH = 512
+
     def enroll(self, n: int, rng: np.random.Generator) -> tuple[Cohort, int]:
-        """Screen candidates in batches until ``n`` are enrolled.
+        """Screen candidates in fixed-size batches until ``n`` are enrolled.
 
         Returns
         -------
         cohort : Cohort
-            The first ``n`` eligible candidates, in screening order.
+            The first ``n`` eligible candidates, in screening order. The enrolled sequence
+            does not depend on ``n``: a larger trial enrols the same first patients.
         screened : int
             Number of candidates screened to enrol them (the screen-failure denominator).
         """
         parts: list[Cohort] = []
         got = 0
         screened = 0
-        batch = max(64, 2 * n)
         while got < n:
-            cand = self.candidates(batch, rng)
+            cand = self.candidates(self.BATCH, rng)
             ok = np.flatnonzero(self.eligible(cand))
-            screened += batch
             if got + ok.size >= n:
-                last = ok[n - got - 1]
-                screened -= batch - (last + 1)
+                screened += ok[n - got - 1] + 1
                 parts.append(cand.take(ok[: n - got]))
-                got = n
                 break
+            screened += self.BATCH
             parts.append(cand.take(ok))
             got += ok.size
-            rate = got / screened
-            if rate < self.scenario.screening.min_pass_rate:
+            if screened >= 4 * self.BATCH and got / screened < self.scenario.screening.min_pass_rate:
                 raise ScenarioError(
-                    f"screening: only {got} of {screened} candidates ({rate:.2%}) pass the entry "
-                    f"criteria (screening.min_sledai={self.scenario.screening.min_sledai}); the "
+                    f"screening: only {got} of {screened} candidates ({got / screened:.2%}) pass "
+                    f"the entry criteria (screening.min_sledai={self.scenario.screening.min_sledai}"
+                    f", screening.min_pass_rate={self.scenario.screening.min_pass_rate}); the "
                     "population and disease parameters cannot fill this trial"
                 )
-            batch = int(1.2 * (n - got) / max(rate, 1e-3)) + 64
-        return Cohort.concat(parts), screened
+        return Cohort.concat(parts), int(screened)

@@ -31,3 +31,21 @@ def test_allocation_is_random_not_systematic():
     # the first place of a block goes to each arm about a third of the time
     shares = np.bincount(first, minlength=3) / first.size
     assert np.all(np.abs(shares - 1 / 3) < 0.05), shares
+
+
+def test_randomization_is_prefix_stable():
+    """The first patients get the same arms whatever the trial size (CRN across N)."""
+    stratum = np.random.default_rng(0).integers(0, 8, size=900)
+    small = randomize(stratum[:300], np.array([1, 1, 1]), 2, np.random.default_rng(9))
+    large = randomize(stratum, np.array([1, 1, 1]), 2, np.random.default_rng(9))
+    np.testing.assert_array_equal(small, large[:300])
+
+
+def test_enrolment_is_prefix_stable(tiny):
+    from trialsim.engine import Plan
+
+    pop = Plan(tiny).population
+    a, _ = pop.enroll(100, np.random.default_rng(4))
+    b, _ = pop.enroll(700, np.random.default_rng(4))
+    np.testing.assert_array_equal(a.sledai, b.sledai[:100])
+    np.testing.assert_array_equal(a.prednisone, b.prednisone[:100])
