@@ -4,12 +4,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SCENARIO ?= bliss76
+SIZES  ?= 300,450,600,800,1000
 REPS   ?=
 JOBS   ?=
 
 SIM_ARGS := $(if $(REPS),--replicates $(REPS)) $(if $(JOBS),--n-jobs $(JOBS))
 
-.PHONY: sim test lint bench clean-venv
+.PHONY: sim test lint bench power calibrate explain clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +26,15 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check trialsim tests scripts
+
+power: $(STAMP)
+	$(VENV)/bin/trialsim power configs/$(SCENARIO).yaml --sizes $(SIZES) $(SIM_ARGS)
+
+calibrate: $(STAMP)
+	$(VENV)/bin/trialsim calibrate configs/calibration.yaml
+
+explain: $(STAMP)
+	$(VENV)/bin/trialsim explain configs/bliss52.yaml configs/bliss76.yaml
 
 bench: $(STAMP)
 	$(PY) scripts/bench.py --out results/bench.json

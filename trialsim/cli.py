@@ -8,10 +8,23 @@ with status 2, without a traceback and without writing anything.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
-from .scenario import ScenarioError, load_scenario, parse_override
+from .scenario import Scenario, ScenarioError, load_scenario, parse_override
+
+#: modules that add subcommands: each has ``register(subparsers)``, which adds its parsers
+#: with ``set_defaults(func=...)``; ``func(args) -> int`` may raise ScenarioError
+EXTRA_COMMANDS = ("trialsim.cli_experiments", "trialsim.cli_calibration")
+
+
+def load_from_args(args) -> Scenario:
+    """The scenario of a command's CONFIG, ``--set`` overrides and ``--seed``."""
+    overrides = dict(parse_override(t) for t in getattr(args, "set", []) or [])
+    if getattr(args, "seed", None) is not None:
+        overrides["seed"] = args.seed
+    return load_scenario(args.config, overrides)
 
 
 def _positive_int(text: str) -> int:
@@ -52,6 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    run.set_defaults(func=cmd_run)
+    for module in EXTRA_COMMANDS:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        mod.register(sub)
     return parser
 
 
@@ -77,13 +99,15 @@ def _print_headline(out) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        overrides = dict(parse_override(t) for t in args.set)
-        if args.seed is not None:
-            overrides["seed"] = args.seed
-        scenario = load_scenario(args.config, overrides)
+        return args.func(args)
     except ScenarioError as exc:
         print(f"trialsim: error: {exc}", file=sys.stderr)
         return 2
+
+
+def cmd_run(args) -> int:
+    """``trialsim run``: one scenario into its results folder."""
+    scenario = load_from_args(args)
     from .pipeline import run_scenario
 
     out_dir = Path(args.out) if args.out else Path("results") / scenario.name

@@ -319,7 +319,8 @@ class PopulationModel:
             screened += self.BATCH
             parts.append(cand.take(ok))
             got += ok.size
-            if screened >= 4 * self.BATCH and got / screened < self.scenario.screening.min_pass_rate:
+            too_few = got / screened < self.scenario.screening.min_pass_rate
+            if screened >= 4 * self.BATCH and too_few:
                 raise ScenarioError(
                     f"screening: only {got} of {screened} candidates ({got / screened:.2%}) pass "
                     f"the entry criteria (screening.min_sledai={self.scenario.screening.min_sledai}"

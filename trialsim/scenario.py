@@ -438,10 +438,18 @@ class Scenario(Model):
     drug: Drug
     analysis: Analysis = Analysis()
     engine: Engine = Engine()
+    #: experiments: ``{dotted.path: [v1, v2, ...]}``, a full-factorial grid for ``trialsim sweep``
+    sweep: dict[str, list[Any]] = {}
 
     def digest(self) -> str:
-        """SHA-256 of the validated scenario (everything that affects the numbers)."""
-        payload = self.model_dump(mode="json", exclude={"engine": {"n_jobs", "chunk_size"}})
+        """SHA-256 of the validated scenario (everything that affects one run's numbers).
+
+        Parallelism (``engine.n_jobs``, ``engine.chunk_size``) and the ``sweep`` block (which
+        describes experiments over scenarios, not this scenario) are left out.
+        """
+        payload = self.model_dump(
+            mode="json", exclude={"engine": {"n_jobs", "chunk_size"}, "sweep": True}
+        )
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
