@@ -25,6 +25,8 @@ class Trial:
     cohort: Cohort
     arm: np.ndarray
     course: Course
+    #: responder flags of the constant-response reduced model (None unless configured)
+    constant_response: np.ndarray | None = None
 
     def on_study(self, visit: int) -> np.ndarray:
         """Observed at ``visit`` and not a treatment failure by then."""
@@ -89,6 +91,12 @@ def no_severe_flare(trial: Trial, visit: int) -> np.ndarray:
     return ~(trial.course.flare[:, 1 : visit + 1] == FLARE_SEVERE).any(axis=1) & trial.on_study(
         visit
     )
+
+
+@endpoint("constant_response")
+def constant_response(trial: Trial, visit: int) -> np.ndarray:
+    """Reduced model: Bernoulli response with a fixed probability per arm (validation)."""
+    return trial.constant_response
 
 
 def first_flare_visit(course: Course, severe: bool = False) -> tuple[np.ndarray, np.ndarray]:

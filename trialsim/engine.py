@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .analysis.comparisons import RESULT_FIELDS, compare_arms
+from .analysis.survival import compare_survival
 from .baseline import arm_moments, baseline_columns
 from .course import run_course
 from .design import randomize, strata_indicators, stratum_index
@@ -62,6 +63,7 @@ class ChunkResult:
     sledai_mean: np.ndarray  # (r, n_arms, n_visits) mean SLEDAI of patients on study
     baseline: np.ndarray  # (r, n_arms, 3, n_characteristics)
     flare_median_days: np.ndarray  # (r, n_arms) Kaplan–Meier median time to first flare
+    flare_analysis: np.ndarray  # (r, n_comparisons, n_survival_fields) first-flare Cox/log-rank
     screened: np.ndarray  # (r,) candidates screened
 
     @staticmethod
@@ -107,7 +109,11 @@ def simulate_replicate(plan: Plan, replicate: int) -> tuple:
         stratum_index(x), plan.allocation, des.block_multiplier, streams["randomization"]
     )
     course = run_course(sc, cohort, plan.doses[arm], streams["course"])
-    trial = Trial(cohort, arm, course)
+    constant = None
+    if sc.constant_response is not None:
+        p_arm = np.array([sc.constant_response.rates[a] for a in plan.arms])
+        constant = streams["reduced"].random(arm.size) < p_arm[arm]
+    trial = Trial(cohort, arm, course, constant)
     n_arms = len(plan.arms)
     response = np.empty((len(plan.targets), arm.size), dtype=np.uint8)
     for t, (name, week) in enumerate(plan.targets):
@@ -132,8 +138,9 @@ def simulate_replicate(plan: Plan, replicate: int) -> tuple:
             cnt > 0, (course.sledai[m] * seen[m]).sum(axis=0) / np.maximum(cnt, 1), np.nan
         )
         flare_median[a] = km_median(days[m], observed[m])
+    flare = compare_survival(days, observed, arm, plan.pairs)
     moments = arm_moments(baseline_columns(cohort), arm, n_arms)
-    return analysis, rates, arm_n, sledai_mean, moments, flare_median, screened
+    return analysis, rates, arm_n, sledai_mean, moments, flare_median, flare, screened
 
 
 def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
@@ -149,7 +156,8 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
         sledai_mean=np.stack(cols[3]),
         baseline=np.stack(cols[4]),
         flare_median_days=np.stack(cols[5]),
-        screened=np.array(cols[6]),
+        flare_analysis=np.stack(cols[6]),
+        screened=np.array(cols[7]),
     )
 
 

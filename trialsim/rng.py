@@ -1,6 +1,7 @@
 """Random streams: the SeedSequence tree. Nothing else in trialsim creates generators.
 
-scenario seed → replicate r → stage stream (population, randomization, course). A replicate's
+scenario seed → replicate r → stage stream (population, randomization, course, and
+``reduced`` for the constant-response validation model). A replicate's
 numbers depend only on (seed, r, stage), never on chunking, ``n_jobs`` or backend, and the
 stages draw from separate streams so that changing one stage (a design's sample size, a
 drug parameter) leaves the others' numbers unchanged: common random numbers across the arms
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-STAGES = ("population", "randomization", "course")
+STAGES = ("population", "randomization", "course", "reduced")
 
 
 def replicate_streams(seed: int, replicate: int) -> dict[str, np.random.Generator]:

@@ -424,6 +424,13 @@ class Engine(Model):
     n_jobs: Annotated[int, Field(ge=1, le=1024)] = 1
 
 
+class ConstantResponse(Model):
+    """A reduced model for validation and quick planning: the ``constant_response`` endpoint
+    is a Bernoulli draw with a fixed probability per arm, whatever the disease course."""
+
+    rates: dict[str, Prob]
+
+
 class Scenario(Model):
     """One simulated trial design on one population, with the shared model."""
 
@@ -440,6 +447,25 @@ class Scenario(Model):
     engine: Engine = Engine()
     #: experiments: ``{dotted.path: [v1, v2, ...]}``, a full-factorial grid for ``trialsim sweep``
     sweep: dict[str, list[Any]] = {}
+    constant_response: ConstantResponse | None = None
+
+    @model_validator(mode="after")
+    def _check_constant_response(self) -> Scenario:
+        wants = "constant_response" in self.analysis.endpoints
+        if wants and self.constant_response is None:
+            raise ValueError(
+                "analysis.endpoints lists constant_response but the constant_response block "
+                "(rates per arm) is missing"
+            )
+        if self.constant_response is not None:
+            arms = set(self.design.arms)
+            given = set(self.constant_response.rates)
+            if given != arms:
+                raise ValueError(
+                    f"constant_response.rates must give a rate for each arm ({', '.join(arms)}); "
+                    f"got {', '.join(sorted(given)) or 'none'}"
+                )
+        return self
 
     def digest(self) -> str:
         """SHA-256 of the validated scenario (everything that affects one run's numbers).

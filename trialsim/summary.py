@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .analysis.comparisons import RESULT_FIELDS
+from .analysis.survival import HAZARD_RATIO, LOG_HR, P_LOGRANK
 from .baseline import BASELINE_KINDS, BASELINE_NAMES
 from .engine import ChunkResult, Plan
 
@@ -61,7 +62,9 @@ def summarize(plan: Plan, res: ChunkResult) -> pd.DataFrame:
     2.5/97.5% quantiles over replicates; per comparison ``power`` (two-sided rejection rate at
     alpha), ``power_favoring_treatment`` (rejection with OR > 1), ``odds_ratio_median`` and
     its 2.5/97.5% quantiles, ``risk_difference_mean`` and ``analyzable`` (share of trials
-    whose logistic model could be fitted).
+    whose logistic model could be fitted). Endpoint ``time_to_first_flare`` (SFI, at the last
+    visit week): per arm the median over trials of the Kaplan–Meier median (``km_median_days``),
+    per comparison log-rank ``power`` and the Cox (Efron) ``hazard_ratio_median`` and quantiles.
     """
     sc = plan.scenario
     alpha = sc.analysis.alpha
@@ -95,15 +98,21 @@ def summarize(plan: Plan, res: ChunkResult) -> pd.DataFrame:
                 *mean_mcse(a[:, F["risk_difference"]]),
             )
             add(endpoint, week, "", comp, "analyzable", *proportion_mcse(a[:, F["converged"]] > 0))
+    flare = "time_to_first_flare"
+    last_week = plan.scenario.design.duration_weeks
     for a, arm in enumerate(plan.arms):
-        add(
-            "time_to_first_flare_days",
-            0,
-            arm,
-            "",
-            "km_median",
-            *quantile_mcse(res.flare_median_days[:, a], 0.5),
-        )
+        km = quantile_mcse(res.flare_median_days[:, a], 0.5)
+        add(flare, last_week, arm, "", "km_median_days", *km)
+    for c, comp in enumerate(plan.comparisons):
+        f = res.flare_analysis[:, c, :]
+        reject = f[:, P_LOGRANK] < alpha
+        add(flare, last_week, "", comp, "power", *proportion_mcse(reject))
+        favor = reject & (f[:, LOG_HR] < 0)
+        add(flare, last_week, "", comp, "power_favoring_treatment", *proportion_mcse(favor))
+        hr = f[:, HAZARD_RATIO]
+        add(flare, last_week, "", comp, "hazard_ratio_median", *quantile_mcse(hr, 0.5))
+        add(flare, last_week, "", comp, "hazard_ratio_q025", *quantile_mcse(hr, 0.025))
+        add(flare, last_week, "", comp, "hazard_ratio_q975", *quantile_mcse(hr, 0.975))
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 

@@ -66,7 +66,9 @@ def test_cli_run_writes_every_output(tmp_path, capsys):
     ]
     stats = set(summary.statistic)
     assert {"response_rate", "power", "odds_ratio_median", "risk_difference_mean"} <= stats
-    assert set(summary.week.unique()) == {0, 12, 24}
+    assert set(summary.week.unique()) == {12, 24}
+    flare = summary[summary.endpoint == "time_to_first_flare"]
+    assert {"km_median_days", "hazard_ratio_median", "power"} <= set(flare.statistic)
     reps = pd.read_parquet(out / "replicates.parquet")
     assert len(reps) == 5 * 8 * 2 * 2  # replicates × endpoints × weeks × comparisons
     run = json.loads((out / "run.json").read_text())

