@@ -10,7 +10,7 @@ JOBS   ?=
 
 SIM_ARGS := $(if $(REPS),--replicates $(REPS)) $(if $(JOBS),--n-jobs $(JOBS))
 
-.PHONY: sim test lint bench power calibrate explain clean-venv
+.PHONY: sim test validate lint bench power calibrate explain clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ sim: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+validate: $(STAMP)
+	$(PY) -m pytest -q -m acceptance
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check trialsim tests scripts

@@ -345,7 +345,7 @@ def run_course(
     persistence = np.zeros(len(CLINICAL))
     for j, name in enumerate(DESCRIPTOR_NAMES):
         if CLINICAL[j]:
-            persistence[j] = dis.descriptors[name].persistence
+            persistence[j] = min(dis.descriptors[name].persistence * dis.persistence_scale, 0.99)
     waning = (
         0.0 if drug.waning_half_life_weeks is None else math.log(2) / drug.waning_half_life_weeks
     )

@@ -281,6 +281,9 @@ class Disease(Model):
     """Natural history shared by every trial (no per-trial keys)."""
 
     descriptors: dict[str, Descriptor]
+    #: multiplies every descriptor's persistence (capped below 1): how long activity lasts,
+    #: relative to the per-descriptor values
+    persistence_scale: Annotated[float, Field(ge=0.0, le=3.0)] = 1.0
     #: SD of the patient's global activity level (log-odds scale)
     activity_sd: NonNeg
     #: SD and per-visit autocorrelation of the fluctuating global activity

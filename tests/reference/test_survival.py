@@ -71,3 +71,21 @@ def test_no_events_is_unanalysable():
     arm = np.repeat([0, 1], 10).astype(np.int64)
     out = compare_survival(t, e, arm, np.array([[1, 0]], dtype=np.int64))
     assert np.isnan(out[0, LOG_HR]) and out[0, P_WALD] == 1.0 and out[0, P_LOGRANK] == 1.0
+
+
+def test_km_median_interpolates_the_lifelines_curve():
+    from lifelines import KaplanMeierFitter
+
+    from trialsim.engine import km_median
+
+    t, e, _ = grid_data(5, n=400, hr=1.0)
+    km = KaplanMeierFitter().fit(t, e)
+    sf = km.survival_function_["KM_estimate"]
+    times = np.concatenate([[0.0], sf.index.values[1:]]) if sf.index.values[0] == 0 else None
+    s = sf.values
+    k = int(np.argmax(s <= 0.5))
+    expected = np.interp(0.5, [s[k], s[k - 1]], [sf.index.values[k], sf.index.values[k - 1]])
+    assert times is not None
+    assert km_median(t, e) == pytest.approx(expected, rel=1e-9)
+    # the step-function median of lifelines is the first grid time at or after ours
+    assert km.median_survival_time_ >= km_median(t, e) > km.median_survival_time_ - 28

@@ -1,0 +1,103 @@
+"""The shipped defaults reproduce BLISS-52 and BLISS-76 (seed 000 Table 3) from ONE model.
+
+Acceptance of the calibration: with enough replicates that Monte Carlo error is small,
+every simulated arm-level rate (SRI-4 and each component) lies inside the exact 95% binomial
+CI of the published rate at the published arm size; each simulated median odds ratio vs
+placebo lies inside the published OR's 95% CI; simulated median times to first flare are
+within ±20% of the published ones.
+"""
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.acceptance
+
+from trialsim.calibration import binomial_ci
+from trialsim.engine import Plan, simulate
+from trialsim.summary import summarize
+
+R = 300
+ARMS = ("placebo", "bel1", "bel10")
+# endpoint, week -> per arm (events, n); seed 000 Table 3
+RATES = {
+    "bliss52": {
+        ("sri4", 52): [(125, 287), (148, 288), (167, 290)],
+        ("sledai_reduction_4", 52): [(132, 287), (153, 288), (169, 290)],
+        ("no_pga_worsening", 52): [(199, 287), (227, 288), (231, 290)],
+        ("no_new_bilag", 52): [(210, 287), (226, 288), (236, 290)],
+    },
+    "bliss76": {
+        ("sri4", 52): [(93, 275), (110, 271), (118, 273)],
+        ("sledai_reduction_4", 52): [(98, 275), (116, 271), (128, 273)],
+        ("no_pga_worsening", 52): [(173, 275), (197, 271), (189, 273)],
+        ("no_new_bilag", 52): [(179, 275), (203, 271), (189, 273)],
+        ("sri4", 76): [(89, 275), (106, 271), (105, 273)],
+    },
+}
+# endpoint, week -> (bel1 OR CI, bel10 OR CI); seed 000 Table 3
+ODDS = {
+    "bliss52": {
+        ("sri4", 52): ((1.10, 2.19), (1.30, 2.59)),
+        ("sledai_reduction_4", 52): ((1.07, 2.14), (1.21, 2.41)),
+        ("no_pga_worsening", 52): ((1.15, 2.47), (1.18, 2.55)),
+        ("no_new_bilag", 52): ((0.93, 2.04), (1.09, 2.42)),
+    },
+    "bliss76": {
+        ("sri4", 52): ((0.94, 1.91), (1.07, 2.15)),
+        ("sledai_reduction_4", 52): ((0.96, 1.93), (1.15, 2.32)),
+        ("no_pga_worsening", 52): ((1.11, 2.30), (0.92, 1.90)),
+        ("no_new_bilag", 52): ((1.12, 2.37), (0.84, 1.73)),
+        ("sri4", 76): ((0.9, 1.9), (0.9, 1.9)),
+    },
+}
+FLARE_DAYS = {"bliss52": (84, 126, 119), "bliss76": (82, 85, 84)}
+
+
+@pytest.fixture(scope="module", params=["bliss52", "bliss76"])
+def reproduced(request, bliss52, bliss76):
+    sc = {"bliss52": bliss52, "bliss76": bliss76}[request.param]
+    plan = Plan(sc)
+    res = simulate(sc, replicates=R, n_jobs=2, progress=False)
+    return request.param, summarize(plan, res)
+
+
+def _value(s, **kw):
+    sel = np.ones(len(s), bool)
+    for k, v in kw.items():
+        sel &= (s[k] == v).to_numpy()
+    assert sel.sum() == 1, kw
+    return s[sel].iloc[0]
+
+
+def test_arm_rates_inside_published_ci(reproduced):
+    trial, s = reproduced
+    misses = []
+    for (endpoint, week), per_arm in RATES[trial].items():
+        for arm, (events, n) in zip(ARMS, per_arm, strict=True):
+            lo, hi = binomial_ci(events, n)
+            v = _value(s, endpoint=endpoint, week=week, arm=arm, statistic="response_rate").value
+            if not lo <= v <= hi:
+                misses.append(f"{endpoint} w{week} {arm}: {v:.3f} not in [{lo:.3f}, {hi:.3f}]")
+    assert not misses, "\n".join(misses)
+
+
+def test_median_odds_ratios_inside_published_ci(reproduced):
+    trial, s = reproduced
+    misses = []
+    for (endpoint, week), cis in ODDS[trial].items():
+        for arm, (lo, hi) in zip(("bel1", "bel10"), cis, strict=True):
+            v = _value(s, endpoint=endpoint, week=week, comparison=f"{arm}_vs_placebo",
+                       statistic="odds_ratio_median").value
+            if not lo <= v <= hi:
+                misses.append(f"{endpoint} w{week} {arm}: OR {v:.2f} not in [{lo}, {hi}]")
+    assert not misses, "\n".join(misses)
+
+
+def test_flare_medians_within_20_percent(reproduced):
+    trial, s = reproduced
+    misses = []
+    for arm, days in zip(ARMS, FLARE_DAYS[trial], strict=True):
+        v = _value(s, endpoint="time_to_first_flare", arm=arm, statistic="km_median_days").value
+        if abs(v - days) > 0.2 * days:
+            misses.append(f"{arm}: {v:.0f} days vs published {days}")
+    assert not misses, "\n".join(misses)
