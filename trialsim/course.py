@@ -166,9 +166,9 @@ def simulate_course(
     prednisone0, weight_kg : (n,) float64
     on_is0 : (n,) bool
         On an immunosuppressant at baseline.
-    soc_params : (8,) float64
+    soc_params : (9,) float64
         taper_prob, taper_fraction, taper_floor_mg, flare_increase_prob, flare_increase_mg,
-        escalate_severe_prob, escalate_mild_prob, escalation_effect.
+        escalate_severe_prob, escalate_mild_prob, escalation_effect, symptom_increase_prob.
     protocol_params : (3,) float64
         IS-increase limit week, steroid limit week, steroid allowance (mg).
     dropout_prob : float
@@ -193,9 +193,8 @@ def simulate_course(
     sys_on = np.zeros(N_BILAG, dtype=np.bool_)
     innov = math.sqrt(1.0 - fluct_ar1 * fluct_ar1) * fluct_sd
     p_norm0 = -math.log(1.0 - min(sero_normalize, 1.0 - 1e-12))
-    (taper_prob, taper_fraction, taper_floor, inc_prob, inc_mg, esc_sev, esc_mild, esc_effect) = (
-        soc_params
-    )
+    (taper_prob, taper_fraction, taper_floor, inc_prob, inc_mg, esc_sev, esc_mild, esc_effect,
+     symptom_prob) = soc_params
     is_limit, steroid_limit, allowance = protocol_params
     thr_a, thr_b, bilag_sd = bilag_params[0], bilag_params[1], bilag_params[2]
     for i in range(n):
@@ -312,6 +311,13 @@ def simulate_course(
                             failed = v
                     on_is = True
                     escalation += esc_effect
+            elif rng.random() < min(1.0, 2.0 * symptom_prob * _expit(g)):
+                # symptoms outside the SLEDAI (fatigue, arthralgia, rash not scored...) lead
+                # to a prednisone increase: an SFI mild/moderate flare by its medication rule
+                level = FLARE_MILD
+                dose += inc_mg
+                if t > steroid_limit and dose > prednisone0[i] + allowance and failed == n_visits:
+                    failed = v
             elif dose > taper_floor and rng.random() < taper_prob:
                 dose = max(taper_floor, dose * (1.0 - taper_fraction))
             flare[i, v] = level
@@ -396,6 +402,7 @@ def run_course(
                 soc.escalate_severe_prob,
                 soc.escalate_mild_prob,
                 soc.escalation_effect,
+                soc.symptom_increase_prob,
             ]
         ),
         np.array(

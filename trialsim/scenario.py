@@ -343,6 +343,10 @@ class StandardOfCare(Model):
     escalate_mild_prob: Prob = 0.05
     #: activity reduction from an allowed immunosuppressant escalation
     escalation_effect: NonNeg = 0.5
+    #: per-visit probability (at typical activity, scaled by 2·expit(activity)) that, without
+    #: a SLEDAI/PGA flare, symptoms make the physician raise prednisone: an SFI flare by its
+    #: medication criterion
+    symptom_increase_prob: Prob = 0.0
     #: shift of the background-therapy effect by region (log-odds), missing regions 0
     region_effect: dict[str, float] = {}
 

@@ -1,0 +1,853 @@
+"""A plain, independent reference implementation of the trialsim model ("double programming").
+
+Written from ``docs/model.md`` (sections 1-4) and ``shared/domain.md`` only, without reading
+or calling the fast engine (``population.py``, ``design.py``, ``course.py``, ``endpoints.py``,
+``engine.py``). It simulates one trial at a time, one patient at a time and one visit at a
+time, with ordinary Python loops so that every rule of the model can be read off the code.
+It is slow on purpose: its only job is to check, in distribution, that the engine does what
+the model statement says.
+
+Readings of the model statement that were not spelled out in ``docs/model.md`` are marked
+``READING:`` in the comments below. One of them is a known disagreement: "forced > 0.5" for
+baseline proteinuria was first read here as a truncated log-normal, whereas the engine clips;
+docs/model.md now says "clipped", which is the default (``proteinuria_rule="clip"``);
+``"truncate"`` keeps the other reading available for comparison.
+
+Public API
+----------
+simulate_trial_plain(scenario, rng)
+    One trial: a patient table (baseline covariates, arm and endpoint flags) and the
+    visit-level instruments.
+enroll_plain(scenario, n_patients, seed)
+    Baseline table of enrolled patients only (screening, no course).
+run_plain(scenario, replicates, seed)
+    Many trials: arm-level response rates per replicate and the pooled patient table.
+simulate_plain(scenario, replicates, seed)
+    Arm-level response rates per replicate only.
+baseline_marginals(patients)
+    Baseline characteristics pooled over patients (n, mean, SD).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.special import gammaincinv, ndtr, ndtri
+
+from .instruments import BILAG_SYSTEMS, DESCRIPTORS
+from .scenario import COPULA_DIMS, RACES, REGIONS, Scenario
+
+#: endpoints computed at every endpoint week (docs/model.md §4)
+PLAIN_ENDPOINTS = (
+    "sri4",
+    "sri5",
+    "sri6",
+    "sri7",
+    "sri8",
+    "sledai_reduction_4",
+    "sledai_reduction_5",
+    "sledai_reduction_6",
+    "sledai_reduction_7",
+    "sledai_reduction_8",
+    "no_new_bilag",
+    "no_pga_worsening",
+    "no_flare",
+    "no_severe_flare",
+)
+
+#: the races in the order of the scenario schema
+RACE_NAMES = RACES
+
+# BILAG grades, ordered so that "worse" is larger
+E, D, C, B, A = 0, 1, 2, 3, 4
+
+NO_FLARE, MILD_FLARE, SEVERE_FLARE = 0, 1, 2
+
+
+def expit(x: float) -> float:
+    """Logistic function of a scalar."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    ex = math.exp(x)
+    return ex / (1.0 + ex)
+
+
+def gamma_quantile(p: float, mean: float, sd: float) -> float:
+    """Quantile of the gamma distribution with the given mean and SD."""
+    shape = (mean / sd) ** 2
+    scale = sd * sd / mean
+    return float(gammaincinv(shape, p)) * scale
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+@dataclass
+class PlainModel:
+    """Scenario values rearranged for the plain simulation (no randomness here)."""
+
+    scenario: Scenario
+    descriptor_names: list[str]
+    weights: list[int]
+    clinical: list[bool]  # descriptor rated by the physician in the PGA
+    bilag_system: list[int]  # classic BILAG system of each descriptor, -1 for none
+    system_members: list[list[int]]  # descriptors of each BILAG system
+    intercept: list[float]  # per descriptor (serological ones: unused)
+    heterogeneity: list[float]
+    persistence: list[float]  # lag-one autocorrelation of each descriptor's chain
+    i_dna: int
+    i_complement: int
+    i_proteinuria: int
+    race_region_cells: list[tuple[str, str]]
+    race_region_probs: np.ndarray
+    copula_cholesky: np.ndarray
+    arm_names: list[str]
+    arm_doses: list[float]
+    n_visits: int
+    #: reading of "forced > 0.5" for baseline proteinuria: "truncate" or "clip"
+    proteinuria_rule: str = "clip"
+
+
+def race_region_table(scenario: Scenario) -> pd.DataFrame:
+    """Joint race x region table by iterative proportional fitting (docs/model.md §1).
+
+    The affinity table ``population.race_region_affinity`` (1 where a cell is not listed) is
+    scaled alternately to the race and the region marginals until both are matched.
+
+    Parameters
+    ----------
+    scenario : Scenario
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows races, columns regions, entries summing to 1.
+    """
+    pop = scenario.population
+    race_margin = np.array([getattr(pop.race, r) for r in RACE_NAMES])
+    region_margin = np.array([getattr(pop.region, g) for g in REGIONS])
+    table = np.ones((len(RACE_NAMES), len(REGIONS)))
+    for i, race in enumerate(RACE_NAMES):
+        for j, region in enumerate(REGIONS):
+            # READING: an affinity not listed in the YAML is 1 (stated only in model.yaml).
+            table[i, j] = pop.race_region_affinity.get(race, {}).get(region, 1.0)
+    for _ in range(10_000):
+        row = table.sum(axis=1)
+        for i in range(len(RACE_NAMES)):
+            table[i, :] = table[i, :] * race_margin[i] / row[i] if row[i] > 0 else 0.0
+        col = table.sum(axis=0)
+        for j in range(len(REGIONS)):
+            table[:, j] = table[:, j] * region_margin[j] / col[j] if col[j] > 0 else 0.0
+        if (
+            np.abs(table.sum(axis=1) - race_margin).max() < 1e-12
+            and np.abs(table.sum(axis=0) - region_margin).max() < 1e-12
+        ):
+            break
+    table = table / table.sum()
+    return pd.DataFrame(table, index=list(RACE_NAMES), columns=list(REGIONS))
+
+
+def copula_correlation(scenario: Scenario) -> np.ndarray:
+    """Correlation matrix of the latent normal vector over ``COPULA_DIMS`` (unlisted pairs 0)."""
+    k = len(COPULA_DIMS)
+    corr = np.eye(k)
+    for key, value in scenario.population.correlations.items():
+        a, b = key.split("~")
+        i, j = COPULA_DIMS.index(a), COPULA_DIMS.index(b)
+        corr[i, j] = corr[j, i] = value
+    return corr
+
+
+def prepare(scenario: Scenario, proteinuria_rule: str = "clip") -> PlainModel:
+    """Rearrange a scenario's values for :func:`simulate_trial_plain`.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    proteinuria_rule : {"truncate", "clip"}
+        Reading of "forced > 0.5" for baseline proteinuria (see :func:`draw_candidate`).
+    """
+    if proteinuria_rule not in ("truncate", "clip"):
+        raise ValueError(f"proteinuria_rule must be 'truncate' or 'clip', got {proteinuria_rule!r}")
+    names = [d[0] for d in DESCRIPTORS]
+    # lag-one autocorrelation of descriptor j: min(persistence_j x persistence_scale, 0.99)
+    scale = scenario.disease.persistence_scale
+    intercept, heterogeneity, persistence = [], [], []
+    for name in names:
+        spec = scenario.disease.descriptors.get(name)
+        intercept.append(spec.intercept if spec else 0.0)
+        heterogeneity.append(spec.heterogeneity if spec else 0.0)
+        persistence.append(min(spec.persistence * scale, 0.99) if spec else 0.0)
+    table = race_region_table(scenario)
+    cells = [(r, g) for r in table.index for g in table.columns]
+    probs = np.array([table.loc[r, g] for r, g in cells])
+    design = scenario.design
+    return PlainModel(
+        scenario=scenario,
+        descriptor_names=names,
+        weights=[d[1] for d in DESCRIPTORS],
+        clinical=[d[2] != "immunological" for d in DESCRIPTORS],
+        bilag_system=[d[3] for d in DESCRIPTORS],
+        system_members=[
+            [j for j, d in enumerate(DESCRIPTORS) if d[3] == s] for s in range(len(BILAG_SYSTEMS))
+        ],
+        intercept=intercept,
+        heterogeneity=heterogeneity,
+        persistence=persistence,
+        i_dna=names.index("increased_dna_binding"),
+        i_complement=names.index("low_complement"),
+        i_proteinuria=names.index("proteinuria"),
+        race_region_cells=cells,
+        race_region_probs=probs / probs.sum(),
+        copula_cholesky=np.linalg.cholesky(copula_correlation(scenario)),
+        arm_names=list(design.arms),
+        arm_doses=[arm.dose_mg_kg for arm in design.arms.values()],
+        n_visits=design.duration_weeks // design.visit_interval_weeks,
+        proteinuria_rule=proteinuria_rule,
+    )
+
+
+# --------------------------------------------------------------------------- instruments
+
+
+def sledai(active: list[bool], m: PlainModel, clinical_only: bool = False) -> int:
+    """SELENA-SLEDAI: sum of the weights of the active descriptors (domain.md §2.1)."""
+    total = 0
+    for j, on in enumerate(active):
+        if on and (m.clinical[j] or not clinical_only):
+            total += m.weights[j]
+    return total
+
+
+def pga_score(clinical_sledai: int, rater: float, rng: np.random.Generator, m: PlainModel) -> float:
+    """PGA = clip(intercept + slope x clinical SLEDAI + rater effect + visit noise, 0, 3)."""
+    p = m.scenario.disease.pga
+    value = p.intercept + p.per_sledai_point * clinical_sledai + rater + rng.normal(0.0, p.visit_sd)
+    return min(max(value, 0.0), 3.0)
+
+
+def bilag_grades(
+    active: list[bool],
+    system_effect: list[float],
+    ever_active: list[bool],
+    rng: np.random.Generator,
+    m: PlainModel,
+) -> list[int]:
+    """Classic BILAG grade of every system at a visit (after a course visit).
+
+    Severity of a system = sum of its active descriptors' SLEDAI weights / 4 + the patient's
+    system effect + new visit noise; A above ``threshold_a``, B above ``threshold_b``, else C.
+    An inactive system is D if it was ever active before, else E.
+    """
+    bl = m.scenario.disease.bilag
+    # READING: the visit noise is drawn for every system, active or not (it is only used for
+    # active systems, so this changes no distribution).
+    noise = rng.normal(0.0, bl.visit_sd, size=len(BILAG_SYSTEMS)).tolist()
+    grades = []
+    for s, members in enumerate(m.system_members):
+        active_members = [j for j in members if active[j]]
+        if active_members:
+            weight_sum = sum(m.weights[j] for j in active_members)
+            severity = weight_sum / 4.0 + system_effect[s] + noise[s]
+            if severity > bl.threshold_a:
+                grades.append(A)
+            elif severity > bl.threshold_b:
+                grades.append(B)
+            else:
+                grades.append(C)
+        else:
+            grades.append(D if ever_active[s] else E)
+    return grades
+
+
+def count_new_bilag(baseline: list[int], visit: list[int]) -> tuple[int, int]:
+    """New A systems (A now, not A at baseline) and new B systems (B now, C/D/E at baseline)."""
+    new_a = sum(1 for g0, g in zip(baseline, visit, strict=True) if g == A and g0 != A)
+    new_b = sum(1 for g0, g in zip(baseline, visit, strict=True) if g == B and g0 < B)
+    return new_a, new_b
+
+
+# --------------------------------------------------------------------------- section 1
+
+
+def draw_candidate(m: PlainModel, rng: np.random.Generator) -> dict:
+    """One candidate from the source population, with the screening (= baseline) scores."""
+    sc = m.scenario
+    pop = sc.population
+    dis = sc.disease
+    p: dict = {}
+
+    # race and region from the IPF joint table
+    cell = rng.choice(len(m.race_region_cells), p=m.race_region_probs)
+    p["race"], p["region"] = m.race_region_cells[cell]
+
+    # Gaussian copula over COPULA_DIMS
+    z = m.copula_cholesky @ rng.standard_normal(len(COPULA_DIMS))
+    lat = dict(zip(COPULA_DIMS, z, strict=True))
+
+    p["anti_dsdna"] = bool(lat["anti_dsdna"] > ndtri(1.0 - pop.anti_dsdna))
+    load = pop.complement_loading
+    resid = math.sqrt(1.0 - load * load)
+    z_c3 = load * lat["low_complement"] + resid * rng.standard_normal()
+    z_c4 = load * lat["low_complement"] + resid * rng.standard_normal()
+    p["low_c3"] = bool(z_c3 > ndtri(1.0 - pop.low_c3))
+    p["low_c4"] = bool(z_c4 > ndtri(1.0 - pop.low_c4))
+
+    dd = pop.disease_duration_years
+    p["disease_duration_years"] = gamma_quantile(
+        float(ndtr(lat["disease_duration"])), dd.mean, dd.sd
+    )
+
+    pred = pop.prednisone
+    u_pred = float(ndtr(lat["prednisone"]))
+    if pred.use > 0 and u_pred > 1.0 - pred.use:
+        q = (u_pred - (1.0 - pred.use)) / pred.use
+        dose = gamma_quantile(q, pred.mean_dose_mg, pred.sd_dose_mg)
+        dose = round(dose * 2.0) / 2.0
+        p["prednisone_mg"] = max(dose, 1.0)
+    else:
+        p["prednisone_mg"] = 0.0
+
+    p["immunosuppressant"] = bool(lat["immunosuppressant"] > ndtri(1.0 - pop.immunosuppressant))
+    p["antimalarial"] = bool(lat["antimalarial"] > ndtri(1.0 - pop.antimalarial))
+    p["age_years"] = min(max(pop.age.mean + pop.age.sd * lat["age"], 18.0), 75.0)
+    # READING: weight_kg {mean, sd} are the mean and SD of the weight itself (not of its log).
+    wm, wsd = pop.weight_kg.mean, pop.weight_kg.sd
+    s2 = math.log(1.0 + (wsd / wm) ** 2)
+    p["weight_kg"] = math.exp(math.log(wm) - s2 / 2.0 + math.sqrt(s2) * lat["weight"])
+
+    p["female"] = bool(rng.random() < pop.female)
+    p["ana_positive"] = bool(rng.random() < pop.ana_positive)
+
+    # global activity and screening fluctuation
+    p["activity"] = dis.activity_sd * lat["activity"] + dis.race_activity.get(p["race"], 0.0)
+    p["w0"] = rng.normal(0.0, dis.fluctuation_sd)
+
+    # descriptors at screening
+    n_desc = len(m.descriptor_names)
+    organ = [0.0] * n_desc
+    active = [False] * n_desc
+    for j in range(n_desc):
+        if not m.clinical[j]:
+            continue
+        organ[j] = m.intercept[j] + m.heterogeneity[j] * rng.standard_normal()
+        active[j] = bool(rng.random() < expit(organ[j] + p["activity"] + p["w0"]))
+    active[m.i_dna] = p["anti_dsdna"]
+    active[m.i_complement] = p["low_c3"] or p["low_c4"]
+    p["organ"] = organ
+    p["active0"] = active
+
+    # proteinuria g/24h: log-normal, "forced" > 0.5 (descriptor active) or <= 0.5
+    # READING (ambiguous in docs/model.md): by default "forced" is read as a log-normal
+    # truncated to that side of 0.5 (drawn by inverse CDF); proteinuria_rule="clip" reads it
+    # as an untruncated log-normal clipped to that side of 0.5 instead.
+    is_active = active[m.i_proteinuria]
+    median = dis.proteinuria_active_median_g if is_active else dis.proteinuria_inactive_median_g
+    mu, sd = math.log(median), dis.proteinuria_log_sd
+    if m.proteinuria_rule == "truncate":
+        f_half = float(ndtr((math.log(0.5) - mu) / sd))
+        u = rng.random()
+        u = f_half + u * (1.0 - f_half) if is_active else u * f_half
+        u = min(max(u, 1e-15), 1.0 - 1e-15)
+        p["proteinuria_g"] = math.exp(mu + sd * float(ndtri(u)))
+    else:
+        x = math.exp(mu + sd * rng.standard_normal())
+        p["proteinuria_g"] = max(x, math.nextafter(0.5, 1.0)) if is_active else min(x, 0.5)
+
+    # instruments at screening
+    p["sledai0"] = sledai(active, m)
+    p["rater"] = rng.normal(0.0, dis.pga.patient_sd)
+    p["pga0"] = pga_score(sledai(active, m, clinical_only=True), p["rater"], rng, m)
+    bl = dis.bilag
+    p["bilag_effect"] = [rng.normal(0.0, bl.patient_sd) for _ in BILAG_SYSTEMS]
+    # at screening an inactive system is D with probability prior_involvement, else E
+    prior = [bool(rng.random() < bl.prior_involvement) for _ in BILAG_SYSTEMS]
+    p["bilag0"] = bilag_grades(active, p["bilag_effect"], prior, rng, m)
+    return p
+
+
+def passes_screening(p: dict, m: PlainModel) -> bool:
+    """Entry criteria (docs/model.md §1)."""
+    scr = m.scenario.screening
+    if p["sledai0"] < scr.min_sledai:
+        return False
+    if scr.require_serology and not (p["ana_positive"] or p["anti_dsdna"]):
+        return False
+    return p["proteinuria_g"] <= scr.max_proteinuria_g
+
+
+def enroll(m: PlainModel, rng: np.random.Generator, n: int | None = None) -> tuple[list[dict], int]:
+    """Screen candidates one at a time until ``n`` (default ``design.sample_size``) enroll.
+
+    Returns
+    -------
+    patients : list of dict
+        The enrolled patients in enrolment order.
+    screened : int
+        Candidates screened.
+    """
+    n = m.scenario.design.sample_size if n is None else n
+    patients: list[dict] = []
+    screened = 0
+    while len(patients) < n:
+        cand = draw_candidate(m, rng)
+        screened += 1
+        if passes_screening(cand, m):
+            patients.append(cand)
+        if screened >= 1000 and len(patients) < m.scenario.screening.min_pass_rate * screened:
+            raise RuntimeError(f"screening pass rate below {m.scenario.screening.min_pass_rate}")
+    return patients, screened
+
+
+# --------------------------------------------------------------------------- section 2
+
+
+def stratum_of(p: dict, m: PlainModel) -> tuple[bool, ...]:
+    """Randomization stratum from ``design.stratify_by`` (docs/model.md §2)."""
+    key = []
+    for factor in m.scenario.design.stratify_by:
+        if factor == "sledai":
+            key.append(p["sledai0"] >= 10)
+        elif factor == "proteinuria":
+            key.append(p["proteinuria_g"] >= 2.0)
+        elif factor == "race":
+            key.append(p["race"] in ("black", "indigenous_american"))
+    return tuple(key)
+
+
+def randomize(patients: list[dict], m: PlainModel, rng: np.random.Generator) -> list[int]:
+    """Stratified permuted blocks: arm index of each patient, in enrolment order."""
+    design = m.scenario.design
+    block_template = []
+    for a, arm in enumerate(design.arms.values()):
+        block_template += [a] * (design.block_multiplier * arm.allocation)
+    open_blocks: dict[tuple[bool, ...], list[int]] = {}
+    arms = []
+    for p in patients:
+        key = stratum_of(p, m)
+        if not open_blocks.get(key):
+            block = list(block_template)
+            rng.shuffle(block)
+            open_blocks[key] = block
+        arms.append(open_blocks[key].pop(0))
+    return arms
+
+
+# --------------------------------------------------------------------------- section 3
+
+
+def drug_effect(p: dict, dose_mg_kg: float, t: float, m: PlainModel) -> float:
+    """Belimumab reduction of activity (log-odds) at week ``t`` (docs/model.md §3)."""
+    drug = m.scenario.drug
+    if dose_mg_kg <= 0.0 or t <= drug.onset_lag_weeks:
+        return 0.0
+    conc = drug.cavg_per_mg_kg * dose_mg_kg
+    effect = drug.emax * conc / (drug.ec50_ug_ml + conc)
+    mod = drug.modifiers
+    effect *= mod.race.get(p["race"], 1.0)
+    # READING: the modifiers use baseline covariates.
+    if p["anti_dsdna"] and (p["low_c3"] or p["low_c4"]):
+        effect *= mod.serologically_active
+    effect *= mod.per_5y_duration ** (max(p["disease_duration_years"] - 2.0, 0.0) / 5.0)
+    if p["prednisone_mg"] > 7.5:
+        effect *= mod.high_steroid
+    effect *= 1.0 - math.exp(-(t - drug.onset_lag_weeks) / drug.onset_weeks)
+    if drug.waning_half_life_weeks is not None and t > drug.waning_start_weeks:
+        effect *= math.exp(
+            -math.log(2.0) * (t - drug.waning_start_weeks) / drug.waning_half_life_weeks
+        )
+    return effect
+
+
+def flare_index(s_prev: int, s_now: int, pga_prev: float, pga_now: float) -> int:
+    """SELENA-SLEDAI Flare Index from the instruments, against the previous visit."""
+    if (s_now > 12 and s_prev <= 12) or (pga_now > 2.5 and pga_prev <= 2.5):
+        return SEVERE_FLARE
+    if s_now - s_prev >= 3 or pga_now - pga_prev >= 1.0:
+        return MILD_FLARE
+    return NO_FLARE
+
+
+def simulate_course(p: dict, arm: int, m: PlainModel, rng: np.random.Generator) -> dict:
+    """The visits of one patient (docs/model.md §3).
+
+    Returns
+    -------
+    dict
+        Per-visit lists (index 0 = baseline): ``sledai``, ``pga``, ``bilag``, ``flare``,
+        ``prednisone_mg``; and ``failure_visit`` / ``dropout_visit`` (``None`` if never).
+    """
+    sc = m.scenario
+    dis, soc, design = sc.disease, sc.standard_of_care, sc.design
+    prot = design.protocol
+    interval = design.visit_interval_weeks
+    dose_mg_kg = m.arm_doses[arm]
+    n_desc = len(m.descriptor_names)
+
+    background = max(soc.effect + soc.region_effect.get(p["region"], 0.0), 0.0)
+    dropout_p = 1.0 - (1.0 - design.dropout_per_year) ** (interval / 52.0)
+    base_normalize = -math.log(1.0 - dis.serology.normalize)
+    ar1 = dis.fluctuation_ar1
+    innovation_sd = math.sqrt(1.0 - ar1 * ar1) * dis.fluctuation_sd
+
+    active = list(p["active0"])
+    w = p["w0"]
+    dose0 = p["prednisone_mg"]
+    dose = dose0
+    on_is = p["immunosuppressant"]
+    escalations = 0
+    # a system counts as "ever active" if active or D at baseline
+    ever = [g != E for g in p["bilag0"]]
+
+    out = {
+        "sledai": [p["sledai0"]],
+        "pga": [p["pga0"]],
+        "bilag": [list(p["bilag0"])],
+        "flare": [NO_FLARE],
+        "prednisone_mg": [dose0],
+        "failure_visit": None,
+        "dropout_visit": None,
+    }
+    for v in range(1, m.n_visits + 1):
+        t = v * interval
+
+        # fluctuation AR(1)
+        w = ar1 * w + innovation_sd * rng.standard_normal()
+
+        # shift: background therapy + steroid change + escalations + drug
+        effect = drug_effect(p, dose_mg_kg, t, m)
+        shift = background * (1.0 - math.exp(-t / soc.onset_weeks))
+        shift += soc.steroid_potency * (math.log1p(dose) - math.log1p(dose0))
+        shift += soc.escalation_effect * escalations
+        shift += effect
+
+        # clinical descriptors: two-state Markov chains
+        u = rng.random(n_desc).tolist()
+        for j in range(n_desc):
+            if not m.clinical[j]:
+                continue
+            pi = expit(p["organ"][j] + p["activity"] + w - shift)
+            lam = m.persistence[j]
+            p_on = pi + lam * (1.0 - pi) if active[j] else pi * (1.0 - lam)
+            active[j] = u[j] < p_on
+
+        # serological descriptors
+        # READING: "drug effect" in the normalization hazard is the full drug term of the
+        # shift (with modifiers, onset and waning) at this visit.
+        hazard = base_normalize + dis.serology.drug_normalize * effect
+        for j in (m.i_dna, m.i_complement):
+            if active[j]:
+                active[j] = not (rng.random() < 1.0 - math.exp(-hazard))
+            else:
+                active[j] = bool(rng.random() < dis.serology.appear)
+
+        # instruments
+        s_now = sledai(active, m)
+        pga_now = pga_score(sledai(active, m, clinical_only=True), p["rater"], rng, m)
+        grades = bilag_grades(active, p["bilag_effect"], ever, rng, m)
+        for s, g in enumerate(grades):
+            if g >= C:
+                ever[s] = True
+
+        # flare index against the previous visit
+        flare = flare_index(out["sledai"][-1], s_now, out["pga"][-1], pga_now)
+
+        # physician's response
+        failed_now = False
+        if flare != NO_FLARE:
+            if rng.random() < soc.flare_increase_prob:
+                dose += soc.flare_increase_mg * (2.0 if flare == SEVERE_FLARE else 1.0)
+                # READING: the two checks below follow an increase at this visit only.
+                if dose > 0.5 * p["weight_kg"]:
+                    flare = SEVERE_FLARE
+                if t > prot.steroid_limit_week and dose > dose0 + prot.steroid_allowance_mg:
+                    failed_now = True
+            p_esc = soc.escalate_severe_prob if flare == SEVERE_FLARE else soc.escalate_mild_prob
+            if rng.random() < p_esc:
+                flare = SEVERE_FLARE
+                if not on_is or t > prot.immunosuppressant_increase_limit_week:
+                    failed_now = True
+                on_is = True
+                escalations += 1
+        else:
+            # without a flare: symptoms outside the SLEDAI may make the physician raise
+            # prednisone (an SFI flare by its medication criterion); otherwise a taper step
+            p_symptom = min(1.0, 2.0 * soc.symptom_increase_prob * expit(p["activity"] + w - shift))
+            if rng.random() < p_symptom:
+                dose += soc.flare_increase_mg
+                flare = MILD_FLARE
+                # READING: only the week-24 steroid rule is applied here ("the same week-24
+                # steroid rule applies"), not the > 0.5 mg/kg severe rule nor an escalation.
+                if t > prot.steroid_limit_week and dose > dose0 + prot.steroid_allowance_mg:
+                    failed_now = True
+            elif dose > soc.taper_floor_mg and rng.random() < soc.taper_prob:
+                dose = max(soc.taper_floor_mg, dose * (1.0 - soc.taper_fraction))
+        if failed_now and out["failure_visit"] is None:
+            out["failure_visit"] = v
+
+        # dropout: the first visit missed
+        if out["dropout_visit"] is None and rng.random() < dropout_p:
+            out["dropout_visit"] = v
+
+        out["sledai"].append(s_now)
+        out["pga"].append(pga_now)
+        out["bilag"].append(grades)
+        out["flare"].append(flare)
+        out["prednisone_mg"].append(dose)
+    return out
+
+
+# --------------------------------------------------------------------------- section 4
+
+
+def endpoint_flags(p: dict, course: dict, visit: int) -> dict[str, bool]:
+    """Responder flags of one patient at one endpoint visit (docs/model.md §4)."""
+    observed = course["dropout_visit"] is None or course["dropout_visit"] > visit
+    not_failed = course["failure_visit"] is None or course["failure_visit"] > visit
+    ok = observed and not_failed
+    reduction = course["sledai"][0] - course["sledai"][visit]
+    new_a, new_b = count_new_bilag(course["bilag"][0], course["bilag"][visit])
+    bilag_ok = new_a == 0 and new_b <= 1
+    pga_ok = course["pga"][visit] - course["pga"][0] < 0.3 - 1e-9
+    flares = course["flare"][1 : visit + 1]
+    flags = {}
+    for k in range(4, 9):
+        flags[f"sri{k}"] = ok and reduction >= k and bilag_ok and pga_ok
+        flags[f"sledai_reduction_{k}"] = ok and reduction >= k
+    # READING: dropouts and treatment failures are non-responders for the components and the
+    # flare endpoints too; "no flare" means none at any visit up to and including this one.
+    flags["no_new_bilag"] = ok and bilag_ok
+    flags["no_pga_worsening"] = ok and pga_ok
+    flags["no_flare"] = ok and all(f == NO_FLARE for f in flares)
+    flags["no_severe_flare"] = ok and all(f != SEVERE_FLARE for f in flares)
+    return flags
+
+
+# --------------------------------------------------------------------------- trials
+
+
+def baseline_row(p: dict, m: PlainModel) -> dict:
+    """Baseline covariates and scores of one enrolled patient, as a table row."""
+    g0 = p["bilag0"]
+    row = {
+        "race": p["race"],
+        "region": p["region"],
+        "female": p["female"],
+        "age_years": p["age_years"],
+        "weight_kg": p["weight_kg"],
+        "disease_duration_years": p["disease_duration_years"],
+        "ana_positive": p["ana_positive"],
+        "anti_dsdna_positive": p["anti_dsdna"],
+        "low_c3": p["low_c3"],
+        "low_c4": p["low_c4"],
+        "prednisone_mg": p["prednisone_mg"],
+        "prednisone_use": p["prednisone_mg"] > 0,
+        "prednisone_gt_7_5mg": p["prednisone_mg"] > 7.5,
+        "immunosuppressant": p["immunosuppressant"],
+        "antimalarial": p["antimalarial"],
+        "proteinuria_g": p["proteinuria_g"],
+        "proteinuria_ge_2g": p["proteinuria_g"] >= 2.0,
+        "sledai": p["sledai0"],
+        "sledai_ge_10": p["sledai0"] >= 10,
+        "pga": p["pga0"],
+        "bilag_1a_or_2b": sum(g == A for g in g0) >= 1 or sum(g == B for g in g0) >= 2,
+        "stratum": "".join("1" if s else "0" for s in stratum_of(p, m)),
+    }
+    for name, on in zip(m.descriptor_names, p["active0"], strict=True):
+        row[f"descriptor_{name}"] = on
+    return row
+
+
+def simulate_trial_plain(
+    scenario: Scenario, rng: np.random.Generator, proteinuria_rule: str = "clip"
+) -> dict:
+    """Simulate one trial, patient by patient and visit by visit.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    rng : numpy.random.Generator
+    proteinuria_rule : {"truncate", "clip"}
+        Reading of "forced > 0.5" for baseline proteinuria (see :func:`draw_candidate`).
+
+    Returns
+    -------
+    dict
+        ``patients``: DataFrame, one row per enrolled patient (arm, baseline covariates and
+        scores, stratum, failure and dropout visits, and the endpoint flags as columns
+        ``{endpoint}_w{week}``); ``sledai``, ``pga``: arrays (n_patients, n_visits + 1) of the
+        visit-level scores (visit 0 = baseline; values after dropout are simulated but
+        unobserved); ``bilag``: int array (n_patients, n_visits + 1, n_systems);
+        ``flare``: int array (0 none, 1 mild/moderate, 2 severe); ``screened``: candidates.
+    """
+    m = prepare(scenario, proteinuria_rule)
+    patients, screened = enroll(m, rng)
+    arms = randomize(patients, m, rng)
+    rows, sledai_rows, pga_rows, bilag_rows, flare_rows = [], [], [], [], []
+    for p, arm in zip(patients, arms, strict=True):
+        course = simulate_course(p, arm, m, rng)
+        row = {"arm": m.arm_names[arm], **baseline_row(p, m)}
+        row["failure_visit"] = course["failure_visit"]
+        row["dropout_visit"] = course["dropout_visit"]
+        for week in scenario.design.endpoint_weeks:
+            flags = endpoint_flags(p, course, week // scenario.design.visit_interval_weeks)
+            for name in PLAIN_ENDPOINTS:
+                row[f"{name}_w{week}"] = flags[name]
+        rows.append(row)
+        sledai_rows.append(course["sledai"])
+        pga_rows.append(course["pga"])
+        bilag_rows.append(course["bilag"])
+        flare_rows.append(course["flare"])
+    return {
+        "patients": pd.DataFrame(rows),
+        "sledai": np.array(sledai_rows, dtype=np.int64),
+        "pga": np.array(pga_rows, dtype=float),
+        "bilag": np.array(bilag_rows, dtype=np.int8),
+        "flare": np.array(flare_rows, dtype=np.int8),
+        "screened": screened,
+    }
+
+
+def enroll_plain(
+    scenario: Scenario, n_patients: int, seed: int, proteinuria_rule: str = "clip"
+) -> pd.DataFrame:
+    """Baseline table of ``n_patients`` enrolled patients (screening only, no course).
+
+    Pooled over patients, this gives the same baseline marginals as the patients of many
+    trials, at a fraction of the cost.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    n_patients : int
+    seed : int
+    proteinuria_rule : {"truncate", "clip"}
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per patient, columns as the baseline columns of ``simulate_trial_plain``.
+    """
+    m = prepare(scenario, proteinuria_rule)
+    patients, _ = enroll(m, np.random.default_rng(seed), n_patients)
+    return pd.DataFrame([baseline_row(p, m) for p in patients])
+
+
+@dataclass
+class PlainResult:
+    """Replicates of the plain simulation."""
+
+    #: columns replicate, endpoint, week, arm, n, rate
+    rates: pd.DataFrame
+    #: every enrolled patient of every replicate, with a ``replicate`` column
+    patients: pd.DataFrame
+
+
+def run_plain(
+    scenario: Scenario, replicates: int, seed: int, proteinuria_rule: str = "clip"
+) -> PlainResult:
+    """Simulate ``replicates`` trials with the plain implementation.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    replicates : int
+    seed : int
+        Seed of a ``numpy.random.SeedSequence``; each replicate gets its own child stream.
+    proteinuria_rule : {"truncate", "clip"}
+        Reading of "forced > 0.5" for baseline proteinuria (see :func:`draw_candidate`).
+
+    Returns
+    -------
+    PlainResult
+    """
+    children = np.random.SeedSequence(seed).spawn(replicates)
+    rate_rows, tables = [], []
+    for r, child in enumerate(children):
+        trial = simulate_trial_plain(scenario, np.random.default_rng(child), proteinuria_rule)
+        pats = trial["patients"]
+        pats.insert(0, "replicate", r)
+        tables.append(pats)
+        for week in scenario.design.endpoint_weeks:
+            for name in PLAIN_ENDPOINTS:
+                for arm in scenario.design.arms:
+                    flags = pats.loc[pats["arm"] == arm, f"{name}_w{week}"]
+                    rate_rows.append(
+                        {
+                            "replicate": r,
+                            "endpoint": name,
+                            "week": week,
+                            "arm": arm,
+                            "n": len(flags),
+                            "rate": float(flags.mean()) if len(flags) else float("nan"),
+                        }
+                    )
+    return PlainResult(rates=pd.DataFrame(rate_rows), patients=pd.concat(tables, ignore_index=True))
+
+
+def simulate_plain(
+    scenario: Scenario, replicates: int, seed: int, proteinuria_rule: str = "clip"
+) -> pd.DataFrame:
+    """Arm-level response rates of ``replicates`` plain trials (see :func:`run_plain`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns replicate, endpoint, week, arm, n, rate.
+    """
+    return run_plain(scenario, replicates, seed, proteinuria_rule).rates
+
+
+def baseline_marginals(patients: pd.DataFrame) -> pd.DataFrame:
+    """Baseline characteristics pooled over patients.
+
+    Parameters
+    ----------
+    patients : pandas.DataFrame
+        ``PlainResult.patients`` or a trial's ``patients``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index characteristic; columns n, mean, sd (for 0/1 columns the mean is the share).
+    """
+    cols = {
+        "sledai": patients["sledai"],
+        "pga": patients["pga"],
+        "age_years": patients["age_years"],
+        "weight_kg": patients["weight_kg"],
+        "disease_duration_years": patients["disease_duration_years"],
+        "female": patients["female"],
+        "ana_positive": patients["ana_positive"],
+        "anti_dsdna_positive": patients["anti_dsdna_positive"],
+        "low_c3": patients["low_c3"],
+        "low_c4": patients["low_c4"],
+        "prednisone_use": patients["prednisone_use"],
+        "prednisone_mg": patients["prednisone_mg"],
+        "prednisone_gt_7_5mg": patients["prednisone_gt_7_5mg"],
+        "immunosuppressant": patients["immunosuppressant"],
+        "antimalarial": patients["antimalarial"],
+        "proteinuria_g": patients["proteinuria_g"],
+        "proteinuria_ge_2g": patients["proteinuria_ge_2g"],
+        "sledai_ge_10": patients["sledai_ge_10"],
+        "bilag_1a_or_2b": patients["bilag_1a_or_2b"],
+    }
+    for race in RACE_NAMES:
+        cols[f"race_{race}"] = patients["race"] == race
+    for region in REGIONS:
+        cols[f"region_{region}"] = patients["region"] == region
+    for c in patients.columns:
+        if c.startswith("descriptor_"):
+            cols[c] = patients[c]
+    rows = {
+        name: {
+            "n": int(s.count()),
+            "mean": float(s.astype(float).mean()),
+            "sd": float(s.astype(float).std(ddof=1)),
+        }
+        for name, s in cols.items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index")
