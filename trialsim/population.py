@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from .instruments import (
     BILAG_OF_DESCRIPTOR,
@@ -136,8 +136,9 @@ def copula_cholesky(scenario: Scenario) -> np.ndarray:
 
 
 def _gamma_ppf(u: np.ndarray, mean: float, sd: float) -> np.ndarray:
+    """Gamma(mean, sd) quantiles (``scipy.stats.gamma.ppf`` without its argument checks)."""
     shape = (mean / sd) ** 2
-    return stats.gamma.ppf(u, shape, scale=mean / shape)
+    return special.gammaincinv(shape, u) * (mean / shape)
 
 
 def _lognormal(z: np.ndarray, mean: float, sd: float) -> np.ndarray:

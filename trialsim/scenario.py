@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -56,6 +57,18 @@ class Model(BaseModel):
     """Base of every schema block: unknown keys are errors, values are checked on assignment."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+def _keys_in(allowed: tuple[str, ...], what: str):
+    """A validator: the mapping's keys must be among ``allowed``."""
+
+    def check(v: dict) -> dict:
+        bad = sorted(set(v) - set(allowed))
+        if bad:
+            raise ValueError(f"unknown {what}(s) {bad}; allowed: {', '.join(allowed)}")
+        return v
+
+    return AfterValidator(check)
 
 
 def _sums_to_one(values: dict[str, float], what: str) -> None:
@@ -290,7 +303,7 @@ class Disease(Model):
     fluctuation_sd: NonNeg
     fluctuation_ar1: Annotated[float, Field(ge=0.0, lt=1.0)]
     #: shift of the global activity by race (log-odds), missing races 0
-    race_activity: dict[str, float] = {}
+    race_activity: Annotated[dict[str, float], _keys_in(RACES, "race")] = {}
     #: per-unit effect of serology on global activity (activity↔serology also via copula)
     pga: PGA = PGA()
     bilag: Bilag = Bilag()
@@ -314,13 +327,6 @@ class Disease(Model):
             raise ValueError(f"missing descriptor(s) {missing}")
         return v
 
-    @field_validator("race_activity")
-    @classmethod
-    def _check_races(cls, v: dict[str, float]) -> dict[str, float]:
-        bad = sorted(set(v) - set(RACES))
-        if bad:
-            raise ValueError(f"unknown race(s) {bad}; allowed: {', '.join(RACES)}")
-        return v
 
 
 class StandardOfCare(Model):
@@ -348,22 +354,15 @@ class StandardOfCare(Model):
     #: medication criterion
     symptom_increase_prob: Prob = 0.0
     #: shift of the background-therapy effect by region (log-odds), missing regions 0
-    region_effect: dict[str, float] = {}
+    region_effect: Annotated[dict[str, float], _keys_in(REGIONS, "region")] = {}
 
-    @field_validator("region_effect")
-    @classmethod
-    def _check_regions(cls, v: dict[str, float]) -> dict[str, float]:
-        bad = sorted(set(v) - set(REGIONS))
-        if bad:
-            raise ValueError(f"unknown region(s) {bad}; allowed: {', '.join(REGIONS)}")
-        return v
 
 
 class DrugModifiers(Model):
     """Multiplicative modifiers of the drug effect by patient subgroup."""
 
     #: by race, missing races 1
-    race: dict[str, NonNeg] = {}
+    race: Annotated[dict[str, NonNeg], _keys_in(RACES, "race")] = {}
     #: anti-dsDNA positive and low C3 or C4 at baseline
     serologically_active: NonNeg = 1.0
     #: multiplier per 5 years of disease duration beyond 2 years
@@ -371,13 +370,6 @@ class DrugModifiers(Model):
     #: baseline prednisone > 7.5 mg/day
     high_steroid: NonNeg = 1.0
 
-    @field_validator("race")
-    @classmethod
-    def _check_races(cls, v: dict[str, float]) -> dict[str, float]:
-        bad = sorted(set(v) - set(RACES))
-        if bad:
-            raise ValueError(f"unknown race(s) {bad}; allowed: {', '.join(RACES)}")
-        return v
 
 
 class Drug(Model):

@@ -130,3 +130,17 @@ def test_digest_ignores_parallelism_but_not_model():
     b = load_scenario(CONFIGS / "bliss76.yaml", {"engine.n_jobs": 7, "engine.chunk_size": 3})
     c = load_scenario(CONFIGS / "bliss76.yaml", {"drug.emax": 0.1})
     assert a.digest() == b.digest() != c.digest()
+
+
+@pytest.mark.parametrize(
+    "overrides, path, value",
+    [
+        ({"drug": {"modifiers": {"race": {"martian": 1.0}}}}, "drug.modifiers.race", "martian"),
+        ({"standard_of_care": {"region_effect": {"mars": 0.1}}}, "standard_of_care.region_effect",
+         "mars"),
+        ({"disease": {"race_activity": {"klingon": 0.1}}}, "disease.race_activity", "klingon"),
+    ],
+)
+def test_unknown_keys_of_keyed_mappings(tmp_path, overrides, path, value):
+    msg = error_of(tmp_path, overrides)
+    assert path in msg and value in msg and "allowed" in msg
