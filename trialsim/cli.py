@@ -63,6 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH=VALUE",
         help="override a scenario field by dotted path, e.g. design.sample_size=600",
     )
+    run.add_argument("--backend", choices=("local", "dask"), default="local",
+                     help="local: joblib processes; dask: a dask.distributed cluster")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="dask scheduler address (default: a LocalCluster of --n-jobs workers)")
+    ck = run.add_mutually_exclusive_group()
+    ck.add_argument("--checkpoint", metavar="DIR",
+                    help="keep finished chunks in DIR (default <out>/checkpoints, removed "
+                    "once the results are written); rerunning resumes from them")
+    ck.add_argument("--no-checkpoint", action="store_true", help="keep no checkpoint")
     run.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     run.set_defaults(func=cmd_run)
@@ -108,17 +117,23 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_run(args) -> int:
     """``trialsim run``: one scenario into its results folder."""
     scenario = load_from_args(args)
+    from .checkpoint import command_checkpoint
     from .pipeline import run_scenario
 
     out_dir = Path(args.out) if args.out else Path("results") / scenario.name
-    out = run_scenario(
-        scenario,
-        out_dir,
-        replicates=args.replicates,
-        n_jobs=args.n_jobs,
-        progress=None if not args.quiet else False,
-        figures=not args.no_figures,
-    )
+    checkpoint = None if args.no_checkpoint else Path(args.checkpoint or out_dir / "checkpoints")
+    with command_checkpoint(checkpoint, keep=args.checkpoint is not None):
+        out = run_scenario(
+            scenario,
+            out_dir,
+            replicates=args.replicates,
+            n_jobs=args.n_jobs,
+            progress=None if not args.quiet else False,
+            figures=not args.no_figures,
+            backend=args.backend,
+            scheduler=args.scheduler,
+            checkpoint_dir=checkpoint,
+        )
     if not args.quiet:
         _print_headline(out)
         print(f"results written to {out_dir}/")

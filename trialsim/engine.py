@@ -77,11 +77,16 @@ class ChunkResult:
 
 
 def km_median(time: np.ndarray, observed: np.ndarray) -> float:
-    """Kaplan–Meier median (first time the survival curve reaches ≤ 0.5); inf if never."""
+    """Kaplan–Meier median, linearly interpolated between event times.
+
+    Flares happen between visits and are detected at the next one, so the survival curve is
+    interpolated linearly between successive event times (from S(0) = 1 at time 0) to the
+    time at which it reaches 0.5; inf if it never does.
+    """
     order = np.argsort(time, kind="stable")
     t, e = time[order], observed[order]
     at_risk = t.size
-    surv = 1.0
+    surv, prev_t, prev_s = 1.0, 0.0, 1.0
     i = 0
     while i < t.size:
         j = i
@@ -89,10 +94,12 @@ def km_median(time: np.ndarray, observed: np.ndarray) -> float:
         while j < t.size and t[j] == t[i]:
             events += int(e[j])
             j += 1
-        if at_risk > 0:
+        if at_risk > 0 and events:
             surv *= 1.0 - events / at_risk
-        if surv <= 0.5:
-            return float(t[i])
+            if surv <= 0.5:
+                frac = (prev_s - 0.5) / (prev_s - surv)
+                return float(prev_t + frac * (t[i] - prev_t))
+            prev_t, prev_s = float(t[i]), surv
         at_risk -= j - i
         i = j
     return float("inf")
@@ -143,9 +150,22 @@ def simulate_replicate(plan: Plan, replicate: int) -> tuple:
     return analysis, rates, arm_n, sledai_mean, moments, flare_median, flare, screened
 
 
+_PLANS: dict[str, Plan] = {}
+
+
+def _plan(scenario: Scenario) -> Plan:
+    """The scenario's Plan, built once per process (small chunks need not rebuild it)."""
+    key = scenario.model_dump_json()
+    if key not in _PLANS:
+        if len(_PLANS) > 64:
+            _PLANS.clear()
+        _PLANS[key] = Plan(scenario)
+    return _PLANS[key]
+
+
 def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
     """Simulate replicates ``start`` … ``stop - 1`` (one task of the engine)."""
-    plan = Plan(scenario)
+    plan = _plan(scenario)
     pieces = [simulate_replicate(plan, r) for r in range(start, stop)]
     cols = list(zip(*pieces, strict=True))
     return ChunkResult(
@@ -172,6 +192,9 @@ def simulate(
     n_jobs: int | None = None,
     chunk_size: int | None = None,
     progress: bool | None = None,
+    backend: str = "local",
+    scheduler: str | None = None,
+    checkpoint_dir: str | None = None,
 ) -> ChunkResult:
     """Run all replicates of a scenario.
 
@@ -182,38 +205,37 @@ def simulate(
         Override the scenario's ``engine`` block.
     progress : bool, optional
         Show a progress bar (default: when stderr is a terminal).
+    backend : {"local", "dask"}
+        ``local``: this process (``n_jobs == 1``) or a joblib process pool; ``dask``: a
+        dask.distributed cluster (``trialsim.backends``).
+    scheduler : str, optional
+        Address of a running dask scheduler; without it ``backend="dask"`` starts a
+        LocalCluster of ``n_jobs`` workers.
+    checkpoint_dir : str or Path, optional
+        Keep every finished chunk there (``trialsim.checkpoint``) and reuse the chunks a
+        previous, interrupted run of the same scenario left.
 
     Returns
     -------
     ChunkResult
-        All replicates, in replicate order.
+        All replicates, in replicate order; bit-identical for any ``n_jobs``, chunk size,
+        backend and checkpoint history.
     """
+    from .backends import run_scenarios
+    from .checkpoint import ChunkStore, locked
+
     eng = scenario.engine
     replicates = replicates or eng.replicates
     n_jobs = n_jobs or eng.n_jobs
     chunk_size = chunk_size or eng.chunk_size
-    bounds = chunk_bounds(replicates, chunk_size)
     if progress is None:
         progress = sys.stderr.isatty()
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=replicates, unit="trial", disable=not progress, desc=scenario.name)
-    parts: list[ChunkResult] = []
-    if n_jobs == 1:
-        for s, e in bounds:
-            parts.append(run_chunk(scenario, s, e))
-            bar.update(e - s)
-    else:
-        from joblib import Parallel, delayed
-
-        jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(run_chunk)(scenario, s, e) for s, e in bounds
-        )
-        for part in jobs:
-            parts.append(part)
-            bar.update(part.replicates.size)
-    bar.close()
-    return ChunkResult.concat(parts)
+    run = dict(n_jobs=n_jobs, backend=backend, scheduler=scheduler, progress=progress)
+    if checkpoint_dir is None:
+        return run_scenarios([scenario], replicates, chunk_size, **run)[0]
+    with locked(checkpoint_dir):
+        store = ChunkStore(checkpoint_dir, scenario, chunk_size)
+        return run_scenarios([scenario], replicates, chunk_size, stores=[store], **run)[0]
 
 
 __all__ = ["Plan", "ChunkResult", "simulate", "run_chunk", "chunk_bounds", "RESULT_FIELDS"]

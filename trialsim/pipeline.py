@@ -36,17 +36,29 @@ def run_scenario(
     n_jobs: int | None = None,
     progress: bool | None = None,
     figures: bool = True,
+    backend: str = "local",
+    scheduler: str | None = None,
+    checkpoint_dir: str | Path | None = None,
 ) -> RunOutput:
     """Simulate a scenario and (if ``out_dir`` is given) write its results folder.
 
     Files: ``summary.csv``, ``replicates.parquet``, ``baseline.csv``, ``trajectory.csv``,
-    ``run.json`` and PNG figures, each written atomically.
+    ``run.json`` and PNG figures, each written atomically. ``backend``, ``scheduler`` and
+    ``checkpoint_dir`` are passed to :func:`trialsim.engine.simulate`.
     """
     replicates = replicates or scenario.engine.replicates
     n_jobs = n_jobs or scenario.engine.n_jobs
     t0 = time.perf_counter()
     plan = Plan(scenario)
-    raw = simulate(scenario, replicates=replicates, n_jobs=n_jobs, progress=progress)
+    raw = simulate(
+        scenario,
+        replicates=replicates,
+        n_jobs=n_jobs,
+        progress=progress,
+        backend=backend,
+        scheduler=scheduler,
+        checkpoint_dir=checkpoint_dir,
+    )
     wall = time.perf_counter() - t0
     out = RunOutput(
         plan=plan,

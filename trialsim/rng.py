@@ -34,3 +34,10 @@ def replicate_streams(seed: int, replicate: int) -> dict[str, np.random.Generato
     children = root.spawn(len(STAGES))
     pairs = zip(STAGES, children, strict=True)
     return {name: np.random.Generator(np.random.PCG64(ss)) for name, ss in pairs}
+
+
+def bootstrap_stream(seed: int) -> np.random.Generator:
+    """The generator of resampling done on top of a scenario's replicates (e.g. the
+    sample-size bootstrap): a child of the scenario seed that no replicate uses."""
+    return np.random.Generator(np.random.PCG64(
+        np.random.SeedSequence(entropy=seed, spawn_key=(0xB007, 0))))

@@ -469,11 +469,12 @@ class Scenario(Model):
     def digest(self) -> str:
         """SHA-256 of the validated scenario (everything that affects one run's numbers).
 
-        Parallelism (``engine.n_jobs``, ``engine.chunk_size``) and the ``sweep`` block (which
+        The ``engine`` block (how many replicates and how they are run: recorded separately
+        in ``run.json``), the free-text ``description`` and the ``sweep`` block (which
         describes experiments over scenarios, not this scenario) are left out.
         """
         payload = self.model_dump(
-            mode="json", exclude={"engine": {"n_jobs", "chunk_size"}, "sweep": True}
+            mode="json", exclude={"engine": True, "description": True, "sweep": True}
         )
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 

@@ -10,11 +10,11 @@ within ±20% of the published ones.
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.acceptance
-
 from trialsim.calibration import binomial_ci
 from trialsim.engine import Plan, simulate
 from trialsim.summary import summarize
+
+pytestmark = pytest.mark.acceptance
 
 R = 300
 ARMS = ("placebo", "bel1", "bel10")
