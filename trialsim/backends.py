@@ -113,7 +113,11 @@ def _dask_client(n_jobs: int, scheduler: str | None):
             host="127.0.0.1",
             dashboard_address=":0",  # any free port: never clashes with a running cluster
         )
-        return Client(cluster), cluster
+        try:
+            return Client(cluster), cluster
+        except BaseException:
+            cluster.close()
+            raise
     try:  # waits distributed.comm.timeouts.connect (dask config, default 30 s)
         return Client(scheduler), None
     except (OSError, TimeoutError, ValueError) as exc:
@@ -129,6 +133,7 @@ def _worker_fingerprint() -> str:
 def check_workers(client) -> None:
     """Refuse a cluster whose workers run other simulation code than this process."""
     mine = code_fingerprint()
+    client.wait_for_workers(1)  # an empty cluster would pass the check vacuously
     theirs = client.run(_worker_fingerprint)
     odd = sorted(w for w, fp in theirs.items() if fp != mine)
     if odd:

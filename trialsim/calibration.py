@@ -8,9 +8,11 @@ moments: common random numbers make the objective smooth enough for a bounded
 Gauss–Newton fit (scipy ``least_squares``) with finite-difference steps well above the
 Monte Carlo step size.
 
-Uncertainty: the fitted values' covariance is the sandwich ``(J' J)^-1`` of the
-standardized residuals (each target's sampling SE as published), inflated by
-``1 + n_published / n_simulated`` for simulation noise. The targets that identify a
+Uncertainty: the fitted values' covariance is ``(J' J)^-1`` of the standardized residuals
+(each target's sampling SE as published), inflated by ``1 + n_published / n_simulated`` for
+simulation noise. It treats the published moments as independent, which they are not quite
+(SRI-4 responders are a subset of the SLEDAI-component responders of the same arm; week 52
+and week 76 come from the same patients), so the SEs are approximate. The targets that identify a
 parameter are those with the largest standardized sensitivities ``|J_ij|``.
 """
 

@@ -138,10 +138,18 @@ def fingerprint_modules() -> dict[str, Path]:
 def code_fingerprint() -> str:
     """SHA-256 of the source of every module in :func:`fingerprint_modules`.
 
-    A change to the model code changes the fingerprint, and old checkpoints are then
+    A change to the model code, or to the Python, numpy, scipy or numba version (which can
+    change the last bits of the numbers), changes the fingerprint, and old checkpoints are then
     refused rather than mixed with new numbers.
     """
+    import platform
+
+    import numba
+    import scipy
+
     h = hashlib.sha256()
+    libs = f"python {platform.python_version()} numpy {np.__version__} scipy {scipy.__version__} "
+    h.update((libs + f"numba {numba.__version__}").encode())
     for name, path in fingerprint_modules().items():
         h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()

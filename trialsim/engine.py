@@ -181,11 +181,6 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
     )
 
 
-def chunk_bounds(replicates: int, chunk_size: int) -> list[tuple[int, int]]:
-    """Fixed-size chunks [start, stop) covering ``range(replicates)``."""
-    return [(s, min(s + chunk_size, replicates)) for s in range(0, replicates, chunk_size)]
-
-
 def simulate(
     scenario: Scenario,
     replicates: int | None = None,
@@ -238,4 +233,4 @@ def simulate(
         return run_scenarios([scenario], replicates, chunk_size, stores=[store], **run)[0]
 
 
-__all__ = ["Plan", "ChunkResult", "simulate", "run_chunk", "chunk_bounds", "RESULT_FIELDS"]
+__all__ = ["Plan", "ChunkResult", "simulate", "run_chunk", "RESULT_FIELDS"]

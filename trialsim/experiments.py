@@ -33,7 +33,7 @@ from .backends import run_scenarios
 from .checkpoint import ExperimentStore, locked
 from .engine import ChunkResult, Plan
 from .rng import bootstrap_stream
-from .samplesize import SampleSizeResult, find_sample_size
+from .samplesize import SampleSizeResult, find_sample_size, round_up
 from .scenario import Scenario, ScenarioError, with_overrides
 from .summary import summarize
 
@@ -225,7 +225,9 @@ def power_curve(
         s = summarize(Plan(sc), res)
         s = s[s.statistic.isin(POWER_STATISTICS) & (s.comparison != "")]
         if endpoints is not None:
-            s = s[s.endpoint.isin(endpoints) & s.week.isin(weeks)]
+            s = s[s.endpoint.isin(endpoints)]
+        if weeks is not None and endpoints is not None:
+            s = s[s.week.isin(weeks)]
         s = s[s.comparison.isin(comparisons)]
         frames.append(s.assign(sample_size=n))
     out = pd.concat(frames, ignore_index=True)
@@ -241,7 +243,7 @@ def _power_selection(scenario, endpoints, weeks, comparisons):
     every = endpoints is not None and any(str(e) == "all" for e in endpoints)
     eps, wks, comps = select_targets(scenario, endpoints, weeks, comparisons)
     if every:  # every endpoint of the summary, including any beyond analysis.endpoints
-        return None, None, comps
+        return None, wks, comps
     return eps, wks, comps
 
 
@@ -473,7 +475,8 @@ def sample_size(
     des = scenario.design
     step = sum(arm.allocation for arm in des.arms.values())
     block = step * des.block_multiplier
-    n_min = n_min if n_min is not None else 2 * block
+    smallest = round_up(max(6, 2 * len(des.arms)), step)  # the schema's smallest valid trial
+    n_min = max(n_min if n_min is not None else 2 * block, smallest)
     n_max = n_max if n_max is not None else 8 * des.sample_size
     if n_min > n_max:
         raise ScenarioError(f"--n-min {n_min} is larger than --n-max {n_max}")

@@ -124,6 +124,14 @@ def explain(a: Scenario, b: Scenario, endpoint: str = "sri4", week: int = 52,
                       "delta_risk_difference": e.risk_difference - prev.risk_difference,
                       "delta_log_odds_ratio": e.log_odds_ratio - prev.log_odds_ratio})
         prev = e
+    # whatever population fields no factor lists (affinity, correlations, ...) come last
+    rest = with_overrides(current, {"population": a.population.model_dump()})
+    if rest.population != current.population:
+        e = effect(rest)
+        steps.append({"method": "sequential", "factor": "other_population",
+                      "delta_risk_difference": e.risk_difference - prev.risk_difference,
+                      "delta_log_odds_ratio": e.log_odds_ratio - prev.log_odds_ratio})
+        prev = e
     steps.append({"method": "sequential", "factor": "protocol",
                   "delta_risk_difference": target.risk_difference - prev.risk_difference,
                   "delta_log_odds_ratio": target.log_odds_ratio - prev.log_odds_ratio})

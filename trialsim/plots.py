@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -242,10 +243,14 @@ def _get(table: pd.DataFrame, key: tuple, column: str) -> float:
 def _format_endpoint_axis(ax: Axes, endpoints: Sequence[str]) -> None:
     ax.set_xticks(np.arange(len(endpoints)))
     rotate = len(endpoints) > 4
+    labels = [endpoint_label(e) for e in endpoints]
+    if not rotate:  # wrap long labels so neighbours do not overlap
+        labels = [textwrap.fill(lab, 12, break_long_words=False) for lab in labels]
     ax.set_xticklabels(
-        [endpoint_label(e) for e in endpoints],
-        rotation=30 if rotate else 0,
+        labels,
+        rotation=35 if rotate else 0,
         ha="right" if rotate else "center",
+        rotation_mode="anchor" if rotate else "default",
     )
     ax.set_xlabel("Endpoint")
     ax.set_xlim(-0.6, len(endpoints) - 0.4)
@@ -309,7 +314,9 @@ def plot_response_rates(
     colors = _arm_colors(arms)
     table = _unique_lookup(df, ["week", "endpoint", "arm", "statistic"], "summary")
 
-    fig, axes = _panels(len(weeks), ax, panel_width=0.55 * len(endpoints) * max(len(arms), 2) / 2)
+    fig, axes = _panels(
+        len(weeks), ax, panel_width=max(3.0, 0.3 * len(endpoints) * len(arms) + 0.8)
+    )
     x = np.arange(len(endpoints), dtype=float)
     width = 0.8 / len(arms)
     any_mcse = False
@@ -444,7 +451,7 @@ def plot_odds_ratio_distribution(
     comparisons = _ordered(df["comparison"])
     colors = _series_colors(comparisons)
 
-    fig, axes = _panels(len(weeks), ax, panel_width=5.0, sharey=False)
+    fig, axes = _panels(len(weeks), ax, panel_width=5.5, sharey=False)
     for a, w in zip(axes, weeks, strict=True):
         sub = df[df["week"] == w]
         ors = {
@@ -476,14 +483,18 @@ def plot_odds_ratio_distribution(
                     edgecolor=colors[c],
                     linewidth=0.5,
                 )
-                container.set_label(label)  # hist only labels the patches
+                # label the container (one legend entry, easy to find), not the patches
+                container.set_label(label)
+                for patch in container.patches:
+                    patch.set_label("_nolegend_")
                 med = float(np.median(v))
                 a.axvline(med, color=colors[c], lw=2, label=f"Median, {label}", gid=f"median:{c}")
                 med_txt = f"median OR {med:.2f}"
             else:
                 med_txt = "no analysable trials"
             skip_txt = f"; {n_skip} unanalysable skipped" if n_skip else ""
-            lines.append(f"{label}: power {power:.1%} ({n_reject}/{n_total}), {med_txt}{skip_txt}")
+            lines.append(f"{label}: power {power:.1%} ({n_reject}/{n_total})")
+            lines.append(f"    {med_txt}{skip_txt}")
         a.axvline(1.0, color="black", ls="--", lw=1.2, label="OR = 1 (no effect)", gid="or_one")
         a.set_xscale("log")
         if pooled.size:
@@ -491,11 +502,15 @@ def plot_odds_ratio_distribution(
             a.set_xlim(min(xlo, 0.9), max(xhi, 1.1))
         else:
             a.set_xlim(0.5, 2.0)
-        a.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        xlo, xhi = a.get_xlim()
+        dense = xhi / xlo < 20
+        subs = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0) if dense else (1.0, 2.0, 5.0)
+        a.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=subs))
         a.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
         a.xaxis.set_minor_formatter(ticker.NullFormatter())
         ymax = a.get_ylim()[1]
-        a.set_ylim(0, ymax * (1.25 + 0.12 * len(comparisons)) if pooled.size else 1)
+        # headroom for the annotation box (one title line + two lines per comparison)
+        a.set_ylim(0, ymax * (1.2 + 0.1 * (1 + len(lines))) if pooled.size else 1)
         a.text(
             0.02,
             0.98,
@@ -652,7 +667,7 @@ def plot_power(
     colors = _series_colors(comparisons)
     table = _unique_lookup(df, ["week", "endpoint", "comparison"], "summary")
 
-    fig, axes = _panels(len(weeks), ax, panel_width=0.7 * len(endpoints) + 1.0)
+    fig, axes = _panels(len(weeks), ax, panel_width=max(3.0, 0.8 * len(endpoints) + 1.0))
     x = np.arange(len(endpoints), dtype=float)
     step = 0.6 / max(len(comparisons), 1)
     markers = ("o", "s", "D", "^", "v", "P", "X")

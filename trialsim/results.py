@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
+_UMASK = os.umask(0)  # read once: changing the umask is process-wide
+os.umask(_UMASK)
+
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Write a file atomically: ``write(tmp)`` into a temp file beside it, then rename.
@@ -20,9 +23,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs are for collaborators too
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are for collaborators too
     try:
         write(Path(tmp))
         os.replace(tmp, path)

@@ -39,5 +39,5 @@ def replicate_streams(seed: int, replicate: int) -> dict[str, np.random.Generato
 def bootstrap_stream(seed: int) -> np.random.Generator:
     """The generator of resampling done on top of a scenario's replicates (e.g. the
     sample-size bootstrap): a child of the scenario seed that no replicate uses."""
-    return np.random.Generator(np.random.PCG64(
-        np.random.SeedSequence(entropy=seed, spawn_key=(0xB007, 0))))
+    # entropy [seed, tag] gives a pool no replicate stream (entropy=seed, spawn_key=(r,)) has
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy=[seed, 0xB007])))

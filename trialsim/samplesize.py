@@ -347,26 +347,32 @@ def find_sample_size(
     n_req = min(max(round_up(n_hat, step), n_min), n_max)
     ba, bb = _bootstrap(s.matrix(near), near, bootstrap, rng)
     boot_n = _roots(ba, bb, fit.centre, fit.scale, target)
-    boot_n = boot_n[np.isfinite(boot_n)]
+    # a resample whose curve is flat never reaches the target: its N is infinite, not absent
+    boot_n = np.where(np.isnan(boot_n) | (boot_n <= 0), np.inf, boot_n)
     boot_p = ndtr(ba + bb * (math.sqrt(n_req) - fit.centre) / fit.scale)
     boot_p = boot_p[np.isfinite(boot_p)]
-    failed = bootstrap - boot_n.size
+    failed = int(np.isinf(boot_n).sum())
+    q25, q75 = np.quantile(boot_n, [0.25, 0.75], method="inverted_cdf")
+    low = float(np.quantile(boot_n, 0.025, method="inverted_cdf"))
+    high = float(np.quantile(boot_n, 0.975, method="inverted_cdf"))
     return SampleSizeResult(
         target=target,
         step=step,
         n_required=n_req,
         n_estimate=n_hat,
-        n_se=float(boot_n.std(ddof=1)) if boot_n.size > 1 else float("nan"),
-        n_low=round_up(float(np.quantile(boot_n, 0.025)), step) if boot_n.size else n_req,
-        n_high=round_up(float(np.quantile(boot_n, 0.975)), step) if boot_n.size else n_req,
+        # robust spread: failed (infinite) resamples count, they do not vanish
+        n_se=float((q75 - q25) / 1.349) if np.isfinite(q75) else float("inf"),
+        n_low=round_up(low, step) if np.isfinite(low) else n_max,
+        n_high=round_up(high, step) if np.isfinite(high) else n_max,
         power_fit=float(fit.power(n_req)),
         power_fit_se=float(boot_p.std(ddof=1)) if boot_p.size > 1 else float("nan"),
         replicates=s.data[near[0]].size,
         bootstrap=bootstrap,
         fit=fit,
         points=s.table(),
-        note=(f"{failed} of {bootstrap} bootstrap fits failed; increase --replicates"
-              if failed > 0.05 * bootstrap else ""),
+        note=(f"{failed} of {bootstrap} bootstrap fits never reach the target (counted as N = "
+              f"infinity; the upper limit is shown as n_max={n_max}); increase --replicates"
+              if failed > 0.025 * bootstrap else ""),
     )
 
 

@@ -44,15 +44,19 @@ def quantile_mcse(x: np.ndarray, q: float) -> tuple[float, float]:
     The 95% interval for the ``q`` quantile runs between the order statistics of ranks
     ``R q ∓ 1.96 sqrt(R q (1 - q))``; its half-width / 1.96 is reported as the MCSE.
     """
-    x = np.sort(x[np.isfinite(x)])
+    x = np.sort(x[~np.isnan(x)])  # nan: not estimable; inf (e.g. a median never reached) stays
     r = x.size
     if r == 0:
         return float("nan"), float("nan")
-    value = float(np.quantile(x, q))
+    if np.isinf(x).any():  # no interpolation with infinite order statistics
+        value = float(np.quantile(x, q, method="inverted_cdf"))
+    else:
+        value = float(np.quantile(x, q))
     half = 1.96 * np.sqrt(r * q * (1 - q))
     lo = int(np.clip(np.floor(r * q - half), 0, r - 1))
     hi = int(np.clip(np.ceil(r * q + half), 0, r - 1))
-    return value, float((x[hi] - x[lo]) / (2 * 1.96))
+    spread = x[hi] - x[lo] if np.isfinite(x[hi]) and np.isfinite(x[lo]) else np.inf
+    return value, float(spread / (2 * 1.96))
 
 
 def summarize(plan: Plan, res: ChunkResult) -> pd.DataFrame:

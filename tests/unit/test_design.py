@@ -49,3 +49,11 @@ def test_enrolment_is_prefix_stable(tiny):
     b, _ = pop.enroll(700, np.random.default_rng(4))
     np.testing.assert_array_equal(a.sledai, b.sledai[:100])
     np.testing.assert_array_equal(a.prednisone, b.prednisone[:100])
+
+
+def test_bootstrap_stream_is_no_replicate_stream():
+    from trialsim.rng import bootstrap_stream, replicate_streams
+
+    boot = bootstrap_stream(7).random(4)
+    for stage, g in replicate_streams(7, 0xB007).items():
+        assert not np.array_equal(boot, g.random(4)), stage

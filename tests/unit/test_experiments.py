@@ -370,3 +370,14 @@ def test_confirmation_and_json_summary():
     low[:280] = True  # 0.70: below
     res.add_confirmation(low)
     assert not res.confirmed and "significantly below" in res.note
+
+
+def test_quantile_mcse_keeps_infinite_medians():
+    """Trials whose KM curve never reaches 0.5 have an infinite median: they count."""
+    from trialsim.summary import quantile_mcse
+
+    x = np.array([100.0, 110.0, np.inf, np.inf, np.inf, np.nan])
+    value, _ = quantile_mcse(x, 0.5)
+    assert value == np.inf
+    value, _ = quantile_mcse(np.array([100.0, 110.0, 120.0, np.inf, np.nan]), 0.5)
+    assert value == 110.0

@@ -132,9 +132,16 @@ def test_response_rates_one_panel_per_week_and_bar_heights():
             heights = [p.get_height() for p in cont.patches]
             np.testing.assert_allclose(heights, [_rate(e, w, arm) for e in ENDPOINTS])
         assert str(w) in ax.get_title()
-        assert ax.get_xlabel() and ax.get_legend() is not None or ax is not fig.axes[-1]
+        assert ax.get_xlabel() == "Endpoint"
+    assert fig.axes[-1].get_legend() is not None
     assert "base" in fig.get_suptitle()
     assert fig.axes[0].get_ylabel()
+
+
+def test_response_rates_placebo_first_then_order_of_appearance():
+    summary = make_summary().iloc[::-1].reset_index(drop=True)  # arms appear bel10, bel1, placebo
+    fig = plot_response_rates(summary, week=52)
+    assert list(_bar_containers(fig.axes[0])) == ["placebo", "bel10", "bel1"]
 
 
 def test_response_rates_error_bars_span_quantiles_and_mcse():
