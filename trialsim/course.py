@@ -166,9 +166,10 @@ def simulate_course(
     prednisone0, weight_kg : (n,) float64
     on_is0 : (n,) bool
         On an immunosuppressant at baseline.
-    soc_params : (9,) float64
+    soc_params : (10,) float64
         taper_prob, taper_fraction, taper_floor_mg, flare_increase_prob, flare_increase_mg,
-        escalate_severe_prob, escalate_mild_prob, escalation_effect, symptom_increase_prob.
+        escalate_severe_prob, escalate_mild_prob, escalation_effect, symptom_increase_prob,
+        symptom_high_steroid_factor.
     protocol_params : (3,) float64
         IS-increase limit week, steroid limit week, steroid allowance (mg).
     dropout_prob : float
@@ -194,7 +195,7 @@ def simulate_course(
     innov = math.sqrt(1.0 - fluct_ar1 * fluct_ar1) * fluct_sd
     p_norm0 = -math.log(1.0 - min(sero_normalize, 1.0 - 1e-12))
     (taper_prob, taper_fraction, taper_floor, inc_prob, inc_mg, esc_sev, esc_mild, esc_effect,
-     symptom_prob) = soc_params
+     symptom_prob, symptom_high_steroid) = soc_params
     is_limit, steroid_limit, allowance = protocol_params
     thr_a, thr_b, bilag_sd = bilag_params[0], bilag_params[1], bilag_params[2]
     for i in range(n):
@@ -216,6 +217,7 @@ def simulate_course(
         on_is = on_is0[i]
         escalation = 0.0
         failed = n_visits
+        p_symptom = symptom_prob * (symptom_high_steroid if prednisone0[i] > 7.5 else 1.0)
         for v in range(1, n_visits):
             t = v * interval_weeks
             w = fluct_ar1 * w + innov * rng.standard_normal()
@@ -311,7 +313,7 @@ def simulate_course(
                             failed = v
                     on_is = True
                     escalation += esc_effect
-            elif rng.random() < min(1.0, 2.0 * symptom_prob * _expit(g)):
+            elif rng.random() < min(1.0, 2.0 * p_symptom * _expit(g)):
                 # symptoms outside the SLEDAI (fatigue, arthralgia, rash not scored...) lead
                 # to a prednisone increase: an SFI mild/moderate flare by its medication rule
                 level = FLARE_MILD
@@ -403,6 +405,7 @@ def run_course(
                 soc.escalate_mild_prob,
                 soc.escalation_effect,
                 soc.symptom_increase_prob,
+                soc.symptom_high_steroid_factor,
             ]
         ),
         np.array(

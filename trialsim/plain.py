@@ -575,7 +575,10 @@ def simulate_course(p: dict, arm: int, m: PlainModel, rng: np.random.Generator) 
         else:
             # without a flare: symptoms outside the SLEDAI may make the physician raise
             # prednisone (an SFI flare by its medication criterion); otherwise a taper step
-            p_symptom = min(1.0, 2.0 * soc.symptom_increase_prob * expit(p["activity"] + w - shift))
+            q = soc.symptom_increase_prob
+            if dose0 > 7.5:  # baseline dose: steroid-reliant practice
+                q *= soc.symptom_high_steroid_factor
+            p_symptom = min(1.0, 2.0 * q * expit(p["activity"] + w - shift))
             if rng.random() < p_symptom:
                 dose += soc.flare_increase_mg
                 flare = MILD_FLARE

@@ -353,6 +353,9 @@ class StandardOfCare(Model):
     #: a SLEDAI/PGA flare, symptoms make the physician raise prednisone: an SFI flare by its
     #: medication criterion
     symptom_increase_prob: Prob = 0.0
+    #: multiplies that probability for patients on > 7.5 mg/day prednisone at baseline
+    #: (a steroid-reliant practice adjusts steroids more readily)
+    symptom_high_steroid_factor: Annotated[float, Field(ge=0.0, le=20.0)] = 1.0
     #: shift of the background-therapy effect by region (log-odds), missing regions 0
     region_effect: Annotated[dict[str, float], _keys_in(REGIONS, "region")] = {}
 
