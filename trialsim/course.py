@@ -71,6 +71,19 @@ def drug_amplitude(scenario: Scenario, cohort: Cohort, dose_mg_kg: np.ndarray) -
     return effect * race_factor * sero * duration * steroid
 
 
+def stabilization_amplitude(scenario: Scenario, cohort: Cohort, dose_mg_kg: np.ndarray
+                            ) -> np.ndarray:
+    """Steady-state fractional reduction of therapy escalations on drug (any dose > 0).
+
+    ``drug.stabilization`` times the race modifier (no benefit where the drug has none),
+    capped at 1; 0 on placebo.
+    """
+    mod = scenario.drug.modifiers
+    race_factor = np.array([mod.race.get(r, 1.0) for r in RACES])[cohort.race]
+    return np.where(dose_mg_kg > 0, np.minimum(scenario.drug.stabilization * race_factor, 1.0),
+                    0.0)
+
+
 def soc_amplitude(scenario: Scenario, cohort: Cohort) -> np.ndarray:
     """Full background-therapy effect of each patient (log-odds), by region."""
     soc = scenario.standard_of_care
@@ -102,6 +115,7 @@ def simulate_course(
     soc_onset,
     steroid_potency,
     drug_amp,
+    stab_amp,
     drug_lag,
     drug_onset,
     waning_rate,
@@ -151,6 +165,8 @@ def simulate_course(
         Activity reduction per unit of log1p(prednisone) above baseline.
     drug_amp : (n,) float64
         Steady-state drug effect (0 on placebo).
+    stab_amp : (n,) float64
+        Steady-state fractional reduction of therapy escalations on drug (0 on placebo).
     drug_lag, drug_onset, waning_rate, waning_start : float
         Onset delay and time constant (weeks), loss-of-effect rate (1/week) and its start.
     sero_normalize, sero_appear, sero_drug : float
@@ -222,10 +238,13 @@ def simulate_course(
             t = v * interval_weeks
             w = fluct_ar1 * w + innov * rng.standard_normal()
             drug = 0.0
-            if drug_amp[i] != 0.0 and t > drug_lag:
-                drug = drug_amp[i] * (1.0 - math.exp(-(t - drug_lag) / drug_onset))
+            stab = 0.0
+            if (drug_amp[i] != 0.0 or stab_amp[i] != 0.0) and t > drug_lag:
+                course_of_effect = 1.0 - math.exp(-(t - drug_lag) / drug_onset)
                 if waning_rate > 0.0 and t > waning_start:
-                    drug *= math.exp(-waning_rate * (t - waning_start))
+                    course_of_effect *= math.exp(-waning_rate * (t - waning_start))
+                drug = drug_amp[i] * course_of_effect
+                stab = stab_amp[i] * course_of_effect
             shift = (
                 soc_amp[i] * (1.0 - math.exp(-t / soc_onset))
                 + steroid_potency * (math.log1p(dose) - log_dose0)
@@ -306,14 +325,14 @@ def simulate_course(
                     ):
                         failed = v
                 esc = esc_sev if level == FLARE_SEVERE else esc_mild
-                if rng.random() < esc:
+                if rng.random() < esc * (1.0 - stab):
                     level = FLARE_SEVERE
                     if not on_is or t > is_limit:
                         if failed == n_visits:
                             failed = v
                     on_is = True
                     escalation += esc_effect
-            elif rng.random() < min(1.0, 2.0 * p_symptom * _expit(g)):
+            elif rng.random() < min(1.0, 2.0 * p_symptom * _expit(g)) * (1.0 - stab):
                 # symptoms outside the SLEDAI (fatigue, arthralgia, rash not scored...) lead
                 # to a prednisone increase: an SFI mild/moderate flare by its medication rule
                 level = FLARE_MILD
@@ -377,6 +396,7 @@ def run_course(
         soc.onset_weeks,
         soc.steroid_potency,
         drug_amplitude(scenario, cohort, arm_dose),
+        stabilization_amplitude(scenario, cohort, arm_dose),
         drug.onset_lag_weeks,
         drug.onset_weeks,
         waning,

@@ -462,6 +462,18 @@ def drug_effect(p: dict, dose_mg_kg: float, t: float, m: PlainModel) -> float:
     return effect
 
 
+def stabilization(p: dict, dose_mg_kg: float, t: float, m: PlainModel) -> float:
+    """Fractional reduction of therapy escalations on drug at week ``t`` (docs/model.md §3)."""
+    drug = m.scenario.drug
+    if dose_mg_kg <= 0.0 or t <= drug.onset_lag_weeks:
+        return 0.0
+    s = min(drug.stabilization * drug.modifiers.race.get(p["race"], 1.0), 1.0)
+    s *= 1.0 - math.exp(-(t - drug.onset_lag_weeks) / drug.onset_weeks)
+    if drug.waning_half_life_weeks is not None and t > drug.waning_start_weeks:
+        s *= math.exp(-math.log(2.0) * (t - drug.waning_start_weeks) / drug.waning_half_life_weeks)
+    return s
+
+
 def flare_index(s_prev: int, s_now: int, pga_prev: float, pga_now: float) -> int:
     """SELENA-SLEDAI Flare Index from the instruments, against the previous visit."""
     if (s_now > 12 and s_prev <= 12) or (pga_now > 2.5 and pga_prev <= 2.5):
@@ -519,6 +531,7 @@ def simulate_course(p: dict, arm: int, m: PlainModel, rng: np.random.Generator) 
 
         # shift: background therapy + steroid change + escalations + drug
         effect = drug_effect(p, dose_mg_kg, t, m)
+        stab = stabilization(p, dose_mg_kg, t, m)
         shift = background * (1.0 - math.exp(-t / soc.onset_weeks))
         shift += soc.steroid_potency * (math.log1p(dose) - math.log1p(dose0))
         shift += soc.escalation_effect * escalations
@@ -566,7 +579,7 @@ def simulate_course(p: dict, arm: int, m: PlainModel, rng: np.random.Generator) 
                 if t > prot.steroid_limit_week and dose > dose0 + prot.steroid_allowance_mg:
                     failed_now = True
             p_esc = soc.escalate_severe_prob if flare == SEVERE_FLARE else soc.escalate_mild_prob
-            if rng.random() < p_esc:
+            if rng.random() < p_esc * (1.0 - stab):
                 flare = SEVERE_FLARE
                 if not on_is or t > prot.immunosuppressant_increase_limit_week:
                     failed_now = True
@@ -578,7 +591,7 @@ def simulate_course(p: dict, arm: int, m: PlainModel, rng: np.random.Generator) 
             q = soc.symptom_increase_prob
             if dose0 > 7.5:  # baseline dose: steroid-reliant practice
                 q *= soc.symptom_high_steroid_factor
-            p_symptom = min(1.0, 2.0 * q * expit(p["activity"] + w - shift))
+            p_symptom = min(1.0, 2.0 * q * expit(p["activity"] + w - shift)) * (1.0 - stab)
             if rng.random() < p_symptom:
                 dose += soc.flare_increase_mg
                 flare = MILD_FLARE

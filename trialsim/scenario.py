@@ -388,6 +388,10 @@ class Drug(Model):
     #: half-life of the loss of effect after ``waning_start_weeks`` (null = sustained)
     waning_half_life_weeks: Pos | None = None
     waning_start_weeks: NonNeg = 52.0
+    #: fractional reduction, on drug (any dose), of the therapy escalations that make
+    #: treatment failures: symptom-driven prednisone increases and immunosuppressant
+    #: escalations (same onset and waning as the activity effect; race modifier applies)
+    stabilization: Prob = 0.0
     modifiers: DrugModifiers = DrugModifiers()
 
 
