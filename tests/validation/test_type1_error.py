@@ -16,7 +16,8 @@ def null_run(bliss76):
     sc = with_overrides(
         bliss76,
         {
-            "drug.emax": 0.0,
+            "drug.emax": 0.0,  # the drug switched off: no effect on activity
+        "drug.stabilization": 0.0,  # nor on therapy escalations
             "design.sample_size": 240,
             "design.duration_weeks": 52,
             "design.endpoint_weeks": [52],
