@@ -44,6 +44,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from .results import SUMMARY_COLUMNS
+
 __all__ = [
     "comparison_label",
     "endpoint_label",
@@ -54,16 +56,6 @@ __all__ = [
     "save_figure",
 ]
 
-SUMMARY_COLUMNS = (
-    "scenario",
-    "endpoint",
-    "week",
-    "arm",
-    "comparison",
-    "statistic",
-    "value",
-    "mcse",
-)
 REPLICATE_COLUMNS = ("endpoint", "week", "comparison", "odds_ratio", "p_value")
 TRAJECTORY_COLUMNS = ("arm", "week", "mean", "q025", "q975")
 

@@ -10,6 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 
+#: columns of ``summary.csv`` (the tidy summary table)
+SUMMARY_COLUMNS = (
+    "scenario", "endpoint", "week", "arm", "comparison", "statistic", "value", "mcse",
+)
+
 _UMASK = os.umask(0)  # read once: changing the umask is process-wide
 os.umask(_UMASK)
 

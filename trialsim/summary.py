@@ -9,17 +9,8 @@ from .analysis.comparisons import RESULT_FIELDS
 from .analysis.survival import HAZARD_RATIO, LOG_HR, P_LOGRANK
 from .baseline import BASELINE_KINDS, BASELINE_NAMES
 from .engine import ChunkResult, Plan
+from .results import SUMMARY_COLUMNS
 
-SUMMARY_COLUMNS = [
-    "scenario",
-    "endpoint",
-    "week",
-    "arm",
-    "comparison",
-    "statistic",
-    "value",
-    "mcse",
-]
 F = {name: i for i, name in enumerate(RESULT_FIELDS)}
 
 
