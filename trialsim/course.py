@@ -182,10 +182,10 @@ def simulate_course(
     prednisone0, weight_kg : (n,) float64
     on_is0 : (n,) bool
         On an immunosuppressant at baseline.
-    soc_params : (10,) float64
+    soc_params : (11,) float64
         taper_prob, taper_fraction, taper_floor_mg, flare_increase_prob, flare_increase_mg,
         escalate_severe_prob, escalate_mild_prob, escalation_effect, symptom_increase_prob,
-        symptom_high_steroid_factor.
+        symptom_high_steroid_factor, symptom_after_limit_factor.
     protocol_params : (3,) float64
         IS-increase limit week, steroid limit week, steroid allowance (mg).
     dropout_prob : float
@@ -211,7 +211,7 @@ def simulate_course(
     innov = math.sqrt(1.0 - fluct_ar1 * fluct_ar1) * fluct_sd
     p_norm0 = -math.log(1.0 - min(sero_normalize, 1.0 - 1e-12))
     (taper_prob, taper_fraction, taper_floor, inc_prob, inc_mg, esc_sev, esc_mild, esc_effect,
-     symptom_prob, symptom_high_steroid) = soc_params
+     symptom_prob, symptom_high_steroid, symptom_late) = soc_params
     is_limit, steroid_limit, allowance = protocol_params
     thr_a, thr_b, bilag_sd = bilag_params[0], bilag_params[1], bilag_params[2]
     for i in range(n):
@@ -332,7 +332,11 @@ def simulate_course(
                             failed = v
                     on_is = True
                     escalation += esc_effect
-            elif rng.random() < min(1.0, 2.0 * p_symptom * _expit(g)) * (1.0 - stab):
+            elif rng.random() < (
+                min(1.0, 2.0 * p_symptom * _expit(g))
+                * (1.0 - stab)
+                * (symptom_late if t > steroid_limit else 1.0)
+            ):
                 # symptoms outside the SLEDAI (fatigue, arthralgia, rash not scored...) lead
                 # to a prednisone increase: an SFI mild/moderate flare by its medication rule
                 level = FLARE_MILD
@@ -426,6 +430,7 @@ def run_course(
                 soc.escalation_effect,
                 soc.symptom_increase_prob,
                 soc.symptom_high_steroid_factor,
+                soc.symptom_after_limit_factor,
             ]
         ),
         np.array(

@@ -592,6 +592,8 @@ def simulate_course(p: dict, arm: int, m: PlainModel, rng: np.random.Generator) 
             if dose0 > 7.5:  # baseline dose: steroid-reliant practice
                 q *= soc.symptom_high_steroid_factor
             p_symptom = min(1.0, 2.0 * q * expit(p["activity"] + w - shift)) * (1.0 - stab)
+            if t > prot.steroid_limit_week:  # investigators avoid a protocol violation
+                p_symptom *= soc.symptom_after_limit_factor
             if rng.random() < p_symptom:
                 dose += soc.flare_increase_mg
                 flare = MILD_FLARE

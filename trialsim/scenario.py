@@ -356,6 +356,9 @@ class StandardOfCare(Model):
     #: multiplies that probability for patients on > 7.5 mg/day prednisone at baseline
     #: (a steroid-reliant practice adjusts steroids more readily)
     symptom_high_steroid_factor: Annotated[float, Field(ge=0.0, le=20.0)] = 1.0
+    #: multiplies it after ``design.protocol.steroid_limit_week``: a discretionary increase
+    #: then makes the patient a treatment failure, so investigators avoid it (1: no restraint)
+    symptom_after_limit_factor: Prob = 1.0
     #: shift of the background-therapy effect by region (log-odds), missing regions 0
     region_effect: Annotated[dict[str, float], _keys_in(REGIONS, "region")] = {}
 
