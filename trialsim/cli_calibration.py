@@ -22,7 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     exp.add_argument("--endpoint", default="sri4")
     exp.add_argument("--week", type=int, default=52)
     exp.add_argument("--treated", default="bel10", help="treated arm compared with control")
-    exp.add_argument("--patients-per-arm", type=int, default=4000)
+    exp.add_argument("--patients-per-arm", type=int, default=4000,
+                     help="patients per arm in each batch")
+    exp.add_argument("--batches", type=int, default=10,
+                     help="independent CRN-paired trials per configuration (>= 2; MCSE)")
     exp.add_argument("--seed", type=int, default=20261122)
     exp.add_argument("--out", default="results/explain", help="output folder")
     exp.set_defaults(func=cmd_explain)
@@ -69,7 +72,8 @@ def cmd_explain(args) -> int:
 
     a, b = load_scenario(args.a), load_scenario(args.b)
     grid, steps = explain(a, b, endpoint=args.endpoint, week=args.week, treated=args.treated,
-                          patients_per_arm=args.patients_per_arm, seed=args.seed)
+                          patients_per_arm=args.patients_per_arm, seed=args.seed,
+                          batches=args.batches)
     out = Path(args.out)
     write_csv(grid, out / "protocol_by_population.csv")
     write_csv(steps, out / "decomposition.csv")

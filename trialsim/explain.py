@@ -2,12 +2,14 @@
 
 Each scenario's protocol is simulated on each population, and the difference in treatment
 effect (a treated arm vs control on one endpoint and week) is decomposed into population
-factors by swapping them one at a time and cumulatively, with common random numbers (one
-large simulated trial per evaluation, the same seed everywhere).
+factors by swapping them one at a time and cumulatively. Each configuration is simulated as
+``batches`` large trials (replicates 0..batches-1 of one seed), so replicate k of every
+configuration shares its random streams (common random numbers) and each delta is a paired
+difference: its Monte Carlo SE is the SD of the ``batches`` paired deltas over sqrt(batches).
 
-Common random numbers hold exactly across population swaps that keep the trial length; a
-protocol of another length (52 vs 76 weeks) draws the course in another order, so the
-``protocol`` step also carries Monte Carlo noise of the order of ``mcse_risk_difference``.
+Common random numbers hold best across swaps that keep the trial length; a protocol of
+another length (52 vs 76 weeks) draws the course in another order, so the ``protocol`` step
+carries more Monte Carlo noise (its SE says how much).
 """
 
 from __future__ import annotations
@@ -34,17 +36,33 @@ FACTORS: dict[str, tuple[str, ...]] = {
 
 @dataclass
 class Effect:
-    rate_treated: float
-    rate_control: float
+    """Arm-level rates of one configuration, one entry per batch (paired across configs)."""
+
+    rate_treated: np.ndarray
+    rate_control: np.ndarray
 
     @property
-    def risk_difference(self) -> float:
+    def risk_difference(self) -> np.ndarray:
         return self.rate_treated - self.rate_control
 
     @property
-    def log_odds_ratio(self) -> float:
-        t, c = self.rate_treated, self.rate_control
-        return float(np.log(t / (1 - t)) - np.log(c / (1 - c)))
+    def log_odds_ratio(self) -> np.ndarray:
+        t = np.clip(self.rate_treated, 1e-9, 1 - 1e-9)
+        c = np.clip(self.rate_control, 1e-9, 1 - 1e-9)
+        return np.log(t / (1 - t)) - np.log(c / (1 - c))
+
+
+def _mean_mcse(x: np.ndarray) -> tuple[float, float]:
+    """Mean over batches and its Monte Carlo SE (nan with one batch)."""
+    se = float(np.std(x, ddof=1) / np.sqrt(x.size)) if x.size > 1 else float("nan")
+    return float(np.mean(x)), se
+
+
+def _delta(e: Effect, ref: Effect) -> dict:
+    rd, rd_se = _mean_mcse(e.risk_difference - ref.risk_difference)
+    lor, lor_se = _mean_mcse(e.log_odds_ratio - ref.log_odds_ratio)
+    return {"delta_risk_difference": rd, "mcse_delta_risk_difference": rd_se,
+            "delta_log_odds_ratio": lor, "mcse_delta_log_odds_ratio": lor_se}
 
 
 def _population_fields(sc: Scenario, fields: tuple[str, ...]) -> dict:
@@ -53,8 +71,8 @@ def _population_fields(sc: Scenario, fields: tuple[str, ...]) -> dict:
 
 
 def treatment_effect(sc: Scenario, endpoint: str, week: int, treated: str, patients_per_arm: int,
-                     seed: int) -> Effect:
-    """Arm-level effect from one large simulated trial (CRN: fixed seed)."""
+                     seed: int, batches: int = 1) -> Effect:
+    """Arm-level rates from ``batches`` large simulated trials (replicates 0.. of ``seed``)."""
     over = {
         "design.sample_size": patients_per_arm * len(sc.design.arms),
         "analysis.endpoints": [endpoint],
@@ -63,27 +81,30 @@ def treatment_effect(sc: Scenario, endpoint: str, week: int, treated: str, patie
     }
     sc = with_overrides(sc, over)
     plan = Plan(sc)
-    res = run_chunk(sc, 0, 1)
-    rates = res.rates[0, 0]
-    return Effect(float(rates[plan.arms.index(treated)]),
-                  float(rates[plan.arms.index(sc.design.control)]))
+    res = run_chunk(sc, 0, batches)
+    rates = res.rates[:, 0]
+    return Effect(rates[:, plan.arms.index(treated)].copy(),
+                  rates[:, plan.arms.index(sc.design.control)].copy())
 
 
 def explain(a: Scenario, b: Scenario, endpoint: str = "sri4", week: int = 52,
             treated: str = "bel10", patients_per_arm: int = 4000,
-            seed: int = 20261122) -> tuple[pd.DataFrame, pd.DataFrame]:
+            seed: int = 20261122, batches: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Decompose effect(A) - effect(B) into population factors.
 
     Returns
     -------
     grid : DataFrame
-        Each protocol on each population: protocol, population, rates, risk difference,
-        log odds ratio.
+        Each protocol on each population: protocol, population, rates, risk difference and
+        log odds ratio (means over batches) with Monte Carlo SEs.
     steps : DataFrame
         ``one_at_a_time`` rows (B with one factor of A) and ``sequential`` rows (B's
         population turned into A's factor by factor, in the order of ``FACTORS``, then A's
-        protocol); sequential deltas add up to the total difference exactly.
+        protocol), each delta with its paired Monte Carlo SE; sequential deltas add up to
+        the total difference exactly.
     """
+    if batches < 2:
+        raise ScenarioError(f"explain: batches must be >= 2 for Monte Carlo SEs, got {batches}")
     for sc in (a, b):
         if treated not in sc.design.arms:
             raise ScenarioError(f"{sc.name}: arm {treated!r} is not defined")
@@ -91,7 +112,7 @@ def explain(a: Scenario, b: Scenario, endpoint: str = "sri4", week: int = 52,
             raise ScenarioError(f"{sc.name}: week {week} is after the end of the trial")
 
     def effect(sc: Scenario) -> Effect:
-        return treatment_effect(sc, endpoint, week, treated, patients_per_arm, seed)
+        return treatment_effect(sc, endpoint, week, treated, patients_per_arm, seed, batches)
 
     def on_population(protocol: Scenario, population: Scenario) -> Scenario:
         return with_overrides(protocol, {"population": population.population.model_dump()})
@@ -100,42 +121,35 @@ def explain(a: Scenario, b: Scenario, endpoint: str = "sri4", week: int = 52,
     for proto in (a, b):
         for pop in (a, b):
             e = effect(on_population(proto, pop))
-            mcse = np.sqrt((e.rate_treated * (1 - e.rate_treated)
-                            + e.rate_control * (1 - e.rate_control)) / patients_per_arm)
+            rd, rd_se = _mean_mcse(e.risk_difference)
+            lor, lor_se = _mean_mcse(e.log_odds_ratio)
             rows.append({"protocol": proto.name, "population": pop.name,
-                         "rate_treated": e.rate_treated, "rate_control": e.rate_control,
-                         "risk_difference": e.risk_difference,
-                         "mcse_risk_difference": mcse,
-                         "log_odds_ratio": e.log_odds_ratio})
+                         "rate_treated": float(e.rate_treated.mean()),
+                         "rate_control": float(e.rate_control.mean()),
+                         "risk_difference": rd, "mcse_risk_difference": rd_se,
+                         "log_odds_ratio": lor, "mcse_log_odds_ratio": lor_se})
     grid = pd.DataFrame(rows)
     base = effect(b)
     target = effect(a)
     steps = []
     for name, fields in FACTORS.items():
         e = effect(with_overrides(b, _population_fields(a, fields)))
-        steps.append({"method": "one_at_a_time", "factor": name,
-                      "delta_risk_difference": e.risk_difference - base.risk_difference,
-                      "delta_log_odds_ratio": e.log_odds_ratio - base.log_odds_ratio})
+        steps.append({"method": "one_at_a_time", "factor": name, **_delta(e, base)})
     current, prev = b, base
     for name, fields in FACTORS.items():
         current = with_overrides(current, _population_fields(a, fields))
         e = effect(current)
-        steps.append({"method": "sequential", "factor": name,
-                      "delta_risk_difference": e.risk_difference - prev.risk_difference,
-                      "delta_log_odds_ratio": e.log_odds_ratio - prev.log_odds_ratio})
+        steps.append({"method": "sequential", "factor": name, **_delta(e, prev)})
         prev = e
     # whatever population fields no factor lists (affinity, correlations, ...) come last
     rest = with_overrides(current, {"population": a.population.model_dump()})
     if rest.population != current.population:
         e = effect(rest)
-        steps.append({"method": "sequential", "factor": "other_population",
-                      "delta_risk_difference": e.risk_difference - prev.risk_difference,
-                      "delta_log_odds_ratio": e.log_odds_ratio - prev.log_odds_ratio})
+        steps.append({"method": "sequential", "factor": "other_population", **_delta(e, prev)})
         prev = e
-    steps.append({"method": "sequential", "factor": "protocol",
-                  "delta_risk_difference": target.risk_difference - prev.risk_difference,
-                  "delta_log_odds_ratio": target.log_odds_ratio - prev.log_odds_ratio})
+    steps.append({"method": "sequential", "factor": "protocol", **_delta(target, prev)})
     out = pd.DataFrame(steps)
-    out.attrs.update(base=base.risk_difference, target=target.risk_difference,
+    out.attrs.update(base=float(base.risk_difference.mean()),
+                     target=float(target.risk_difference.mean()),
                      base_name=b.name, target_name=a.name)
     return grid, out

@@ -58,7 +58,9 @@ def plot_waterfall(steps: pd.DataFrame, title: str = "", metric: str = "delta_ri
     xs = [steps.attrs["base_name"]]
     for i, r in enumerate(seq.itertuples(), start=1):
         d = getattr(r, metric) * scale
-        ax.bar(i, d, bottom=level, color="tab:green" if d >= 0 else "tab:red")
+        se = getattr(r, "mcse_" + metric, float("nan")) * scale
+        ax.bar(i, d, bottom=level, color="tab:green" if d >= 0 else "tab:red",
+               yerr=None if np.isnan(se) else 1.96 * se, capsize=3)
         ax.text(i, level + d + (0.2 if d >= 0 else -0.2), f"{d:+.1f}", ha="center",
                 va="bottom" if d >= 0 else "top", fontsize=8)
         level += d

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -65,4 +66,10 @@ def test_explain_decomposes_the_difference(tmp_path):
     # the sequential deltas add up to the whole difference between the two trials
     assert seq.delta_risk_difference.sum() == pytest.approx(total, abs=1e-8)
     assert set(steps.factor) >= {"race", "region", "steroids", "serology", "disease_duration"}
+    # every delta carries a paired Monte Carlo SE from the batches; a swap that changes the
+    # population has a positive one, smaller than the unpaired SE of a risk difference
+    ser = steps.set_index(["method", "factor"])
+    se = ser.loc[("one_at_a_time", "serology"), "mcse_delta_risk_difference"]
+    assert 0 < se < grid.mcse_risk_difference.max() * np.sqrt(2)
+    assert (grid.mcse_risk_difference > 0).all()
     assert (out / "waterfall.png").stat().st_size > 0
