@@ -21,6 +21,7 @@ import pandas as pd
 
 from .engine import Plan, run_chunk
 from .scenario import Scenario, ScenarioError, with_overrides
+from .summary import mean_mcse
 
 #: population factors: name -> population fields swapped together
 FACTORS: dict[str, tuple[str, ...]] = {
@@ -52,15 +53,9 @@ class Effect:
         return np.log(t / (1 - t)) - np.log(c / (1 - c))
 
 
-def _mean_mcse(x: np.ndarray) -> tuple[float, float]:
-    """Mean over batches and its Monte Carlo SE (nan with one batch)."""
-    se = float(np.std(x, ddof=1) / np.sqrt(x.size)) if x.size > 1 else float("nan")
-    return float(np.mean(x)), se
-
-
 def _delta(e: Effect, ref: Effect) -> dict:
-    rd, rd_se = _mean_mcse(e.risk_difference - ref.risk_difference)
-    lor, lor_se = _mean_mcse(e.log_odds_ratio - ref.log_odds_ratio)
+    rd, rd_se = mean_mcse(e.risk_difference - ref.risk_difference)
+    lor, lor_se = mean_mcse(e.log_odds_ratio - ref.log_odds_ratio)
     return {"delta_risk_difference": rd, "mcse_delta_risk_difference": rd_se,
             "delta_log_odds_ratio": lor, "mcse_delta_log_odds_ratio": lor_se}
 
@@ -121,8 +116,8 @@ def explain(a: Scenario, b: Scenario, endpoint: str = "sri4", week: int = 52,
     for proto in (a, b):
         for pop in (a, b):
             e = effect(on_population(proto, pop))
-            rd, rd_se = _mean_mcse(e.risk_difference)
-            lor, lor_se = _mean_mcse(e.log_odds_ratio)
+            rd, rd_se = mean_mcse(e.risk_difference)
+            lor, lor_se = mean_mcse(e.log_odds_ratio)
             rows.append({"protocol": proto.name, "population": pop.name,
                          "rate_treated": float(e.rate_treated.mean()),
                          "rate_control": float(e.rate_control.mean()),
