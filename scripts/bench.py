@@ -4,8 +4,8 @@ Measures, in one run (ratios are meaningful, absolute times depend on the machin
 trials per second serial and with 2 jobs (after a warm-up that loads the compiled kernels in
 every worker); wall time of a large run (default 10,000 trials, 2 jobs); the RNG bound (the
 time numpy needs to draw as many random numbers as the engine draws per trial); trials per
-second of the plain reference implementation (``trialsim.plain``); peak RSS of a fresh
-process running 1,000 and 20,000 replicates.
+second of the plain reference implementation (``tests/reference_model/plain.py``); peak RSS
+of a fresh process running 1,000 and 20,000 replicates.
 
     python scripts/bench.py [--replicates 400] [--large 10000] [--rss 1000,20000] [--quick]
 """
@@ -19,6 +19,7 @@ import platform
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -127,7 +128,11 @@ def main() -> None:
         "engine_over_rng_bound": round((1 / serial) / bound, 2),
     }
     try:
-        from trialsim.plain import simulate_trial_plain
+        # the plain reference lives with the tests (tests/reference_model), not in the package
+        root = str(Path(__file__).resolve().parents[1])
+        if root not in sys.path:
+            sys.path.insert(0, root)
+        from tests.reference_model.plain import simulate_trial_plain
 
         rng = np.random.default_rng(1)
         t0 = time.perf_counter()

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .instruments import DESCRIPTOR_NAMES, SLEDAI_DOMAINS, bilag_a_or_2b
+from .instruments import DESCRIPTOR_NAMES, SLEDAI_DOMAINS, bilag_a_or_2b, high_steroid
 from .population import Cohort
 from .scenario import RACES, REGIONS
 
@@ -46,7 +46,7 @@ def _characteristics() -> list[tuple[str, str, Callable[[Cohort], np.ndarray]]]:
         ("anti_dsdna_and_low_c3_or_c4", "percent", lambda c: c.serologically_active),
         ("prednisone_use", "percent", lambda c: c.prednisone > 0),
         ("prednisone_mg", "mean", lambda c: c.prednisone),
-        ("prednisone_gt_7_5mg", "percent", lambda c: c.prednisone > 7.5),
+        ("prednisone_gt_7_5mg", "percent", lambda c: high_steroid(c.prednisone)),
         ("immunosuppressant", "percent", lambda c: c.immunosuppressant),
         ("antimalarial", "percent", lambda c: c.antimalarial),
         ("proteinuria_g", "mean", lambda c: c.proteinuria_g),

@@ -26,19 +26,31 @@ from .instruments import (
     BILAG_OF_DESCRIPTOR,
     CLINICAL,
     DESCRIPTOR_NAMES,
-    GRADE_A,
-    GRADE_B,
-    GRADE_C,
-    GRADE_D,
-    GRADE_E,
+    FLARE_MILD,
+    FLARE_NONE,
+    FLARE_SEVERE,
+    HIGH_STEROID_MG,
     N_BILAG,
     SLEDAI_WEIGHTS,
+    bilag_grade,
+    bilag_system_severity,
+    high_steroid,
+    pga_score,
+    sfi_flare,
+    sfi_severe_by_prednisone,
+    sledai_score,
 )
 from .jit import jit
 from .population import Cohort
+from .protocol import (
+    breaks_immunosuppressant_rule,
+    breaks_steroid_rule,
+    dropout_per_visit,
+    n_visits,
+)
 from .scenario import RACES, REGIONS, Scenario
 
-FLARE_NONE, FLARE_MILD, FLARE_SEVERE = 0, 1, 2
+__all__ = ["FLARE_NONE", "FLARE_MILD", "FLARE_SEVERE", "Course", "run_course", "simulate_course"]
 
 
 @dataclass
@@ -67,7 +79,7 @@ def drug_amplitude(scenario: Scenario, cohort: Cohort, dose_mg_kg: np.ndarray) -
     race_factor = np.array([mod.race.get(r, 1.0) for r in RACES])[cohort.race]
     sero = np.where(cohort.serologically_active, mod.serologically_active, 1.0)
     duration = mod.per_5y_duration ** (np.maximum(cohort.disease_duration - 2.0, 0.0) / 5.0)
-    steroid = np.where(cohort.prednisone > 7.5, mod.high_steroid, 1.0)
+    steroid = np.where(high_steroid(cohort.prednisone), mod.high_steroid, 1.0)
     return effect * race_factor * sero * duration * steroid
 
 
@@ -94,6 +106,39 @@ def soc_amplitude(scenario: Scenario, cohort: Cohort) -> np.ndarray:
 @jit
 def _expit(x):
     return 1.0 / (1.0 + math.exp(-x))
+
+
+@jit
+def descriptor_on_probability(stationary, persistence, was_on):
+    """P(descriptor active at this visit) of a two-state chain (docs/model.md §3).
+
+    The chain has stationary probability ``stationary`` and lag-one autocorrelation
+    ``persistence``: P(on | on) = π + λ(1 − π), P(on | off) = π(1 − λ).
+    """
+    if was_on:
+        return stationary + persistence * (1.0 - stationary)
+    return stationary * (1.0 - persistence)
+
+
+@jit
+def drug_time_course(week, lag, onset_weeks, waning_rate, waning_start):
+    """Fraction of the steady-state drug effect reached at ``week`` (0 up to the lag).
+
+    ``1 - exp(-(t - lag) / onset)`` after the onset lag, times
+    ``exp(-waning_rate (t - waning_start))`` after the waning start (docs/model.md §3).
+    """
+    if week <= lag:
+        return 0.0
+    f = 1.0 - math.exp(-(week - lag) / onset_weeks)
+    if waning_rate > 0.0 and week > waning_start:
+        f *= math.exp(-waning_rate * (week - waning_start))
+    return f
+
+
+@jit
+def tapered_dose(dose, floor_mg, fraction):
+    """Prednisone after one taper step: ``max(floor, dose (1 - fraction))``."""
+    return max(floor_mg, dose * (1.0 - fraction))
 
 
 @jit
@@ -197,6 +242,7 @@ def simulate_course(
         As in ``Course``.
     """
     n, d = propensity.shape
+    clinical_weights = weights * clinical
     sledai = np.zeros((n, n_visits), dtype=np.int16)
     pga = np.zeros((n, n_visits))
     bilag = np.zeros((n, n_visits, N_BILAG), dtype=np.int8)
@@ -218,11 +264,7 @@ def simulate_course(
         w = fluctuation0[i]
         for j in range(d):
             state[j] = active0[i, j]
-        s0 = 0
-        for j in range(d):
-            if state[j]:
-                s0 += weights[j]
-        sledai[i, 0] = s0
+        sledai[i, 0] = sledai_score(state, weights)
         pga[i, 0] = pga0[i]
         for k in range(N_BILAG):
             bilag[i, 0, k] = bilag0[i, k]
@@ -233,16 +275,18 @@ def simulate_course(
         on_is = on_is0[i]
         escalation = 0.0
         failed = n_visits
-        p_symptom = symptom_prob * (symptom_high_steroid if prednisone0[i] > 7.5 else 1.0)
+        p_symptom = symptom_prob * (
+            symptom_high_steroid if prednisone0[i] > HIGH_STEROID_MG else 1.0
+        )
         for v in range(1, n_visits):
             t = v * interval_weeks
             w = fluct_ar1 * w + innov * rng.standard_normal()
             drug = 0.0
             stab = 0.0
-            if (drug_amp[i] != 0.0 or stab_amp[i] != 0.0) and t > drug_lag:
-                course_of_effect = 1.0 - math.exp(-(t - drug_lag) / drug_onset)
-                if waning_rate > 0.0 and t > waning_start:
-                    course_of_effect *= math.exp(-waning_rate * (t - waning_start))
+            if drug_amp[i] != 0.0 or stab_amp[i] != 0.0:
+                course_of_effect = drug_time_course(
+                    t, drug_lag, drug_onset, waning_rate, waning_start
+                )
                 drug = drug_amp[i] * course_of_effect
                 stab = stab_amp[i] * course_of_effect
             shift = (
@@ -252,16 +296,11 @@ def simulate_course(
                 + drug
             )
             g = activity[i] + w - shift
-            score = 0
-            clin = 0
             for j in range(d):
                 if clinical[j]:
-                    p = _expit(propensity[i, j] + g)
-                    lam = persistence[j]
-                    if state[j]:
-                        p_on = p + lam * (1.0 - p)
-                    else:
-                        p_on = p * (1.0 - lam)
+                    p_on = descriptor_on_probability(
+                        _expit(propensity[i, j] + g), persistence[j], state[j]
+                    )
                     state[j] = rng.random() < p_on
                 else:
                     if state[j]:
@@ -269,67 +308,40 @@ def simulate_course(
                         state[j] = rng.random() >= 1.0 - math.exp(-hazard)
                     else:
                         state[j] = rng.random() < sero_appear
-                if state[j]:
-                    score += weights[j]
-                    if clinical[j]:
-                        clin += weights[j]
+            score = sledai_score(state, weights)
             sledai[i, v] = score
-            x = (
-                pga_params[0]
-                + pga_params[1] * clin
-                + pga_rater[i]
-                + pga_params[2] * rng.standard_normal()
+            x = pga_score(
+                pga_params[0],
+                pga_params[1],
+                sledai_score(state, clinical_weights),
+                pga_rater[i],
+                pga_params[2] * rng.standard_normal(),
             )
-            x = min(max(x, 0.0), 3.0)
             pga[i, v] = x
+            bilag_system_severity(state, weights, bilag_of, sev, sys_on)
             for k in range(N_BILAG):
-                sev[k] = 0.0
-                sys_on[k] = False
-            for j in range(d):
-                k = bilag_of[j]
-                if k >= 0 and state[j]:
-                    sys_on[k] = True
-                    sev[k] += weights[j] / 4.0
-            for k in range(N_BILAG):
+                s = sev[k]
                 if sys_on[k]:
                     s = sev[k] + bilag_rater[i, k] + bilag_sd * rng.standard_normal()
-                    if s > thr_a:
-                        bilag[i, v, k] = GRADE_A
-                    elif s > thr_b:
-                        bilag[i, v, k] = GRADE_B
-                    else:
-                        bilag[i, v, k] = GRADE_C
                     ever[k] = True
-                elif ever[k]:
-                    bilag[i, v, k] = GRADE_D
-                else:
-                    bilag[i, v, k] = GRADE_E
+                bilag[i, v, k] = bilag_grade(s, sys_on[k], ever[k], thr_a, thr_b)
             # SELENA-SLEDAI Flare Index against the previous visit (domain.md §2.2)
-            prev_s = sledai[i, v - 1]
-            prev_p = pga[i, v - 1]
-            level = FLARE_NONE
-            if (score > 12 and prev_s <= 12) or (x > 2.5 and prev_p <= 2.5):
-                level = FLARE_SEVERE
-            elif score - prev_s >= 3 or x - prev_p >= 1.0:
-                level = FLARE_MILD
+            level = sfi_flare(score, sledai[i, v - 1], x, pga[i, v - 1])
             # the physician's response, and the protocol's view of it
             if level != FLARE_NONE:
                 if rng.random() < inc_prob:
                     dose += inc_mg * (2.0 if level == FLARE_SEVERE else 1.0)
-                    if dose > 0.5 * weight_kg[i]:
+                    if sfi_severe_by_prednisone(dose, weight_kg[i]):
                         level = FLARE_SEVERE
-                    if (
-                        t > steroid_limit
-                        and dose > prednisone0[i] + allowance
-                        and failed == n_visits
+                    if failed == n_visits and breaks_steroid_rule(
+                        t, dose, prednisone0[i], steroid_limit, allowance
                     ):
                         failed = v
                 esc = esc_sev if level == FLARE_SEVERE else esc_mild
                 if rng.random() < esc * (1.0 - stab):
                     level = FLARE_SEVERE
-                    if not on_is or t > is_limit:
-                        if failed == n_visits:
-                            failed = v
+                    if failed == n_visits and breaks_immunosuppressant_rule(t, on_is, is_limit):
+                        failed = v
                     on_is = True
                     escalation += esc_effect
             elif rng.random() < (
@@ -341,10 +353,12 @@ def simulate_course(
                 # to a prednisone increase: an SFI mild/moderate flare by its medication rule
                 level = FLARE_MILD
                 dose += inc_mg
-                if t > steroid_limit and dose > prednisone0[i] + allowance and failed == n_visits:
+                if failed == n_visits and breaks_steroid_rule(
+                    t, dose, prednisone0[i], steroid_limit, allowance
+                ):
                     failed = v
             elif dose > taper_floor and rng.random() < taper_prob:
-                dose = max(taper_floor, dose * (1.0 - taper_fraction))
+                dose = tapered_dose(dose, taper_floor, taper_fraction)
             flare[i, v] = level
             pred[i, v] = dose
             if dropout[i] == n_visits and rng.random() < dropout_prob:
@@ -372,7 +386,7 @@ def run_course(
     dis = scenario.disease
     soc = scenario.standard_of_care
     drug = scenario.drug
-    n_visits = des.duration_weeks // des.visit_interval_weeks + 1
+    visits = n_visits(des.duration_weeks, des.visit_interval_weeks)
     persistence = np.zeros(len(CLINICAL))
     for j, name in enumerate(DESCRIPTOR_NAMES):
         if CLINICAL[j]:
@@ -380,12 +394,11 @@ def run_course(
     waning = (
         0.0 if drug.waning_half_life_weeks is None else math.log(2) / drug.waning_half_life_weeks
     )
-    per_year = des.dropout_per_year
-    dropout_prob = 1.0 - (1.0 - per_year) ** (des.visit_interval_weeks / 52.0)
+    dropout_prob = dropout_per_visit(des.dropout_per_year, des.visit_interval_weeks)
     out = simulate_course(
         rng,
         des.visit_interval_weeks,
-        n_visits,
+        visits,
         cohort.activity,
         cohort.fluctuation,
         cohort.propensity,

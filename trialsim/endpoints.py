@@ -13,9 +13,16 @@ from functools import partial
 
 import numpy as np
 
-from .course import FLARE_NONE, FLARE_SEVERE, Course
-from .instruments import no_new_bilag, no_pga_worsening, sledai_reduction
+from .course import Course
+from .instruments import (
+    FLARE_NONE,
+    FLARE_SEVERE,
+    no_new_bilag,
+    no_pga_worsening,
+    sledai_reduction,
+)
 from .population import Cohort
+from .protocol import on_study
 
 
 @dataclass
@@ -30,8 +37,7 @@ class Trial:
 
     def on_study(self, visit: int) -> np.ndarray:
         """Observed at ``visit`` and not a treatment failure by then."""
-        c = self.course
-        return (c.dropout_visit > visit) & (c.failure_visit > visit)
+        return on_study(self.course.dropout_visit, self.course.failure_visit, visit)
 
 
 EndpointFn = Callable[[Trial, int], np.ndarray]

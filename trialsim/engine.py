@@ -18,6 +18,7 @@ from .course import run_course
 from .design import randomize, strata_indicators, stratum_index
 from .endpoints import ENDPOINTS, Trial, first_flare_visit
 from .population import PopulationModel
+from .protocol import n_visits, visit_of_week
 from .rng import replicate_streams
 from .scenario import Scenario
 
@@ -49,7 +50,7 @@ class Plan:
         self.targets = [
             (e, w) for w in des.endpoint_weeks for e in self.scenario.analysis.endpoints
         ]
-        self.n_visits = des.duration_weeks // des.visit_interval_weeks + 1
+        self.n_visits = n_visits(des.duration_weeks, des.visit_interval_weeks)
 
 
 @dataclass
@@ -124,7 +125,7 @@ def simulate_replicate(plan: Plan, replicate: int) -> tuple:
     n_arms = len(plan.arms)
     response = np.empty((len(plan.targets), arm.size), dtype=np.uint8)
     for t, (name, week) in enumerate(plan.targets):
-        response[t] = ENDPOINTS[name](trial, week // des.visit_interval_weeks)
+        response[t] = ENDPOINTS[name](trial, visit_of_week(week, des.visit_interval_weeks))
     covariates = x if sc.analysis.adjust_for_strata else np.zeros((arm.size, 0))
     analysis = compare_arms(response, arm, covariates, plan.pairs, sc.analysis.alpha)
     arm_n = np.bincount(arm, minlength=n_arms)

@@ -41,6 +41,8 @@ LOW_COMPLEMENT = DESCRIPTOR_NAMES.index("low_complement")
 DNA_BINDING = DESCRIPTOR_NAMES.index("increased_dna_binding")
 PROTEINURIA = DESCRIPTOR_NAMES.index("proteinuria")
 CLINICAL = np.array([d[2] != "immunological" for d in DESCRIPTORS])
+#: weights of the clinical descriptors only (0 for the serological ones): the PGA's SLEDAI
+CLINICAL_WEIGHTS = SLEDAI_WEIGHTS * CLINICAL
 
 #: classic BILAG systems (domain.md §2.3); the neurological system is never active here
 BILAG_SYSTEMS = (
@@ -57,23 +59,47 @@ N_BILAG = len(BILAG_SYSTEMS)
 #: grade codes; the order makes "worse" larger
 GRADE_E, GRADE_D, GRADE_C, GRADE_B, GRADE_A = 0, 1, 2, 3, 4
 GRADE_LETTERS = "EDCBA"
+#: BILAG system severity per SELENA-SLEDAI weight point of its active descriptors: a system
+#: whose active descriptors weigh 4 (one arthritis) has severity 1 before noise (docs/model.md §1)
+BILAG_SEVERITY_PER_WEIGHT = 0.25
+
+#: SRI PGA component: worsening is an increase of at least this much (domain.md §2.4, §2.5)
+SRI_PGA_WORSENING = 0.3
+#: PGA visual analogue scale (domain.md §2.4)
+PGA_MIN, PGA_MAX = 0.0, 3.0
+
+#: SELENA-SLEDAI Flare Index levels (domain.md §2.2)
+FLARE_NONE, FLARE_MILD, FLARE_SEVERE = 0, 1, 2
+#: severe flare: SELENA-SLEDAI rises to more than this
+SFI_SEVERE_SLEDAI = 12
+#: severe flare: PGA rises to more than this
+SFI_SEVERE_PGA = 2.5
+#: mild/moderate flare: SELENA-SLEDAI rise of at least this many points
+SFI_MILD_SLEDAI_RISE = 3
+#: mild/moderate flare: PGA rise of at least this much
+SFI_MILD_PGA_RISE = 1.0
+#: severe flare by the medication criterion: prednisone above this many mg per kg per day
+SFI_SEVERE_PREDNISONE_MG_PER_KG = 0.5
+
+#: "high steroid dose": prednisone above this many mg/day (seed 000 Table 4, domain.md §2.5)
+HIGH_STEROID_MG = 7.5
 
 
 @jit
 def sledai_score(active, weights):
-    """SELENA-SLEDAI total from descriptor states.
+    """SELENA-SLEDAI total of one patient-visit from its descriptor states (domain.md §2.1).
 
     Parameters
     ----------
-    active : ndarray of bool or uint8, shape (..., n_descriptors)
+    active : ndarray of bool or uint8, shape (n_descriptors,)
         Descriptor present at the visit.
     weights : ndarray of int64, shape (n_descriptors,)
-        SELENA-SLEDAI weights.
+        SELENA-SLEDAI weights (``SLEDAI_WEIGHTS``; ``CLINICAL_WEIGHTS`` for the clinical score
+        that the physician rates in the PGA).
 
     Returns
     -------
     int
-        The score of one patient-visit when ``active`` is 1-d.
     """
     s = 0
     for j in range(weights.shape[0]):
@@ -82,14 +108,95 @@ def sledai_score(active, weights):
     return s
 
 
-def sledai_scores(active: np.ndarray) -> np.ndarray:
-    """SELENA-SLEDAI totals of many patient-visits (vectorized numpy form, for tests and tables)."""
-    return (np.asarray(active, dtype=np.int64) * SLEDAI_WEIGHTS).sum(axis=-1)
+@jit
+def sledai_scores(active, weights):
+    """SELENA-SLEDAI totals of many patient-visits: ``sledai_score`` row by row.
+
+    Parameters
+    ----------
+    active : ndarray of bool, shape (n, n_descriptors)
+    weights : ndarray of int64, shape (n_descriptors,)
+
+    Returns
+    -------
+    ndarray of int64, shape (n,)
+    """
+    out = np.empty(active.shape[0], dtype=np.int64)
+    for i in range(active.shape[0]):
+        out[i] = sledai_score(active[i], weights)
+    return out
+
+
+@jit
+def pga_score(intercept, per_sledai_point, clinical_sledai, rater, noise):
+    """Physician's Global Assessment of one visit, on its 0–3 scale (docs/model.md §1).
+
+    ``clip(intercept + per_sledai_point * clinical_sledai + rater + noise, 0, 3)``: the rater
+    effect is the patient's, the noise the visit's.
+    """
+    x = intercept + per_sledai_point * clinical_sledai + rater + noise
+    return min(max(x, PGA_MIN), PGA_MAX)
+
+
+@jit
+def pga_scores(intercept, per_sledai_point, clinical_sledai, rater, noise):
+    """``pga_score`` of many patient-visits (arrays of one shape in, float64 out)."""
+    out = np.empty(clinical_sledai.shape[0])
+    for i in range(out.shape[0]):
+        out[i] = pga_score(intercept, per_sledai_point, clinical_sledai[i], rater[i], noise[i])
+    return out
+
+
+@jit
+def bilag_system_severity(active, weights, bilag_of, severity, involved):
+    """Each BILAG system's severity before noise, and whether any descriptor of it is active.
+
+    Severity = ``BILAG_SEVERITY_PER_WEIGHT`` x the SELENA-SLEDAI weights of the system's
+    active descriptors (docs/model.md §1). Writes into ``severity`` and ``involved``.
+
+    Parameters
+    ----------
+    active : ndarray of bool, shape (n_descriptors,)
+    weights : ndarray of int64, shape (n_descriptors,)
+    bilag_of : ndarray of int64, shape (n_descriptors,)
+        System of each descriptor, -1 for none (the serological descriptors).
+    severity : ndarray of float64, shape (n_systems,)
+    involved : ndarray of bool, shape (n_systems,)
+    """
+    for k in range(severity.shape[0]):
+        severity[k] = 0.0
+        involved[k] = False
+    for j in range(active.shape[0]):
+        k = bilag_of[j]
+        if k >= 0 and active[j]:
+            involved[k] = True
+            severity[k] += weights[j] * BILAG_SEVERITY_PER_WEIGHT
+
+
+@jit
+def bilag_systems_severity(active, weights, bilag_of):
+    """``bilag_system_severity`` of many patients.
+
+    Parameters
+    ----------
+    active : ndarray of bool, shape (n, n_descriptors)
+
+    Returns
+    -------
+    severity : ndarray of float64, shape (n, N_BILAG)
+    involved : ndarray of bool, shape (n, N_BILAG)
+    """
+    n = active.shape[0]
+    severity = np.zeros((n, N_BILAG))
+    involved = np.zeros((n, N_BILAG), dtype=np.bool_)
+    for i in range(n):
+        bilag_system_severity(active[i], weights, bilag_of, severity[i], involved[i])
+    return severity, involved
 
 
 @jit
 def bilag_grade(severity, active, ever_active, threshold_a, threshold_b):
-    """Classic BILAG grade of one system at one visit.
+    """Classic BILAG grade of one system at one visit (domain.md §2.3).
 
     Parameters
     ----------
@@ -100,7 +207,8 @@ def bilag_grade(severity, active, ever_active, threshold_a, threshold_b):
     ever_active : bool
         Whether the system was ever involved before (grade D rather than E when inactive).
     threshold_a, threshold_b : float
-        Severity above which the grade is A (severe) or B (moderate); below: C (mild).
+        Severity above which the grade is A (severe) or B (moderate); at or below
+        ``threshold_b``: C (mild).
 
     Returns
     -------
@@ -116,6 +224,47 @@ def bilag_grade(severity, active, ever_active, threshold_a, threshold_b):
     if ever_active:
         return GRADE_D
     return GRADE_E
+
+
+@jit
+def bilag_grades(severity, involved, ever_active, threshold_a, threshold_b):
+    """``bilag_grade`` of many patient-systems (same shapes in, int8 grades out)."""
+    flat_s = severity.ravel()
+    flat_i = involved.ravel()
+    flat_e = ever_active.ravel()
+    out = np.empty(flat_s.size, dtype=np.int8)
+    for k in range(flat_s.size):
+        out[k] = bilag_grade(flat_s[k], flat_i[k], flat_e[k], threshold_a, threshold_b)
+    return out.reshape(severity.shape)
+
+
+@jit
+def sfi_flare(sledai, previous_sledai, pga, previous_pga):
+    """SELENA-SLEDAI Flare Index level from the instruments, against the previous visit.
+
+    Severe: SELENA-SLEDAI rises to more than 12, or PGA to more than 2.5 (from at or below);
+    otherwise mild/moderate: a SELENA-SLEDAI rise of at least 3 or a PGA rise of at least 1.0
+    (domain.md §2.2). The medication criteria are applied by the course, which knows the
+    treatment decisions (``sfi_severe_by_prednisone``).
+
+    Returns
+    -------
+    int
+        ``FLARE_NONE``, ``FLARE_MILD`` or ``FLARE_SEVERE``.
+    """
+    if (sledai > SFI_SEVERE_SLEDAI and previous_sledai <= SFI_SEVERE_SLEDAI) or (
+        pga > SFI_SEVERE_PGA and previous_pga <= SFI_SEVERE_PGA
+    ):
+        return FLARE_SEVERE
+    if sledai - previous_sledai >= SFI_MILD_SLEDAI_RISE or pga - previous_pga >= SFI_MILD_PGA_RISE:
+        return FLARE_MILD
+    return FLARE_NONE
+
+
+@jit
+def sfi_severe_by_prednisone(dose_mg, weight_kg):
+    """SFI severe flare by its medication criterion: prednisone > 0.5 mg/kg/day (§2.2)."""
+    return dose_mg > SFI_SEVERE_PREDNISONE_MG_PER_KG * weight_kg
 
 
 def new_bilag_counts(baseline: np.ndarray, visit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -144,8 +293,12 @@ def no_new_bilag(baseline: np.ndarray, visit: np.ndarray) -> np.ndarray:
 
 
 def no_pga_worsening(baseline: np.ndarray, visit: np.ndarray, tol: float = 1e-9) -> np.ndarray:
-    """SRI PGA component: PGA increase < 0.3 from baseline (domain.md §2.4)."""
-    return (np.asarray(visit) - np.asarray(baseline)) < 0.3 - tol
+    """SRI PGA component: PGA increase < 0.3 from baseline (domain.md §2.4).
+
+    ``tol`` absorbs the rounding of a difference of decimals: 1.3 - 1.0 is 0.30000000000000004,
+    a rise of exactly 0.3 is a worsening.
+    """
+    return (np.asarray(visit) - np.asarray(baseline)) < SRI_PGA_WORSENING - tol
 
 
 def sledai_reduction(baseline: np.ndarray, visit: np.ndarray, k: int) -> np.ndarray:
@@ -156,3 +309,8 @@ def sledai_reduction(baseline: np.ndarray, visit: np.ndarray, k: int) -> np.ndar
 def bilag_a_or_2b(grades: np.ndarray) -> np.ndarray:
     """Baseline criterion "BILAG ≥1 A or ≥2 B" per patient (domain.md §3)."""
     return ((grades == GRADE_A).sum(axis=-1) >= 1) | ((grades == GRADE_B).sum(axis=-1) >= 2)
+
+
+def high_steroid(prednisone_mg: np.ndarray) -> np.ndarray:
+    """On more than 7.5 mg/day prednisone (the subgroup of seed 000 Table 4)."""
+    return np.asarray(prednisone_mg) > HIGH_STEROID_MG

@@ -17,18 +17,18 @@ from scipy import special
 from .instruments import (
     BILAG_OF_DESCRIPTOR,
     CLINICAL,
+    CLINICAL_WEIGHTS,
     DESCRIPTOR_NAMES,
     DNA_BINDING,
-    GRADE_A,
-    GRADE_B,
-    GRADE_C,
-    GRADE_D,
-    GRADE_E,
     LOW_COMPLEMENT,
     N_BILAG,
     N_DESCRIPTORS,
     PROTEINURIA,
     SLEDAI_WEIGHTS,
+    bilag_grades,
+    bilag_systems_severity,
+    pga_scores,
+    sledai_scores,
 )
 from .scenario import COPULA_DIMS, RACES, REGIONS, Scenario, ScenarioError
 
@@ -171,10 +171,6 @@ class PopulationModel:
         self.thr_pred = q(1 - pop.prednisone.use)
         self.thr_is = q(1 - pop.immunosuppressant)
         self.thr_am = q(1 - pop.antimalarial)
-        self.system_weights = np.zeros((N_DESCRIPTORS, N_BILAG))
-        for j in range(N_DESCRIPTORS):
-            if BILAG_OF_DESCRIPTOR[j] >= 0:
-                self.system_weights[j, BILAG_OF_DESCRIPTOR[j]] = SLEDAI_WEIGHTS[j] / 4.0
 
     def candidates(self, n: int, rng: np.random.Generator) -> Cohort:
         """Draw ``n`` candidates from the source population, scored at screening."""
@@ -219,7 +215,7 @@ class PopulationModel:
         active[:, ~CLINICAL] = False
         active[:, DNA_BINDING] = dsdna
         active[:, LOW_COMPLEMENT] = low_c3 | low_c4
-        sledai = active.astype(np.int64) @ SLEDAI_WEIGHTS
+        sledai = sledai_scores(active, SLEDAI_WEIGHTS)
 
         log_prot = np.where(
             active[:, PROTEINURIA],
@@ -232,30 +228,21 @@ class PopulationModel:
             active[:, PROTEINURIA], np.maximum(proteinuria, 0.51), np.minimum(proteinuria, 0.5)
         )
 
-        clinical_sledai = active[:, CLINICAL].astype(np.int64) @ SLEDAI_WEIGHTS[CLINICAL]
         pga_rater = dis.pga.patient_sd * rng.standard_normal(n)
-        pga = np.clip(
-            dis.pga.intercept
-            + dis.pga.per_sledai_point * clinical_sledai
-            + pga_rater
-            + dis.pga.visit_sd * rng.standard_normal(n),
-            0.0,
-            3.0,
+        pga = pga_scores(
+            dis.pga.intercept,
+            dis.pga.per_sledai_point,
+            sledai_scores(active, CLINICAL_WEIGHTS),
+            pga_rater,
+            dis.pga.visit_sd * rng.standard_normal(n),
         )
         bilag_rater = dis.bilag.patient_sd * rng.standard_normal((n, N_BILAG))
-        severity = (
-            active.astype(np.float64) @ self.system_weights
-            + bilag_rater
-            + dis.bilag.visit_sd * rng.standard_normal((n, N_BILAG))
-        )
-        sys_active = (active.astype(np.float64) @ self.system_weights) > 0
+        severity, sys_active = bilag_systems_severity(active, SLEDAI_WEIGHTS, BILAG_OF_DESCRIPTOR)
+        severity = severity + bilag_rater + dis.bilag.visit_sd * rng.standard_normal((n, N_BILAG))
         prior = rng.random((n, N_BILAG)) < dis.bilag.prior_involvement
-        grade = np.where(
-            severity > dis.bilag.threshold_a,
-            GRADE_A,
-            np.where(severity > dis.bilag.threshold_b, GRADE_B, GRADE_C),
+        grade = bilag_grades(
+            severity, sys_active, prior, dis.bilag.threshold_a, dis.bilag.threshold_b
         )
-        grade = np.where(sys_active, grade, np.where(prior, GRADE_D, GRADE_E)).astype(np.int8)
         return Cohort(
             race=race.astype(np.int64),
             region=region.astype(np.int64),

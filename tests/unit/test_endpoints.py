@@ -68,3 +68,140 @@ def test_first_flare_visit(trial):
     f = trial.course.flare
     for i in np.flatnonzero(observed)[:50]:
         assert f[i, visit[i]] > 0 and (f[i, 1 : visit[i]] == 0).all()
+
+
+# --------------------------------------------------------------------------- hand-built trials
+
+from types import SimpleNamespace  # noqa: E402
+
+from trialsim.course import Course  # noqa: E402
+from trialsim.engine import km_median  # noqa: E402
+from trialsim.instruments import GRADE_A, GRADE_B, GRADE_C, GRADE_E, N_BILAG  # noqa: E402
+from trialsim.population import RACE_CODE, PopulationModel  # noqa: E402
+
+N_VISITS = 5  # visits 0..4; the endpoint is at visit 3, visit 4 comes after it
+#: per patient: (what it tests, SLEDAI at 0 and 3, PGA at 0 and 3, BILAG change at 3,
+#: flares as {visit: level}, failure visit, dropout visit)
+PATIENTS = [
+    ("reduction of exactly 4", 10, 6, 1.0, 1.0, None, {}, 5, 5),
+    ("reduction of 3", 10, 7, 1.0, 1.0, None, {}, 5, 5),
+    ("PGA rise of exactly 0.3", 10, 6, 1.0, 1.3, None, {}, 5, 5),
+    ("a new BILAG A", 10, 6, 1.0, 1.0, (GRADE_A,), {}, 5, 5),
+    ("one new BILAG B", 10, 6, 1.0, 1.0, (GRADE_B,), {}, 5, 5),
+    ("two new BILAG B", 10, 6, 1.0, 1.0, (GRADE_B, GRADE_B), {}, 5, 5),
+    ("dropout at the endpoint visit", 10, 6, 1.0, 1.0, None, {}, 5, 3),
+    ("dropout at the next visit", 10, 6, 1.0, 1.0, None, {}, 5, 4),
+    ("treatment failure at the endpoint visit", 10, 6, 1.0, 1.0, None, {}, 3, 5),
+    ("treatment failure at the next visit", 10, 6, 1.0, 1.0, None, {}, 4, 5),
+    ("mild flare at the endpoint visit", 10, 6, 1.0, 1.0, None, {3: 1}, 5, 5),
+    ("mild flare after the endpoint visit", 10, 6, 1.0, 1.0, None, {4: 1}, 5, 5),
+    ("severe flare at visit 1", 10, 6, 1.0, 1.0, None, {1: 2}, 5, 5),
+    ("mild flare at visit 2", 10, 6, 1.0, 1.0, None, {2: 1}, 5, 5),
+    ("reduction of 8", 14, 6, 1.0, 1.0, None, {}, 5, 5),
+]
+#: expected flags at visit 3, by endpoint, in the order of PATIENTS
+EXPECTED = {
+    "sri4": [1, 0, 0, 0, 1, 0, 0, 1, 0, 1, 1, 1, 1, 1, 1],
+    "sri5": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+    "sri8": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+    "sledai_reduction_4": [1, 0, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1],
+    "no_pga_worsening": [1, 1, 0, 1, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1],
+    "no_new_bilag": [1, 1, 1, 0, 1, 0, 0, 1, 0, 1, 1, 1, 1, 1, 1],
+    "no_flare": [1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0, 1, 0, 0, 1],
+    "no_severe_flare": [1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1, 0, 1, 1],
+}
+
+
+def hand_trial() -> Trial:
+    n = len(PATIENTS)
+    sledai = np.zeros((n, N_VISITS), np.int16)
+    pga = np.zeros((n, N_VISITS))
+    bilag = np.full((n, N_VISITS, N_BILAG), GRADE_E, np.int8)
+    flare = np.zeros((n, N_VISITS), np.int8)
+    failure = np.zeros(n, np.int64)
+    dropout = np.zeros(n, np.int64)
+    for i, (_, s0, s3, p0, p3, new, flares, fail, drop) in enumerate(PATIENTS):
+        sledai[i] = [s0, s0, s0, s3, s3]
+        pga[i] = [p0, p0, p0, p3, p3]
+        bilag[i, :, 0] = GRADE_C  # a system with persisting mild activity
+        for k, g in enumerate(new or ()):
+            bilag[i, 3, 1 + k] = g
+        for v, level in flares.items():
+            flare[i, v] = level
+        failure[i], dropout[i] = fail, drop
+    course = Course(sledai, pga, bilag, np.zeros((n, N_VISITS)), flare, failure, dropout)
+    return Trial(None, np.zeros(n, np.int64), course)
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_endpoint_flags_per_patient_by_hand(name):
+    got = ENDPOINTS[name](hand_trial(), 3).astype(int)
+    bad = [PATIENTS[i][0] for i in np.flatnonzero(got != EXPECTED[name])]
+    assert not bad, f"{name} wrong for: {bad}"
+
+
+def test_first_flare_visit_by_hand():
+    course = hand_trial().course
+    names = [p[0] for p in PATIENTS]
+    visit, observed = first_flare_visit(course)
+    severe, seen = first_flare_visit(course, severe=True)
+    got = {n: (int(visit[i]), bool(observed[i])) for i, n in enumerate(names)}
+    got_severe = {n: (int(severe[i]), bool(seen[i])) for i, n in enumerate(names)}
+    assert got["mild flare at the endpoint visit"] == (3, True)
+    assert got["severe flare at visit 1"] == (1, True)
+    assert got["mild flare after the endpoint visit"] == (4, True)
+    # no flare: censored at the last visit seen (dropout visit - 1, or the last visit)
+    assert got["dropout at the endpoint visit"] == (2, False)
+    assert got["reduction of 3"] == (4, False)
+    assert got_severe["mild flare at visit 2"] == (4, False)
+    assert got_severe["severe flare at visit 1"] == (1, True)
+
+
+def test_flare_at_the_dropout_visit_is_not_seen():
+    course = hand_trial().course
+    course.flare[6, 3] = 1  # "dropout at the endpoint visit": missed visit 3
+    visit, observed = first_flare_visit(course)
+    assert (visit[6], observed[6]) == (2, False)
+
+
+@pytest.mark.parametrize(
+    "days, events, median",
+    [
+        ([28, 56, 84, 112], [1, 1, 1, 1], 56.0),  # S reaches 0.5 exactly at 56
+        ([28, 56, 84], [1, 1, 0], 42.0),  # S 2/3 at 28, 1/3 at 56: halfway
+        ([28, 28, 28, 56], [1, 1, 1, 1], 28.0 * 2 / 3),  # from S(0) = 1 to 0.25 at 28
+        ([28, 56], [1, 1], 28.0),
+        ([28, 56, 84], [1, 0, 0], np.inf),  # never reaches 0.5
+    ],
+)
+def test_km_median_by_hand(days, events, median):
+    got = km_median(np.array(days, float), np.array(events, bool))
+    assert got == pytest.approx(median)
+
+
+def test_screening_exactly_at_the_cut_offs(bliss76):
+    scr = bliss76.screening
+    lo, top = scr.min_sledai, scr.max_proteinuria_g
+    c = SimpleNamespace(
+        sledai=np.array([lo, lo - 1, lo, lo, lo, lo, lo]),
+        ana=np.array([1, 1, 0, 1, 0, 1, 1], bool),
+        anti_dsdna=np.array([0, 0, 1, 0, 0, 1, 1], bool),
+        proteinuria_g=np.array([0.1, 0.1, 0.1, top, 0.1, top + 0.01, 0.0]),
+    )
+    expected = [1, 0, 1, 1, 0, 0, 1]
+    np.testing.assert_array_equal(PopulationModel(bliss76).eligible(c), expected)
+
+
+def test_stratification_factors_at_their_cut_offs(bliss76):
+    from trialsim.design import strata_indicators
+
+    races = ["black", "indigenous_american", "white", "asian"]
+    c = SimpleNamespace(
+        sledai=np.array([10, 9, 12, 6]),
+        proteinuria_g=np.array([2.0, 1.99, 0.0, 5.0]),
+        race=np.array([RACE_CODE[r] for r in races]),
+    )
+    design = bliss76.design.model_copy(update={"stratify_by": ["sledai", "proteinuria", "race"]})
+    x, names = strata_indicators(c, design)
+    assert names == ["sledai_ge_10", "proteinuria_ge_2g", "black_or_indigenous_american"]
+    np.testing.assert_array_equal(x, [[1, 1, 1], [0, 0, 1], [1, 0, 0], [0, 1, 0]])

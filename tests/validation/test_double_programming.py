@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.reference_model.plain import baseline_marginals, run_plain
 from trialsim.baseline import BASELINE_NAMES
 from trialsim.engine import simulate
-from trialsim.plain import baseline_marginals, run_plain
 from trialsim.scenario import load_scenario, with_overrides
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

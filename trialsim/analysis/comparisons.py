@@ -20,6 +20,7 @@ import math
 import numpy as np
 from numba import njit
 
+from trialsim import jit as _jit_policy  # noqa: F401  (selects the cache directory first)
 from trialsim.analysis.logistic import drop_constant_columns, fit_logistic
 
 #: Names of the result fields, in the order of the last axis of the output.

@@ -17,6 +17,8 @@ import math
 import numpy as np
 from numba import njit
 
+from trialsim import jit as _jit_policy  # noqa: F401  (selects the cache directory first)
+
 #: Largest absolute coefficient accepted before a fit is declared divergent
 #: (a symptom of complete or quasi-complete separation).
 MAX_ABS_BETA = 30.0

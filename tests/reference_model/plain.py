@@ -2,8 +2,10 @@
 
 Written from ``docs/model.md`` (sections 1-4) and ``shared/domain.md`` only, without reading
 or calling the fast engine (``population.py``, ``design.py``, ``course.py``, ``endpoints.py``,
-``engine.py``). It simulates one trial at a time, one patient at a time and one visit at a
-time, with ordinary Python loops so that every rule of the model can be read off the code.
+``engine.py``, ``instruments.py``, ``analysis/``); it has its own descriptor table
+(:data:`DESCRIPTORS`) and takes only the configuration schema from ``trialsim.scenario``.
+It simulates one trial at a time, one patient at a time and one visit at a time, with
+ordinary Python loops so that every rule of the model can be read off the code.
 It is slow on purpose: its only job is to check, in distribution, that the engine does what
 the model statement says.
 
@@ -16,8 +18,8 @@ docs/model.md now says "clipped", which is the default (``proteinuria_rule="clip
 Public API
 ----------
 simulate_trial_plain(scenario, rng)
-    One trial: a patient table (baseline covariates, arm and endpoint flags) and the
-    visit-level instruments.
+    One trial: a patient table (baseline covariates, arm, endpoint flags and the course
+    columns below) and the visit-level instruments.
 enroll_plain(scenario, n_patients, seed)
     Baseline table of enrolled patients only (screening, no course).
 run_plain(scenario, replicates, seed)
@@ -26,6 +28,26 @@ simulate_plain(scenario, replicates, seed)
     Arm-level response rates per replicate only.
 baseline_marginals(patients)
     Baseline characteristics pooled over patients (n, mean, SD).
+
+Course columns of the patient table
+-----------------------------------
+With ``n_visits = duration_weeks // visit_interval_weeks + 1`` (visits 0..n_visits-1, visit 0
+the baseline), each patient row also holds:
+
+``failure_visit``, ``dropout_visit`` : int
+    First visit at which the patient is a treatment failure, and first visit missed
+    (dropout); ``n_visits`` means never (completed without failure / without dropout).
+``first_flare_visit`` : int, ``first_flare_observed`` : bool
+    Time to first SFI flare in visits (docs/model.md §4): the first visit >= 1 with a flare
+    of any severity if it is at or before the last visit observed
+    (``dropout_visit - 1``, i.e. ``n_visits - 1`` for a completer), and then
+    ``first_flare_observed`` is True; otherwise the last visit observed, censored
+    (``first_flare_observed`` False). Treatment failure does not censor.
+``sledai_v{v}`` : int16, ``flare_v{v}`` : int8, ``prednisone_v{v}`` : float, v = 0..n_visits-1
+    SELENA-SLEDAI at visit v as simulated (also after dropout, unobserved), the SFI flare at
+    visit v (0 none, 1 mild/moderate, 2 severe; 0 at visit 0, after the physician's response,
+    which may make a flare severe) and prednisone mg/day after visit v's decisions
+    (visit 0: the baseline dose).
 """
 
 from __future__ import annotations
@@ -37,8 +59,86 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaincinv, ndtr, ndtri
 
-from .instruments import BILAG_SYSTEMS, DESCRIPTORS
-from .scenario import COPULA_DIMS, RACES, REGIONS, Scenario
+from trialsim.scenario import COPULA_DIMS, RACES, REGIONS, Scenario
+
+# --------------------------------------------------------------------------- instruments table
+# The reference model's own descriptor table, transcribed from shared/domain.md and NOT
+# imported from the engine (trialsim/instruments.py), so that an error in one table cannot
+# hide in both implementations.
+
+#: classic BILAG systems (domain.md §2.3: the 8 systems of classic BILAG, used in BLISS)
+BILAG_SYSTEMS = (
+    "general",
+    "mucocutaneous",
+    "neurological",
+    "musculoskeletal",
+    "cardiorespiratory",
+    "vasculitis",
+    "renal",
+    "haematological",
+)
+
+#: descriptors simulated by the model: (name, SELENA-SLEDAI weight, SLEDAI domain, classic
+#: BILAG system or None). Weights and SLEDAI domains: domain.md §2.1 (the CNS descriptors of
+#: weight 8 are not simulated: CNS lupus is excluded at entry, domain.md §3). BILAG system of
+#: each descriptor: the classic system of its organ (domain.md §2.3); the serological
+#: descriptors belong to no BILAG system. Names are those of ``disease.descriptors`` in
+#: configs/model.yaml (the clinical ones, in that order), then the two serological ones.
+DESCRIPTORS = (
+    ("vasculitis", 8, "vascular", "vasculitis"),
+    ("arthritis", 4, "musculoskeletal", "musculoskeletal"),
+    ("myositis", 4, "musculoskeletal", "musculoskeletal"),
+    ("urinary_casts", 4, "renal", "renal"),
+    ("hematuria", 4, "renal", "renal"),
+    ("proteinuria", 4, "renal", "renal"),  # > 0.5 g/24h
+    ("pyuria", 4, "renal", "renal"),
+    ("rash", 2, "mucocutaneous", "mucocutaneous"),
+    ("alopecia", 2, "mucocutaneous", "mucocutaneous"),
+    ("mucosal_ulcers", 2, "mucocutaneous", "mucocutaneous"),
+    ("pleurisy", 2, "serosal", "cardiorespiratory"),
+    ("pericarditis", 2, "serosal", "cardiorespiratory"),
+    ("fever", 1, "constitutional", "general"),
+    ("thrombocytopenia", 1, "haematological", "haematological"),
+    ("leukopenia", 1, "haematological", "haematological"),
+    ("low_complement", 2, "immunological", None),
+    ("increased_dna_binding", 2, "immunological", None),
+)
+
+#: the serological descriptors: not rated by the physician, not in any BILAG system
+SEROLOGICAL = ("low_complement", "increased_dna_binding")
+#: the clinical descriptors, which ``disease.descriptors`` must list exactly
+CLINICAL_NAMES = tuple(d[0] for d in DESCRIPTORS if d[0] not in SEROLOGICAL)
+
+
+def _check_table() -> None:
+    """The table's own consistency (run once, on import)."""
+    names = [d[0] for d in DESCRIPTORS]
+    if len(set(names)) != len(names):
+        raise RuntimeError("plain.DESCRIPTORS: duplicate descriptor name")
+    for name, weight, _, system in DESCRIPTORS:
+        if weight not in (1, 2, 4, 8):
+            raise RuntimeError(f"plain.DESCRIPTORS: {name}: SELENA-SLEDAI weights are 8/4/2/1")
+        if system is not None and system not in BILAG_SYSTEMS:
+            raise RuntimeError(f"plain.DESCRIPTORS: {name}: unknown BILAG system {system!r}")
+        if (system is None) != (name in SEROLOGICAL):
+            raise RuntimeError(f"plain.DESCRIPTORS: {name}: only serology is outside BILAG")
+
+
+_check_table()
+
+
+def check_descriptor_names(scenario: Scenario) -> None:
+    """Raise if ``disease.descriptors`` does not list exactly this module's clinical names."""
+    config = set(scenario.disease.descriptors)
+    missing = sorted(set(CLINICAL_NAMES) - config)
+    unknown = sorted(config - set(CLINICAL_NAMES))
+    if missing or unknown:
+        raise ValueError(
+            "disease.descriptors and the plain reference's descriptor table disagree: "
+            f"not in the config {missing}, not in the table {unknown} "
+            "(tests/reference_model/plain.py DESCRIPTORS, from shared/domain.md §2.1, §2.3)"
+        )
+
 
 #: endpoints computed at every endpoint week (docs/model.md §4)
 PLAIN_ENDPOINTS = (
@@ -172,6 +272,7 @@ def prepare(scenario: Scenario, proteinuria_rule: str = "clip") -> PlainModel:
     """
     if proteinuria_rule not in ("truncate", "clip"):
         raise ValueError(f"proteinuria_rule must be 'truncate' or 'clip', got {proteinuria_rule!r}")
+    check_descriptor_names(scenario)
     names = [d[0] for d in DESCRIPTORS]
     # lag-one autocorrelation of descriptor j: min(persistence_j x persistence_scale, 0.99)
     scale = scenario.disease.persistence_scale
@@ -189,11 +290,9 @@ def prepare(scenario: Scenario, proteinuria_rule: str = "clip") -> PlainModel:
         scenario=scenario,
         descriptor_names=names,
         weights=[d[1] for d in DESCRIPTORS],
-        clinical=[d[2] != "immunological" for d in DESCRIPTORS],
-        bilag_system=[d[3] for d in DESCRIPTORS],
-        system_members=[
-            [j for j, d in enumerate(DESCRIPTORS) if d[3] == s] for s in range(len(BILAG_SYSTEMS))
-        ],
+        clinical=[d[0] not in SEROLOGICAL for d in DESCRIPTORS],
+        bilag_system=[-1 if d[3] is None else BILAG_SYSTEMS.index(d[3]) for d in DESCRIPTORS],
+        system_members=[[j for j, d in enumerate(DESCRIPTORS) if d[3] == s] for s in BILAG_SYSTEMS],
         intercept=intercept,
         heterogeneity=heterogeneity,
         persistence=persistence,
@@ -695,21 +794,23 @@ def simulate_trial_plain(
     -------
     dict
         ``patients``: DataFrame, one row per enrolled patient (arm, baseline covariates and
-        scores, stratum, failure and dropout visits, and the endpoint flags as columns
-        ``{endpoint}_w{week}``); ``sledai``, ``pga``: arrays (n_patients, n_visits + 1) of the
-        visit-level scores (visit 0 = baseline; values after dropout are simulated but
-        unobserved); ``bilag``: int array (n_patients, n_visits + 1, n_systems);
-        ``flare``: int array (0 none, 1 mild/moderate, 2 severe); ``screened``: candidates.
+        scores, stratum, the endpoint flags as columns ``{endpoint}_w{week}``, and the course
+        columns of the module docstring: failure, dropout and first-flare visits, per-visit
+        SLEDAI, flare and prednisone); ``sledai``, ``pga``: arrays (n_patients, n_visits) of
+        the visit-level scores (n_visits including visit 0 = baseline; values after dropout
+        are simulated but unobserved); ``bilag``: int array (n_patients, n_visits, n_systems);
+        ``flare``: int array (0 none, 1 mild/moderate, 2 severe); ``prednisone_mg``: float
+        array (mg/day after each visit's decisions); ``screened``: candidates.
     """
     m = prepare(scenario, proteinuria_rule)
     patients, screened = enroll(m, rng)
     arms = randomize(patients, m, rng)
-    rows, sledai_rows, pga_rows, bilag_rows, flare_rows = [], [], [], [], []
+    n_visits = m.n_visits + 1  # visits 0..m.n_visits; also the "never" code
+    rows, sledai_rows, pga_rows, bilag_rows, flare_rows, dose_rows = [], [], [], [], [], []
     for p, arm in zip(patients, arms, strict=True):
         course = simulate_course(p, arm, m, rng)
         row = {"arm": m.arm_names[arm], **baseline_row(p, m)}
-        row["failure_visit"] = course["failure_visit"]
-        row["dropout_visit"] = course["dropout_visit"]
+        row.update(course_summary(course, n_visits))
         for week in scenario.design.endpoint_weeks:
             flags = endpoint_flags(p, course, week // scenario.design.visit_interval_weeks)
             for name in PLAIN_ENDPOINTS:
@@ -719,13 +820,55 @@ def simulate_trial_plain(
         pga_rows.append(course["pga"])
         bilag_rows.append(course["bilag"])
         flare_rows.append(course["flare"])
+        dose_rows.append(course["prednisone_mg"])
+    sledai_arr = np.array(sledai_rows, dtype=np.int64).reshape(len(rows), n_visits)
+    flare_arr = np.array(flare_rows, dtype=np.int8).reshape(len(rows), n_visits)
+    dose_arr = np.array(dose_rows, dtype=float).reshape(len(rows), n_visits)
+    visit_cols = {}
+    for v in range(n_visits):
+        visit_cols[f"sledai_v{v}"] = sledai_arr[:, v].astype(np.int16)
+    for v in range(n_visits):
+        visit_cols[f"flare_v{v}"] = flare_arr[:, v]
+    for v in range(n_visits):
+        visit_cols[f"prednisone_v{v}"] = dose_arr[:, v]
+    table = pd.concat([pd.DataFrame(rows), pd.DataFrame(visit_cols)], axis=1)
     return {
-        "patients": pd.DataFrame(rows),
-        "sledai": np.array(sledai_rows, dtype=np.int64),
+        "patients": table,
+        "sledai": sledai_arr,
         "pga": np.array(pga_rows, dtype=float),
         "bilag": np.array(bilag_rows, dtype=np.int8),
-        "flare": np.array(flare_rows, dtype=np.int8),
+        "flare": flare_arr,
+        "prednisone_mg": dose_arr,
         "screened": screened,
+    }
+
+
+def course_summary(course: dict, n_visits: int) -> dict:
+    """Failure, dropout and first-flare columns of one patient (``n_visits`` = never).
+
+    Parameters
+    ----------
+    course : dict
+        Output of :func:`simulate_course`.
+    n_visits : int
+        Visits including the baseline visit 0.
+
+    Returns
+    -------
+    dict
+        ``failure_visit``, ``dropout_visit``, ``first_flare_visit``, ``first_flare_observed``
+        (see the module docstring).
+    """
+    failure = n_visits if course["failure_visit"] is None else course["failure_visit"]
+    dropout = n_visits if course["dropout_visit"] is None else course["dropout_visit"]
+    last_observed = min(dropout - 1, n_visits - 1)
+    first_flare = next((v for v in range(1, n_visits) if course["flare"][v] != NO_FLARE), None)
+    observed = first_flare is not None and first_flare <= last_observed
+    return {
+        "failure_visit": int(failure),
+        "dropout_visit": int(dropout),
+        "first_flare_visit": int(first_flare if observed else last_observed),
+        "first_flare_observed": bool(observed),
     }
 
 

@@ -1,0 +1,212 @@
+"""The course kernel, one patient, visit by visit, against a trajectory computed by hand.
+
+The kernel takes its random numbers from the generator it is given; here it is given a
+scripted one (a numba jitclass with the two methods the kernel calls) that hands out chosen
+uniforms and normals in order. Every value expected below was worked out by hand from
+docs/model.md §3; the draws are chosen away from the decision thresholds, and the test also
+checks that the kernel consumed exactly the draws the model statement implies.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from numba import float64, int64
+from numba.experimental import jitclass
+
+from trialsim.course import (
+    descriptor_on_probability,
+    drug_time_course,
+    simulate_course,
+    tapered_dose,
+)
+from trialsim.instruments import (
+    FLARE_MILD,
+    FLARE_NONE,
+    FLARE_SEVERE,
+    GRADE_B,
+    GRADE_C,
+    GRADE_D,
+    GRADE_E,
+    N_BILAG,
+)
+
+
+@jitclass([("u", float64[:]), ("z", float64[:]), ("iu", int64), ("iz", int64)])
+class ScriptedDraws:
+    """Hands out the given uniforms and normals in order (fails when one too many is asked)."""
+
+    def __init__(self, u, z):
+        self.u = u
+        self.z = z
+        self.iu = 0
+        self.iz = 0
+
+    def random(self):
+        if self.iu >= self.u.size:
+            raise IndexError("the kernel asked for more uniforms than scripted")
+        x = self.u[self.iu]
+        self.iu += 1
+        return x
+
+    def standard_normal(self):
+        if self.iz >= self.z.size:
+            raise IndexError("the kernel asked for more normals than scripted")
+        x = self.z[self.iz]
+        self.iz += 1
+        return x
+
+
+MUSCULOSKELETAL, MUCOCUTANEOUS, VASCULITIS = 3, 1, 5
+
+
+def run(draws, *, weights, bilag_of, active0, bilag0, on_is0, n_visits, propensity):
+    """Three descriptors (two clinical, one serological), placebo, one patient."""
+    ever0 = np.array([[g != GRADE_E for g in bilag0]])
+    return simulate_course(
+        draws,
+        4,  # interval (weeks)
+        n_visits,
+        np.array([0.0]),  # global activity b
+        np.array([0.5]),  # fluctuation at baseline w0
+        np.array([propensity]),
+        np.array([active0]),
+        np.array([0.5, 0.0, 0.0]),  # persistence λ
+        np.array(weights, dtype=np.int64),
+        np.array([True, True, False]),
+        np.array(bilag_of, dtype=np.int64),
+        1.0,  # fluctuation SD
+        0.6,  # AR(1): innovation SD = sqrt(1 - 0.36) = 0.8
+        np.array([0.0]),  # no background-therapy effect
+        10.0,
+        1.0,  # steroid potency
+        np.array([0.0]),  # placebo
+        np.array([0.0]),
+        0.0, 1.0, 0.0, 0.0,  # drug lag, onset, waning rate, waning start
+        0.1,  # serology normalizes with probability 0.1 per visit
+        0.05,  # and appears with probability 0.05
+        0.0,
+        np.array([0.1]),  # PGA rater effect
+        np.array([1.0]),  # baseline PGA
+        np.array([0.2, 0.1, 0.3]),  # PGA intercept, per clinical SLEDAI point, visit SD
+        np.zeros((1, N_BILAG)),
+        np.array([bilag0], dtype=np.int8),
+        ever0,
+        np.array([2.0, 0.75, 0.5]),  # BILAG threshold A, threshold B, visit SD
+        np.array([10.0]),  # baseline prednisone (mg/day)
+        np.array([60.0]),  # weight (kg): 0.5 mg/kg = 30 mg
+        np.array([on_is0]),
+        np.array([
+            0.5, 0.2, 5.0,  # taper probability, fraction, floor (mg)
+            1.0, 10.0,  # flare increase probability, mg
+            1.0, 0.0, 0.5,  # escalation probability severe / mild, escalation effect
+            0.0, 1.0, 1.0,  # symptom-driven increases off
+        ]),
+        np.array([16.0, 4.0, 0.0]),  # IS limit week, steroid limit week, allowance (mg)
+        0.1,  # dropout per visit
+    )
+
+
+def test_three_visits_by_hand():
+    """Placebo patient: taper, a mild flare by PGA with a steroid-rule failure, dropout.
+
+    Descriptors: 0 (weight 4, musculoskeletal, λ 0.5, on), 1 (weight 2, mucocutaneous,
+    organ log-odds -1, λ 0, off), 2 (serological, weight 2, on). Baseline SLEDAI 6, PGA 1.0.
+
+    visit 1 (week 4): w = 0.6·0.5 + 0.8·0 = 0.3, shift 0 (dose still 10), g = 0.3.
+      d0 on: π = expit(0.3) = 0.574, P(on) = 0.574 + 0.5·0.426 = 0.787 > u 0.5: on.
+      d1 off: P(on) = expit(-0.7) = 0.332 < u 0.9: off. d2 on: normalizes if u < 0.1: u 0.5, on.
+      SLEDAI 4 + 2 = 6. PGA 0.2 + 0.1·4 + 0.1 + 0.3·1.0 = 1.0. BILAG musculoskeletal 4/4 + 0.5·0
+      = 1.0 > 0.75: B. No flare (SLEDAI +0, PGA +0). Symptom increase: u 0.99 vs probability
+      0: no. Taper: u 0.3 < 0.5: 10 → max(5, 8) = 8 mg. Dropout: u 0.5 ≥ 0.1: no.
+    visit 2 (week 8): w = 0.6·0.3 + 0.8·2 = 1.78, shift = log1p(8) - log1p(10) = -0.201,
+      g = 1.981. d0: P(on) = 0.939 > u 0.2: on. d1: P(on) = expit(0.981) = 0.727 > u 0.1: on.
+      d2: u 0.05 < 0.1: normalizes. SLEDAI 4 + 2 = 6. PGA 0.2 + 0.6 + 0.1 + 0.3·4 = 2.1.
+      BILAG mucocutaneous 2/4 + 0.5·1 = 1.0: B; musculoskeletal 1 + 0.5·2 = 2.0, not above 2.0: B.
+      SFI: PGA +1.1 ≥ 1.0, not above 2.5: mild. Increase: u 0.5 < 1: 8 + 10 = 18 mg (≤ 30 mg,
+      0.5 mg/kg); week 8 > 4 and 18 > 10 + 0: treatment failure at visit 2. Escalation: u 0.7
+      vs probability 0 (mild): no. Dropout: u 0.05 < 0.1: drops out at visit 2.
+    visit 3 (week 12): w = 0.6·1.78 - 0.8 = 0.268, shift = log1p(18) - log1p(10) = 0.547,
+      g = -0.279. d0: P(on) = 0.715 < u 0.8: off. d1: P(on) = expit(-1.279) = 0.218 > u 0.1: on.
+      d2 off: appears if u < 0.05: u 0.01, on. SLEDAI 2 + 2 = 4. PGA 0.2 + 0.2 + 0.1 + 0 = 0.5.
+      BILAG mucocutaneous 0.5 + 0.5·(-1) = 0.0: C; musculoskeletal inactive, involved before: D.
+      No flare. Symptoms: u 0.99, no. Taper: u 0.4 < 0.5: 18 → 14.4 mg. No dropout draw (out).
+    """
+    z = np.array([0.0, 1.0, 0.0, 2.0, 4.0, 1.0, 2.0, -1.0, 0.0, -1.0])
+    u = np.array([0.5, 0.9, 0.5, 0.99, 0.3, 0.5,
+                  0.2, 0.1, 0.05, 0.5, 0.7, 0.05,
+                  0.8, 0.1, 0.01, 0.99, 0.4])
+    draws = ScriptedDraws(u, z)
+    bilag0 = [GRADE_E] * N_BILAG
+    bilag0[MUSCULOSKELETAL] = GRADE_C
+    sledai, pga, bilag, pred, flare, failure, dropout = run(
+        draws, weights=[4, 2, 2], bilag_of=[MUSCULOSKELETAL, MUCOCUTANEOUS, -1],
+        active0=[True, False, True], bilag0=bilag0, on_is0=False, n_visits=4,
+        propensity=[0.0, -1.0, 0.0],
+    )
+    assert (draws.iu, draws.iz) == (u.size, z.size)
+    np.testing.assert_array_equal(sledai[0], [6, 6, 6, 4])
+    np.testing.assert_allclose(pga[0], [1.0, 1.0, 2.1, 0.5], atol=1e-12)
+    np.testing.assert_array_equal(flare[0], [FLARE_NONE, FLARE_NONE, FLARE_MILD, FLARE_NONE])
+    np.testing.assert_allclose(pred[0], [10.0, 8.0, 18.0, 14.4], atol=1e-12)
+    assert (failure[0], dropout[0]) == (2, 2)
+    musculoskeletal = bilag[0, :, MUSCULOSKELETAL]
+    np.testing.assert_array_equal(musculoskeletal, [GRADE_C, GRADE_B, GRADE_B, GRADE_D])
+    mucocutaneous = bilag[0, :, MUCOCUTANEOUS]
+    np.testing.assert_array_equal(mucocutaneous, [GRADE_E, GRADE_E, GRADE_B, GRADE_C])
+    others = [k for k in range(N_BILAG) if k not in (MUSCULOSKELETAL, MUCOCUTANEOUS)]
+    assert (bilag[0][:, others] == GRADE_E).all()
+
+
+@pytest.mark.parametrize("on_is0, failure_visit", [(True, 2), (False, 1)])
+def test_severe_flare_escalation_and_rules_at_their_weeks(on_is0, failure_visit):
+    """A severe flare at week 4: prednisone doubled step, immunosuppressant escalation.
+
+    Descriptors 0 (weight 8, vasculitis, off), 1 (weight 4, musculoskeletal, on), 2 (serology,
+    on): SLEDAI 6 at baseline. Visit 1: w = 0.3, g = 0.3; d0 off: P(on) = 0.574·0.5 = 0.287 >
+    u 0.1: on; d1 (λ 0): 0.574 > u 0.5: on; d2 stays (u 0.5). SLEDAI 14 > 12 from 6: severe.
+    Increase (u 0.5 < 1): 10 + 2·10 = 30 mg, exactly 0.5 mg/kg (not above); week 4 is not after
+    the steroid limit week 4: no failure. Escalation (u 0.5 < 1): a patient already on an
+    immunosuppressant may increase it up to week 16: no failure; a patient not on one gets a
+    new one: failure at visit 1. Dropout: u 0.9, no.
+    """
+    z = np.zeros(4)  # w, PGA, BILAG musculoskeletal, BILAG vasculitis
+    u = np.array([0.1, 0.5, 0.5, 0.5, 0.5, 0.9])
+    draws = ScriptedDraws(u, z)
+    sledai, pga, bilag, pred, flare, failure, dropout = run(
+        draws, weights=[8, 4, 2], bilag_of=[VASCULITIS, MUSCULOSKELETAL, -1],
+        active0=[False, True, True], bilag0=[GRADE_E] * N_BILAG, on_is0=on_is0, n_visits=2,
+        propensity=[0.0, 0.0, 0.0],
+    )
+    assert (draws.iu, draws.iz) == (u.size, z.size)
+    np.testing.assert_array_equal(sledai[0], [6, 14])
+    assert flare[0, 1] == FLARE_SEVERE
+    assert pred[0, 1] == 30.0
+    assert failure[0] == failure_visit
+    assert dropout[0] == 2
+    assert bilag[0, 1, VASCULITIS] == GRADE_B  # 8/4 = 2.0, not above threshold A
+    assert bilag[0, 1, MUSCULOSKELETAL] == GRADE_B  # 4/4 = 1.0 > 0.75
+
+
+def test_markov_descriptor_probabilities():
+    assert descriptor_on_probability(0.2, 0.5, True) == pytest.approx(0.6)
+    assert descriptor_on_probability(0.2, 0.5, False) == pytest.approx(0.1)
+    # stationary: π = π P(on|on) + (1 - π) P(on|off)
+    pi, lam = 0.3, 0.7
+    on = descriptor_on_probability(pi, lam, True)
+    off = descriptor_on_probability(pi, lam, False)
+    assert pi * on + (1 - pi) * off == pytest.approx(pi)
+
+
+def test_drug_time_course():
+    assert drug_time_course(4.0, 4.0, 8.0, 0.0, 0.0) == 0.0  # not after the lag
+    assert drug_time_course(12.0, 4.0, 8.0, 0.0, 0.0) == pytest.approx(1 - math.exp(-1))
+    half = math.log(2) / 26.0
+    got = drug_time_course(78.0, 4.0, 8.0, half, 52.0)
+    assert got == pytest.approx((1 - math.exp(-74 / 8)) * 0.5)
+    assert drug_time_course(52.0, 4.0, 8.0, half, 52.0) == pytest.approx(1 - math.exp(-6))
+
+
+def test_taper_step():
+    assert tapered_dose(10.0, 5.0, 0.2) == pytest.approx(8.0)
+    assert tapered_dose(6.0, 5.0, 0.2) == 5.0
