@@ -237,6 +237,30 @@ def test_compare_arms_matches_statsmodels(seed, alpha):
             np.testing.assert_allclose([res[CI_LOW], res[CI_HIGH]], ci, rtol=1e-6)
 
 
+def test_outcome_driven_by_a_stratum_adjusted_vs_unadjusted():
+    """A stratum that drives the outcome and is unevenly spread over the arms.
+
+    Treated patients are mostly in the stratum whose response is high and the treatment itself
+    does nothing: the unadjusted OR is confounded far above 1, the adjusted one is near 1, and
+    compare_arms gives statsmodels' answer in both cases (with the strata; with ``None``).
+    """
+    rng = np.random.default_rng(17)
+    n = 2000
+    arm = rng.integers(0, 2, n).astype(np.int64)
+    stratum = (rng.random(n) < np.where(arm == 1, 0.8, 0.2)).astype(float)
+    y = (rng.random(n) < np.where(stratum == 1, 0.7, 0.2)).astype(np.uint8)
+    pairs = np.array([[1, 0]], dtype=np.int64)
+    adjusted = compare_arms(y, arm, stratum[:, None], pairs)[0, 0]
+    unadjusted = compare_arms(y, arm, None, pairs)[0, 0]
+    treated = (arm == 1).astype(float)
+    ref_adj = _statsmodels_fit(np.column_stack([np.ones(n), treated, stratum]), y.astype(float))
+    ref_un = _statsmodels_fit(np.column_stack([np.ones(n), treated]), y.astype(float))
+    np.testing.assert_allclose(adjusted[LOG_OR], ref_adj.params[1], atol=1e-6)
+    np.testing.assert_allclose(unadjusted[LOG_OR], ref_un.params[1], atol=1e-6)
+    np.testing.assert_allclose(adjusted[SE], ref_adj.bse[1], atol=1e-6)
+    assert unadjusted[LOG_OR] > 1.0 and abs(adjusted[LOG_OR]) < 0.3
+
+
 # ----------------------------------------------------------------------------
 # drop_constant_columns
 

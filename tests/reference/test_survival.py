@@ -63,6 +63,22 @@ def test_compare_survival_pairs_and_fields():
         assert out[c, LOGRANK_CHI2] == pytest.approx(ref.test_statistic, rel=1e-9)
         assert out[c, HAZARD_RATIO] == pytest.approx(np.exp(out[c, LOG_HR]))
         assert 0 < out[c, P_WALD] < 1 and out[c, SE] > 0
+        # the Cox fit of the pair with treated = 1, as lifelines reports it
+        df = pd.DataFrame({"t": t[sel], "e": e[sel].astype(int),
+                           "treated": (arm[sel] == trt).astype(float)})
+        cph = CoxPHFitter().fit(df, "t", "e")
+        assert out[c, LOG_HR] == pytest.approx(cph.params_["treated"], abs=1e-6)
+        assert out[c, SE] == pytest.approx(cph.standard_errors_["treated"], abs=1e-6)
+
+
+def test_hazard_ratio_points_the_right_way():
+    """Treated patients who flare later (true HR 0.5) give log HR < 0 for treated vs control."""
+    t, e, g = grid_data(11, n=600, hr=0.5)
+    arm = g.astype(np.int64)  # 1 = treated
+    out = compare_survival(t, e, arm, np.array([[1, 0]], dtype=np.int64))
+    assert out[0, LOG_HR] < 0 and out[0, HAZARD_RATIO] < 1 and out[0, P_LOGRANK] < 0.05
+    swapped = compare_survival(t, e, arm, np.array([[0, 1]], dtype=np.int64))
+    assert swapped[0, LOG_HR] == pytest.approx(-out[0, LOG_HR], abs=1e-9)
 
 
 def test_no_events_is_unanalysable():

@@ -17,7 +17,7 @@ def null_run(bliss76):
         bliss76,
         {
             "drug.emax": 0.0,  # the drug switched off: no effect on activity
-        "drug.stabilization": 0.0,  # nor on therapy escalations
+            "drug.stabilization": 0.0,  # nor on therapy escalations
             "design.sample_size": 240,
             "design.duration_weeks": 52,
             "design.endpoint_weeks": [52],
@@ -53,3 +53,19 @@ def test_null_rates_are_equal_across_arms(null_run):
     diff = rates[:, 1:] - rates[:, [0]]
     se = diff.std(axis=0, ddof=1) / np.sqrt(R)
     assert np.all(np.abs(diff.mean(axis=0)) < 3.5 * se)
+
+
+def test_logrank_and_cox_type1_error_for_time_to_first_flare(null_run):
+    """Time to first SFI flare with the drug off: log-rank and Cox Wald reject at alpha."""
+    from trialsim.analysis.survival import LOG_HR, P_LOGRANK, P_WALD
+
+    plan, res = null_run
+    alpha = plan.scenario.analysis.alpha
+    mcse = np.sqrt(alpha * (1 - alpha) / R)
+    for c, comp in enumerate(plan.comparisons):
+        for field in (P_LOGRANK, P_WALD):
+            rate = (res.flare_analysis[:, c, field] < alpha).mean()
+            assert abs(rate - alpha) < 3.5 * mcse, (comp, field, rate)
+        # and no direction: the log hazard ratios centre on 0
+        log_hr = res.flare_analysis[:, c, LOG_HR]
+        assert abs(np.nanmean(log_hr)) < 3.5 * np.nanstd(log_hr) / np.sqrt(R), comp
