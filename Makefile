@@ -10,7 +10,7 @@ JOBS   ?=
 
 SIM_ARGS := $(if $(REPS),--replicates $(REPS)) $(if $(JOBS),--n-jobs $(JOBS))
 
-.PHONY: sim test validate lint bench power calibrate explain clean-venv
+.PHONY: sim test validate lint bench power calibrate explain mutations clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ explain: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) scripts/bench.py --out results/bench.json
+
+mutations: $(STAMP)
+	$(PY) scripts/mutations.py --validate --out results/mutations.json
 
 clean-venv:
 	rm -rf $(VENV)

@@ -3,9 +3,10 @@
 The kernel takes its random numbers from the generator it is given; here it is given a
 scripted one (a numba jitclass with the two methods the kernel calls) that hands out chosen
 uniforms and normals in order (the kernel's source is compiled for it without the disk
-cache; the rules it calls are the cached functions the simulation runs). Every value expected below was worked out by hand from
-docs/model.md §3; the draws are chosen away from the decision thresholds, and the test also
-checks that the kernel consumed exactly the draws the model statement implies.
+cache; the rules it calls are the cached functions the simulation runs). Every value expected
+below was worked out by hand from docs/model.md §3; the draws are chosen away from the
+decision thresholds, and the test also checks that the kernel consumed exactly the draws the
+model statement implies.
 """
 
 import math
