@@ -1,16 +1,25 @@
 """Double programming: the fast engine and the plain reference agree in distribution.
 
-``trialsim.plain`` re-implements docs/model.md §1-4 independently of the engine (one trial,
-one patient and one visit at a time, plain Python loops). On the shipped ``bliss76`` scenario,
-at whatever parameter values ``configs/`` holds when the test runs, both are simulated and
-compared: arm-level response rates at weeks 52 and 76, and baseline marginals pooled over
-patients, each within ``Z_MAX`` combined Monte Carlo standard errors.
+``tests/reference_model/plain.py`` re-implements docs/model.md §1-4 independently of the
+engine (one trial, one patient and one visit at a time, plain Python loops, its own descriptor
+table transcribed from domain.md). On the shipped ``bliss76`` scenario, at whatever parameter
+values ``configs/`` holds when the test runs, both are simulated and compared:
 
-One reading is chosen explicitly: docs/model.md says baseline proteinuria is log-normal
-"(forced > 0.5)" when the proteinuria descriptor is active and "(forced ≤ 0.5)" otherwise. The
-plain reference's default reads "forced" as truncation of the log-normal; the engine clips it
-(see ``test_proteinuria_reading``), so the comparison runs the reference with
-``proteinuria_rule="clip"``.
+* arm-level response rates at weeks 52 and 76 and baseline marginals, each cell within
+  ``Z_MAX`` combined Monte Carlo standard errors;
+* the course beyond response rates, patient by patient, in families: endpoint flags, SFI
+  flares at every visit, treatment failure / dropout / first flare by weeks 24, 52 and 76,
+  the SELENA-SLEDAI trajectory, prednisone; per family one Hotelling test of the arm means
+  (all cells of a family at once, their correlation taken into account) and a per-cell
+  limit; and the Kaplan–Meier median time to first flare per arm.
+
+The fast version (``PLAIN_TRIALS`` plain trials) is part of ``make test`` and detects a
+shift of about 2.5 percentage points in one endpoint's rates; the ``slow`` version (``make
+validate``) runs ``SLOW_PLAIN_TRIALS`` and detects a 1 point shift (per-arm SE ~0.17 pp).
+
+The proteinuria reading: docs/model.md says baseline proteinuria is log-normal, clipped at
+0.5/0.51 g/24h; the plain reference can also read "forced" as truncation; the comparison runs
+it with ``proteinuria_rule="clip"``, and ``test_proteinuria_reading`` checks the engine's.
 """
 
 from __future__ import annotations
@@ -19,9 +28,11 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from scipy import stats
 
-from tests.reference_model.plain import baseline_marginals, run_plain
+from tests.reference_model.plain import PlainResult, baseline_marginals, run_plain
 from trialsim.baseline import BASELINE_NAMES
 from trialsim.engine import simulate
 from trialsim.scenario import load_scenario, with_overrides
@@ -71,18 +82,46 @@ BASELINE = [
     "descriptor_low_complement",
 ]
 ENGINE_REPLICATES = 300
-PLAIN_TRIALS = 16  # of 819 patients: ~13,000 patients, ~4,400 per arm
+PLAIN_TRIALS = 48  # of 819 patients: ~39,000 patients, ~13,000 per arm
+SLOW_PLAIN_TRIALS = 320  # ~87,000 per arm
+SLOW_ENGINE_REPLICATES = 1200
 Z_MAX = 4.0
+#: a family of course statistics fails when its Hotelling test has p below this
+P_FAMILY = 1e-4
+#: cells of the course families: a per-cell limit that allows for their number
+Z_CELL = 4.5
+
+
+def plain_run(scenario, trials: int, seed: int):
+    """``trials`` plain trials, half in each of two processes (independent seeds)."""
+    from joblib import Parallel, delayed
+
+    halves = [trials // 2, trials - trials // 2]
+    parts = Parallel(n_jobs=2)(
+        delayed(run_plain)(scenario, n, seed=seed + k, proteinuria_rule="clip")
+        for k, n in enumerate(halves)
+    )
+    for k, part in enumerate(parts):
+        part.patients["replicate"] += k * halves[0]
+        part.rates["replicate"] += k * halves[0]
+    return PlainResult(
+        rates=pd.concat([p.rates for p in parts], ignore_index=True),
+        patients=pd.concat([p.patients for p in parts], ignore_index=True),
+    )
+
+
+def _scenario():
+    return with_overrides(
+        load_scenario(CONFIGS / "bliss76.yaml"), {"analysis.endpoints": ENDPOINTS}
+    )
 
 
 @pytest.fixture(scope="module")
 def runs():
     """Both implementations on the same validated scenario object (same parameter values)."""
-    scenario = with_overrides(
-        load_scenario(CONFIGS / "bliss76.yaml"), {"analysis.endpoints": ENDPOINTS}
-    )
-    engine = simulate(scenario, replicates=ENGINE_REPLICATES, n_jobs=1, progress=False)
-    plain = run_plain(scenario, PLAIN_TRIALS, seed=20261122, proteinuria_rule="clip")
+    scenario = _scenario()
+    engine = simulate(scenario, replicates=ENGINE_REPLICATES, n_jobs=2, progress=False)
+    plain = plain_run(scenario, PLAIN_TRIALS, seed=20261122)
     return scenario, engine, plain
 
 
@@ -179,6 +218,7 @@ def test_plain_reference_is_deterministic_and_well_formed(runs):
     scenario, _, plain = runs
     pats = plain.patients
     assert len(pats) == PLAIN_TRIALS * scenario.design.sample_size
+    assert pats["replicate"].nunique() == PLAIN_TRIALS
     assert (pats["sledai"] >= scenario.screening.min_sledai).all()
     assert (pats["proteinuria_g"] <= scenario.screening.max_proteinuria_g).all()
     # responders of SRI-4 are responders of each component
@@ -190,3 +230,221 @@ def test_plain_reference_is_deterministic_and_well_formed(runs):
     a = run_plain(small, 1, seed=7).rates
     b = run_plain(small, 1, seed=7).rates
     assert np.array_equal(a["rate"].to_numpy(), b["rate"].to_numpy(), equal_nan=True)
+
+
+# --------------------------------------------------------------------------- the course
+
+#: visits at which cumulative failure, dropout and first flare are compared (weeks 24, 52, 76)
+BY_VISITS = (6, 13, 19)
+
+
+def engine_patients(scenario, replicates: int) -> pd.DataFrame:
+    """The engine's patients, with the plain table's course columns, from the stage functions."""
+    from tests.integration.test_engine_wiring import rebuild
+    from trialsim.endpoints import ENDPOINTS as REGISTRY
+    from trialsim.endpoints import first_flare_visit
+
+    des = scenario.design
+    frames = []
+    for r in range(replicates):
+        trial, _, arms = rebuild(scenario, r)
+        c = trial.course
+        cols = {"replicate": r, "arm": np.array(arms)[trial.arm]}
+        for week in des.endpoint_weeks:
+            for name in ENDPOINTS:
+                cols[f"{name}_w{week}"] = REGISTRY[name](trial, week // des.visit_interval_weeks)
+        cols["failure_visit"] = c.failure_visit
+        cols["dropout_visit"] = c.dropout_visit
+        first, observed = first_flare_visit(c)
+        cols["first_flare_visit"] = first
+        cols["first_flare_observed"] = observed
+        for v in range(c.sledai.shape[1]):
+            cols[f"sledai_v{v}"] = c.sledai[:, v]
+            cols[f"flare_v{v}"] = c.flare[:, v]
+            cols[f"prednisone_v{v}"] = c.prednisone[:, v]
+        frames.append(pd.DataFrame(cols))
+    return pd.concat(frames, ignore_index=True)
+
+
+def course_families(pats: pd.DataFrame, scenario) -> dict[str, pd.DataFrame]:
+    """Per-patient features of the course, by family (same columns for both implementations)."""
+    des = scenario.design
+    n_visits = des.duration_weeks // des.visit_interval_weeks + 1
+    visits = range(1, n_visits)
+    fam = {
+        "endpoints": pats[[f"{e}_w{w}" for w in des.endpoint_weeks for e in ENDPOINTS]],
+        "flare_by_visit": pd.DataFrame({f"v{v}": pats[f"flare_v{v}"] > 0 for v in visits}),
+        "severe_flare_by_visit": pd.DataFrame(
+            {f"v{v}": pats[f"flare_v{v}"] == 2 for v in visits}
+        ),
+        "failure_dropout_first_flare": pd.DataFrame(
+            {
+                **{f"failure_by_v{v}": pats["failure_visit"] <= v for v in BY_VISITS},
+                **{f"dropout_by_v{v}": pats["dropout_visit"] <= v for v in BY_VISITS},
+                **{
+                    f"flare_by_v{v}": pats["first_flare_observed"].astype(bool)
+                    & (pats["first_flare_visit"] <= v)
+                    for v in BY_VISITS
+                },
+            }
+        ),
+        "sledai_trajectory": pats[[f"sledai_v{v}" for v in visits]],
+        "prednisone": pats[[f"prednisone_v{v}" for v in visits]],
+    }
+    return {k: v.astype(float).assign(arm=pats["arm"].to_numpy()) for k, v in fam.items()}
+
+
+def hotelling(a: np.ndarray, b: np.ndarray) -> tuple[float, int, np.ndarray]:
+    """Two-sample Hotelling statistic of the means of ``a`` and ``b`` (rows = patients).
+
+    Large samples: T² = d' [S (1/n_a + 1/n_b)]⁺ d with S the pooled covariance, chi-square
+    with rank(S) degrees of freedom under equal means. Also returns per-cell z values.
+    """
+    na, nb = len(a), len(b)
+    d = a.mean(0) - b.mean(0)
+    pooled = ((na - 1) * np.cov(a, rowvar=False) + (nb - 1) * np.cov(b, rowvar=False)) / (
+        na + nb - 2
+    )
+    cov = np.atleast_2d(pooled) * (1 / na + 1 / nb)
+    w, v = np.linalg.eigh(cov)
+    keep = w > w.max() * 1e-9
+    proj = v[:, keep].T @ d
+    t2 = float(np.sum(proj**2 / w[keep]))
+    se = np.sqrt(np.clip(np.diag(cov), 0, None))
+    z = np.divide(d, se, out=np.zeros_like(d), where=se > 0)
+    return t2, int(keep.sum()), z
+
+
+def compare_families(scenario, plain_pats, engine_pats):
+    """Per family: p of its Hotelling test (all arms), Bonferroni p of its worst statistic
+    (z² summed over the arms, chi-square with one df per arm), the worst cell's z and line."""
+    fp, fe = course_families(plain_pats, scenario), course_families(engine_pats, scenario)
+    out = {}
+    for name in fp:
+        t2_sum, df_sum, lines, zs = 0.0, 0, [], []
+        for arm in scenario.design.arms:
+            a = fp[name][fp[name]["arm"] == arm].drop(columns="arm")
+            b = fe[name][fe[name]["arm"] == arm].drop(columns="arm")
+            t2, df, z = hotelling(a.to_numpy(), b.to_numpy())
+            t2_sum, df_sum = t2_sum + t2, df_sum + df
+            zs.append(z)
+            k = int(np.argmax(np.abs(z)))
+            lines.append(
+                f"{name:>28} {arm:>8}: T2 {t2:8.1f} on {df:3d} df, worst cell "
+                f"{a.columns[k]} plain {a.iloc[:, k].mean():.4f} engine "
+                f"{b.iloc[:, k].mean():.4f} z {z[k]:+.2f}"
+            )
+        zs = np.array(zs)  # (arms, statistics)
+        per_stat = stats.chi2.sf((zs**2).sum(0), zs.shape[0]) * zs.shape[1]
+        out[name] = {
+            "p_hotelling": stats.chi2.sf(t2_sum, df_sum),
+            "p_worst_statistic": float(per_stat.min()),
+            "z_worst_cell": float(np.abs(zs).max()),
+            "lines": lines,
+        }
+    return out
+
+
+def family_failures(result: dict) -> list[str]:
+    """Families whose comparison fails any of the three limits."""
+    return [
+        f"{name}: Hotelling p {r['p_hotelling']:.1e}, worst statistic p "
+        f"{r['p_worst_statistic']:.1e}, worst cell |z| {r['z_worst_cell']:.2f}\n  " + "\n  ".join(r["lines"])
+        for name, r in result.items()
+        if r["p_hotelling"] < P_FAMILY or r["p_worst_statistic"] < P_FAMILY
+        or r["z_worst_cell"] > Z_CELL
+    ]
+
+
+def km_medians_by_trial(pats: pd.DataFrame, interval: int) -> pd.DataFrame:
+    """KM median time to first flare (days, interpolated) per trial and arm, via lifelines."""
+    from lifelines import KaplanMeierFitter
+
+    rows = []
+    for (rep, arm), g in pats.groupby(["replicate", "arm"]):
+        days = g["first_flare_visit"].to_numpy() * interval * 7.0
+        seen = g["first_flare_observed"].astype(bool)
+        sf = KaplanMeierFitter().fit(days, seen).survival_function_
+        t_prev, s_prev, median = 0.0, 1.0, math.inf
+        for t, s in sf.iloc[:, 0].items():
+            if t > 0 and s <= 0.5:
+                median = t_prev + (s_prev - 0.5) / (s_prev - s) * (t - t_prev)
+                break
+            if t > 0 and s < s_prev:
+                t_prev, s_prev = t, s
+        rows.append((rep, arm, median))
+    return pd.DataFrame(rows, columns=["replicate", "arm", "median"])
+
+
+def _check_families(scenario, plain, engine_pats):
+    result = compare_families(scenario, plain.patients, engine_pats)
+    print("\n".join(line for r in result.values() for line in r["lines"]))
+    bad = family_failures(result)
+    assert not bad, "engine and plain reference disagree on the course:\n" + "\n".join(bad)
+
+
+@pytest.fixture(scope="module")
+def engine_pats(runs):
+    scenario, _, _ = runs
+    return engine_patients(scenario, 120)
+
+
+def test_course_families_agree(runs, engine_pats):
+    scenario, _, plain = runs
+    _check_families(scenario, plain, engine_pats)
+
+
+def test_km_median_time_to_first_flare_agrees(runs):
+    scenario, engine, plain = runs
+    interval = scenario.design.visit_interval_weeks
+    plain_km = km_medians_by_trial(plain.patients, interval)
+    bad, lines = [], []
+    for a, arm in enumerate(scenario.design.arms):
+        e = engine.flare_median_days[:, a]
+        p = plain_km.loc[plain_km["arm"] == arm, "median"].to_numpy()
+        assert np.isfinite(e).all() and np.isfinite(p).all()
+        z = _z(p.mean(), p.std(ddof=1) / math.sqrt(len(p)), e.mean(),
+               e.std(ddof=1) / math.sqrt(len(e)))
+        lines.append(f"{arm}: engine {e.mean():.1f} days, plain {p.mean():.1f} days, z {z:+.2f}")
+        if abs(z) > Z_MAX:
+            bad.append(lines[-1])
+    print("\n".join(lines))
+    assert not bad, bad
+
+
+@pytest.mark.slow
+def test_course_families_agree_at_1pp_resolution():
+    """The slow version: ~87,000 plain patients per arm (``make validate``)."""
+    scenario = _scenario()
+    plain = plain_run(scenario, SLOW_PLAIN_TRIALS, seed=20261130)
+    _check_families(scenario, plain, engine_patients(scenario, SLOW_ENGINE_REPLICATES))
+
+
+def test_the_family_test_detects_a_shift(runs):
+    """Power check of the comparison itself, at the fast version's sizes: a 2.5 pp shift of
+    one statistic in every arm is found, and no shift passes (the test can fail, and need not).
+    """
+    scenario, _, plain = runs
+    rng = np.random.default_rng(1)
+    arms = list(scenario.design.arms)
+    n_p = len(plain.patients) // len(arms)
+    n_e = 120 * scenario.design.sample_size // len(arms)
+
+    def patients(n, shift):
+        cols = {f"x{j}": rng.random(n * len(arms)) < 0.4 + (shift if j == 0 else 0.0)
+                for j in range(16)}
+        return pd.DataFrame(cols).astype(float).assign(arm=np.repeat(arms, n))
+
+    def failures(shift):
+        a, b = patients(n_p, shift), patients(n_e, 0.0)
+        result = {}
+        for arm in arms:
+            result.setdefault("zs", []).append(
+                hotelling(a[a.arm == arm].drop(columns="arm").to_numpy(),
+                          b[b.arm == arm].drop(columns="arm").to_numpy())[2]
+            )
+        zs = np.array(result["zs"])
+        return stats.chi2.sf((zs**2).sum(0), len(arms)).min() * zs.shape[1] < P_FAMILY
+
+    assert not failures(0.0)
+    assert failures(0.025)
