@@ -349,7 +349,8 @@ def family_failures(result: dict) -> list[str]:
     """Families whose comparison fails any of the three limits."""
     return [
         f"{name}: Hotelling p {r['p_hotelling']:.1e}, worst statistic p "
-        f"{r['p_worst_statistic']:.1e}, worst cell |z| {r['z_worst_cell']:.2f}\n  " + "\n  ".join(r["lines"])
+        f"{r['p_worst_statistic']:.1e}, worst cell |z| {r['z_worst_cell']:.2f}\n  "
+        + "\n  ".join(r["lines"])
         for name, r in result.items()
         if r["p_hotelling"] < P_FAMILY or r["p_worst_statistic"] < P_FAMILY
         or r["z_worst_cell"] > Z_CELL
