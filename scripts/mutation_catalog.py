@@ -1,0 +1,501 @@
+"""The mutation catalog of trialsim: small, named, behavioural changes of the source.
+
+Each :class:`Mutation` locates its change by an exact source snippet, ``find``, that must occur
+exactly once in ``path``; the campaign (``scripts/mutations.py``) replaces it by ``replace`` in a
+copy of the repository, runs ``tests`` and records whether they fail ("kill" the mutation).
+``tests/unit/test_mutation_campaign.py`` checks every entry against the current tree, so a
+refactor that moves a snippet fails that test and the catalog is kept in step with the code.
+
+Adding a mutation is one entry in :data:`MUTATIONS`::
+
+    Mutation(
+        name="sfi_severe_threshold_12_to_13",          # unique, snake_case
+        path="trialsim/instruments.py",                # relative to the repository root
+        find="sledai_increase > 12",                   # occurs exactly once in path
+        replace="sledai_increase > 13",                # must still parse
+        tests=("tests/unit/test_instruments.py",),     # pytest arguments that should kill it
+        why="SFI severe flare needs a SLEDAI increase above 13 instead of 12",
+    ),
+
+``validate_tests`` (optional) are extra pytest arguments for ``--validate``, the second pass
+over the survivors that also runs the tests marked ``slow``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One named behavioural change of the source.
+
+    Attributes
+    ----------
+    name : str
+        Unique snake_case identifier.
+    path : str
+        File to mutate, relative to the repository root.
+    find : str
+        Exact source snippet; must occur exactly once in ``path``.
+    replace : str
+        The mutated text that replaces ``find``.
+    tests : tuple of str
+        pytest arguments (files or node ids, relative to the repository root) that should kill
+        the mutation with the ``slow`` tests deselected.
+    why : str
+        One line: the behaviour the mutation changes.
+    validate_tests : tuple of str, optional
+        Further pytest arguments run, with ``tests`` and the ``slow`` tests included, by the
+        ``--validate`` pass on mutations that survived ``tests``.
+    """
+
+    name: str
+    path: str
+    find: str
+    replace: str
+    tests: tuple[str, ...]
+    why: str
+    validate_tests: tuple[str, ...] = ()
+
+
+MUTATIONS: list[Mutation] = [
+    Mutation(
+        name="survival_arms_swapped",
+        path="trialsim/analysis/survival.py",
+        find="g = arm[sel] == pairs[c, 0]",
+        replace="g = arm[sel] == pairs[c, 1]",
+        tests=("tests/reference/test_survival.py", "tests/integration/test_engine_wiring.py"),
+        why="log-rank/Cox group indicator marks the control arm instead of the treated arm (every HR inverted)",
+    ),
+    Mutation(
+        name="engine_drops_strata_adjustment",
+        path="trialsim/engine.py",
+        find="covariates = x if sc.analysis.adjust_for_strata else np.zeros((arm.size, 0))",
+        replace="covariates = np.zeros((arm.size, 0))",
+        tests=("tests/integration/test_engine_wiring.py",),
+        why="engine ignores analysis.adjust_for_strata: logistic models never adjust for strata",
+    ),
+    Mutation(
+        name="sfi_severe_sledai_12_to_13",
+        path="trialsim/instruments.py",
+        find="SFI_SEVERE_SLEDAI = 12",
+        replace="SFI_SEVERE_SLEDAI = 13",
+        tests=("tests/unit/test_instruments.py", "tests/validation/test_double_programming.py"),
+        why="SFI severe flare needs SELENA-SLEDAI above 13 instead of 12",
+    ),
+    Mutation(
+        name="no_flare_window_excludes_endpoint_visit",
+        path="trialsim/endpoints.py",
+        find="trial.course.flare[:, 1 : visit + 1] != FLARE_NONE",
+        replace="trial.course.flare[:, 1:visit] != FLARE_NONE",
+        tests=("tests/unit/test_endpoints.py",),
+        why="no_flare looks at visits 1 .. v-1, missing a flare at the endpoint visit",
+    ),
+    Mutation(
+        name="endpoint_visit_off_by_one",
+        path="trialsim/protocol.py",
+        find="return week // interval_weeks",
+        replace="return week // interval_weeks - 1",
+        tests=("tests/unit/test_instruments.py", "tests/integration/test_engine_wiring.py"),
+        why="endpoints are read one visit before the endpoint week",
+    ),
+    Mutation(
+        name="pga_component_swapped",
+        path="trialsim/instruments.py",
+        find="return (np.asarray(visit) - np.asarray(baseline)) < SRI_PGA_WORSENING - tol",
+        replace="return (np.asarray(baseline) - np.asarray(visit)) < SRI_PGA_WORSENING - tol",
+        tests=("tests/unit/test_instruments.py",),
+        why="SRI PGA component tests improvement instead of worsening (baseline/visit swapped)",
+    ),
+    Mutation(
+        name="bilag_thresholds_swapped",
+        path="trialsim/instruments.py",
+        find="        if severity > threshold_a:\n            return GRADE_A\n        if severity > threshold_b:\n            return GRADE_B",
+        replace="        if severity > threshold_b:\n            return GRADE_A\n        if severity > threshold_a:\n            return GRADE_B",
+        tests=("tests/unit/test_instruments.py",),
+        why="BILAG grader that runs uses threshold B for A and threshold A for B",
+    ),
+    Mutation(
+        name="comparison_pairs_swapped",
+        path="trialsim/engine.py",
+        find="[[self.arms.index(t), self.arms.index(c)] for t, c in des.comparisons]",
+        replace="[[self.arms.index(c), self.arms.index(t)] for t, c in des.comparisons]",
+        tests=("tests/integration/test_engine_wiring.py",),
+        why="every comparison is control vs treated (ORs and HRs inverted)",
+    ),
+    Mutation(
+        name="screening_sledai_strict",
+        path="trialsim/population.py",
+        find="ok = c.sledai >= scr.min_sledai",
+        replace="ok = c.sledai > scr.min_sledai",
+        tests=("tests/unit/test_endpoints.py",),
+        why="a candidate at exactly the minimum SELENA-SLEDAI is screened out",
+    ),
+    Mutation(
+        name="sri_reduction_strict",
+        path="trialsim/instruments.py",
+        find="return (np.asarray(baseline) - np.asarray(visit)) >= k",
+        replace="return (np.asarray(baseline) - np.asarray(visit)) > k",
+        tests=("tests/unit/test_instruments.py",),
+        why="SRI-k needs a reduction of more than k",
+    ),
+    Mutation(
+        name="pga_worsening_exactly_0_3_allowed",
+        path="trialsim/instruments.py",
+        find="return (np.asarray(visit) - np.asarray(baseline)) < SRI_PGA_WORSENING - tol",
+        replace="return (np.asarray(visit) - np.asarray(baseline)) < SRI_PGA_WORSENING + tol",
+        tests=("tests/unit/test_instruments.py",),
+        why="a PGA rise of exactly 0.3 no longer counts as worsening",
+    ),
+    Mutation(
+        name="two_new_bilag_b_allowed",
+        path="trialsim/instruments.py",
+        find="return (new_a == 0) & (new_b <= 1)",
+        replace="return (new_a == 0) & (new_b <= 2)",
+        tests=("tests/unit/test_instruments.py", "tests/unit/test_endpoints.py"),
+        why="SRI BILAG component allows two new B systems",
+    ),
+    Mutation(
+        name="baseline_a_counts_as_new_a",
+        path="trialsim/instruments.py",
+        find="new_a = ((visit == GRADE_A) & (baseline != GRADE_A)).sum(axis=1)",
+        replace="new_a = (visit == GRADE_A).sum(axis=1)",
+        tests=("tests/unit/test_instruments.py",),
+        why="a system graded A at baseline and at the visit counts as a new A",
+    ),
+    Mutation(
+        name="a_to_b_counts_as_new_b",
+        path="trialsim/instruments.py",
+        find="new_b = ((visit == GRADE_B) & (baseline < GRADE_B)).sum(axis=1)",
+        replace="new_b = ((visit == GRADE_B) & (baseline != GRADE_B)).sum(axis=1)",
+        tests=("tests/unit/test_instruments.py",),
+        why="an improvement from A to B counts as a new B",
+    ),
+    Mutation(
+        name="sfi_severe_pga_inclusive",
+        path="trialsim/instruments.py",
+        find="pga > SFI_SEVERE_PGA and previous_pga <= SFI_SEVERE_PGA",
+        replace="pga >= SFI_SEVERE_PGA and previous_pga <= SFI_SEVERE_PGA",
+        tests=("tests/unit/test_instruments.py",),
+        why="a PGA of exactly 2.5 makes a severe flare",
+    ),
+    Mutation(
+        name="sfi_severe_without_crossing",
+        path="trialsim/instruments.py",
+        find="(sledai > SFI_SEVERE_SLEDAI and previous_sledai <= SFI_SEVERE_SLEDAI)",
+        replace="(sledai > SFI_SEVERE_SLEDAI)",
+        tests=("tests/unit/test_instruments.py",),
+        why="every visit above 12 is a new severe flare, not only the crossing",
+    ),
+    Mutation(
+        name="sfi_mild_sledai_rise_strict",
+        path="trialsim/instruments.py",
+        find="if sledai - previous_sledai >= SFI_MILD_SLEDAI_RISE or",
+        replace="if sledai - previous_sledai > SFI_MILD_SLEDAI_RISE or",
+        tests=("tests/unit/test_instruments.py",),
+        why="a SELENA-SLEDAI rise of exactly 3 is not a mild flare",
+    ),
+    Mutation(
+        name="sfi_mild_pga_rise_strict",
+        path="trialsim/instruments.py",
+        find="or pga - previous_pga >= SFI_MILD_PGA_RISE:",
+        replace="or pga - previous_pga > SFI_MILD_PGA_RISE:",
+        tests=("tests/unit/test_instruments.py",),
+        why="a PGA rise of exactly 1.0 is not a mild flare",
+    ),
+    Mutation(
+        name="prednisone_severe_inclusive",
+        path="trialsim/instruments.py",
+        find="return dose_mg > SFI_SEVERE_PREDNISONE_MG_PER_KG * weight_kg",
+        replace="return dose_mg >= SFI_SEVERE_PREDNISONE_MG_PER_KG * weight_kg",
+        tests=("tests/unit/test_instruments.py", "tests/unit/test_course_by_hand.py"),
+        why="prednisone of exactly 0.5 mg/kg makes a severe flare",
+    ),
+    Mutation(
+        name="steroid_rule_dose_inclusive",
+        path="trialsim/protocol.py",
+        find="week > limit_week and dose_mg > baseline_dose_mg + allowance_mg",
+        replace="week > limit_week and dose_mg >= baseline_dose_mg + allowance_mg",
+        tests=("tests/unit/test_instruments.py",),
+        why="a dose exactly at baseline + allowance after week 24 is a treatment failure",
+    ),
+    Mutation(
+        name="steroid_rule_from_limit_week",
+        path="trialsim/protocol.py",
+        find="return week > limit_week and dose_mg",
+        replace="return week >= limit_week and dose_mg",
+        tests=("tests/unit/test_instruments.py", "tests/unit/test_course_by_hand.py"),
+        why="the steroid limit applies from week 24 itself",
+    ),
+    Mutation(
+        name="is_rule_from_limit_week",
+        path="trialsim/protocol.py",
+        find="return (not on_immunosuppressant) or week > limit_week",
+        replace="return (not on_immunosuppressant) or week >= limit_week",
+        tests=("tests/unit/test_instruments.py",),
+        why="an immunosuppressant increase at week 16 is a treatment failure",
+    ),
+    Mutation(
+        name="new_immunosuppressant_allowed",
+        path="trialsim/protocol.py",
+        find="return (not on_immunosuppressant) or week > limit_week",
+        replace="return week > limit_week",
+        tests=("tests/unit/test_instruments.py", "tests/unit/test_course_by_hand.py"),
+        why="a new immunosuppressant before week 16 is not a treatment failure",
+    ),
+    Mutation(
+        name="on_study_at_dropout_visit",
+        path="trialsim/protocol.py",
+        find="return (dropout_visit > visit) & (failure_visit > visit)",
+        replace="return (dropout_visit >= visit) & (failure_visit > visit)",
+        tests=("tests/unit/test_instruments.py", "tests/unit/test_endpoints.py"),
+        why="a patient who missed the endpoint visit counts as observed there",
+    ),
+    Mutation(
+        name="on_study_ignores_failure",
+        path="trialsim/protocol.py",
+        find="return (dropout_visit > visit) & (failure_visit > visit)",
+        replace="return dropout_visit > visit",
+        tests=("tests/unit/test_instruments.py", "tests/unit/test_endpoints.py"),
+        why="treatment failures can be responders",
+    ),
+    Mutation(
+        name="screening_proteinuria_strict",
+        path="trialsim/population.py",
+        find="ok &= c.proteinuria_g <= scr.max_proteinuria_g",
+        replace="ok &= c.proteinuria_g < scr.max_proteinuria_g",
+        tests=("tests/unit/test_endpoints.py",),
+        why="proteinuria exactly at the exclusion limit is screened out",
+    ),
+    Mutation(
+        name="screening_ignores_anti_dsdna",
+        path="trialsim/population.py",
+        find="ok &= c.ana | c.anti_dsdna",
+        replace="ok &= c.ana",
+        tests=("tests/unit/test_endpoints.py",),
+        why="anti-dsDNA positive, ANA negative candidates are screened out",
+    ),
+    Mutation(
+        name="sledai_weight_arthritis_2",
+        path="trialsim/instruments.py",
+        find='("arthritis", 4, "musculoskeletal", 3),',
+        replace='("arthritis", 2, "musculoskeletal", 3),',
+        tests=("tests/unit/test_instruments.py",),
+        why="arthritis weighs 2 instead of 4 in the SELENA-SLEDAI",
+    ),
+    Mutation(
+        name="arthritis_in_mucocutaneous_bilag",
+        path="trialsim/instruments.py",
+        find='("arthritis", 4, "musculoskeletal", 3),',
+        replace='("arthritis", 4, "musculoskeletal", 1),',
+        tests=("tests/unit/test_instruments.py",),
+        why="arthritis is graded in the BILAG mucocutaneous system",
+    ),
+    Mutation(
+        name="inactive_involved_system_is_e",
+        path="trialsim/instruments.py",
+        find="    if ever_active:\n        return GRADE_D",
+        replace="    if ever_active:\n        return GRADE_E",
+        tests=("tests/unit/test_instruments.py",),
+        why="an inactive system that was involved before is graded E instead of D",
+    ),
+    Mutation(
+        name="bilag_severity_half_per_weight",
+        path="trialsim/instruments.py",
+        find="BILAG_SEVERITY_PER_WEIGHT = 0.25",
+        replace="BILAG_SEVERITY_PER_WEIGHT = 0.5",
+        tests=("tests/unit/test_instruments.py",),
+        why="BILAG system severity doubled",
+    ),
+    Mutation(
+        name="high_steroid_inclusive",
+        path="trialsim/instruments.py",
+        find="return np.asarray(prednisone_mg) > HIGH_STEROID_MG",
+        replace="return np.asarray(prednisone_mg) >= HIGH_STEROID_MG",
+        tests=("tests/unit/test_instruments.py",),
+        why="7.5 mg/day counts as a high steroid dose",
+    ),
+    Mutation(
+        name="strata_sledai_cutoff_strict",
+        path="trialsim/design.py",
+        find="cols.append(cohort.sledai >= 10)",
+        replace="cols.append(cohort.sledai > 10)",
+        tests=("tests/unit/test_endpoints.py",),
+        why="SELENA-SLEDAI stratum is > 10 instead of >= 10",
+    ),
+    Mutation(
+        name="strata_proteinuria_cutoff_strict",
+        path="trialsim/design.py",
+        find="cols.append(cohort.proteinuria_g >= 2.0)",
+        replace="cols.append(cohort.proteinuria_g > 2.0)",
+        tests=("tests/unit/test_endpoints.py",),
+        why="proteinuria stratum is > 2 instead of >= 2 g/24h",
+    ),
+    Mutation(
+        name="randomization_ignores_allocation",
+        path="trialsim/design.py",
+        find="template = np.repeat(np.arange(allocation.size), allocation * block_multiplier)",
+        replace="template = np.repeat(np.arange(allocation.size), block_multiplier)",
+        tests=("tests/unit/test_design.py",),
+        why="permuted blocks are 1:1 whatever the allocation ratio",
+    ),
+    Mutation(
+        name="waning_not_applied",
+        path="trialsim/course.py",
+        find="f *= math.exp(-waning_rate * (week - waning_start))",
+        replace="f *= 1.0",
+        tests=("tests/unit/test_course_by_hand.py",),
+        why="the drug effect never wanes",
+    ),
+    Mutation(
+        name="taper_floor_ignored",
+        path="trialsim/course.py",
+        find="return max(floor_mg, dose * (1.0 - fraction))",
+        replace="return dose * (1.0 - fraction)",
+        tests=("tests/unit/test_course_by_hand.py",),
+        why="prednisone is tapered below its floor",
+    ),
+    Mutation(
+        name="markov_persistence_wrong",
+        path="trialsim/course.py",
+        find="return stationary + persistence * (1.0 - stationary)",
+        replace="return stationary + persistence * stationary",
+        tests=("tests/unit/test_course_by_hand.py",),
+        why="P(on | on) of a descriptor chain is wrong",
+    ),
+    Mutation(
+        name="symptom_high_steroid_factor_ignored",
+        path="trialsim/course.py",
+        find="symptom_high_steroid if prednisone0[i] > HIGH_STEROID_MG else 1.0",
+        replace="1.0 if prednisone0[i] > HIGH_STEROID_MG else 1.0",
+        tests=("tests/validation/test_double_programming.py",),
+        why="steroid-reliant practice does not raise symptom-driven prednisone increases",
+        validate_tests=("tests/validation/test_bliss_reproduction.py",),
+    ),
+    Mutation(
+        name="drug_serology_modifier_inverted",
+        path="trialsim/course.py",
+        find="sero = np.where(cohort.serologically_active, mod.serologically_active, 1.0)",
+        replace="sero = np.where(cohort.serologically_active, 1.0, mod.serologically_active)",
+        tests=("tests/validation/test_double_programming.py",),
+        why="the serology drug modifier applies to the serologically inactive",
+        validate_tests=("tests/validation/test_bliss_reproduction.py",),
+    ),
+    Mutation(
+        name="steroid_effect_sign",
+        path="trialsim/course.py",
+        find="+ steroid_potency * (math.log1p(dose) - log_dose0)",
+        replace="- steroid_potency * (math.log1p(dose) - log_dose0)",
+        tests=("tests/validation/test_double_programming.py",),
+        why="raising prednisone raises disease activity",
+        validate_tests=("tests/validation/test_bliss_reproduction.py",),
+    ),
+    Mutation(
+        name="escalation_without_effect",
+        path="trialsim/course.py",
+        find="escalation += esc_effect",
+        replace="escalation += 0.0",
+        tests=("tests/validation/test_double_programming.py",),
+        why="an immunosuppressant escalation does not reduce activity",
+        validate_tests=("tests/validation/test_bliss_reproduction.py",),
+    ),
+    Mutation(
+        name="background_therapy_immediate",
+        path="trialsim/course.py",
+        find="soc_amp[i] * (1.0 - math.exp(-t / soc_onset))",
+        replace="soc_amp[i]",
+        tests=("tests/validation/test_double_programming.py",),
+        why="background therapy acts at full strength from week 0",
+        validate_tests=("tests/validation/test_bliss_reproduction.py",),
+    ),
+    Mutation(
+        name="serology_drug_effect_ignored",
+        path="trialsim/course.py",
+        find="hazard = p_norm0 + sero_drug * drug",
+        replace="hazard = p_norm0",
+        tests=("tests/validation/test_double_programming.py",),
+        why="the drug does not speed up serological normalization",
+        validate_tests=("tests/validation/test_bliss_reproduction.py",),
+    ),
+    Mutation(
+        name="cox_sign_flipped",
+        path="trialsim/analysis/survival.py",
+        find="out[c, LOG_HR] = beta",
+        replace="out[c, LOG_HR] = -beta",
+        tests=("tests/reference/test_survival.py", "tests/integration/test_engine_wiring.py"),
+        why="the reported log hazard ratio has the wrong sign",
+    ),
+    Mutation(
+        name="km_median_not_interpolated",
+        path="trialsim/engine.py",
+        find="return float(prev_t + frac * (t[i] - prev_t))",
+        replace="return float(t[i])",
+        tests=("tests/unit/test_endpoints.py",),
+        why="the KM median is the step-function median on the visit grid",
+    ),
+    Mutation(
+        name="first_flare_censor_at_dropout_visit",
+        path="trialsim/endpoints.py",
+        find="last_seen = np.minimum(course.dropout_visit - 1, n_visits - 1)",
+        replace="last_seen = np.minimum(course.dropout_visit, n_visits - 1)",
+        tests=("tests/unit/test_endpoints.py",),
+        why="a flare at the visit the patient missed counts as observed",
+    ),
+    Mutation(
+        name="power_favoring_wrong_side",
+        path="trialsim/summary.py",
+        find='favor = reject & (a[:, F["log_or"]] > 0)',
+        replace='favor = reject & (a[:, F["log_or"]] < 0)',
+        tests=("tests/integration/test_engine_wiring.py",),
+        why="power_favoring_treatment counts rejections with OR < 1",
+    ),
+    Mutation(
+        name="flare_favoring_wrong_side",
+        path="trialsim/summary.py",
+        find="favor = reject & (f[:, LOG_HR] < 0)",
+        replace="favor = reject & (f[:, LOG_HR] > 0)",
+        tests=("tests/integration/test_engine_wiring.py",),
+        why="flare power_favoring_treatment counts rejections with HR > 1",
+    ),
+    Mutation(
+        name="logistic_ci_one_sided_z",
+        path="trialsim/analysis/comparisons.py",
+        find="z_crit = norm_ppf(1.0 - 0.5 * alpha)",
+        replace="z_crit = norm_ppf(1.0 - alpha)",
+        tests=("tests/reference/test_logistic.py",),
+        why="the OR confidence interval uses the one-sided z",
+    ),
+    Mutation(
+        name="rates_of_the_wrong_arm",
+        path="trialsim/engine.py",
+        find="rates[:, a] = response[:, arm == a].mean(axis=1)",
+        replace="rates[:, a] = response[:, arm == (a + 1) % n_arms].mean(axis=1)",
+        tests=("tests/integration/test_engine_wiring.py",),
+        why="arm response rates are reported under the next arm's name",
+    ),
+    Mutation(
+        name="trajectory_counts_dropouts",
+        path="trialsim/engine.py",
+        find="seen = course.dropout_visit[:, None] > visits[None, :]",
+        replace="seen = course.dropout_visit[:, None] >= visits[None, :]",
+        tests=("tests/integration/test_engine_wiring.py",),
+        why="the SLEDAI trajectory includes patients at the visit they missed",
+    ),
+    Mutation(
+        name="flare_days_shifted",
+        path="trialsim/engine.py",
+        find="days = first * des.visit_interval_weeks * 7.0",
+        replace="days = first * des.visit_interval_weeks * 7.0 + 7.0",
+        tests=("tests/integration/test_engine_wiring.py",),
+        why="time to first flare is a week late",
+    ),
+    Mutation(
+        name="dropout_rate_linear",
+        path="trialsim/protocol.py",
+        find="return 1.0 - (1.0 - per_year) ** (interval_weeks / 52.0)",
+        replace="return per_year * interval_weeks / 52.0",
+        tests=("tests/unit/test_instruments.py",),
+        why="per-visit dropout from the annual proportion by linear scaling",
+    ),
+]
