@@ -10,7 +10,7 @@ JOBS   ?=
 
 SIM_ARGS := $(if $(REPS),--replicates $(REPS)) $(if $(JOBS),--n-jobs $(JOBS))
 
-.PHONY: sim test validate lint bench power calibrate explain mutations clean-venv
+.PHONY: install sim test validate lint bench power calibrate explain mutations clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,14 +18,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test,dask]"
 	touch $(STAMP)
 
+install: $(STAMP)
+
 sim: $(STAMP)
 	$(VENV)/bin/trialsim run configs/$(SCENARIO).yaml $(SIM_ARGS)
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not slow"
 
 validate: $(STAMP)
-	$(PY) -m pytest -q -m acceptance
+	$(PY) -m pytest -q -m "acceptance or slow"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check trialsim tests scripts
