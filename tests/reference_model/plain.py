@@ -439,10 +439,10 @@ def draw_candidate(m: PlainModel, rng: np.random.Generator) -> dict:
     p["organ"] = organ
     p["active0"] = active
 
-    # proteinuria g/24h: log-normal, "forced" > 0.5 (descriptor active) or <= 0.5
-    # READING (ambiguous in docs/model.md): by default "forced" is read as a log-normal
-    # truncated to that side of 0.5 (drawn by inverse CDF); proteinuria_rule="clip" reads it
-    # as an untruncated log-normal clipped to that side of 0.5 instead.
+    # proteinuria g/24h: log-normal, clipped from below at 0.51 when the descriptor is active
+    # and from above at 0.5 otherwise (docs/model.md §1; the default proteinuria_rule="clip").
+    # proteinuria_rule="truncate" keeps the first reading of an older statement ("forced"):
+    # a log-normal truncated to that side of 0.5 (drawn by inverse CDF).
     is_active = active[m.i_proteinuria]
     median = dis.proteinuria_active_median_g if is_active else dis.proteinuria_inactive_median_g
     mu, sd = math.log(median), dis.proteinuria_log_sd
@@ -454,7 +454,7 @@ def draw_candidate(m: PlainModel, rng: np.random.Generator) -> dict:
         p["proteinuria_g"] = math.exp(mu + sd * float(ndtri(u)))
     else:
         x = math.exp(mu + sd * rng.standard_normal())
-        p["proteinuria_g"] = max(x, math.nextafter(0.5, 1.0)) if is_active else min(x, 0.5)
+        p["proteinuria_g"] = max(x, 0.51) if is_active else min(x, 0.5)
 
     # instruments at screening
     p["sledai0"] = sledai(active, m)
