@@ -149,6 +149,7 @@ def test_bilag_grade_at_thresholds(severity, active, ever, grade):
         ([D, E, E], [B, B, E], False),  # D -> B and E -> B: two new B
         ([B, B, E], [B, B, E], True),  # persisting B are not new
         ([A, E, E], [B, E, E], True),  # A -> B is an improvement, not a new B
+        ([A, E, E], [B, B, E], True),  # ... so with one E -> B it is still one new B
         ([D, C, E], [B, C, C], True),  # D -> B one new B; C not new
         ([B, E, E], [B, B, E], True),
     ],
