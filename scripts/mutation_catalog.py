@@ -209,22 +209,30 @@ MUTATIONS: list[Mutation] = [
         path="trialsim/instruments.py",
         find="return dose_mg > SFI_SEVERE_PREDNISONE_MG_PER_KG * weight_kg",
         replace="return dose_mg >= SFI_SEVERE_PREDNISONE_MG_PER_KG * weight_kg",
-        tests=("tests/unit/test_instruments.py", "tests/unit/test_course_by_hand.py"),
+        tests=("tests/unit/test_instruments.py",),
         why="prednisone of exactly 0.5 mg/kg makes a severe flare",
     ),
     Mutation(
         name="steroid_rule_dose_inclusive",
         path="trialsim/protocol.py",
-        find="week > limit_week and dose_mg > baseline_dose_mg + allowance_mg",
-        replace="week > limit_week and dose_mg >= baseline_dose_mg + allowance_mg",
+        find="after_steroid_limit(week, limit_week) and dose_mg > baseline_dose_mg + allowance_mg",
+        replace="after_steroid_limit(week, limit_week) and dose_mg >= baseline_dose_mg + allowance_mg",
         tests=("tests/unit/test_instruments.py",),
         why="a dose exactly at baseline + allowance after week 24 is a treatment failure",
     ),
     Mutation(
         name="steroid_rule_from_limit_week",
         path="trialsim/protocol.py",
-        find="return week > limit_week and dose_mg",
-        replace="return week >= limit_week and dose_mg",
+        find="""    return week > limit_week
+
+
+@jit
+def breaks_steroid_rule""",
+        replace="""    return week >= limit_week
+
+
+@jit
+def breaks_steroid_rule""",
         tests=("tests/unit/test_instruments.py", "tests/unit/test_course_by_hand.py"),
         why="the steroid limit applies from week 24 itself",
     ),
@@ -311,8 +319,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         name="high_steroid_inclusive",
         path="trialsim/instruments.py",
-        find="return np.asarray(prednisone_mg) > HIGH_STEROID_MG",
-        replace="return np.asarray(prednisone_mg) >= HIGH_STEROID_MG",
+        find="return dose_mg > HIGH_STEROID_MG",
+        replace="return dose_mg >= HIGH_STEROID_MG",
         tests=("tests/unit/test_instruments.py",),
         why="7.5 mg/day counts as a high steroid dose",
     ),
@@ -367,9 +375,9 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         name="symptom_high_steroid_factor_ignored",
         path="trialsim/course.py",
-        find="symptom_high_steroid if prednisone0[i] > HIGH_STEROID_MG else 1.0",
-        replace="1.0 if prednisone0[i] > HIGH_STEROID_MG else 1.0",
-        tests=("tests/validation/test_double_programming.py",),
+        find="symptom_high_steroid if is_high_steroid(prednisone0[i]) else 1.0",
+        replace="1.0 if is_high_steroid(prednisone0[i]) else 1.0",
+        tests=("tests/unit/test_course_by_hand.py", "tests/validation/test_double_programming.py"),
         why="steroid-reliant practice does not raise symptom-driven prednisone increases",
         validate_tests=("tests/validation/test_bliss_reproduction.py",),
     ),
@@ -378,7 +386,7 @@ MUTATIONS: list[Mutation] = [
         path="trialsim/course.py",
         find="sero = np.where(cohort.serologically_active, mod.serologically_active, 1.0)",
         replace="sero = np.where(cohort.serologically_active, 1.0, mod.serologically_active)",
-        tests=("tests/validation/test_double_programming.py",),
+        tests=("tests/unit/test_course_by_hand.py", "tests/validation/test_double_programming.py"),
         why="the serology drug modifier applies to the serologically inactive",
         validate_tests=("tests/validation/test_bliss_reproduction.py",),
     ),
@@ -387,7 +395,7 @@ MUTATIONS: list[Mutation] = [
         path="trialsim/course.py",
         find="+ steroid_potency * (math.log1p(dose) - log_dose0)",
         replace="- steroid_potency * (math.log1p(dose) - log_dose0)",
-        tests=("tests/validation/test_double_programming.py",),
+        tests=("tests/unit/test_course_by_hand.py", "tests/validation/test_double_programming.py"),
         why="raising prednisone raises disease activity",
         validate_tests=("tests/validation/test_bliss_reproduction.py",),
     ),
@@ -396,7 +404,7 @@ MUTATIONS: list[Mutation] = [
         path="trialsim/course.py",
         find="escalation += esc_effect",
         replace="escalation += 0.0",
-        tests=("tests/validation/test_double_programming.py",),
+        tests=("tests/unit/test_course_by_hand.py", "tests/validation/test_double_programming.py"),
         why="an immunosuppressant escalation does not reduce activity",
         validate_tests=("tests/validation/test_bliss_reproduction.py",),
     ),
@@ -405,7 +413,7 @@ MUTATIONS: list[Mutation] = [
         path="trialsim/course.py",
         find="soc_amp[i] * (1.0 - math.exp(-t / soc_onset))",
         replace="soc_amp[i]",
-        tests=("tests/validation/test_double_programming.py",),
+        tests=("tests/unit/test_course_by_hand.py", "tests/validation/test_double_programming.py"),
         why="background therapy acts at full strength from week 0",
         validate_tests=("tests/validation/test_bliss_reproduction.py",),
     ),
@@ -414,7 +422,7 @@ MUTATIONS: list[Mutation] = [
         path="trialsim/course.py",
         find="hazard = p_norm0 + sero_drug * drug",
         replace="hazard = p_norm0",
-        tests=("tests/validation/test_double_programming.py",),
+        tests=("tests/unit/test_course_by_hand.py", "tests/validation/test_double_programming.py"),
         why="the drug does not speed up serological normalization",
         validate_tests=("tests/validation/test_bliss_reproduction.py",),
     ),
@@ -497,5 +505,43 @@ MUTATIONS: list[Mutation] = [
         replace="return per_year * interval_weeks / 52.0",
         tests=("tests/unit/test_instruments.py",),
         why="per-visit dropout from the annual proportion by linear scaling",
+    ),
+    Mutation(
+        name="symptom_increase_ignores_steroid_limit",
+        path="trialsim/course.py",
+        find="(symptom_late if after_steroid_limit(t, steroid_limit) else 1.0)",
+        replace="1.0",
+        tests=("tests/unit/test_course_by_hand.py", "tests/validation/test_double_programming.py"),
+        why="investigators do not avoid symptom-driven increases that would break the week-24 rule",
+        validate_tests=("tests/validation/test_bliss_reproduction.py",),
+    ),
+    Mutation(
+        name="stabilization_ignored",
+        path="trialsim/course.py",
+        find="* (1.0 - stab)\n                * (symptom_late",
+        replace="* 1.0\n                * (symptom_late",
+        tests=("tests/unit/test_course_by_hand.py", "tests/validation/test_double_programming.py"),
+        why="the drug does not reduce symptom-driven prednisone increases",
+        validate_tests=("tests/validation/test_bliss_reproduction.py",),
+    ),
+    Mutation(
+        name="symptom_increase_without_failure_check",
+        path="trialsim/course.py",
+        find="""                level = FLARE_MILD
+                dose += inc_mg
+                if failed == n_visits and breaks_steroid_rule(""",
+        replace="""                level = FLARE_MILD
+                dose += inc_mg
+                if False and breaks_steroid_rule(""",
+        tests=("tests/unit/test_course_by_hand.py",),
+        why="a symptom-driven increase above the allowance after week 24 is not a treatment failure",
+    ),
+    Mutation(
+        name="drug_duration_modifier_from_year_0",
+        path="trialsim/course.py",
+        find="np.maximum(cohort.disease_duration - 2.0, 0.0)",
+        replace="np.maximum(cohort.disease_duration, 0.0)",
+        tests=("tests/unit/test_course_by_hand.py",),
+        why="the disease-duration modifier counts from diagnosis instead of from year 2",
     ),
 ]

@@ -29,12 +29,12 @@ from .instruments import (
     FLARE_MILD,
     FLARE_NONE,
     FLARE_SEVERE,
-    HIGH_STEROID_MG,
     N_BILAG,
     SLEDAI_WEIGHTS,
     bilag_grade,
     bilag_system_severity,
     high_steroid,
+    is_high_steroid,
     pga_score,
     sfi_flare,
     sfi_severe_by_prednisone,
@@ -43,6 +43,7 @@ from .instruments import (
 from .jit import jit
 from .population import Cohort
 from .protocol import (
+    after_steroid_limit,
     breaks_immunosuppressant_rule,
     breaks_steroid_rule,
     dropout_per_visit,
@@ -276,7 +277,7 @@ def simulate_course(
         escalation = 0.0
         failed = n_visits
         p_symptom = symptom_prob * (
-            symptom_high_steroid if prednisone0[i] > HIGH_STEROID_MG else 1.0
+            symptom_high_steroid if is_high_steroid(prednisone0[i]) else 1.0
         )
         for v in range(1, n_visits):
             t = v * interval_weeks
@@ -347,7 +348,7 @@ def simulate_course(
             elif rng.random() < (
                 min(1.0, 2.0 * p_symptom * _expit(g))
                 * (1.0 - stab)
-                * (symptom_late if t > steroid_limit else 1.0)
+                * (symptom_late if after_steroid_limit(t, steroid_limit) else 1.0)
             ):
                 # symptoms outside the SLEDAI (fatigue, arthralgia, rash not scored...) lead
                 # to a prednisone increase: an SFI mild/moderate flare by its medication rule

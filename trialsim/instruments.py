@@ -311,6 +311,21 @@ def bilag_a_or_2b(grades: np.ndarray) -> np.ndarray:
     return ((grades == GRADE_A).sum(axis=-1) >= 1) | ((grades == GRADE_B).sum(axis=-1) >= 2)
 
 
-def high_steroid(prednisone_mg: np.ndarray) -> np.ndarray:
+@jit
+def is_high_steroid(dose_mg):
     """On more than 7.5 mg/day prednisone (the subgroup of seed 000 Table 4)."""
-    return np.asarray(prednisone_mg) > HIGH_STEROID_MG
+    return dose_mg > HIGH_STEROID_MG
+
+
+@jit
+def _high_steroid_flat(dose_mg):
+    out = np.empty(dose_mg.size, dtype=np.bool_)
+    for i in range(dose_mg.size):
+        out[i] = is_high_steroid(dose_mg[i])
+    return out
+
+
+def high_steroid(prednisone_mg: np.ndarray) -> np.ndarray:
+    """``is_high_steroid`` of each dose (any shape)."""
+    dose = np.asarray(prednisone_mg, dtype=np.float64)
+    return _high_steroid_flat(dose.ravel()).reshape(dose.shape)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import time
 from pathlib import Path
 
 import numba
@@ -23,11 +24,18 @@ _PACKAGE = Path(__file__).resolve().parent
 
 
 def _source_hash() -> str:
-    """Digest of the package's Python sources (names and contents)."""
+    """Digest of the package's Python sources (names and contents; dotfiles skipped)."""
     h = hashlib.sha256()
     for path in sorted(_PACKAGE.rglob("*.py")):
-        h.update(str(path.relative_to(_PACKAGE)).encode())
-        h.update(path.read_bytes())
+        rel = path.relative_to(_PACKAGE)
+        if any(part.startswith(".") for part in rel.parts):
+            continue  # editor lock files, hidden folders
+        try:
+            data = path.read_bytes()
+        except OSError:  # vanished mid-scan (a checkout in progress), a dangling link
+            continue
+        h.update(str(rel).encode())
+        h.update(data)
     return h.hexdigest()[:16]
 
 
@@ -37,26 +45,58 @@ def _cache_root() -> Path:
     return Path(user) / "trialsim" if user else _PACKAGE / "__pycache__" / "numba"
 
 
-def _select_cache_dir() -> None:
-    root = _cache_root()
-    current = root / _source_hash()
+#: other versions' caches are deleted only when older than this and not among the newest few,
+#: so that a long run of another version (a sweep, a dask worker) keeps its cache
+_KEEP_NEWEST, _KEEP_SECONDS = 8, 7 * 24 * 3600
+
+
+def _prune(root: Path, current: Path) -> None:
+    """Best effort: drop old caches of other versions; any error leaves an entry alone."""
     try:
-        current.mkdir(parents=True, exist_ok=True)
-        # keep a few other versions (another checkout may share NUMBA_CACHE_DIR), drop the rest
-        others = sorted(
-            (p for p in root.iterdir() if p.is_dir() and p != current),
-            key=lambda p: p.stat().st_mtime,
-        )
-        for old in others[:-4]:
-            shutil.rmtree(old, ignore_errors=True)
-        os.utime(current)
-    except OSError:  # read-only install: numba falls back to its own locations
+        entries = [p for p in root.iterdir() if p != current]
+    except OSError:
         return
-    numba.config.CACHE_DIR = str(current)
+    aged = []
+    for p in entries:
+        try:
+            aged.append((p.stat().st_mtime, p))
+        except OSError:
+            continue
+    aged.sort(reverse=True)
+    now = time.time()
+    for mtime, p in aged[_KEEP_NEWEST:]:
+        if now - mtime > _KEEP_SECONDS:
+            shutil.rmtree(p, ignore_errors=True)
 
 
-_select_cache_dir()
+def _select_cache_dir() -> None:
+    """Point numba's cache at this version's directory, or else turn caching off.
 
+    Falling back to numba's default per-file cache would bring back the stale-callee problem,
+    so a directory that cannot be created (a read-only install without NUMBA_CACHE_DIR) means
+    no disk cache: compile every time, never run stale code.
+    """
+    global jit, CACHE
+    for root in (_cache_root(), Path.home() / ".cache" / "trialsim" / "numba"):
+        current = root / _source_hash()
+        try:
+            current.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        numba.config.CACHE_DIR = str(current)
+        try:
+            os.utime(current)
+        except OSError:
+            pass
+        _prune(root, current)
+        return
+    CACHE = False
+    jit = njit(cache=False, nogil=True)
+
+
+#: whether kernels are cached on disk (False only where no cache directory can be made)
+CACHE = True
 #: ``@jit`` compiles a function in nopython mode and caches the machine code on disk, so a
 #: second run of the tool does not pay the compilation again.
 jit = njit(cache=True, nogil=True)
+_select_cache_dir()

@@ -14,6 +14,12 @@ from .jit import jit
 
 
 @jit
+def after_steroid_limit(week, limit_week):
+    """Whether a visit in ``week`` falls after the steroid limit week (week 24, domain.md §3)."""
+    return week > limit_week
+
+
+@jit
 def breaks_steroid_rule(week, dose_mg, baseline_dose_mg, limit_week, allowance_mg):
     """Prednisone above the allowance after the steroid limit week: a treatment failure.
 
@@ -21,7 +27,7 @@ def breaks_steroid_rule(week, dose_mg, baseline_dose_mg, limit_week, allowance_m
     later than ``limit_week``, a dose above ``baseline_dose_mg + allowance_mg`` breaks the
     rule; a dose exactly at the allowance does not.
     """
-    return week > limit_week and dose_mg > baseline_dose_mg + allowance_mg
+    return after_steroid_limit(week, limit_week) and dose_mg > baseline_dose_mg + allowance_mg
 
 
 @jit

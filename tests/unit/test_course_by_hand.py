@@ -4,8 +4,9 @@ The kernel takes its random numbers from the generator it is given; here it is g
 scripted one (a numba jitclass with the two methods the kernel calls) that hands out chosen
 uniforms and normals in order (the kernel's source is compiled for it without the disk
 cache; the rules it calls are the cached functions the simulation runs). Every value expected
-below was worked out by hand from docs/model.md §3; the draws are chosen away from the
-decision thresholds, and the test also checks that the kernel consumed exactly the draws the
+below was worked out by hand from docs/model.md §3; the uniforms are chosen away from the
+probabilities they are compared with (close enough that the mutations named in the docstrings
+change the outcome), and the test also checks that the kernel consumed exactly the draws the
 model statement implies.
 """
 
@@ -66,8 +67,24 @@ MUSCULOSKELETAL, MUCOCUTANEOUS, VASCULITIS = 3, 1, 5
 kernel = njit(simulate_course.py_func)
 
 
-def run(draws, *, weights, bilag_of, active0, bilag0, on_is0, n_visits, propensity):
-    """Three descriptors (two clinical, one serological), placebo, one patient."""
+#: the patient and model of the placebo cases; the drug case overrides some of them
+DEFAULTS = dict(
+    soc_amp=0.0,  # no background-therapy effect
+    soc_onset=10.0,
+    drug_amp=0.0,  # placebo
+    stab_amp=0.0,
+    drug_lag=0.0,
+    drug_onset=1.0,
+    sero_drug=0.0,
+    symptom=(0.0, 1.0, 1.0),  # symptom-driven increases: probability, high-steroid and late factors
+    steroid_limit=4.0,
+    allowance=0.0,
+)
+
+
+def run(draws, *, weights, bilag_of, active0, bilag0, on_is0, n_visits, propensity, **over):
+    """Three descriptors (two clinical, one serological), one patient."""
+    k = {**DEFAULTS, **over}
     ever0 = np.array([[g != GRADE_E for g in bilag0]])
     return kernel(
         draws,
@@ -83,15 +100,15 @@ def run(draws, *, weights, bilag_of, active0, bilag0, on_is0, n_visits, propensi
         np.array(bilag_of, dtype=np.int64),
         1.0,  # fluctuation SD
         0.6,  # AR(1): innovation SD = sqrt(1 - 0.36) = 0.8
-        np.array([0.0]),  # no background-therapy effect
-        10.0,
+        np.array([k["soc_amp"]]),
+        k["soc_onset"],
         1.0,  # steroid potency
-        np.array([0.0]),  # placebo
-        np.array([0.0]),
-        0.0, 1.0, 0.0, 0.0,  # drug lag, onset, waning rate, waning start
-        0.1,  # serology normalizes with probability 0.1 per visit
+        np.array([k["drug_amp"]]),
+        np.array([k["stab_amp"]]),
+        k["drug_lag"], k["drug_onset"], 0.0, 0.0,  # drug lag, onset, waning rate, waning start
+        0.1,  # serology normalizes with probability 0.1 per visit (off drug)
         0.05,  # and appears with probability 0.05
-        0.0,
+        k["sero_drug"],
         np.array([0.1]),  # PGA rater effect
         np.array([1.0]),  # baseline PGA
         np.array([0.2, 0.1, 0.3]),  # PGA intercept, per clinical SLEDAI point, visit SD
@@ -106,9 +123,9 @@ def run(draws, *, weights, bilag_of, active0, bilag0, on_is0, n_visits, propensi
             0.5, 0.2, 5.0,  # taper probability, fraction, floor (mg)
             1.0, 10.0,  # flare increase probability, mg
             1.0, 0.0, 0.5,  # escalation probability severe / mild, escalation effect
-            0.0, 1.0, 1.0,  # symptom-driven increases off
+            *k["symptom"],
         ]),
-        np.array([16.0, 4.0, 0.0]),  # IS limit week, steroid limit week, allowance (mg)
+        np.array([16.0, k["steroid_limit"], k["allowance"]]),  # IS limit, steroid limit, mg
         0.1,  # dropout per visit
     )
 
@@ -164,34 +181,84 @@ def test_three_visits_by_hand():
     assert (bilag[0][:, others] == GRADE_E).all()
 
 
-@pytest.mark.parametrize("on_is0, failure_visit", [(True, 2), (False, 1)])
+@pytest.mark.parametrize("on_is0, failure_visit", [(True, 3), (False, 1)])
 def test_severe_flare_escalation_and_rules_at_their_weeks(on_is0, failure_visit):
-    """A severe flare at week 4: prednisone doubled step, immunosuppressant escalation.
+    """A severe flare at week 4 with a prednisone step and an escalation; its effect at week 8.
 
     Descriptors 0 (weight 8, vasculitis, off), 1 (weight 4, musculoskeletal, on), 2 (serology,
-    on): SLEDAI 6 at baseline. Visit 1: w = 0.3, g = 0.3; d0 off: P(on) = 0.574·0.5 = 0.287 >
-    u 0.1: on; d1 (λ 0): 0.574 > u 0.5: on; d2 stays (u 0.5). SLEDAI 14 > 12 from 6: severe.
-    Increase (u 0.5 < 1): 10 + 2·10 = 30 mg, exactly 0.5 mg/kg (not above); week 4 is not after
-    the steroid limit week 4: no failure. Escalation (u 0.5 < 1): a patient already on an
-    immunosuppressant may increase it up to week 16: no failure; a patient not on one gets a
-    new one: failure at visit 1. Dropout: u 0.9, no.
+    on): SLEDAI 6 at baseline.
+    visit 1 (week 4): w = 0.3, g = 0.3; d0 off: P(on) = 0.574·0.5 = 0.287 > u 0.1: on; d1
+      (λ 0): 0.574 > u 0.5: on; d2 stays (u 0.5 ≥ 0.1). SLEDAI 14 > 12 from 6: severe. PGA
+      0.2 + 1.2 + 0.1 = 1.5. BILAG musculoskeletal 1.0: B; vasculitis 8/4 = 2.0, not above
+      2.0: B. Increase (u 0.5 < 1): 10 + 2·10 = 30 mg; week 4 is not after the steroid limit
+      week 4: no failure. Escalation (u 0.5 < 1): a patient already on an immunosuppressant
+      may increase it up to week 16, no failure; one not on one gets a new one: failure at
+      visit 1. Escalation effect now 0.5. Dropout: u 0.9, no.
+    visit 2 (week 8): w = 0.18, shift = log1p(30) - log1p(10) + 0.5 = 1.536, g = -1.356.
+      d0 on: P(on) = 0.205 + 0.5·0.795 = 0.602 < u 0.62: off (without the escalation effect
+      P(on) would be 0.649, with the steroid effect reversed 0.87: on). d1: 0.205 < u 0.5: off.
+      d2: u 0.5, stays. SLEDAI 2. PGA 0.2 + 0 + 0.1 = 0.3. No flare. Symptoms: u 0.99 vs 0.
+      Taper: u 0.4 < 0.5: 30 → 24 mg. Dropout: u 0.9, no.
     """
-    z = np.zeros(4)  # w, PGA, BILAG musculoskeletal, BILAG vasculitis
-    u = np.array([0.1, 0.5, 0.5, 0.5, 0.5, 0.9])
+    z = np.zeros(6)  # visit 1: w, PGA, BILAG musculoskeletal, BILAG vasculitis; visit 2: w, PGA
+    u = np.array([0.1, 0.5, 0.5, 0.5, 0.5, 0.9,
+                  0.62, 0.5, 0.5, 0.99, 0.4, 0.9])
     draws = ScriptedDraws(u, z)
     sledai, pga, bilag, pred, flare, failure, dropout = run(
         draws, weights=[8, 4, 2], bilag_of=[VASCULITIS, MUSCULOSKELETAL, -1],
-        active0=[False, True, True], bilag0=[GRADE_E] * N_BILAG, on_is0=on_is0, n_visits=2,
+        active0=[False, True, True], bilag0=[GRADE_E] * N_BILAG, on_is0=on_is0, n_visits=3,
         propensity=[0.0, 0.0, 0.0],
     )
     assert (draws.iu, draws.iz) == (u.size, z.size)
-    np.testing.assert_array_equal(sledai[0], [6, 14])
-    assert flare[0, 1] == FLARE_SEVERE
-    assert pred[0, 1] == 30.0
+    np.testing.assert_array_equal(sledai[0], [6, 14, 2])
+    np.testing.assert_array_equal(flare[0], [FLARE_NONE, FLARE_SEVERE, FLARE_NONE])
+    np.testing.assert_allclose(pred[0], [10.0, 30.0, 24.0], atol=1e-12)
+    np.testing.assert_allclose(pga[0], [1.0, 1.5, 0.3], atol=1e-12)
     assert failure[0] == failure_visit
-    assert dropout[0] == 2
-    assert bilag[0, 1, VASCULITIS] == GRADE_B  # 8/4 = 2.0, not above threshold A
-    assert bilag[0, 1, MUSCULOSKELETAL] == GRADE_B  # 4/4 = 1.0 > 0.75
+    assert dropout[0] == 3
+    np.testing.assert_array_equal(bilag[0, :, VASCULITIS], [GRADE_E, GRADE_B, GRADE_D])
+    np.testing.assert_array_equal(bilag[0, :, MUSCULOSKELETAL], [GRADE_E, GRADE_B, GRADE_D])
+
+
+@pytest.mark.parametrize("u_symptom", [0.09, 0.12])
+def test_drug_background_therapy_and_a_symptom_driven_increase(u_symptom):
+    """On drug, with background therapy: serology normalizes faster, and symptoms outside the
+    SLEDAI make the physician raise prednisone after the steroid limit week: a failure.
+
+    Background therapy 0.6 with onset 4 weeks, drug 0.8 with stabilization 0.5 and onset 4
+    weeks (no lag); both at 1 - exp(-1) = 0.632 of full effect at week 4. Symptom-driven
+    increase probability 0.2, doubled for a patient on > 7.5 mg at baseline (10 mg), halved
+    after the steroid limit (week 2 here, allowance 5 mg).
+    visit 1 (week 4): w = 0.3, shift = 0.6·0.632 + 0.8·0.632 = 0.379 + 0.506, g = -0.585.
+      d0 on: P(on) = 0.358 + 0.5·0.642 = 0.679 > u 0.5: on. d1 (organ -1, λ 0): 0.170 < u 0.9:
+      off. d2 on: normalization hazard -log(0.9) + 1.0·0.506 = 0.611, P = 0.457 > u 0.3:
+      normalizes (off drug P = 0.1 and it would stay). SLEDAI 4. PGA 0.2 + 0.4 + 0.1 = 0.7.
+      BILAG musculoskeletal 1.0: B. No SFI flare. Symptom-driven increase: probability
+      min(1, 2·0.4·expit(-0.585)) · (1 - 0.5·0.632) · 0.5 = 0.0979 > u 0.09: +10 mg = 20 mg, a
+      mild flare by the medication criterion; week 4 > 2 and 20 > 10 + 5: failure at visit 1.
+      (Without the high-steroid factor the probability is 0.049, with background therapy at
+      full strength from week 0 it is 0.084: no increase.) Dropout: u 0.5, no.
+      With u 0.12 instead: no increase (without the stabilization the probability would be
+      0.143: an increase); the taper step draws u 0.5, not < 0.5: the dose stays 10 mg.
+    """
+    increase = u_symptom < 0.0979
+    z = np.zeros(3)  # w, PGA, BILAG musculoskeletal
+    u = np.array([0.5, 0.9, 0.3, u_symptom, 0.5] + ([] if increase else [0.5]))
+    draws = ScriptedDraws(u, z)
+    sledai, pga, bilag, pred, flare, failure, dropout = run(
+        draws, weights=[4, 2, 2], bilag_of=[MUSCULOSKELETAL, MUCOCUTANEOUS, -1],
+        active0=[True, False, True], bilag0=[GRADE_E] * N_BILAG, on_is0=False, n_visits=2,
+        propensity=[0.0, -1.0, 0.0], soc_amp=0.6, soc_onset=4.0, drug_amp=0.8, stab_amp=0.5,
+        drug_lag=0.0, drug_onset=4.0, sero_drug=1.0, symptom=(0.2, 2.0, 0.5),
+        steroid_limit=2.0, allowance=5.0,
+    )
+    assert (draws.iu, draws.iz) == (u.size, z.size)
+    np.testing.assert_array_equal(sledai[0], [6, 4])
+    np.testing.assert_array_equal(flare[0], [FLARE_NONE, FLARE_MILD if increase else FLARE_NONE])
+    np.testing.assert_allclose(pred[0], [10.0, 20.0 if increase else 10.0], atol=1e-12)
+    np.testing.assert_allclose(pga[0], [1.0, 0.7], atol=1e-12)
+    assert (failure[0], dropout[0]) == (1 if increase else 2, 2)
+    assert bilag[0, 1, MUSCULOSKELETAL] == GRADE_B
 
 
 def test_markov_descriptor_probabilities():
@@ -216,3 +283,43 @@ def test_drug_time_course():
 def test_taper_step():
     assert tapered_dose(10.0, 5.0, 0.2) == pytest.approx(8.0)
     assert tapered_dose(6.0, 5.0, 0.2) == 5.0
+
+
+def test_drug_amplitude_by_subgroup(bliss76):
+    """Steady-state drug effect per patient: Emax on the average concentration, times the
+    subgroup modifiers, each at its edge (docs/model.md §3, with hand-set modifiers)."""
+    from types import SimpleNamespace
+
+    from trialsim.course import drug_amplitude, stabilization_amplitude
+    from trialsim.population import RACE_CODE
+    from trialsim.scenario import with_overrides
+
+    sc = with_overrides(bliss76, {
+        "drug.emax": 1.0, "drug.ec50_ug_ml": 11.6, "drug.cavg_per_mg_kg": 11.6,
+        "drug.stabilization": 0.5,
+        "drug.modifiers": {"race": {"black": 0.0, "asian": 0.5}, "serologically_active": 2.0,
+                           "per_5y_duration": 0.5, "high_steroid": 3.0},
+    })
+    # (race, anti-dsDNA, low C3, low C4, disease duration, prednisone, dose) -> expected
+    cases = [
+        ("white", False, False, False, 2.0, 7.5, 1.0, 0.5),  # C = EC50: half of Emax
+        ("white", False, False, False, 2.0, 7.5, 0.0, 0.0),  # placebo
+        ("white", True, True, False, 2.0, 7.5, 1.0, 1.0),  # serologically active: x2
+        ("white", True, False, False, 2.0, 7.5, 1.0, 0.5),  # anti-dsDNA alone is not
+        ("white", False, True, True, 2.0, 7.5, 1.0, 0.5),  # low complement alone is not
+        ("white", False, False, False, 7.0, 7.5, 1.0, 0.25),  # 5 years beyond 2: x0.5
+        ("white", False, False, False, 1.0, 7.5, 1.0, 0.5),  # under 2 years: no change
+        ("white", False, False, False, 2.0, 8.0, 1.0, 1.5),  # > 7.5 mg: x3
+        ("black", True, True, True, 2.0, 20.0, 10.0, 0.0),  # no benefit
+        ("asian", False, False, False, 2.0, 0.0, 10.0, 0.5 * 10 / 11),
+    ]
+    cohort = SimpleNamespace(
+        race=np.array([RACE_CODE[c[0]] for c in cases]),
+        serologically_active=np.array([c[1] and (c[2] or c[3]) for c in cases]),
+        disease_duration=np.array([c[4] for c in cases]),
+        prednisone=np.array([c[5] for c in cases]),
+    )
+    dose = np.array([c[6] for c in cases])
+    np.testing.assert_allclose(drug_amplitude(sc, cohort, dose), [c[7] for c in cases])
+    stab = stabilization_amplitude(sc, cohort, dose)
+    np.testing.assert_allclose(stab[[0, 1, 8, 9]], [0.5, 0.0, 0.0, 0.25])

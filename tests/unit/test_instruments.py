@@ -174,7 +174,9 @@ def test_sledai_reduction_exactly_k_counts_and_k_minus_1_does_not(k):
         (1.0, 1.0, True),
         (1.0, 1.29, True),
         (1.0, 1.3, False),  # a rise of exactly 0.3 is a worsening (1.3 - 1.0 rounds above 0.3)
-        (1.2, 1.5, False),  # 1.5 - 1.2 rounds below 0.3: still a worsening
+        (1.2, 1.5, False),
+        (2.2, 2.5, False),  # 2.5 - 2.2 = 0.2999999999999998: still a rise of 0.3, a worsening
+        (2.7, 3.0, False),  # likewise 0.2999999999999998
         (1.4, 1.7, False),
         (2.0, 0.5, True),
         (0.0, 0.31, False),
@@ -217,6 +219,7 @@ def test_sfi_severe_by_prednisone_is_above_half_a_mg_per_kg():
 
 def test_high_steroid_is_above_7_5_mg():
     np.testing.assert_array_equal(ins.high_steroid([0.0, 7.5, 7.51, 20.0]), [0, 0, 1, 1])
+    assert not ins.is_high_steroid(7.5) and ins.is_high_steroid(8.0)
 
 
 # --------------------------------------------------------------------------- protocol
@@ -236,6 +239,11 @@ def test_week_24_steroid_rule(week, dose, breaks):
     assert protocol.breaks_steroid_rule(week, dose, 10.0, 24.0, 0.0) == breaks
     # with an allowance of 5 mg the same doses are tested against 15 mg
     assert protocol.breaks_steroid_rule(week, dose + 5.0, 10.0, 24.0, 5.0) == breaks
+
+
+def test_after_the_steroid_limit_week():
+    assert not protocol.after_steroid_limit(24, 24.0)
+    assert protocol.after_steroid_limit(28, 24.0)
 
 
 @pytest.mark.parametrize(

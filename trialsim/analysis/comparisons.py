@@ -20,8 +20,8 @@ import math
 import numpy as np
 from numba import njit
 
-from trialsim import jit as _jit_policy  # noqa: F401  (selects the cache directory first)
 from trialsim.analysis.logistic import drop_constant_columns, fit_logistic
+from trialsim.jit import CACHE
 
 #: Names of the result fields, in the order of the last axis of the output.
 RESULT_FIELDS = (
@@ -61,7 +61,7 @@ _SQRT2 = math.sqrt(2.0)
 _SQRT2PI = math.sqrt(2.0 * math.pi)
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def norm_ppf(q):
     """Standard normal quantile function.
 
@@ -134,7 +134,7 @@ def norm_ppf(q):
     return x
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _fill_unanalysable(out, e, c):
     out[e, c, LOG_OR] = np.nan
     out[e, c, SE] = np.nan
@@ -146,7 +146,7 @@ def _fill_unanalysable(out, e, c):
     out[e, c, CONVERGED] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _unseparated_rows(full, y):
     """Rows left once strata that perfectly predict the response are set aside.
 
@@ -184,7 +184,7 @@ def _unseparated_rows(full, y):
     return rows
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def compare_arms_kernel(response, arm, strata, pairs, alpha):
     """Stratification-adjusted logistic comparisons of arm pairs (numba).
 

@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit
 
-from trialsim import jit as _jit_policy  # noqa: F401  (selects the cache directory first)
+from trialsim.jit import CACHE
 
 #: Largest absolute coefficient accepted before a fit is declared divergent
 #: (a symptom of complete or quasi-complete separation).
@@ -32,7 +32,7 @@ _PIVOT_RTOL = 1e-13
 _RANK_RTOL = 1e-9
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _cholesky(a):
     """Lower Cholesky factor of a symmetric matrix, signalling failure.
 
@@ -69,7 +69,7 @@ def _cholesky(a):
     return L, True
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _cholesky_solve(L, b):
     """Solve ``L @ L.T @ x = b`` for a lower-triangular ``L``."""
     p = L.shape[0]
@@ -88,7 +88,7 @@ def _cholesky_solve(L, b):
     return x
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _cholesky_inverse(L):
     """Inverse of ``L @ L.T`` for a lower-triangular ``L`` (symmetrized)."""
     p = L.shape[0]
@@ -108,7 +108,7 @@ def _cholesky_inverse(L):
     return inv
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+@njit(cache=CACHE, fastmath={"reassoc", "contract"})
 def _linear_predictor(Xt, beta, eta):
     """Fill ``eta`` with ``X @ beta`` given the transposed design ``Xt``."""
     p, n = Xt.shape
@@ -120,7 +120,7 @@ def _linear_predictor(Xt, beta, eta):
             eta[i] += Xt[j, i] * bj
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+@njit(cache=CACHE, fastmath={"reassoc", "contract"})
 def _deviance(Xt, y, beta, eta):
     """Binomial deviance ``-2 log L``, evaluated in an overflow-safe way.
 
@@ -135,7 +135,7 @@ def _deviance(Xt, y, beta, eta):
     return 2.0 * dev
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+@njit(cache=CACHE, fastmath={"reassoc", "contract"})
 def _evaluate(Xt, y, beta, eta, w, r):
     """Deviance, score ``X'(y - mu)`` and Fisher information ``X'WX`` at ``beta``.
 
@@ -170,14 +170,14 @@ def _evaluate(Xt, y, beta, eta, w, r):
     return 2.0 * dev, score, info
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _nan_result(p):
     beta = np.full(p, np.nan)
     cov = np.full((p, p), np.nan)
     return beta, cov, False
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def fit_logistic(X, y, max_iter=50, tol=1e-10):
     """Fit a logistic regression by Newton--Raphson with step-halving.
 
@@ -286,7 +286,7 @@ def fit_logistic(X, y, max_iter=50, tol=1e-10):
     return beta, cov, True
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def drop_constant_columns(X, treat_col=1):
     """Indices of design columns to keep so that the design has full rank.
 
