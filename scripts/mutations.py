@@ -591,6 +591,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print_catalog(MUTATIONS)
         return 0
+    # a kill (SIGTERM) unwinds like Ctrl-C: the running pytest's process group is killed and
+    # the working copy removed, nothing is left running
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     root = Path(tempfile.mkdtemp(prefix="trialsim-mutations-"))
     try:
         return campaign(args, root)
