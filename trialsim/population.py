@@ -30,7 +30,15 @@ from .instruments import (
     pga_scores,
     sledai_scores,
 )
-from .scenario import COPULA_DIMS, RACES, REGIONS, Scenario, ScenarioError
+from .scenario import (
+    COPULA_DIMS,
+    RACES,
+    REGIONS,
+    Scenario,
+    ScenarioError,
+    copula_correlation,
+    race_region_joint,
+)
 
 RACE_CODE = {r: i for i, r in enumerate(RACES)}
 REGION_CODE = {r: i for i, r in enumerate(REGIONS)}
@@ -85,54 +93,28 @@ class Cohort:
 
 
 def race_region_table(scenario: Scenario) -> np.ndarray:
-    """Joint race × region proportions with the scenario's marginals.
-
-    Iterative proportional fitting of the affinity matrix (missing entries 1) to the race and
-    region marginals.
+    """Joint race × region proportions with the scenario's marginals (the schema has checked
+    that they exist; ``scenario.race_region_joint``).
 
     Returns
     -------
     ndarray, shape (len(RACES), len(REGIONS))
     """
     pop = scenario.population
-    rows = np.array([getattr(pop.race, r) for r in RACES])
-    cols = np.array([getattr(pop.region, r) for r in REGIONS])
-    table = np.ones((len(RACES), len(REGIONS)))
-    for race, row in pop.race_region_affinity.items():
-        for region, a in row.items():
-            table[RACE_CODE[race], REGION_CODE[region]] = a
-    table *= rows[:, None] > 0
-    table *= cols[None, :] > 0
-    for _ in range(500):
-        rs = table.sum(axis=1)
-        table *= np.divide(rows, rs, out=np.zeros_like(rs), where=rs > 0)[:, None]
-        cs = table.sum(axis=0)
-        table *= np.divide(cols, cs, out=np.zeros_like(cs), where=cs > 0)[None, :]
-    if not (
-        np.allclose(table.sum(axis=1), rows, atol=1e-6)
-        and np.allclose(table.sum(0), cols, atol=1e-6)
-    ):
-        raise ScenarioError(
-            "population.race_region_affinity: no joint race × region table has both marginals "
-            "(an affinity of 0 rules out a combination the marginals need)"
-        )
+    table = race_region_joint(
+        pop.race.model_dump(), pop.region.model_dump(), pop.race_region_affinity
+    )
+    if table is None:  # only reachable by building a Population without validation
+        raise ScenarioError("population.race_region_affinity: no joint table has both marginals")
     return table
 
 
 def copula_cholesky(scenario: Scenario) -> np.ndarray:
     """Cholesky factor of the latent correlation matrix over ``COPULA_DIMS``."""
-    k = len(COPULA_DIMS)
-    corr = np.eye(k)
-    for key, r in scenario.population.correlations.items():
-        a, b = (COPULA_DIMS.index(p) for p in key.split("~"))
-        corr[a, b] = corr[b, a] = r
     try:
-        return np.linalg.cholesky(corr)
-    except np.linalg.LinAlgError:
-        raise ScenarioError(
-            "population.correlations: the correlations do not form a valid (positive definite) "
-            "correlation matrix; reduce their size"
-        ) from None
+        return np.linalg.cholesky(copula_correlation(scenario.population.correlations))
+    except np.linalg.LinAlgError:  # only reachable by building a Population without validation
+        raise ScenarioError("population.correlations: not positive definite") from None
 
 
 def _gamma_ppf(u: np.ndarray, mean: float, sd: float) -> np.ndarray:

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import yaml
 from pydantic import (
     AfterValidator,
@@ -121,6 +122,49 @@ class Prednisone(Model):
     sd_dose_mg: Pos
 
 
+def copula_correlation(correlations: dict[str, float]) -> np.ndarray:
+    """The latent correlation matrix over ``COPULA_DIMS`` from ``{"a~b": r}`` (others 0)."""
+    k = len(COPULA_DIMS)
+    corr = np.eye(k)
+    for key, r in correlations.items():
+        a, b = (COPULA_DIMS.index(p) for p in key.split("~"))
+        corr[a, b] = corr[b, a] = r
+    return corr
+
+
+def race_region_joint(
+    race: dict[str, float], region: dict[str, float], affinity: dict[str, dict[str, float]]
+) -> np.ndarray | None:
+    """Joint race × region proportions with the given marginals, or None if none exists.
+
+    Iterative proportional fitting of the affinity matrix (missing entries 1) to the race and
+    region marginals.
+
+    Returns
+    -------
+    ndarray, shape (len(RACES), len(REGIONS)), or None
+        None when no table with these zeros has both marginals (an affinity of 0 rules out a
+        combination the marginals need).
+    """
+    rows = np.array([race[r] for r in RACES])
+    cols = np.array([region[r] for r in REGIONS])
+    table = np.ones((len(RACES), len(REGIONS)))
+    for r, row in affinity.items():
+        for g, a in row.items():
+            table[RACES.index(r), REGIONS.index(g)] = a
+    table *= rows[:, None] > 0
+    table *= cols[None, :] > 0
+    for _ in range(500):
+        rs = table.sum(axis=1)
+        table *= np.divide(rows, rs, out=np.zeros_like(rs), where=rs > 0)[:, None]
+        cs = table.sum(axis=0)
+        table *= np.divide(cols, cs, out=np.zeros_like(cs), where=cs > 0)[None, :]
+    fits = np.allclose(table.sum(axis=1), rows, atol=1e-6) and np.allclose(
+        table.sum(axis=0), cols, atol=1e-6
+    )
+    return table if fits else None
+
+
 class Population(Model):
     """The source population that candidates are drawn from before screening.
 
@@ -161,9 +205,21 @@ class Population(Model):
                 )
         return v
 
+    @field_validator("correlations")
+    @classmethod
+    def _check_positive_definite(cls, v: dict[str, float]) -> dict[str, float]:
+        smallest = float(np.linalg.eigvalsh(copula_correlation(v)).min())
+        if not smallest > 1e-10:
+            raise ValueError(
+                "these correlations do not form a valid (positive definite) correlation "
+                f"matrix over {', '.join(COPULA_DIMS)} (smallest eigenvalue {smallest:.3g}); "
+                "reduce their size"
+            )
+        return v
+
     @field_validator("race_region_affinity")
     @classmethod
-    def _check_affinity(cls, v: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    def _check_affinity(cls, v: dict[str, dict[str, float]], info) -> dict[str, dict[str, float]]:
         for race, row in v.items():
             if race not in RACES:
                 raise ValueError(f"unknown race {race!r}; allowed: {', '.join(RACES)}")
@@ -173,6 +229,15 @@ class Population(Model):
                         f"unknown region {region!r} for race {race!r}; "
                         f"allowed: {', '.join(REGIONS)}"
                     )
+        race, region = info.data.get("race"), info.data.get("region")
+        if race is not None and region is not None:  # else their own errors are reported
+            if race_region_joint(race.model_dump(), region.model_dump(), v) is None:
+                zeros = [f"{r}/{g}" for r, row in v.items() for g, a in row.items() if a == 0]
+                raise ValueError(
+                    "no joint race × region table has both the population.race and the "
+                    "population.region marginals: an affinity of 0 rules out a combination "
+                    f"the marginals need (zero affinities: {', '.join(zeros) or 'none'})"
+                )
         return v
 
 

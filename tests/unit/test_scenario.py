@@ -79,25 +79,46 @@ def test_bad_correlation_matrix(tmp_path):
     assert "population.correlations" in msg and "wrong~age" in msg
 
 
-def test_not_positive_definite_correlations(tmp_path):
-    from trialsim.engine import Plan
+NOT_PD = {"age~weight": 0.95, "age~activity": 0.95, "weight~activity": -0.95}
 
-    sc = load_scenario(
-        write(
-            tmp_path,
-            {
-                "population": {
-                    "correlations": {
-                        "age~weight": 0.95,
-                        "age~activity": 0.95,
-                        "weight~activity": -0.95,
-                    }
-                }
-            },
-        )
-    )
+
+def test_not_positive_definite_correlations_is_a_schema_error(tmp_path):
+    """Caught when the scenario is read, not later inside a worker."""
+    msg = error_of(tmp_path, {"population": {"correlations": NOT_PD}})
+    assert "population.correlations" in msg and "positive definite" in msg
+    assert "smallest eigenvalue -" in msg
+
+
+def test_not_positive_definite_correlations_in_an_override_or_sweep_point(bliss76):
+    from trialsim.scenario import with_overrides
+
     with pytest.raises(ScenarioError, match="population.correlations"):
-        Plan(sc)
+        with_overrides(bliss76, {"population.correlations": NOT_PD})
+    with pytest.raises(ScenarioError, match="population.correlations"):
+        load_scenario(CONFIGS / "bliss76.yaml", {"population.correlations.age~weight": 0.999,
+                                                 "population.correlations.age~activity": 0.999,
+                                                 "population.correlations.weight~activity": 0})
+
+
+def test_race_region_table_that_cannot_be_fitted_is_a_schema_error(tmp_path):
+    race = {"white": 0.5, "black": 0.5, "asian": 0, "indigenous_american": 0, "other": 0}
+    region = {"us_canada": 0.5, "western_europe_israel": 0.5, "eastern_europe": 0,
+              "latin_america": 0, "asia_pacific": 0}
+    # Black patients only in western Europe and white patients only there too: no table
+    # can put half of the patients in the US/Canada
+    affinity = {"black": {"us_canada": 0}, "white": {"us_canada": 0}}
+    msg = error_of(tmp_path, {"population": {"race": race, "region": region,
+                                             "race_region_affinity": affinity}})
+    assert "population.race_region_affinity" in msg and "black/us_canada" in msg
+    # with a quarter of Black patients, all in western Europe, white patients fill the rest
+    ok = {"black": {"us_canada": 0}}
+    race = {**race, "white": 0.75, "black": 0.25}
+    sc = load_scenario(write(tmp_path, {"population": {"race": race, "region": region,
+                                                       "race_region_affinity": ok}}))
+    from trialsim.population import race_region_table
+
+    table = race_region_table(sc)
+    assert table[1, 0] == 0 and table[1, 1] == pytest.approx(0.25)
 
 
 def test_invalid_yaml_syntax(tmp_path):
