@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from . import __version__
+from .analysis import Z_95
 from .cli import _nonneg_int, _positive_int, load_from_args
 from .results import write_csv, write_json
 from .scenario import Scenario, ScenarioError
@@ -384,7 +385,7 @@ def cmd_samplesize(args) -> int:
         print(f"  fitted power at N: {res.power_fit:.3f} (SE {res.power_fit_se:.3f})")
         if res.confirm_replicates:
             z = (res.confirm_power - res.target) / max(res.confirm_mcse, 1e-12)
-            verdict = ("consistent with" if abs(z) <= 1.96
+            verdict = ("consistent with" if abs(z) <= Z_95
                        else "above" if z > 0 else "BELOW")
             print(f"  confirmation ({res.confirm_replicates} fresh trials): power "
                   f"{res.confirm_power:.3f} (MCSE {res.confirm_mcse:.3f}), {verdict} the target")

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .analysis import Z_95
 from .analysis.comparisons import RESULT_FIELDS
 from .backends import run_scenarios
 from .checkpoint import ExperimentStore, locked
@@ -39,8 +40,6 @@ from .summary import summarize
 
 #: summary statistics a power curve reports
 POWER_STATISTICS = ("power", "power_favoring_treatment")
-#: normal quantile of the two-sided 95% Monte Carlo bands
-Z_95 = 1.959963984540054
 _P_VALUE = RESULT_FIELDS.index("p_value")
 _LOG_OR = RESULT_FIELDS.index("log_or")
 

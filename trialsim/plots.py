@@ -44,6 +44,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from .analysis import Z_95
 from .results import SUMMARY_COLUMNS
 
 __all__ = [
@@ -59,8 +60,6 @@ __all__ = [
 REPLICATE_COLUMNS = ("endpoint", "week", "comparison", "odds_ratio", "p_value")
 TRAJECTORY_COLUMNS = ("arm", "week", "mean", "q025", "q975")
 
-#: Multiplier for Monte Carlo standard errors (two-sided 95% normal interval).
-Z_95 = 1.96
 
 _PLACEBO_COLOR = "0.55"
 _PALETTE = (

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .analysis import Z_95
+
 
 def plot_calibration_fit(fit: pd.DataFrame, title: str = "Calibration fit") -> Figure:
     """Published value with its 95% CI against the simulated value, one panel per scenario.
@@ -60,7 +62,7 @@ def plot_waterfall(steps: pd.DataFrame, title: str = "", metric: str = "delta_ri
         d = getattr(r, metric) * scale
         se = getattr(r, "mcse_" + metric, float("nan")) * scale
         ax.bar(i, d, bottom=level, color="tab:green" if d >= 0 else "tab:red",
-               yerr=None if np.isnan(se) else 1.96 * se, capsize=3)
+               yerr=None if np.isnan(se) else Z_95 * se, capsize=3)
         ax.text(i, level + d + (0.2 if d >= 0 else -0.2), f"{d:+.1f}", ha="center",
                 va="bottom" if d >= 0 else "top", fontsize=8)
         level += d

@@ -18,7 +18,8 @@ from matplotlib import ticker
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .plots import Z_95, comparison_label, endpoint_label
+from .analysis import Z_95
+from .plots import comparison_label, endpoint_label
 
 __all__ = [
     "plot_power_curve",

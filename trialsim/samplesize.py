@@ -18,10 +18,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
+from .analysis import Z_95
 from .scenario import ScenarioError
 
-#: normal quantile of two-sided 95% Monte Carlo statements
-Z_95 = 1.959963984540054
 #: bootstrap rows resampled at once (bounds memory: rows × replicates counts)
 _BOOT_BLOCK = 100
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .analysis import Z_95
 from .analysis.comparisons import RESULT_FIELDS
 from .analysis.survival import HAZARD_RATIO, LOG_HR, P_LOGRANK
 from .baseline import BASELINE_KINDS, BASELINE_NAMES
@@ -33,7 +34,7 @@ def quantile_mcse(x: np.ndarray, q: float) -> tuple[float, float]:
     """Sample quantile and its MCSE from the distribution-free order-statistic interval.
 
     The 95% interval for the ``q`` quantile runs between the order statistics of ranks
-    ``R q ∓ 1.96 sqrt(R q (1 - q))``; its half-width / 1.96 is reported as the MCSE.
+    ``R q ∓ z sqrt(R q (1 - q))`` (z = ``Z_95``); its half-width / z is reported as the MCSE.
     """
     x = np.sort(x[~np.isnan(x)])  # nan: not estimable; inf (e.g. a median never reached) stays
     r = x.size
@@ -43,11 +44,11 @@ def quantile_mcse(x: np.ndarray, q: float) -> tuple[float, float]:
         value = float(np.quantile(x, q, method="inverted_cdf"))
     else:
         value = float(np.quantile(x, q))
-    half = 1.96 * np.sqrt(r * q * (1 - q))
+    half = Z_95 * np.sqrt(r * q * (1 - q))
     lo = int(np.clip(np.floor(r * q - half), 0, r - 1))
     hi = int(np.clip(np.ceil(r * q + half), 0, r - 1))
     spread = x[hi] - x[lo] if np.isfinite(x[hi]) and np.isfinite(x[lo]) else np.inf
-    return value, float(spread / (2 * 1.96))
+    return value, float(spread / (2 * Z_95))
 
 
 def summarize(plan: Plan, res: ChunkResult) -> pd.DataFrame:

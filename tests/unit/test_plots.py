@@ -10,6 +10,7 @@ import pytest
 from matplotlib.collections import PolyCollection
 from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.figure import Figure
+from scipy.special import ndtri
 
 from trialsim import plots
 from trialsim.plots import (
@@ -20,6 +21,9 @@ from trialsim.plots import (
     plot_sledai_trajectory,
     save_figure,
 )
+
+#: the two-sided 95% normal quantile, from scipy (not from trialsim)
+Z = float(ndtri(0.975))
 
 ENDPOINTS = ["sri4", "sledai_reduction_4"]
 ARMS = ["placebo", "bel1", "bel10"]
@@ -159,7 +163,7 @@ def test_response_rates_error_bars_span_quantiles_and_mcse():
     mc = errs[1].lines[2][0].get_segments()
     for seg, e in zip(mc, ENDPOINTS, strict=True):
         r = _rate(e, 76, "placebo")
-        np.testing.assert_allclose(sorted(seg[:, 1]), [r - 1.96 * 0.004, r + 1.96 * 0.004])
+        np.testing.assert_allclose(sorted(seg[:, 1]), [r - Z * 0.004, r + Z * 0.004])
 
 
 def test_response_rates_into_given_ax_and_week_errors():
@@ -297,7 +301,7 @@ def test_power_points_errorbars_and_reference_lines():
                 se = table.at[(w, e, c), "mcse"]
                 np.testing.assert_allclose(
                     sorted(seg[:, 1]),
-                    [expected[ENDPOINTS.index(e)] + s * 1.96 * se for s in (-1, 1)],
+                    [expected[ENDPOINTS.index(e)] + s * Z * se for s in (-1, 1)],
                 )
         refs = {ln.get_gid(): ln for ln in ax.lines if ln.get_gid()}
         np.testing.assert_allclose(refs["target_power"].get_ydata(), 0.8)
