@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -51,7 +52,10 @@ from .protocol import (
 )
 from .scenario import RACES, REGIONS, Scenario
 
-__all__ = ["FLARE_NONE", "FLARE_MILD", "FLARE_SEVERE", "Course", "run_course", "simulate_course"]
+__all__ = [
+    "FLARE_NONE", "FLARE_MILD", "FLARE_SEVERE", "Course", "CourseParams", "CoursePatients",
+    "course_params", "run_course", "simulate_course",
+]
 
 
 @dataclass
@@ -142,106 +146,118 @@ def tapered_dose(dose, floor_mg, fraction):
     return max(floor_mg, dose * (1.0 - fraction))
 
 
+class CourseParams(NamedTuple):
+    """Everything the course kernel needs that is the same for every patient of a scenario.
+
+    Built once per scenario (``course_params``); field names follow the YAML paths of
+    ``disease``, ``standard_of_care``, ``drug`` and ``design.protocol`` where they can.
+    """
+
+    interval_weeks: int
+    n_visits: int  # including baseline (visit 0)
+    persistence: np.ndarray  # (d,) lag-one autocorrelation of each descriptor's chain
+    weights: np.ndarray  # (d,) SELENA-SLEDAI weights
+    clinical: np.ndarray  # (d,) clinical (not serological) mask
+    bilag_of: np.ndarray  # (d,) BILAG system of each descriptor, -1 for none
+    fluctuation_sd: float
+    fluctuation_ar1: float
+    soc_onset_weeks: float
+    steroid_potency: float
+    onset_lag_weeks: float
+    onset_weeks: float
+    waning_rate: float  # 1/week, 0 = sustained
+    waning_start_weeks: float
+    serology_normalize: float
+    serology_appear: float
+    serology_drug_normalize: float
+    pga_intercept: float
+    pga_per_sledai_point: float
+    pga_visit_sd: float
+    bilag_threshold_a: float
+    bilag_threshold_b: float
+    bilag_visit_sd: float
+    taper_prob: float
+    taper_fraction: float
+    taper_floor_mg: float
+    flare_increase_prob: float
+    flare_increase_mg: float
+    escalate_severe_prob: float
+    escalate_mild_prob: float
+    escalation_effect: float
+    symptom_increase_prob: float
+    symptom_high_steroid_factor: float
+    symptom_after_limit_factor: float
+    immunosuppressant_increase_limit_week: float
+    steroid_limit_week: float
+    steroid_allowance_mg: float
+    dropout_prob: float  # per visit
+
+
+class CoursePatients(NamedTuple):
+    """The patients' arrays the course kernel starts from (first axis: patient)."""
+
+    activity: np.ndarray  # (n,) global activity level b
+    fluctuation0: np.ndarray  # (n,) fluctuation at baseline w0
+    propensity: np.ndarray  # (n, d) organ log-odds per descriptor
+    active0: np.ndarray  # (n, d) bool, descriptors at baseline
+    soc_amp: np.ndarray  # (n,) background-therapy effect once optimized
+    drug_amp: np.ndarray  # (n,) steady-state drug effect (0 on placebo)
+    stab_amp: np.ndarray  # (n,) steady-state reduction of escalations (0 on placebo)
+    pga_rater: np.ndarray  # (n,)
+    pga0: np.ndarray  # (n,)
+    bilag_rater: np.ndarray  # (n, n_bilag)
+    bilag0: np.ndarray  # (n, n_bilag) int8
+    bilag_ever0: np.ndarray  # (n, n_bilag) bool
+    prednisone0: np.ndarray  # (n,) mg/day
+    weight_kg: np.ndarray  # (n,)
+    on_is0: np.ndarray  # (n,) bool, on an immunosuppressant at baseline
+
+
 @jit
-def simulate_course(
-    rng,
-    interval_weeks,
-    n_visits,
-    activity,
-    fluctuation0,
-    propensity,
-    active0,
-    persistence,
-    weights,
-    clinical,
-    bilag_of,
-    fluct_sd,
-    fluct_ar1,
-    soc_amp,
-    soc_onset,
-    steroid_potency,
-    drug_amp,
-    stab_amp,
-    drug_lag,
-    drug_onset,
-    waning_rate,
-    waning_start,
-    sero_normalize,
-    sero_appear,
-    sero_drug,
-    pga_rater,
-    pga0,
-    pga_params,
-    bilag_rater,
-    bilag0,
-    bilag_ever0,
-    bilag_params,
-    prednisone0,
-    weight_kg,
-    on_is0,
-    soc_params,
-    protocol_params,
-    dropout_prob,
-):
-    """Simulate every patient's course from baseline to the last visit.
+def simulate_course(rng, p, pt):
+    """Simulate every patient's course from baseline to the last visit (docs/model.md §3).
 
     Parameters
     ----------
     rng : numpy.random.Generator
-    interval_weeks : int
-    n_visits : int
-        Number of visits including baseline (visit 0).
-    activity, fluctuation0 : (n,) float64
-        Patient's global activity level and its fluctuation at baseline.
-    propensity : (n, d) float64
-        Organ log-odds per descriptor (without the global activity).
-    active0 : (n, d) bool
-        Descriptors at baseline.
-    persistence : (d,) float64
-        Lag-one autocorrelation of each descriptor's on/off chain.
-    weights, clinical, bilag_of : (d,) arrays
-        SLEDAI weights, clinical (not serological) mask, BILAG system of each descriptor.
-    fluct_sd, fluct_ar1 : float
-        Stationary SD and per-visit autocorrelation of the fluctuation.
-    soc_amp : (n,) float64
-        Background-therapy effect reached after optimization.
-    soc_onset : float
-        Its time constant (weeks).
-    steroid_potency : float
-        Activity reduction per unit of log1p(prednisone) above baseline.
-    drug_amp : (n,) float64
-        Steady-state drug effect (0 on placebo).
-    stab_amp : (n,) float64
-        Steady-state fractional reduction of therapy escalations on drug (0 on placebo).
-    drug_lag, drug_onset, waning_rate, waning_start : float
-        Onset delay and time constant (weeks), loss-of-effect rate (1/week) and its start.
-    sero_normalize, sero_appear, sero_drug : float
-        Per-visit serology chain parameters.
-    pga_rater, pga0 : (n,) float64
-    pga_params : (3,) float64
-        Intercept, per clinical SLEDAI point, visit SD.
-    bilag_rater : (n, n_bilag) float64
-    bilag0 : (n, n_bilag) int8
-    bilag_ever0 : (n, n_bilag) bool
-    bilag_params : (3,) float64
-        Threshold A, threshold B, visit SD.
-    prednisone0, weight_kg : (n,) float64
-    on_is0 : (n,) bool
-        On an immunosuppressant at baseline.
-    soc_params : (11,) float64
-        taper_prob, taper_fraction, taper_floor_mg, flare_increase_prob, flare_increase_mg,
-        escalate_severe_prob, escalate_mild_prob, escalation_effect, symptom_increase_prob,
-        symptom_high_steroid_factor, symptom_after_limit_factor.
-    protocol_params : (3,) float64
-        IS-increase limit week, steroid limit week, steroid allowance (mg).
-    dropout_prob : float
-        Per-visit probability of dropping out.
+        Or any object with ``random()`` and ``standard_normal()`` (the tests script it).
+    p : CourseParams
+    pt : CoursePatients
 
     Returns
     -------
     sledai, pga, bilag, prednisone, flare, failure_visit, dropout_visit
         As in ``Course``.
     """
+    interval_weeks, n_visits = p.interval_weeks, p.n_visits
+    weights, clinical, bilag_of, persistence = p.weights, p.clinical, p.bilag_of, p.persistence
+    fluct_sd, fluct_ar1 = p.fluctuation_sd, p.fluctuation_ar1
+    soc_onset, steroid_potency = p.soc_onset_weeks, p.steroid_potency
+    drug_lag, drug_onset = p.onset_lag_weeks, p.onset_weeks
+    waning_rate, waning_start = p.waning_rate, p.waning_start_weeks
+    sero_normalize, sero_appear, sero_drug = (
+        p.serology_normalize, p.serology_appear, p.serology_drug_normalize
+    )
+    taper_prob, taper_fraction, taper_floor = p.taper_prob, p.taper_fraction, p.taper_floor_mg
+    inc_prob, inc_mg = p.flare_increase_prob, p.flare_increase_mg
+    esc_sev, esc_mild, esc_effect = (
+        p.escalate_severe_prob, p.escalate_mild_prob, p.escalation_effect
+    )
+    symptom_prob, symptom_high_steroid, symptom_late = (
+        p.symptom_increase_prob, p.symptom_high_steroid_factor, p.symptom_after_limit_factor
+    )
+    is_limit, steroid_limit, allowance = (
+        p.immunosuppressant_increase_limit_week, p.steroid_limit_week, p.steroid_allowance_mg
+    )
+    thr_a, thr_b, bilag_sd = p.bilag_threshold_a, p.bilag_threshold_b, p.bilag_visit_sd
+    dropout_prob = p.dropout_prob
+    activity, fluctuation0, propensity, active0 = (
+        pt.activity, pt.fluctuation0, pt.propensity, pt.active0
+    )
+    soc_amp, drug_amp, stab_amp = pt.soc_amp, pt.drug_amp, pt.stab_amp
+    pga_rater, pga0, bilag_rater = pt.pga_rater, pt.pga0, pt.bilag_rater
+    bilag0, bilag_ever0 = pt.bilag0, pt.bilag_ever0
+    prednisone0, weight_kg, on_is0 = pt.prednisone0, pt.weight_kg, pt.on_is0
     n, d = propensity.shape
     clinical_weights = weights * clinical
     sledai = np.zeros((n, n_visits), dtype=np.int16)
@@ -257,10 +273,6 @@ def simulate_course(
     sys_on = np.zeros(N_BILAG, dtype=np.bool_)
     innov = math.sqrt(1.0 - fluct_ar1 * fluct_ar1) * fluct_sd
     p_norm0 = -math.log(1.0 - min(sero_normalize, 1.0 - 1e-12))
-    (taper_prob, taper_fraction, taper_floor, inc_prob, inc_mg, esc_sev, esc_mild, esc_effect,
-     symptom_prob, symptom_high_steroid, symptom_late) = soc_params
-    is_limit, steroid_limit, allowance = protocol_params
-    thr_a, thr_b, bilag_sd = bilag_params[0], bilag_params[1], bilag_params[2]
     for i in range(n):
         w = fluctuation0[i]
         for j in range(d):
@@ -312,11 +324,11 @@ def simulate_course(
             score = sledai_score(state, weights)
             sledai[i, v] = score
             x = pga_score(
-                pga_params[0],
-                pga_params[1],
+                p.pga_intercept,
+                p.pga_per_sledai_point,
                 sledai_score(state, clinical_weights),
                 pga_rater[i],
-                pga_params[2] * rng.standard_normal(),
+                p.pga_visit_sd * rng.standard_normal(),
             )
             pga[i, v] = x
             bilag_system_severity(state, weights, bilag_of, sev, sys_on)
@@ -368,10 +380,64 @@ def simulate_course(
     return sledai, pga, bilag, pred, flare, failure, dropout
 
 
+def course_params(scenario: Scenario) -> CourseParams:
+    """The scenario's ``CourseParams`` (the schema's values under the kernel's names)."""
+    des = scenario.design
+    dis = scenario.disease
+    soc = scenario.standard_of_care
+    drug = scenario.drug
+    prot = des.protocol
+    persistence = np.zeros(len(CLINICAL))
+    for j, name in enumerate(DESCRIPTOR_NAMES):
+        if CLINICAL[j]:
+            persistence[j] = min(dis.descriptors[name].persistence * dis.persistence_scale, 0.99)
+    half_life = drug.waning_half_life_weeks
+    return CourseParams(
+        interval_weeks=int(des.visit_interval_weeks),
+        n_visits=int(n_visits(des.duration_weeks, des.visit_interval_weeks)),
+        persistence=persistence,
+        weights=SLEDAI_WEIGHTS,
+        clinical=CLINICAL,
+        bilag_of=BILAG_OF_DESCRIPTOR,
+        fluctuation_sd=float(dis.fluctuation_sd),
+        fluctuation_ar1=float(dis.fluctuation_ar1),
+        soc_onset_weeks=float(soc.onset_weeks),
+        steroid_potency=float(soc.steroid_potency),
+        onset_lag_weeks=float(drug.onset_lag_weeks),
+        onset_weeks=float(drug.onset_weeks),
+        waning_rate=0.0 if half_life is None else math.log(2) / half_life,
+        waning_start_weeks=float(drug.waning_start_weeks),
+        serology_normalize=float(dis.serology.normalize),
+        serology_appear=float(dis.serology.appear),
+        serology_drug_normalize=float(dis.serology.drug_normalize),
+        pga_intercept=float(dis.pga.intercept),
+        pga_per_sledai_point=float(dis.pga.per_sledai_point),
+        pga_visit_sd=float(dis.pga.visit_sd),
+        bilag_threshold_a=float(dis.bilag.threshold_a),
+        bilag_threshold_b=float(dis.bilag.threshold_b),
+        bilag_visit_sd=float(dis.bilag.visit_sd),
+        taper_prob=float(soc.taper_prob),
+        taper_fraction=float(soc.taper_fraction),
+        taper_floor_mg=float(soc.taper_floor_mg),
+        flare_increase_prob=float(soc.flare_increase_prob),
+        flare_increase_mg=float(soc.flare_increase_mg),
+        escalate_severe_prob=float(soc.escalate_severe_prob),
+        escalate_mild_prob=float(soc.escalate_mild_prob),
+        escalation_effect=float(soc.escalation_effect),
+        symptom_increase_prob=float(soc.symptom_increase_prob),
+        symptom_high_steroid_factor=float(soc.symptom_high_steroid_factor),
+        symptom_after_limit_factor=float(soc.symptom_after_limit_factor),
+        immunosuppressant_increase_limit_week=float(prot.immunosuppressant_increase_limit_week),
+        steroid_limit_week=float(prot.steroid_limit_week),
+        steroid_allowance_mg=float(prot.steroid_allowance_mg),
+        dropout_prob=float(dropout_per_visit(des.dropout_per_year, des.visit_interval_weeks)),
+    )
+
+
 def run_course(
     scenario: Scenario, cohort: Cohort, arm_dose: np.ndarray, rng: np.random.Generator
 ) -> Course:
-    """Thin validated wrapper: build the kernel's arguments from the scenario and run it.
+    """Thin validated wrapper: the scenario's parameters and the cohort's arrays in, a Course out.
 
     Parameters
     ----------
@@ -383,77 +449,21 @@ def run_course(
     rng : numpy.random.Generator
         The replicate's course stream.
     """
-    des = scenario.design
-    dis = scenario.disease
-    soc = scenario.standard_of_care
-    drug = scenario.drug
-    visits = n_visits(des.duration_weeks, des.visit_interval_weeks)
-    persistence = np.zeros(len(CLINICAL))
-    for j, name in enumerate(DESCRIPTOR_NAMES):
-        if CLINICAL[j]:
-            persistence[j] = min(dis.descriptors[name].persistence * dis.persistence_scale, 0.99)
-    waning = (
-        0.0 if drug.waning_half_life_weeks is None else math.log(2) / drug.waning_half_life_weeks
+    patients = CoursePatients(
+        activity=cohort.activity,
+        fluctuation0=cohort.fluctuation,
+        propensity=cohort.propensity,
+        active0=cohort.active,
+        soc_amp=soc_amplitude(scenario, cohort),
+        drug_amp=drug_amplitude(scenario, cohort, arm_dose),
+        stab_amp=stabilization_amplitude(scenario, cohort, arm_dose),
+        pga_rater=cohort.pga_rater,
+        pga0=cohort.pga,
+        bilag_rater=cohort.bilag_rater,
+        bilag0=cohort.bilag,
+        bilag_ever0=cohort.bilag_ever,
+        prednisone0=cohort.prednisone,
+        weight_kg=cohort.weight_kg,
+        on_is0=cohort.immunosuppressant,
     )
-    dropout_prob = dropout_per_visit(des.dropout_per_year, des.visit_interval_weeks)
-    out = simulate_course(
-        rng,
-        des.visit_interval_weeks,
-        visits,
-        cohort.activity,
-        cohort.fluctuation,
-        cohort.propensity,
-        cohort.active,
-        persistence,
-        SLEDAI_WEIGHTS,
-        CLINICAL,
-        BILAG_OF_DESCRIPTOR,
-        dis.fluctuation_sd,
-        dis.fluctuation_ar1,
-        soc_amplitude(scenario, cohort),
-        soc.onset_weeks,
-        soc.steroid_potency,
-        drug_amplitude(scenario, cohort, arm_dose),
-        stabilization_amplitude(scenario, cohort, arm_dose),
-        drug.onset_lag_weeks,
-        drug.onset_weeks,
-        waning,
-        drug.waning_start_weeks,
-        dis.serology.normalize,
-        dis.serology.appear,
-        dis.serology.drug_normalize,
-        cohort.pga_rater,
-        cohort.pga,
-        np.array([dis.pga.intercept, dis.pga.per_sledai_point, dis.pga.visit_sd]),
-        cohort.bilag_rater,
-        cohort.bilag,
-        cohort.bilag_ever,
-        np.array([dis.bilag.threshold_a, dis.bilag.threshold_b, dis.bilag.visit_sd]),
-        cohort.prednisone,
-        cohort.weight_kg,
-        cohort.immunosuppressant,
-        np.array(
-            [
-                soc.taper_prob,
-                soc.taper_fraction,
-                soc.taper_floor_mg,
-                soc.flare_increase_prob,
-                soc.flare_increase_mg,
-                soc.escalate_severe_prob,
-                soc.escalate_mild_prob,
-                soc.escalation_effect,
-                soc.symptom_increase_prob,
-                soc.symptom_high_steroid_factor,
-                soc.symptom_after_limit_factor,
-            ]
-        ),
-        np.array(
-            [
-                float(des.protocol.immunosuppressant_increase_limit_week),
-                float(des.protocol.steroid_limit_week),
-                des.protocol.steroid_allowance_mg,
-            ]
-        ),
-        dropout_prob,
-    )
-    return Course(*out)
+    return Course(*simulate_course(rng, course_params(scenario), patients))

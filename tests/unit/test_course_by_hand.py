@@ -18,6 +18,8 @@ from numba import float64, int64, njit
 from numba.experimental import jitclass
 
 from trialsim.course import (
+    CourseParams,
+    CoursePatients,
     descriptor_on_probability,
     drug_time_course,
     simulate_course,
@@ -85,49 +87,65 @@ DEFAULTS = dict(
 def run(draws, *, weights, bilag_of, active0, bilag0, on_is0, n_visits, propensity, **over):
     """Three descriptors (two clinical, one serological), one patient."""
     k = {**DEFAULTS, **over}
-    ever0 = np.array([[g != GRADE_E for g in bilag0]])
-    return kernel(
-        draws,
-        4,  # interval (weeks)
-        n_visits,
-        np.array([0.0]),  # global activity b
-        np.array([0.5]),  # fluctuation at baseline w0
-        np.array([propensity]),
-        np.array([active0]),
-        np.array([0.5, 0.0, 0.0]),  # persistence λ
-        np.array(weights, dtype=np.int64),
-        np.array([True, True, False]),
-        np.array(bilag_of, dtype=np.int64),
-        1.0,  # fluctuation SD
-        0.6,  # AR(1): innovation SD = sqrt(1 - 0.36) = 0.8
-        np.array([k["soc_amp"]]),
-        k["soc_onset"],
-        1.0,  # steroid potency
-        np.array([k["drug_amp"]]),
-        np.array([k["stab_amp"]]),
-        k["drug_lag"], k["drug_onset"], 0.0, 0.0,  # drug lag, onset, waning rate, waning start
-        0.1,  # serology normalizes with probability 0.1 per visit (off drug)
-        0.05,  # and appears with probability 0.05
-        k["sero_drug"],
-        np.array([0.1]),  # PGA rater effect
-        np.array([1.0]),  # baseline PGA
-        np.array([0.2, 0.1, 0.3]),  # PGA intercept, per clinical SLEDAI point, visit SD
-        np.zeros((1, N_BILAG)),
-        np.array([bilag0], dtype=np.int8),
-        ever0,
-        np.array([2.0, 0.75, 0.5]),  # BILAG threshold A, threshold B, visit SD
-        np.array([10.0]),  # baseline prednisone (mg/day)
-        np.array([60.0]),  # weight (kg): 0.5 mg/kg = 30 mg
-        np.array([on_is0]),
-        np.array([
-            0.5, 0.2, 5.0,  # taper probability, fraction, floor (mg)
-            1.0, 10.0,  # flare increase probability, mg
-            1.0, 0.0, 0.5,  # escalation probability severe / mild, escalation effect
-            *k["symptom"],
-        ]),
-        np.array([16.0, k["steroid_limit"], k["allowance"]]),  # IS limit, steroid limit, mg
-        0.1,  # dropout per visit
+    symptom_prob, symptom_high, symptom_late = k["symptom"]
+    params = CourseParams(
+        interval_weeks=4,
+        n_visits=n_visits,
+        persistence=np.array([0.5, 0.0, 0.0]),  # λ
+        weights=np.array(weights, dtype=np.int64),
+        clinical=np.array([True, True, False]),
+        bilag_of=np.array(bilag_of, dtype=np.int64),
+        fluctuation_sd=1.0,
+        fluctuation_ar1=0.6,  # innovation SD = sqrt(1 - 0.36) = 0.8
+        soc_onset_weeks=k["soc_onset"],
+        steroid_potency=1.0,
+        onset_lag_weeks=k["drug_lag"],
+        onset_weeks=k["drug_onset"],
+        waning_rate=0.0,
+        waning_start_weeks=0.0,
+        serology_normalize=0.1,  # per visit, off drug
+        serology_appear=0.05,
+        serology_drug_normalize=k["sero_drug"],
+        pga_intercept=0.2,
+        pga_per_sledai_point=0.1,
+        pga_visit_sd=0.3,
+        bilag_threshold_a=2.0,
+        bilag_threshold_b=0.75,
+        bilag_visit_sd=0.5,
+        taper_prob=0.5,
+        taper_fraction=0.2,
+        taper_floor_mg=5.0,
+        flare_increase_prob=1.0,
+        flare_increase_mg=10.0,
+        escalate_severe_prob=1.0,
+        escalate_mild_prob=0.0,
+        escalation_effect=0.5,
+        symptom_increase_prob=symptom_prob,
+        symptom_high_steroid_factor=symptom_high,
+        symptom_after_limit_factor=symptom_late,
+        immunosuppressant_increase_limit_week=16.0,
+        steroid_limit_week=k["steroid_limit"],
+        steroid_allowance_mg=k["allowance"],
+        dropout_prob=0.1,
     )
+    patients = CoursePatients(
+        activity=np.array([0.0]),  # global activity b
+        fluctuation0=np.array([0.5]),  # w0
+        propensity=np.array([propensity]),
+        active0=np.array([active0]),
+        soc_amp=np.array([k["soc_amp"]]),
+        drug_amp=np.array([k["drug_amp"]]),
+        stab_amp=np.array([k["stab_amp"]]),
+        pga_rater=np.array([0.1]),
+        pga0=np.array([1.0]),
+        bilag_rater=np.zeros((1, N_BILAG)),
+        bilag0=np.array([bilag0], dtype=np.int8),
+        bilag_ever0=np.array([[g != GRADE_E for g in bilag0]]),
+        prednisone0=np.array([10.0]),  # mg/day
+        weight_kg=np.array([60.0]),  # 0.5 mg/kg = 30 mg
+        on_is0=np.array([on_is0]),
+    )
+    return kernel(draws, params, patients)
 
 
 def test_three_visits_by_hand():
