@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from trialsim import __version__, load_scenario
-from trialsim.engine import Plan, simulate
+from trialsim.engine import Plan
 from trialsim.results import write_json
 from trialsim.rng import replicate_streams
+from trialsim.simulation import simulate
 
 
 def trials_per_second(scenario, replicates: int, n_jobs: int) -> tuple[float, float]:

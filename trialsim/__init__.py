@@ -8,7 +8,7 @@ from .scenario import Scenario, ScenarioError, load_scenario, with_overrides  # 
 
 #: public functions imported on first use, so that importing the package compiles nothing
 _LAZY = {
-    "simulate": "engine",
+    "simulate": "simulation",
     "run_scenario": "pipeline",
     "power_curve": "experiments",
     "sweep": "experiments",

@@ -3,7 +3,7 @@
 Every backend runs the same pure task, ``engine.run_chunk(scenario, start, stop)``, whose
 result depends only on its arguments, so the backend, the number of workers and the order
 in which chunks finish never change the numbers. :func:`run_scenarios` is the one driver
-used by ``engine.simulate`` and the experiments: it skips chunks already in a checkpoint,
+used by ``simulation.simulate`` and the experiments: it skips chunks already in a checkpoint,
 runs the rest on the chosen backend, stores each chunk as soon as it finishes and returns
 every scenario's replicates in replicate order.
 """

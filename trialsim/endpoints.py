@@ -23,6 +23,7 @@ from .instruments import (
 )
 from .population import Cohort
 from .protocol import on_study
+from .vocab import ENDPOINT_NAMES
 
 
 @dataclass
@@ -103,6 +104,10 @@ def no_severe_flare(trial: Trial, visit: int) -> np.ndarray:
 def constant_response(trial: Trial, visit: int) -> np.ndarray:
     """Reduced model: Bernoulli response with a fixed probability per arm (validation)."""
     return trial.constant_response
+
+
+if tuple(ENDPOINTS) != ENDPOINT_NAMES:  # the schema validates against the vocabulary
+    raise RuntimeError(f"vocab.ENDPOINT_NAMES {ENDPOINT_NAMES} != registered {tuple(ENDPOINTS)}")
 
 
 def first_flare_visit(course: Course, severe: bool = False) -> tuple[np.ndarray, np.ndarray]:

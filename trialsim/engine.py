@@ -6,7 +6,6 @@ only on the scenario and the seed, never on the chunk size, ``n_jobs`` or the ba
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -182,56 +181,4 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
     )
 
 
-def simulate(
-    scenario: Scenario,
-    replicates: int | None = None,
-    n_jobs: int | None = None,
-    chunk_size: int | None = None,
-    progress: bool | None = None,
-    backend: str = "local",
-    scheduler: str | None = None,
-    checkpoint_dir: str | None = None,
-) -> ChunkResult:
-    """Run all replicates of a scenario.
-
-    Parameters
-    ----------
-    scenario : Scenario
-    replicates, n_jobs, chunk_size : int, optional
-        Override the scenario's ``engine`` block.
-    progress : bool, optional
-        Show a progress bar (default: when stderr is a terminal).
-    backend : {"local", "dask"}
-        ``local``: this process (``n_jobs == 1``) or a joblib process pool; ``dask``: a
-        dask.distributed cluster (``trialsim.backends``).
-    scheduler : str, optional
-        Address of a running dask scheduler; without it ``backend="dask"`` starts a
-        LocalCluster of ``n_jobs`` workers.
-    checkpoint_dir : str or Path, optional
-        Keep every finished chunk there (``trialsim.checkpoint``) and reuse the chunks a
-        previous, interrupted run of the same scenario left.
-
-    Returns
-    -------
-    ChunkResult
-        All replicates, in replicate order; bit-identical for any ``n_jobs``, chunk size,
-        backend and checkpoint history.
-    """
-    from .backends import run_scenarios
-    from .checkpoint import ChunkStore, locked
-
-    eng = scenario.engine
-    replicates = replicates or eng.replicates
-    n_jobs = n_jobs or eng.n_jobs
-    chunk_size = chunk_size or eng.chunk_size
-    if progress is None:
-        progress = sys.stderr.isatty()
-    run = dict(n_jobs=n_jobs, backend=backend, scheduler=scheduler, progress=progress)
-    if checkpoint_dir is None:
-        return run_scenarios([scenario], replicates, chunk_size, **run)[0]
-    with locked(checkpoint_dir):
-        store = ChunkStore(checkpoint_dir, scenario, chunk_size)
-        return run_scenarios([scenario], replicates, chunk_size, stores=[store], **run)[0]
-
-
-__all__ = ["Plan", "ChunkResult", "simulate", "run_chunk", "RESULT_FIELDS"]
+__all__ = ["Plan", "ChunkResult", "run_chunk", "RESULT_FIELDS"]

@@ -10,28 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .jit import jit
+from .vocab import BILAG_SYSTEMS, DESCRIPTOR_NAMES, DESCRIPTORS
 
-#: (name, SELENA-SLEDAI weight, SLEDAI domain, classic BILAG system index or -1), domain.md §2.1
-DESCRIPTORS: tuple[tuple[str, int, str, int], ...] = (
-    ("vasculitis", 8, "vascular", 5),
-    ("arthritis", 4, "musculoskeletal", 3),
-    ("myositis", 4, "musculoskeletal", 3),
-    ("urinary_casts", 4, "renal", 6),
-    ("hematuria", 4, "renal", 6),
-    ("proteinuria", 4, "renal", 6),
-    ("pyuria", 4, "renal", 6),
-    ("rash", 2, "mucocutaneous", 1),
-    ("alopecia", 2, "mucocutaneous", 1),
-    ("mucosal_ulcers", 2, "mucocutaneous", 1),
-    ("pleurisy", 2, "serosal", 4),
-    ("pericarditis", 2, "serosal", 4),
-    ("low_complement", 2, "immunological", -1),
-    ("increased_dna_binding", 2, "immunological", -1),
-    ("fever", 1, "constitutional", 0),
-    ("thrombocytopenia", 1, "hematological", 7),
-    ("leukopenia", 1, "hematological", 7),
-)
-DESCRIPTOR_NAMES = tuple(d[0] for d in DESCRIPTORS)
 N_DESCRIPTORS = len(DESCRIPTORS)
 SLEDAI_WEIGHTS = np.array([d[1] for d in DESCRIPTORS], dtype=np.int64)
 SLEDAI_DOMAINS = tuple(d[2] for d in DESCRIPTORS)
@@ -44,17 +24,6 @@ CLINICAL = np.array([d[2] != "immunological" for d in DESCRIPTORS])
 #: weights of the clinical descriptors only (0 for the serological ones): the PGA's SLEDAI
 CLINICAL_WEIGHTS = SLEDAI_WEIGHTS * CLINICAL
 
-#: classic BILAG systems (domain.md §2.3); the neurological system is never active here
-BILAG_SYSTEMS = (
-    "general",
-    "mucocutaneous",
-    "neurological",
-    "musculoskeletal",
-    "cardiorespiratory",
-    "vasculitis",
-    "renal",
-    "hematological",
-)
 N_BILAG = len(BILAG_SYSTEMS)
 #: grade codes; the order makes "worse" larger
 GRADE_E, GRADE_D, GRADE_C, GRADE_B, GRADE_A = 0, 1, 2, 3, 4

@@ -10,9 +10,10 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__, plots
-from .engine import ChunkResult, Plan, simulate
+from .engine import ChunkResult, Plan
 from .results import write_csv, write_json, write_parquet
 from .scenario import Scenario
+from .simulation import simulate
 from .summary import baseline_table, replicate_table, summarize, trajectory_table
 
 
@@ -44,7 +45,7 @@ def run_scenario(
 
     Files: ``summary.csv``, ``replicates.parquet``, ``baseline.csv``, ``trajectory.csv``,
     ``run.json`` and PNG figures, each written atomically. ``backend``, ``scheduler`` and
-    ``checkpoint_dir`` are passed to :func:`trialsim.engine.simulate`.
+    ``checkpoint_dir`` are passed to :func:`trialsim.simulation.simulate`.
     """
     replicates = replicates or scenario.engine.replicates
     n_jobs = n_jobs or scenario.engine.n_jobs

@@ -26,28 +26,20 @@ from pydantic import (
     model_validator,
 )
 
-from .instruments import DESCRIPTOR_NAMES
+from .vocab import (  # noqa: F401  (re-exported: the schema's names)
+    COPULA_DIMS,
+    DESCRIPTOR_NAMES,
+    ENDPOINT_NAMES,
+    RACES,
+    REGIONS,
+    STRATIFIERS,
+)
 
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
 Pos = Annotated[float, Field(gt=0.0)]
 Corr = Annotated[float, Field(gt=-1.0, lt=1.0)]
 
-RACES = ("white", "black", "asian", "indigenous_american", "other")
-REGIONS = ("us_canada", "western_europe_israel", "eastern_europe", "latin_america", "asia_pacific")
-#: latent dimensions of the baseline covariate copula (population.py)
-COPULA_DIMS = (
-    "anti_dsdna",
-    "low_complement",
-    "activity",
-    "disease_duration",
-    "prednisone",
-    "immunosuppressant",
-    "antimalarial",
-    "age",
-    "weight",
-)
-STRATIFIERS = ("sledai", "proteinuria", "race")
 
 
 class ScenarioError(ValueError):
@@ -481,11 +473,9 @@ class Analysis(Model):
     @field_validator("endpoints")
     @classmethod
     def _check_endpoints(cls, v: list[str]) -> list[str]:
-        from .endpoints import ENDPOINTS
-
-        bad = [e for e in v if e not in ENDPOINTS]
+        bad = [e for e in v if e not in ENDPOINT_NAMES]
         if bad:
-            raise ValueError(f"unknown endpoint(s) {bad}; allowed: {', '.join(ENDPOINTS)}")
+            raise ValueError(f"unknown endpoint(s) {bad}; allowed: {', '.join(ENDPOINT_NAMES)}")
         if not v:
             raise ValueError("at least one endpoint is needed")
         return v

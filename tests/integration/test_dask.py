@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trialsim.engine import ChunkResult, simulate
+from trialsim.engine import ChunkResult
 from trialsim.experiments import RunSettings, power_curve
 from trialsim.scenario import ScenarioError
+from trialsim.simulation import simulate
 
 distributed = pytest.importorskip("dask.distributed")
 

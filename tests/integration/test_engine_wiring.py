@@ -25,10 +25,11 @@ from trialsim.analysis.survival import SURVIVAL_FIELDS
 from trialsim.course import run_course
 from trialsim.design import randomize, strata_indicators, stratum_index
 from trialsim.endpoints import ENDPOINTS, Trial
-from trialsim.engine import ChunkResult, Plan, run_chunk, simulate
+from trialsim.engine import ChunkResult, Plan, run_chunk
 from trialsim.population import PopulationModel
 from trialsim.rng import replicate_streams
 from trialsim.scenario import with_overrides
+from trialsim.simulation import simulate
 from trialsim.summary import summarize
 
 F = {name: k for k, name in enumerate(RESULT_FIELDS)}

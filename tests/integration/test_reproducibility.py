@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from trialsim.engine import ChunkResult, simulate
+from trialsim.engine import ChunkResult
+from trialsim.simulation import simulate
 
 
 def _same(a: ChunkResult, b: ChunkResult) -> None:

@@ -20,8 +20,9 @@ from trialsim.checkpoint import (
     remove_checkpoint,
     scenario_key,
 )
-from trialsim.engine import ChunkResult, run_chunk, simulate
+from trialsim.engine import ChunkResult, run_chunk
 from trialsim.scenario import with_overrides
+from trialsim.simulation import simulate
 
 
 def _same(a: ChunkResult, b: ChunkResult) -> None:

@@ -14,7 +14,7 @@ from scipy.special import ndtr, ndtri
 import trialsim.backends as backends
 from trialsim.backends import chunk_ranges, run_scenarios
 from trialsim.cli import main
-from trialsim.engine import Plan, run_chunk, simulate
+from trialsim.engine import Plan, run_chunk
 from trialsim.experiments import (
     RunSettings,
     power_curve,
@@ -26,6 +26,7 @@ from trialsim.experiments import (
 )
 from trialsim.samplesize import find_sample_size, fit_probit_sqrt
 from trialsim.scenario import ScenarioError, with_overrides
+from trialsim.simulation import simulate
 from trialsim.summary import summarize
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

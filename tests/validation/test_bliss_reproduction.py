@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from trialsim.calibration import binomial_ci
-from trialsim.engine import Plan, simulate
+from trialsim.engine import Plan
+from trialsim.simulation import simulate
 from trialsim.summary import summarize
 
 pytestmark = pytest.mark.acceptance

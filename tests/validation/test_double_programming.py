@@ -34,8 +34,8 @@ from scipy import stats
 
 from tests.reference_model.plain import PlainResult, baseline_marginals, run_plain
 from trialsim.baseline import BASELINE_NAMES
-from trialsim.engine import simulate
 from trialsim.scenario import load_scenario, with_overrides
+from trialsim.simulation import simulate
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

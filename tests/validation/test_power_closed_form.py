@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from trialsim.engine import Plan, simulate
+from trialsim.engine import Plan
 from trialsim.scenario import with_overrides
+from trialsim.simulation import simulate
 from trialsim.summary import summarize
 
 R = 2000

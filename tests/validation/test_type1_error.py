@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from trialsim.analysis.comparisons import RESULT_FIELDS
-from trialsim.engine import Plan, simulate
+from trialsim.engine import Plan
 from trialsim.scenario import with_overrides
+from trialsim.simulation import simulate
 
 R = 3000
 P = RESULT_FIELDS.index("p_value")
