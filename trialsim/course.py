@@ -435,7 +435,11 @@ def course_params(scenario: Scenario) -> CourseParams:
 
 
 def run_course(
-    scenario: Scenario, cohort: Cohort, arm_dose: np.ndarray, rng: np.random.Generator
+    scenario: Scenario,
+    cohort: Cohort,
+    arm_dose: np.ndarray,
+    rng: np.random.Generator,
+    params: CourseParams | None = None,
 ) -> Course:
     """Thin validated wrapper: the scenario's parameters and the cohort's arrays in, a Course out.
 
@@ -448,7 +452,11 @@ def run_course(
         Belimumab dose (mg/kg) of each patient's arm.
     rng : numpy.random.Generator
         The replicate's course stream.
+    params : CourseParams, optional
+        ``course_params(scenario)``, built once by the caller that runs many replicates.
     """
+    if params is None:
+        params = course_params(scenario)
     patients = CoursePatients(
         activity=cohort.activity,
         fluctuation0=cohort.fluctuation,
@@ -466,4 +474,4 @@ def run_course(
         weight_kg=cohort.weight_kg,
         on_is0=cohort.immunosuppressant,
     )
-    return Course(*simulate_course(rng, course_params(scenario), patients))
+    return Course(*simulate_course(rng, params, patients))

@@ -13,7 +13,7 @@ import numpy as np
 from .analysis.comparisons import RESULT_FIELDS, compare_arms
 from .analysis.survival import compare_survival
 from .baseline import arm_moments, baseline_columns
-from .course import run_course
+from .course import CourseParams, course_params, run_course
 from .design import randomize, strata_indicators, stratum_index
 from .endpoints import ENDPOINTS, Trial, first_flare_visit
 from .population import PopulationModel
@@ -35,6 +35,7 @@ class Plan:
     comparisons: list[str] = field(init=False)
     targets: list[tuple[str, int]] = field(init=False)  # (endpoint, week)
     n_visits: int = field(init=False)
+    course: CourseParams = field(init=False)
 
     def __post_init__(self) -> None:
         des = self.scenario.design
@@ -50,6 +51,7 @@ class Plan:
             (e, w) for w in des.endpoint_weeks for e in self.scenario.analysis.endpoints
         ]
         self.n_visits = n_visits(des.duration_weeks, des.visit_interval_weeks)
+        self.course = course_params(self.scenario)
 
 
 @dataclass
@@ -115,7 +117,7 @@ def simulate_replicate(plan: Plan, replicate: int) -> tuple:
     arm = randomize(
         stratum_index(x), plan.allocation, des.block_multiplier, streams["randomization"]
     )
-    course = run_course(sc, cohort, plan.doses[arm], streams["course"])
+    course = run_course(sc, cohort, plan.doses[arm], streams["course"], plan.course)
     constant = None
     if sc.constant_response is not None:
         p_arm = np.array([sc.constant_response.rates[a] for a in plan.arms])
