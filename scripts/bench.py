@@ -3,7 +3,8 @@
 Measures, in one run (ratios are meaningful, absolute times depend on the machine):
 trials per second serial and with 2 jobs (after a warm-up that loads the compiled kernels in
 every worker); wall time of a large run (default 10,000 trials, 2 jobs); the RNG bound (the
-time numpy needs to draw as many random numbers as the engine draws per trial); trials per
+time a numba kernel needs to make as many uniforms and normals as the engine makes per
+trial, from a passed numpy Generator; and with the engine's own counter generator); trials per
 second of the plain reference implementation (``tests/reference_model/plain.py``); peak RSS
 of a fresh process running 1,000 and 20,000 replicates.
 
@@ -22,11 +23,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
 from trialsim import __version__, load_scenario
 from trialsim.engine import Plan
 from trialsim.results import write_json
-from trialsim.rng import replicate_streams
+from trialsim.rng import normal_quantile, philox4x32_lanes, replicate_key
 from trialsim.simulation import simulate
 
 
@@ -37,47 +39,74 @@ def trials_per_second(scenario, replicates: int, n_jobs: int) -> tuple[float, fl
     return replicates / wall, wall
 
 
-#: random numbers drawn per screened candidate in ``PopulationModel.candidates``: race×region
-#: cell 1, copula 9, complement 2, sex/ANA 2, fluctuation 1, organ propensity 17, descriptor
-#: states 17, proteinuria 1, PGA rater + noise 2, BILAG rater 8 + noise 8 + prior 8
-DRAWS_PER_CANDIDATE = 76
-
-
-def engine_draws(scenario) -> int:
-    """Random numbers one trial draws, counted from the simulated trial itself.
-
-    Screening: ``DRAWS_PER_CANDIDATE`` per candidate screened. Course (per patient and visit
-    after baseline): 1 fluctuation normal, one uniform per descriptor, 1 PGA normal, one
-    normal per active BILAG system, one dropout uniform while on study, and up to two
-    uniforms per flare (steroid step, escalation). Randomization draws are negligible.
-    """
-    from trialsim.course import run_course
-    from trialsim.design import randomize, strata_indicators, stratum_index
-    from trialsim.instruments import GRADE_C, N_DESCRIPTORS
+def engine_draws(scenario) -> tuple[int, int]:
+    """Uniforms and normals one trial of ``scenario`` makes (replicate 0), counted from the
+    slot layouts: every slot of every screened candidate and of every patient-visit after
+    baseline is drawn (``rng.fill_draws``); randomization and the reduced model are
+    negligible. Normal slots read as uniforms and mapped only when used count as normals."""
+    from trialsim.course import N_NORMAL, N_UNIFORM
+    from trialsim.population import N_CANDIDATE_NORMAL, N_CANDIDATE_UNIFORM
 
     plan = Plan(scenario)
-    streams = replicate_streams(scenario.seed, 0)
-    cohort, screened = plan.population.enroll(scenario.design.sample_size, streams["population"])
-    x, _ = strata_indicators(cohort, scenario.design)
-    arm = randomize(stratum_index(x), plan.allocation, 2, streams["randomization"])
-    course = run_course(scenario, cohort, plan.doses[arm], streams["course"])
-    n, v = course.sledai.shape
-    active_systems = int((course.bilag[:, 1:, :] >= GRADE_C).sum())
-    on_study = int(np.minimum(course.dropout_visit, v - 1).sum())
-    flares = int((course.flare[:, 1:] > 0).sum())
-    course_draws = n * (v - 1) * (2 + N_DESCRIPTORS) + active_systems + on_study + 2 * flares
-    return int(screened * DRAWS_PER_CANDIDATE + course_draws)
+    _, screened = plan.population.enroll(
+        scenario.design.sample_size, replicate_key(scenario.seed, 0)
+    )
+    visits = scenario.design.sample_size * (plan.n_visits - 1)
+    uniforms = screened * N_CANDIDATE_UNIFORM + visits * N_UNIFORM
+    normals = screened * N_CANDIDATE_NORMAL + visits * N_NORMAL
+    return int(uniforms), int(normals)
 
 
-def rng_bound_seconds(n_draws: int, repeats: int = 5) -> float:
-    """Best-of time for numpy to draw ``n_draws`` uniforms."""
+@njit(nogil=True)
+def _generator_draws(rng, n_uniform, n_normal):
+    s = 0.0
+    for _ in range(n_uniform):
+        s += rng.random()
+    for _ in range(n_normal):
+        s += rng.standard_normal()
+    return s
+
+
+@njit(nogil=True)
+def _counter_draws(n_uniform, n_normal):
+    """The engine's way: Philox words in blocks of lanes, normals by AS 241."""
+    lanes = 256
+    c = np.empty((4, lanes), dtype=np.uint64)
+    s = 0.0
+    words = n_uniform + 2 * n_normal
+    done = 0
+    block = 0
+    while done < words:
+        for k in range(lanes):
+            c[0, k] = block
+            c[1, k] = k
+            c[2, k] = 0
+            c[3, k] = 2
+        philox4x32_lanes(c, lanes, 12345, 678)
+        for k in range(lanes):
+            s += c[0, k] + c[1, k] + c[2, k] + c[3, k]
+        done += 4 * lanes
+        block += 1
+    for i in range(n_normal):
+        s += normal_quantile((i + 0.5) / (n_normal + 1))
+    return s
+
+
+def rng_bounds(n_uniform: int, n_normal: int, repeats: int = 5) -> tuple[float, float]:
+    """Best-of seconds to make the trial's draws in a numba kernel: from a passed numpy
+    Generator (PCG64), one at a time; and with the engine's counter generator."""
     rng = np.random.default_rng(0)
-    best = np.inf
+    _generator_draws(rng, 10, 10)
+    _counter_draws(10, 10)
+    best_gen = best_ctr = np.inf
     for _ in range(repeats):
         t0 = time.perf_counter()
-        rng.random(n_draws)
-        best = min(best, time.perf_counter() - t0)
-    return best
+        _generator_draws(rng, n_uniform, n_normal)
+        best_gen = min(best_gen, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        _counter_draws(n_uniform, n_normal)
+        best_ctr = min(best_ctr, time.perf_counter() - t0)
+    return best_gen, best_ctr
 
 
 def peak_rss_mb(config: str, replicates: int, n_jobs: int) -> float:
@@ -111,8 +140,8 @@ def main() -> None:
     simulate(sc, replicates=4, n_jobs=2, chunk_size=1, progress=False)
     serial, serial_wall = trials_per_second(sc, args.replicates, 1)
     parallel, parallel_wall = trials_per_second(sc, args.replicates, 2)
-    draws = engine_draws(sc)
-    bound = rng_bound_seconds(draws)
+    n_uniform, n_normal = engine_draws(sc)
+    bound, bound_counter = rng_bounds(n_uniform, n_normal)
     report = {
         "scenario": sc.name,
         "sample_size": sc.design.sample_size,
@@ -123,10 +152,13 @@ def main() -> None:
         "two_jobs_trials_per_second": round(parallel, 2),
         "two_jobs_wall_seconds": round(parallel_wall, 3),
         "speedup_two_jobs": round(parallel / serial, 3),
-        "random_draws_per_trial": draws,
+        "uniforms_per_trial": n_uniform,
+        "normals_per_trial": n_normal,
         "rng_bound_seconds_per_trial": round(bound, 6),
+        "rng_bound_counter_seconds_per_trial": round(bound_counter, 6),
         "engine_seconds_per_trial_serial": round(1 / serial, 6),
         "engine_over_rng_bound": round((1 / serial) / bound, 2),
+        "engine_over_rng_bound_counter": round((1 / serial) / bound_counter, 2),
     }
     try:
         # the plain reference lives with the tests (tests/reference_model), not in the package

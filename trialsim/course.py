@@ -31,9 +31,11 @@ from .instruments import (
     FLARE_NONE,
     FLARE_SEVERE,
     N_BILAG,
+    N_DESCRIPTORS,
     SLEDAI_WEIGHTS,
     bilag_grade,
     bilag_system_severity,
+    clinical_sledai_score,
     high_steroid,
     is_high_steroid,
     pga_score,
@@ -50,11 +52,14 @@ from .protocol import (
     dropout_per_visit,
     n_visits,
 )
+from .rng import STAGE_COURSE, fill_draws, normal_quantile
 from .scenario import RACES, REGIONS, Scenario
 
 __all__ = [
     "FLARE_NONE", "FLARE_MILD", "FLARE_SEVERE", "Course", "CourseParams", "CoursePatients",
-    "course_params", "run_course", "simulate_course",
+    "course_params", "course_patient", "run_course", "simulate_course", "N_UNIFORM", "N_NORMAL",
+    "U_STEROID", "U_ESCALATE", "U_SYMPTOM", "U_TAPER", "U_DROPOUT", "Z_FLUCTUATION", "Z_PGA",
+    "Z_BILAG",
 ]
 
 
@@ -106,11 +111,6 @@ def soc_amplitude(scenario: Scenario, cohort: Cohort) -> np.ndarray:
     soc = scenario.standard_of_care
     region = np.array([soc.region_effect.get(r, 0.0) for r in REGIONS])
     return np.maximum(soc.effect + region[cohort.region], 0.0)
-
-
-@jit
-def _expit(x):
-    return 1.0 / (1.0 + math.exp(-x))
 
 
 @jit
@@ -211,55 +211,189 @@ class CoursePatients(NamedTuple):
     prednisone0: np.ndarray  # (n,) mg/day
     weight_kg: np.ndarray  # (n,)
     on_is0: np.ndarray  # (n,) bool, on an immunosuppressant at baseline
+    unit: np.ndarray  # (n,) int64 counter unit of the patient's draws (its screening index)
+
+
+#: uniform slots of a patient-visit (``rng.fill_draws``): one per descriptor, then these
+U_STEROID, U_ESCALATE, U_SYMPTOM, U_TAPER, U_DROPOUT = range(N_DESCRIPTORS, N_DESCRIPTORS + 5)
+N_UNIFORM = N_DESCRIPTORS + 5
+#: normal slots of a patient-visit: the fluctuation innovation, the PGA visit noise, then one
+#: per BILAG system (its visit noise)
+Z_FLUCTUATION, Z_PGA, Z_BILAG = 0, 1, 2
+N_NORMAL = 2 + N_BILAG
 
 
 @jit
-def simulate_course(rng, p, pt):
-    """Simulate every patient's course from baseline to the last visit (docs/model.md §3).
+def _normal(z, v, slot, as_uniform):
+    return normal_quantile(z[v, slot]) if as_uniform else z[v, slot]
+
+
+@jit
+def course_patient(p, pt, i, u, z, z_as_uniform, sledai, pga, bilag, pred, flare, failure,
+                   dropout):
+    """Simulate patient ``i``'s course from baseline to the last visit (docs/model.md §3).
 
     Parameters
     ----------
-    rng : numpy.random.Generator
-        Or any object with ``random()`` and ``standard_normal()`` (the tests script it).
     p : CourseParams
     pt : CoursePatients
+    i : int
+        The patient.
+    u : ndarray of float64, shape (n_visits, n_uniform)
+        Uniforms of the patient by visit and slot (``U_*``; descriptor j uses slot j).
+    z : ndarray of float64, shape (n_visits, n_normal)
+        Standard normals by visit and slot (``Z_*``). Row 0 (baseline) is not read.
+    z_as_uniform : bool
+        ``z`` holds uniforms, mapped to normals (``rng.normal_quantile``) when read: the
+        simulation's way, since most BILAG slots are not read; the tests give normals.
+    sledai, pga, bilag, pred, flare, failure, dropout
+        The output arrays of ``simulate_course``; row ``i`` is written.
+    """
+    n_visits, interval_weeks = p.n_visits, p.interval_weeks
+    weights, clinical, bilag_of, persistence = p.weights, p.clinical, p.bilag_of, p.persistence
+    d = weights.shape[0]
+    fluct_sd, fluct_ar1 = p.fluctuation_sd, p.fluctuation_ar1
+    innov = math.sqrt(1.0 - fluct_ar1 * fluct_ar1) * fluct_sd
+    p_norm0 = -math.log(1.0 - min(p.serology_normalize, 1.0 - 1e-12))
+    state = np.empty(d, dtype=np.bool_)
+    odds_off = np.empty(d)  # exp(-organ log-odds): expit(o + g) = 1 / (1 + odds_off exp(-g))
+    ever = np.empty(N_BILAG, dtype=np.bool_)
+    sev = np.zeros(N_BILAG)
+    sys_on = np.zeros(N_BILAG, dtype=np.bool_)
+    w = pt.fluctuation0[i]
+    for j in range(d):
+        state[j] = pt.active0[i, j]
+        odds_off[j] = math.exp(-pt.propensity[i, j])
+    sledai[i, 0] = sledai_score(state, weights)
+    pga[i, 0] = pt.pga0[i]
+    for k in range(N_BILAG):
+        bilag[i, 0, k] = pt.bilag0[i, k]
+        ever[k] = pt.bilag_ever0[i, k]
+    dose0 = pt.prednisone0[i]
+    pred[i, 0] = dose0
+    dose = dose0
+    log_dose0 = math.log1p(dose0)
+    on_is = pt.on_is0[i]
+    escalation = 0.0
+    failed = n_visits
+    gone = n_visits
+    drug_amp, stab_amp, soc_amp = pt.drug_amp[i], pt.stab_amp[i], pt.soc_amp[i]
+    p_symptom = p.symptom_increase_prob * (
+        p.symptom_high_steroid_factor if is_high_steroid(dose0) else 1.0
+    )
+    for v in range(1, n_visits):
+        t = v * interval_weeks
+        w = fluct_ar1 * w + innov * _normal(z, v, Z_FLUCTUATION, z_as_uniform)
+        drug = 0.0
+        stab = 0.0
+        if drug_amp != 0.0 or stab_amp != 0.0:
+            course_of_effect = drug_time_course(
+                t, p.onset_lag_weeks, p.onset_weeks, p.waning_rate, p.waning_start_weeks
+            )
+            drug = drug_amp * course_of_effect
+            stab = stab_amp * course_of_effect
+        shift = (
+            soc_amp * (1.0 - math.exp(-t / p.soc_onset_weeks))
+            + p.steroid_potency * (math.log1p(dose) - log_dose0)
+            + escalation
+            + drug
+        )
+        g = pt.activity[i] + w - shift
+        exp_minus_g = math.exp(-g)
+        for j in range(d):
+            if clinical[j]:
+                stationary = 1.0 / (1.0 + odds_off[j] * exp_minus_g)
+                p_on = descriptor_on_probability(stationary, persistence[j], state[j])
+                state[j] = u[v, j] < p_on
+            elif state[j]:
+                hazard = p_norm0 + p.serology_drug_normalize * drug
+                state[j] = u[v, j] >= 1.0 - math.exp(-hazard)
+            else:
+                state[j] = u[v, j] < p.serology_appear
+        score = sledai_score(state, weights)
+        sledai[i, v] = score
+        x = pga_score(
+            p.pga_intercept,
+            p.pga_per_sledai_point,
+            clinical_sledai_score(state, weights, clinical),
+            pt.pga_rater[i],
+            p.pga_visit_sd * _normal(z, v, Z_PGA, z_as_uniform),
+        )
+        pga[i, v] = x
+        bilag_system_severity(state, weights, bilag_of, sev, sys_on)
+        for k in range(N_BILAG):
+            s = sev[k]
+            if sys_on[k]:
+                noise = _normal(z, v, Z_BILAG + k, z_as_uniform)
+                s = sev[k] + pt.bilag_rater[i, k] + p.bilag_visit_sd * noise
+                ever[k] = True
+            bilag[i, v, k] = bilag_grade(s, sys_on[k], ever[k], p.bilag_threshold_a,
+                                         p.bilag_threshold_b)
+        # SELENA-SLEDAI Flare Index against the previous visit (domain.md §2.2)
+        level = sfi_flare(score, sledai[i, v - 1], x, pga[i, v - 1])
+        # the physician's response, and the protocol's view of it
+        if level != FLARE_NONE:
+            if u[v, U_STEROID] < p.flare_increase_prob:
+                dose += p.flare_increase_mg * (2.0 if level == FLARE_SEVERE else 1.0)
+                if sfi_severe_by_prednisone(dose, pt.weight_kg[i]):
+                    level = FLARE_SEVERE
+                if failed == n_visits and breaks_steroid_rule(
+                    t, dose, dose0, p.steroid_limit_week, p.steroid_allowance_mg
+                ):
+                    failed = v
+            esc = p.escalate_severe_prob if level == FLARE_SEVERE else p.escalate_mild_prob
+            if u[v, U_ESCALATE] < esc * (1.0 - stab):
+                level = FLARE_SEVERE
+                if failed == n_visits and breaks_immunosuppressant_rule(
+                    t, on_is, p.immunosuppressant_increase_limit_week
+                ):
+                    failed = v
+                on_is = True
+                escalation += p.escalation_effect
+        elif u[v, U_SYMPTOM] < (
+            min(1.0, 2.0 * p_symptom / (1.0 + exp_minus_g))
+            * (1.0 - stab)
+            * (p.symptom_after_limit_factor if after_steroid_limit(t, p.steroid_limit_week)
+               else 1.0)
+        ):
+            # symptoms outside the SLEDAI (fatigue, arthralgia, rash not scored...) lead
+            # to a prednisone increase: an SFI mild/moderate flare by its medication rule
+            level = FLARE_MILD
+            dose += p.flare_increase_mg
+            if failed == n_visits and breaks_steroid_rule(
+                t, dose, dose0, p.steroid_limit_week, p.steroid_allowance_mg
+            ):
+                failed = v
+        elif dose > p.taper_floor_mg and u[v, U_TAPER] < p.taper_prob:
+            dose = tapered_dose(dose, p.taper_floor_mg, p.taper_fraction)
+        flare[i, v] = level
+        pred[i, v] = dose
+        if gone == n_visits and u[v, U_DROPOUT] < p.dropout_prob:
+            gone = v
+    failure[i] = failed
+    dropout[i] = gone
+
+
+@jit
+def simulate_course(p, pt, k0, k1):
+    """Simulate every patient's course; patient i draws from its own counter space.
+
+    Parameters
+    ----------
+    p : CourseParams
+    pt : CoursePatients
+    k0, k1 : int
+        The replicate key (``rng.replicate_key``): patient ``i`` at visit ``v`` reads the
+        draws of (``STAGE_COURSE``, ``pt.unit[i]``, v), its screening index: no patient's
+        draws depend on another's or on who else was enrolled.
 
     Returns
     -------
     sledai, pga, bilag, prednisone, flare, failure_visit, dropout_visit
         As in ``Course``.
     """
-    interval_weeks, n_visits = p.interval_weeks, p.n_visits
-    weights, clinical, bilag_of, persistence = p.weights, p.clinical, p.bilag_of, p.persistence
-    fluct_sd, fluct_ar1 = p.fluctuation_sd, p.fluctuation_ar1
-    soc_onset, steroid_potency = p.soc_onset_weeks, p.steroid_potency
-    drug_lag, drug_onset = p.onset_lag_weeks, p.onset_weeks
-    waning_rate, waning_start = p.waning_rate, p.waning_start_weeks
-    sero_normalize, sero_appear, sero_drug = (
-        p.serology_normalize, p.serology_appear, p.serology_drug_normalize
-    )
-    taper_prob, taper_fraction, taper_floor = p.taper_prob, p.taper_fraction, p.taper_floor_mg
-    inc_prob, inc_mg = p.flare_increase_prob, p.flare_increase_mg
-    esc_sev, esc_mild, esc_effect = (
-        p.escalate_severe_prob, p.escalate_mild_prob, p.escalation_effect
-    )
-    symptom_prob, symptom_high_steroid, symptom_late = (
-        p.symptom_increase_prob, p.symptom_high_steroid_factor, p.symptom_after_limit_factor
-    )
-    is_limit, steroid_limit, allowance = (
-        p.immunosuppressant_increase_limit_week, p.steroid_limit_week, p.steroid_allowance_mg
-    )
-    thr_a, thr_b, bilag_sd = p.bilag_threshold_a, p.bilag_threshold_b, p.bilag_visit_sd
-    dropout_prob = p.dropout_prob
-    activity, fluctuation0, propensity, active0 = (
-        pt.activity, pt.fluctuation0, pt.propensity, pt.active0
-    )
-    soc_amp, drug_amp, stab_amp = pt.soc_amp, pt.drug_amp, pt.stab_amp
-    pga_rater, pga0, bilag_rater = pt.pga_rater, pt.pga0, pt.bilag_rater
-    bilag0, bilag_ever0 = pt.bilag0, pt.bilag_ever0
-    prednisone0, weight_kg, on_is0 = pt.prednisone0, pt.weight_kg, pt.on_is0
-    n, d = propensity.shape
-    clinical_weights = weights * clinical
+    n_visits = p.n_visits
+    n = pt.propensity.shape[0]
     sledai = np.zeros((n, n_visits), dtype=np.int16)
     pga = np.zeros((n, n_visits))
     bilag = np.zeros((n, n_visits, N_BILAG), dtype=np.int8)
@@ -267,116 +401,12 @@ def simulate_course(rng, p, pt):
     flare = np.zeros((n, n_visits), dtype=np.int8)
     failure = np.full(n, n_visits, dtype=np.int64)
     dropout = np.full(n, n_visits, dtype=np.int64)
-    state = np.zeros(d, dtype=np.bool_)
-    ever = np.zeros(N_BILAG, dtype=np.bool_)
-    sev = np.zeros(N_BILAG)
-    sys_on = np.zeros(N_BILAG, dtype=np.bool_)
-    innov = math.sqrt(1.0 - fluct_ar1 * fluct_ar1) * fluct_sd
-    p_norm0 = -math.log(1.0 - min(sero_normalize, 1.0 - 1e-12))
+    u = np.zeros((n_visits, N_UNIFORM))
+    z = np.zeros((n_visits, N_NORMAL))
+    scratch = np.empty((4, n_visits * ((2 * N_NORMAL + N_UNIFORM + 3) // 4)), dtype=np.uint64)
     for i in range(n):
-        w = fluctuation0[i]
-        for j in range(d):
-            state[j] = active0[i, j]
-        sledai[i, 0] = sledai_score(state, weights)
-        pga[i, 0] = pga0[i]
-        for k in range(N_BILAG):
-            bilag[i, 0, k] = bilag0[i, k]
-            ever[k] = bilag_ever0[i, k]
-        pred[i, 0] = prednisone0[i]
-        dose = prednisone0[i]
-        log_dose0 = math.log1p(prednisone0[i])
-        on_is = on_is0[i]
-        escalation = 0.0
-        failed = n_visits
-        p_symptom = symptom_prob * (
-            symptom_high_steroid if is_high_steroid(prednisone0[i]) else 1.0
-        )
-        for v in range(1, n_visits):
-            t = v * interval_weeks
-            w = fluct_ar1 * w + innov * rng.standard_normal()
-            drug = 0.0
-            stab = 0.0
-            if drug_amp[i] != 0.0 or stab_amp[i] != 0.0:
-                course_of_effect = drug_time_course(
-                    t, drug_lag, drug_onset, waning_rate, waning_start
-                )
-                drug = drug_amp[i] * course_of_effect
-                stab = stab_amp[i] * course_of_effect
-            shift = (
-                soc_amp[i] * (1.0 - math.exp(-t / soc_onset))
-                + steroid_potency * (math.log1p(dose) - log_dose0)
-                + escalation
-                + drug
-            )
-            g = activity[i] + w - shift
-            for j in range(d):
-                if clinical[j]:
-                    p_on = descriptor_on_probability(
-                        _expit(propensity[i, j] + g), persistence[j], state[j]
-                    )
-                    state[j] = rng.random() < p_on
-                else:
-                    if state[j]:
-                        hazard = p_norm0 + sero_drug * drug
-                        state[j] = rng.random() >= 1.0 - math.exp(-hazard)
-                    else:
-                        state[j] = rng.random() < sero_appear
-            score = sledai_score(state, weights)
-            sledai[i, v] = score
-            x = pga_score(
-                p.pga_intercept,
-                p.pga_per_sledai_point,
-                sledai_score(state, clinical_weights),
-                pga_rater[i],
-                p.pga_visit_sd * rng.standard_normal(),
-            )
-            pga[i, v] = x
-            bilag_system_severity(state, weights, bilag_of, sev, sys_on)
-            for k in range(N_BILAG):
-                s = sev[k]
-                if sys_on[k]:
-                    s = sev[k] + bilag_rater[i, k] + bilag_sd * rng.standard_normal()
-                    ever[k] = True
-                bilag[i, v, k] = bilag_grade(s, sys_on[k], ever[k], thr_a, thr_b)
-            # SELENA-SLEDAI Flare Index against the previous visit (domain.md §2.2)
-            level = sfi_flare(score, sledai[i, v - 1], x, pga[i, v - 1])
-            # the physician's response, and the protocol's view of it
-            if level != FLARE_NONE:
-                if rng.random() < inc_prob:
-                    dose += inc_mg * (2.0 if level == FLARE_SEVERE else 1.0)
-                    if sfi_severe_by_prednisone(dose, weight_kg[i]):
-                        level = FLARE_SEVERE
-                    if failed == n_visits and breaks_steroid_rule(
-                        t, dose, prednisone0[i], steroid_limit, allowance
-                    ):
-                        failed = v
-                esc = esc_sev if level == FLARE_SEVERE else esc_mild
-                if rng.random() < esc * (1.0 - stab):
-                    level = FLARE_SEVERE
-                    if failed == n_visits and breaks_immunosuppressant_rule(t, on_is, is_limit):
-                        failed = v
-                    on_is = True
-                    escalation += esc_effect
-            elif rng.random() < (
-                min(1.0, 2.0 * p_symptom * _expit(g))
-                * (1.0 - stab)
-                * (symptom_late if after_steroid_limit(t, steroid_limit) else 1.0)
-            ):
-                # symptoms outside the SLEDAI (fatigue, arthralgia, rash not scored...) lead
-                # to a prednisone increase: an SFI mild/moderate flare by its medication rule
-                level = FLARE_MILD
-                dose += inc_mg
-                if failed == n_visits and breaks_steroid_rule(
-                    t, dose, prednisone0[i], steroid_limit, allowance
-                ):
-                    failed = v
-            elif dose > taper_floor and rng.random() < taper_prob:
-                dose = tapered_dose(dose, taper_floor, taper_fraction)
-            flare[i, v] = level
-            pred[i, v] = dose
-            if dropout[i] == n_visits and rng.random() < dropout_prob:
-                dropout[i] = v
-        failure[i] = failed
+        fill_draws(k0, k1, STAGE_COURSE, pt.unit[i], 1, u, z, scratch, False)
+        course_patient(p, pt, i, u, z, True, sledai, pga, bilag, pred, flare, failure, dropout)
     return sledai, pga, bilag, pred, flare, failure, dropout
 
 
@@ -438,7 +468,7 @@ def run_course(
     scenario: Scenario,
     cohort: Cohort,
     arm_dose: np.ndarray,
-    rng: np.random.Generator,
+    key: tuple[int, int],
     params: CourseParams | None = None,
 ) -> Course:
     """Thin validated wrapper: the scenario's parameters and the cohort's arrays in, a Course out.
@@ -450,8 +480,8 @@ def run_course(
         Enrolled patients.
     arm_dose : ndarray, shape (n,)
         Belimumab dose (mg/kg) of each patient's arm.
-    rng : numpy.random.Generator
-        The replicate's course stream.
+    key : (int, int)
+        The replicate's key (``rng.replicate_key``).
     params : CourseParams, optional
         ``course_params(scenario)``, built once by the caller that runs many replicates.
     """
@@ -473,5 +503,6 @@ def run_course(
         prednisone0=cohort.prednisone,
         weight_kg=cohort.weight_kg,
         on_is0=cohort.immunosuppressant,
+        unit=np.arange(len(cohort)) if cohort.candidate is None else cohort.candidate,
     )
-    return Course(*simulate_course(rng, params, patients))
+    return Course(*simulate_course(params, patients, key[0], key[1]))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .jit import jit
 from .population import RACE_CODE, Cohort
+from .rng import STAGE_RANDOMIZATION, counter_uniforms
 from .scenario import Design
 
 #: race stratum of the BLISS protocols: African or Indigenous-American descent vs other (§3)
@@ -40,15 +42,15 @@ def stratum_index(x: np.ndarray) -> np.ndarray:
 
 
 def randomize(
-    stratum: np.ndarray, allocation: np.ndarray, block_multiplier: int, rng: np.random.Generator
+    stratum: np.ndarray, allocation: np.ndarray, block_multiplier: int, key: tuple[int, int]
 ) -> np.ndarray:
-    """Stratified permuted-block randomization.
+    """Stratified permuted-block randomization (``randomize_kernel``).
 
     Within each stratum, patients (in enrolment order) take the next place of a sequence of
     blocks; each block holds ``block_multiplier * allocation[k]`` places for arm ``k`` in a
-    random order. Each stratum draws its blocks from its own child stream of ``rng``, so a
-    patient's arm does not depend on how many patients follow (common random numbers across
-    sample sizes).
+    random order. Block ``b`` of stratum ``s`` is shuffled with the draws of
+    (``STAGE_RANDOMIZATION``, s, b), so a patient's arm does not depend on how many patients
+    follow (common random numbers across sample sizes).
 
     Parameters
     ----------
@@ -57,7 +59,8 @@ def randomize(
     allocation : ndarray of int64, shape (n_arms,)
         Allocation weights (1:1:1 → [1, 1, 1]).
     block_multiplier : int
-    rng : numpy.random.Generator
+    key : (int, int)
+        The replicate key (``rng.replicate_key``).
 
     Returns
     -------
@@ -65,14 +68,36 @@ def randomize(
         Arm code of each patient.
     """
     template = np.repeat(np.arange(allocation.size), allocation * block_multiplier)
-    arm = np.empty(stratum.size, dtype=np.int64)
-    n_strata = int(stratum.max()) + 1 if stratum.size else 0
-    children = rng.spawn(max(n_strata, 1))
-    for s in range(n_strata):
-        idx = np.flatnonzero(stratum == s)
-        if idx.size == 0:
-            continue
-        n_blocks = -(-idx.size // template.size)
-        blocks = [children[s].permutation(template) for _ in range(n_blocks)]
-        arm[idx] = np.concatenate(blocks)[: idx.size]
+    return randomize_kernel(np.asarray(stratum, dtype=np.int64), template, key[0], key[1])
+
+
+@jit
+def randomize_kernel(stratum, template, k0, k1):
+    """Arms by stratified permuted blocks: block ``b`` of stratum ``s`` is ``template``
+    shuffled (Fisher–Yates) with the uniforms of (``STAGE_RANDOMIZATION``, s, b)."""
+    n = stratum.shape[0]
+    m = template.shape[0]
+    arm = np.empty(n, dtype=np.int64)
+    n_strata = 0
+    for i in range(n):
+        n_strata = max(n_strata, stratum[i] + 1)
+    taken = np.zeros(n_strata, dtype=np.int64)  # places used in each stratum
+    block = np.empty(m, dtype=np.int64)
+    current = np.full(n_strata, -1, dtype=np.int64)  # block held in ``blocks`` per stratum
+    blocks = np.empty((n_strata, m), dtype=np.int64)
+    for i in range(n):
+        s = stratum[i]
+        b = taken[s] // m
+        if current[s] != b:
+            u = counter_uniforms(k0, k1, STAGE_RANDOMIZATION, s, b, m)
+            for k in range(m):
+                block[k] = template[k]
+            for k in range(m - 1, 0, -1):
+                j = int(u[k] * (k + 1))
+                block[k], block[j] = block[j], block[k]
+            for k in range(m):
+                blocks[s, k] = block[k]
+            current[s] = b
+        arm[i] = blocks[s, taken[s] % m]
+        taken[s] += 1
     return arm

@@ -1,6 +1,6 @@
 """The Monte Carlo engine: replicates in fixed-size chunks, run serially or with joblib.
 
-Each replicate draws from its own streams (``rng.replicate_streams``), so the numbers depend
+Each replicate draws from its own counter space (``rng.replicate_key``), so the numbers depend
 only on the scenario and the seed, never on the chunk size, ``n_jobs`` or the backend.
 """
 
@@ -18,7 +18,7 @@ from .design import randomize, strata_indicators, stratum_index
 from .endpoints import ENDPOINTS, Trial, first_flare_visit
 from .population import PopulationModel
 from .protocol import n_visits, visit_of_week
-from .rng import replicate_streams
+from .rng import STAGE_REDUCED, counter_uniforms, replicate_key
 from .scenario import Scenario
 
 
@@ -111,17 +111,18 @@ def simulate_replicate(plan: Plan, replicate: int) -> tuple:
     """Simulate and analyse one trial; returns the per-replicate pieces of a ChunkResult."""
     sc = plan.scenario
     des = sc.design
-    streams = replicate_streams(sc.seed, replicate)
-    cohort, screened = plan.population.enroll(des.sample_size, streams["population"])
+    key = replicate_key(sc.seed, replicate)
+    cohort, screened = plan.population.enroll(des.sample_size, key)
     x, _ = strata_indicators(cohort, des)
     arm = randomize(
-        stratum_index(x), plan.allocation, des.block_multiplier, streams["randomization"]
+        stratum_index(x), plan.allocation, des.block_multiplier, key
     )
-    course = run_course(sc, cohort, plan.doses[arm], streams["course"], plan.course)
+    course = run_course(sc, cohort, plan.doses[arm], key, plan.course)
     constant = None
     if sc.constant_response is not None:
         p_arm = np.array([sc.constant_response.rates[a] for a in plan.arms])
-        constant = streams["reduced"].random(arm.size) < p_arm[arm]
+        u = counter_uniforms(key[0], key[1], STAGE_REDUCED, 0, 0, arm.size)
+        constant = u < p_arm[arm]
     trial = Trial(cohort, arm, course, constant)
     n_arms = len(plan.arms)
     response = np.empty((len(plan.targets), arm.size), dtype=np.uint8)

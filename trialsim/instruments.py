@@ -77,6 +77,17 @@ def sledai_score(active, weights):
     return s
 
 
+
+@jit
+def clinical_sledai_score(active, weights, clinical):
+    """SELENA-SLEDAI of the clinical descriptors only (the physician's PGA does not rate the
+    serological ones, domain.md §2.4): ``sledai_score(active, weights * clinical)``."""
+    s = 0
+    for j in range(weights.shape[0]):
+        if active[j] and clinical[j]:
+            s += weights[j]
+    return s
+
 @jit
 def sledai_scores(active, weights):
     """SELENA-SLEDAI totals of many patient-visits: ``sledai_score`` row by row.

@@ -27,7 +27,7 @@ from trialsim.design import randomize, strata_indicators, stratum_index
 from trialsim.endpoints import ENDPOINTS, Trial
 from trialsim.engine import ChunkResult, Plan, run_chunk
 from trialsim.population import PopulationModel
-from trialsim.rng import replicate_streams
+from trialsim.rng import replicate_key
 from trialsim.scenario import with_overrides
 from trialsim.simulation import simulate
 from trialsim.summary import summarize
@@ -41,14 +41,13 @@ REPLICATES = (0, 1)
 def rebuild(sc, r):
     """Replicate ``r`` of scenario ``sc`` from the stage functions."""
     des = sc.design
-    s = replicate_streams(sc.seed, r)
-    cohort, _ = PopulationModel(sc).enroll(des.sample_size, s["population"])
+    cohort, _ = PopulationModel(sc).enroll(des.sample_size, replicate_key(sc.seed, r))
     x, _ = strata_indicators(cohort, des)
     arms = list(des.arms)
     alloc = np.array([des.arms[a].allocation for a in arms])
-    arm = randomize(stratum_index(x), alloc, des.block_multiplier, s["randomization"])
+    arm = randomize(stratum_index(x), alloc, des.block_multiplier, replicate_key(sc.seed, r))
     doses = np.array([des.arms[a].dose_mg_kg for a in arms])
-    course = run_course(sc, cohort, doses[arm], s["course"])
+    course = run_course(sc, cohort, doses[arm], replicate_key(sc.seed, r))
     return Trial(cohort, arm, course), x, arms
 
 

@@ -1,28 +1,34 @@
 """The course kernel, one patient, visit by visit, against a trajectory computed by hand.
 
-The kernel takes its random numbers from the generator it is given; here it is given a
-scripted one (a numba jitclass with the two methods the kernel calls) that hands out chosen
-uniforms and normals in order (the kernel's source is compiled for it without the disk
-cache; the rules it calls are the cached functions the simulation runs). Every value expected
-below was worked out by hand from docs/model.md §3; the uniforms are chosen away from the
-probabilities they are compared with (close enough that the mutations named in the docstrings
-change the outcome), and the test also checks that the kernel consumed exactly the draws the
-model statement implies.
+The kernel reads its random numbers from per-visit tables of uniforms and normals, one slot
+per use (``U_*``, ``Z_*`` in ``trialsim.course``); here the tables are scripted. Every value
+expected below was worked out by hand from docs/model.md §3; the uniforms are chosen away from
+the probabilities they are compared with (close enough that the mutations named in the
+docstrings change the outcome). Slots a case does not script hold NaN: every comparison with
+NaN is false, so a rule that read a slot it should not would change the trajectory.
 """
 
 import math
 
 import numpy as np
 import pytest
-from numba import float64, int64, njit
-from numba.experimental import jitclass
 
 from trialsim.course import (
+    N_NORMAL,
+    N_UNIFORM,
+    U_DROPOUT,
+    U_ESCALATE,
+    U_STEROID,
+    U_SYMPTOM,
+    U_TAPER,
+    Z_BILAG,
+    Z_FLUCTUATION,
+    Z_PGA,
     CourseParams,
     CoursePatients,
+    course_patient,
     descriptor_on_probability,
     drug_time_course,
-    simulate_course,
     tapered_dose,
 )
 from trialsim.instruments import (
@@ -36,39 +42,22 @@ from trialsim.instruments import (
     N_BILAG,
 )
 
+STEROID, ESCALATE, SYMPTOM, TAPER, DROPOUT = U_STEROID, U_ESCALATE, U_SYMPTOM, U_TAPER, U_DROPOUT
 
-@jitclass([("u", float64[:]), ("z", float64[:]), ("iu", int64), ("iz", int64)])
-class ScriptedDraws:
-    """Hands out the given uniforms and normals in order (fails when one too many is asked)."""
 
-    def __init__(self, u, z):
-        self.u = u
-        self.z = z
-        self.iu = 0
-        self.iz = 0
-
-    def random(self):
-        if self.iu >= self.u.size:
-            raise IndexError("the kernel asked for more uniforms than scripted")
-        x = self.u[self.iu]
-        self.iu += 1
-        return x
-
-    def standard_normal(self):
-        if self.iz >= self.z.size:
-            raise IndexError("the kernel asked for more normals than scripted")
-        x = self.z[self.iz]
-        self.iz += 1
-        return x
+def script(n_visits, visits):
+    """Draw tables from ``{visit: ({uniform slot: u}, {normal slot: z})}``; NaN elsewhere."""
+    u = np.full((n_visits, N_UNIFORM), np.nan)
+    z = np.full((n_visits, N_NORMAL), np.nan)
+    for v, (us, zs) in visits.items():
+        for slot, x in us.items():
+            u[v, slot] = x
+        for slot, x in zs.items():
+            z[v, slot] = x
+    return u, z
 
 
 MUSCULOSKELETAL, MUCOCUTANEOUS, VASCULITIS = 3, 1, 5
-#: the kernel's own source, compiled without the on-disk cache: a cached specialization for
-#: ScriptedDraws would put this test module into the kernel's cache index, which other
-#: processes (that cannot import it) then fail to read
-kernel = njit(simulate_course.py_func)
-
-
 #: the patient and model of the placebo cases; the drug case overrides some of them
 DEFAULTS = dict(
     soc_amp=0.0,  # no background-therapy effect
@@ -84,7 +73,7 @@ DEFAULTS = dict(
 )
 
 
-def run(draws, *, weights, bilag_of, active0, bilag0, on_is0, n_visits, propensity, **over):
+def run(visits, *, weights, bilag_of, active0, bilag0, on_is0, n_visits, propensity, **over):
     """Three descriptors (two clinical, one serological), one patient."""
     k = {**DEFAULTS, **over}
     symptom_prob, symptom_high, symptom_late = k["symptom"]
@@ -144,8 +133,17 @@ def run(draws, *, weights, bilag_of, active0, bilag0, on_is0, n_visits, propensi
         prednisone0=np.array([10.0]),  # mg/day
         weight_kg=np.array([60.0]),  # 0.5 mg/kg = 30 mg
         on_is0=np.array([on_is0]),
+        unit=np.array([0]),
     )
-    return kernel(draws, params, patients)
+    u, z = script(n_visits, visits)
+    out = (
+        np.zeros((1, n_visits), dtype=np.int16), np.zeros((1, n_visits)),
+        np.zeros((1, n_visits, N_BILAG), dtype=np.int8), np.zeros((1, n_visits)),
+        np.zeros((1, n_visits), dtype=np.int8), np.zeros(1, dtype=np.int64),
+        np.zeros(1, dtype=np.int64),
+    )
+    course_patient(params, patients, 0, u, z, False, *out)
+    return out
 
 
 def test_three_visits_by_hand():
@@ -173,19 +171,22 @@ def test_three_visits_by_hand():
       BILAG mucocutaneous 0.5 + 0.5·(-1) = 0.0: C; musculoskeletal inactive, involved before: D.
       No flare. Symptoms: u 0.99, no. Taper: u 0.4 < 0.5: 18 → 14.4 mg. No dropout draw (out).
     """
-    z = np.array([0.0, 1.0, 0.0, 2.0, 4.0, 1.0, 2.0, -1.0, 0.0, -1.0])
-    u = np.array([0.5, 0.9, 0.5, 0.99, 0.3, 0.5,
-                  0.2, 0.1, 0.05, 0.5, 0.7, 0.05,
-                  0.8, 0.1, 0.01, 0.99, 0.4])
-    draws = ScriptedDraws(u, z)
+    visits = {
+        1: ({0: 0.5, 1: 0.9, 2: 0.5, SYMPTOM: 0.99, TAPER: 0.3, DROPOUT: 0.5},
+            {Z_FLUCTUATION: 0.0, Z_PGA: 1.0, Z_BILAG + MUSCULOSKELETAL: 0.0}),
+        2: ({0: 0.2, 1: 0.1, 2: 0.05, STEROID: 0.5, ESCALATE: 0.7, DROPOUT: 0.05},
+            {Z_FLUCTUATION: 2.0, Z_PGA: 4.0, Z_BILAG + MUCOCUTANEOUS: 1.0,
+             Z_BILAG + MUSCULOSKELETAL: 2.0}),
+        3: ({0: 0.8, 1: 0.1, 2: 0.01, SYMPTOM: 0.99, TAPER: 0.4},
+            {Z_FLUCTUATION: -1.0, Z_PGA: 0.0, Z_BILAG + MUCOCUTANEOUS: -1.0}),
+    }
     bilag0 = [GRADE_E] * N_BILAG
     bilag0[MUSCULOSKELETAL] = GRADE_C
     sledai, pga, bilag, pred, flare, failure, dropout = run(
-        draws, weights=[4, 2, 2], bilag_of=[MUSCULOSKELETAL, MUCOCUTANEOUS, -1],
+        visits, weights=[4, 2, 2], bilag_of=[MUSCULOSKELETAL, MUCOCUTANEOUS, -1],
         active0=[True, False, True], bilag0=bilag0, on_is0=False, n_visits=4,
         propensity=[0.0, -1.0, 0.0],
     )
-    assert (draws.iu, draws.iz) == (u.size, z.size)
     np.testing.assert_array_equal(sledai[0], [6, 6, 6, 4])
     np.testing.assert_allclose(pga[0], [1.0, 1.0, 2.1, 0.5], atol=1e-12)
     np.testing.assert_array_equal(flare[0], [FLARE_NONE, FLARE_NONE, FLARE_MILD, FLARE_NONE])
@@ -218,16 +219,17 @@ def test_severe_flare_escalation_and_rules_at_their_weeks(on_is0, failure_visit)
       d2: u 0.5, stays. SLEDAI 2. PGA 0.2 + 0 + 0.1 = 0.3. No flare. Symptoms: u 0.99 vs 0.
       Taper: u 0.4 < 0.5: 30 → 24 mg. Dropout: u 0.9, no.
     """
-    z = np.zeros(6)  # visit 1: w, PGA, BILAG musculoskeletal, BILAG vasculitis; visit 2: w, PGA
-    u = np.array([0.1, 0.5, 0.5, 0.5, 0.5, 0.9,
-                  0.62, 0.5, 0.5, 0.99, 0.4, 0.9])
-    draws = ScriptedDraws(u, z)
+    zero = {Z_FLUCTUATION: 0.0, Z_PGA: 0.0, Z_BILAG + MUSCULOSKELETAL: 0.0,
+            Z_BILAG + VASCULITIS: 0.0}
+    visits = {
+        1: ({0: 0.1, 1: 0.5, 2: 0.5, STEROID: 0.5, ESCALATE: 0.5, DROPOUT: 0.9}, zero),
+        2: ({0: 0.62, 1: 0.5, 2: 0.5, SYMPTOM: 0.99, TAPER: 0.4, DROPOUT: 0.9}, zero),
+    }
     sledai, pga, bilag, pred, flare, failure, dropout = run(
-        draws, weights=[8, 4, 2], bilag_of=[VASCULITIS, MUSCULOSKELETAL, -1],
+        visits, weights=[8, 4, 2], bilag_of=[VASCULITIS, MUSCULOSKELETAL, -1],
         active0=[False, True, True], bilag0=[GRADE_E] * N_BILAG, on_is0=on_is0, n_visits=3,
         propensity=[0.0, 0.0, 0.0],
     )
-    assert (draws.iu, draws.iz) == (u.size, z.size)
     np.testing.assert_array_equal(sledai[0], [6, 14, 2])
     np.testing.assert_array_equal(flare[0], [FLARE_NONE, FLARE_SEVERE, FLARE_NONE])
     np.testing.assert_allclose(pred[0], [10.0, 30.0, 24.0], atol=1e-12)
@@ -260,17 +262,17 @@ def test_drug_background_therapy_and_a_symptom_driven_increase(u_symptom):
       0.143: an increase); the taper step draws u 0.5, not < 0.5: the dose stays 10 mg.
     """
     increase = u_symptom < 0.0979
-    z = np.zeros(3)  # w, PGA, BILAG musculoskeletal
-    u = np.array([0.5, 0.9, 0.3, u_symptom, 0.5] + ([] if increase else [0.5]))
-    draws = ScriptedDraws(u, z)
+    us = {0: 0.5, 1: 0.9, 2: 0.3, SYMPTOM: u_symptom, DROPOUT: 0.5}
+    if not increase:
+        us[TAPER] = 0.5
+    visits = {1: (us, {Z_FLUCTUATION: 0.0, Z_PGA: 0.0, Z_BILAG + MUSCULOSKELETAL: 0.0})}
     sledai, pga, bilag, pred, flare, failure, dropout = run(
-        draws, weights=[4, 2, 2], bilag_of=[MUSCULOSKELETAL, MUCOCUTANEOUS, -1],
+        visits, weights=[4, 2, 2], bilag_of=[MUSCULOSKELETAL, MUCOCUTANEOUS, -1],
         active0=[True, False, True], bilag0=[GRADE_E] * N_BILAG, on_is0=False, n_visits=2,
         propensity=[0.0, -1.0, 0.0], soc_amp=0.6, soc_onset=4.0, drug_amp=0.8, stab_amp=0.5,
         drug_lag=0.0, drug_onset=4.0, sero_drug=1.0, symptom=(0.2, 2.0, 0.5),
         steroid_limit=2.0, allowance=5.0,
     )
-    assert (draws.iu, draws.iz) == (u.size, z.size)
     np.testing.assert_array_equal(sledai[0], [6, 4])
     np.testing.assert_array_equal(flare[0], [FLARE_NONE, FLARE_MILD if increase else FLARE_NONE])
     np.testing.assert_allclose(pred[0], [10.0, 20.0 if increase else 10.0], atol=1e-12)

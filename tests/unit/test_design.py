@@ -9,7 +9,7 @@ def test_balance_within_every_stratum_is_within_one_block():
     rng = np.random.default_rng(11)
     stratum = rng.integers(0, 8, size=3000)
     alloc = np.array([1, 1, 1])
-    arm = randomize(stratum, alloc, 2, rng)
+    arm = randomize(stratum, alloc, 2, (11, 0))
     for s in range(8):
         counts = np.bincount(arm[stratum == s], minlength=3)
         # permuted blocks of 6: an incomplete last block leaves at most 2 of an arm ahead
@@ -17,16 +17,14 @@ def test_balance_within_every_stratum_is_within_one_block():
 
 
 def test_every_complete_block_is_balanced():
-    rng = np.random.default_rng(2)
     stratum = np.zeros(600, dtype=np.int64)
-    arm = randomize(stratum, np.array([2, 1]), 1, rng)
+    arm = randomize(stratum, np.array([2, 1]), 1, (2, 0))
     blocks = arm.reshape(-1, 3)
     assert (np.sort(blocks, axis=1) == [0, 0, 1]).all()
 
 
 def test_allocation_is_random_not_systematic():
-    rng = np.random.default_rng(5)
-    arm = randomize(np.zeros(6000, dtype=np.int64), np.array([1, 1, 1]), 2, rng)
+    arm = randomize(np.zeros(6000, dtype=np.int64), np.array([1, 1, 1]), 2, (5, 0))
     first = arm.reshape(-1, 6)[:, 0]
     # the first place of a block goes to each arm about a third of the time
     shares = np.bincount(first, minlength=3) / first.size
@@ -36,8 +34,8 @@ def test_allocation_is_random_not_systematic():
 def test_randomization_is_prefix_stable():
     """The first patients get the same arms whatever the trial size (CRN across N)."""
     stratum = np.random.default_rng(0).integers(0, 8, size=900)
-    small = randomize(stratum[:300], np.array([1, 1, 1]), 2, np.random.default_rng(9))
-    large = randomize(stratum, np.array([1, 1, 1]), 2, np.random.default_rng(9))
+    small = randomize(stratum[:300], np.array([1, 1, 1]), 2, (9, 0))
+    large = randomize(stratum, np.array([1, 1, 1]), 2, (9, 0))
     np.testing.assert_array_equal(small, large[:300])
 
 
@@ -45,15 +43,28 @@ def test_enrolment_is_prefix_stable(tiny):
     from trialsim.engine import Plan
 
     pop = Plan(tiny).population
-    a, _ = pop.enroll(100, np.random.default_rng(4))
-    b, _ = pop.enroll(700, np.random.default_rng(4))
+    a, _ = pop.enroll(100, (4, 0))
+    b, _ = pop.enroll(700, (4, 0))
     np.testing.assert_array_equal(a.sledai, b.sledai[:100])
     np.testing.assert_array_equal(a.prednisone, b.prednisone[:100])
 
 
+def test_every_arrangement_of_a_block_is_equally_likely():
+    """Blocks of [0, 0, 1, 1] over many strata: the 6 arrangements, each 1/6 (chi-square)."""
+    from scipy import stats
+
+    stratum = np.repeat(np.arange(3000), 4)
+    arm = randomize(stratum, np.array([1, 1]), 2, (3, 1)).reshape(-1, 4)
+    code = arm @ np.array([8, 4, 2, 1])
+    counts = np.array([np.sum(code == c) for c in (3, 5, 6, 9, 10, 12)])
+    assert counts.sum() == 3000
+    assert stats.chisquare(counts).pvalue > 1e-4, counts
+
+
 def test_bootstrap_stream_is_no_replicate_stream():
-    from trialsim.rng import bootstrap_stream, replicate_streams
+    from trialsim.rng import STAGES, bootstrap_stream, counter_uniforms, replicate_key
 
     boot = bootstrap_stream(7).random(4)
-    for stage, g in replicate_streams(7, 0xB007).items():
-        assert not np.array_equal(boot, g.random(4)), stage
+    k0, k1 = replicate_key(7, 0xB007)
+    for stage in range(len(STAGES)):
+        assert not np.array_equal(boot, counter_uniforms(k0, k1, stage, 0, 0, 4)), stage

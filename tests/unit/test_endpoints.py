@@ -7,17 +7,16 @@ from trialsim.course import run_course
 from trialsim.design import randomize, strata_indicators, stratum_index
 from trialsim.endpoints import ENDPOINTS, Trial, first_flare_visit
 from trialsim.engine import Plan
-from trialsim.rng import replicate_streams
+from trialsim.rng import replicate_key
 
 
 @pytest.fixture(scope="module")
 def trial(tiny):
     plan = Plan(tiny)
-    s = replicate_streams(1, 0)
-    cohort, _ = plan.population.enroll(600, s["population"])
+    cohort, _ = plan.population.enroll(600, replicate_key(1, 0))
     x, _ = strata_indicators(cohort, tiny.design)
-    arm = randomize(stratum_index(x), plan.allocation, 2, s["randomization"])
-    return Trial(cohort, arm, run_course(tiny, cohort, plan.doses[arm], s["course"]))
+    arm = randomize(stratum_index(x), plan.allocation, 2, replicate_key(1, 0))
+    return Trial(cohort, arm, run_course(tiny, cohort, plan.doses[arm], replicate_key(1, 0)))
 
 
 def test_enrolled_patients_meet_entry_criteria(trial, tiny):

@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numba import njit
 
-from trialsim.analysis.logistic import drop_constant_columns, fit_logistic
+from trialsim.analysis.logistic import drop_constant_columns, fit_logistic_grouped
 from trialsim.jit import CACHE
 
 #: Names of the result fields, in the order of the last axis of the output.
@@ -285,7 +285,7 @@ def compare_arms_kernel(response, arm, strata, pairs, alpha):
                 continue
             rows = _unseparated_rows(full, y)
             if rows.all():
-                beta, cov, converged = fit_logistic(X, y)
+                beta, cov, converged = fit_logistic_grouped(X, y)
             else:
                 sub = full[rows]
                 ys = y[rows]
@@ -303,7 +303,7 @@ def compare_arms_kernel(response, arm, strata, pairs, alpha):
                     _fill_unanalysable(out, e, c)
                     continue
                 kept = drop_constant_columns(sub, 1)
-                beta, cov, converged = fit_logistic(sub[:, kept], ys)
+                beta, cov, converged = fit_logistic_grouped(sub[:, kept], ys)
             se = math.sqrt(cov[1, 1]) if converged else np.nan
             if not converged or not (se > 0.0) or not np.isfinite(se):
                 _fill_unanalysable(out, e, c)

@@ -121,26 +121,28 @@ def _linear_predictor(Xt, beta, eta):
 
 
 @njit(cache=CACHE)
-def _deviance(Xt, y, beta, eta):
+def _deviance(Xt, y, m, beta, eta):
     """Binomial deviance ``-2 log L``, evaluated in an overflow-safe way.
 
-    ``Xt`` is the transposed design (p, n); ``eta`` is work space (n,).
+    ``Xt`` is the transposed design (p, n); ``y`` the successes and ``m`` the trials of each
+    row (covariate pattern); ``eta`` is work space (n,).
     """
     _linear_predictor(Xt, beta, eta)
     dev = 0.0
     for i in range(eta.shape[0]):
         t = eta[i]
         # log(1 + exp(t)) without overflow
-        dev += max(t, 0.0) + math.log1p(math.exp(-abs(t))) - y[i] * t
+        dev += m[i] * (max(t, 0.0) + math.log1p(math.exp(-abs(t)))) - y[i] * t
     return 2.0 * dev
 
 
 @njit(cache=CACHE)
-def _evaluate(Xt, y, beta, eta, w, r):
-    """Deviance, score ``X'(y - mu)`` and Fisher information ``X'WX`` at ``beta``.
+def _evaluate(Xt, y, m, beta, eta, w, r):
+    """Deviance, score ``X'(y - m mu)`` and Fisher information ``X'WX`` at ``beta``.
 
-    ``Xt`` is the transposed design (p, n); ``eta``, ``w`` and ``r`` are work
-    arrays of length n. One ``exp`` and one ``log1p`` per row.
+    ``Xt`` is the transposed design (p, n); ``y`` and ``m`` the successes and trials of each
+    row; ``eta``, ``w`` and ``r`` are work arrays of length n. One ``exp`` and one ``log1p``
+    per row.
     """
     p, n = Xt.shape
     _linear_predictor(Xt, beta, eta)
@@ -148,12 +150,12 @@ def _evaluate(Xt, y, beta, eta, w, r):
     for i in range(n):
         t = eta[i]
         e = math.exp(-abs(t))
-        dev += max(t, 0.0) + math.log1p(e) - y[i] * t
+        dev += m[i] * (max(t, 0.0) + math.log1p(e)) - y[i] * t
         inv = 1.0 / (1.0 + e)
         mu = inv if t >= 0.0 else e * inv
         # mu * (1 - mu) without cancellation for large |eta|
-        w[i] = e * inv * inv
-        r[i] = y[i] - mu
+        w[i] = m[i] * e * inv * inv
+        r[i] = y[i] - m[i] * mu
     score = np.empty(p)
     info = np.empty((p, p))
     for j in range(p):
@@ -179,14 +181,26 @@ def _nan_result(p):
 
 @njit(cache=CACHE)
 def fit_logistic(X, y, max_iter=50, tol=1e-10):
+    """Logistic regression of 0/1 outcomes ``y`` on ``X`` (``fit_binomial`` with one trial
+    per row); see ``fit_binomial``."""
+    return fit_binomial(X, y, np.ones(X.shape[0]), max_iter, tol)
+
+
+@njit(cache=CACHE)
+def fit_binomial(X, y, m, max_iter=50, tol=1e-10):
     """Fit a logistic regression by Newton--Raphson with step-halving.
 
     Parameters
     ----------
     X : ndarray of float64, shape (n, p)
-        Design matrix, already including an intercept column.
+        Design matrix, already including an intercept column; one row per covariate
+        pattern.
     y : ndarray of float64, shape (n,)
-        Binary outcome coded 0/1.
+        Successes of each row.
+    m : ndarray of float64, shape (n,)
+        Trials of each row (rows with ``m = 1`` and ``y`` in {0, 1}: individual patients).
+        Patients grouped by covariate pattern give the same likelihood, hence the same fit,
+        with one row per pattern.
     max_iter : int, optional
         Maximum number of Newton iterations.
     tol : float, optional
@@ -226,17 +240,19 @@ def fit_logistic(X, y, max_iter=50, tol=1e-10):
     # Start the intercept (column 0, if it is one) at the logit of the mean.
     intercept = True
     ysum = 0.0
+    msum = 0.0
     for i in range(n):
         ysum += y[i]
+        msum += m[i]
         if X[i, 0] != 1.0:
             intercept = False
-    if intercept and 0.0 < ysum < n:
-        beta[0] = math.log(ysum / (n - ysum))
+    if intercept and 0.0 < ysum < msum:
+        beta[0] = math.log(ysum / (msum - ysum))
     Xt = np.ascontiguousarray(X.T)
     eta = np.empty(n)
     w = np.empty(n)
     r = np.empty(n)
-    dev, score, info = _evaluate(Xt, y, beta, eta, w, r)
+    dev, score, info = _evaluate(Xt, y, m, beta, eta, w, r)
     converged = False
     for _ in range(max_iter):
         L, ok = _cholesky(info)
@@ -248,12 +264,12 @@ def fit_logistic(X, y, max_iter=50, tol=1e-10):
         slack = 1e-12 * (abs(dev) + 1.0)
         t = 1.0
         new_beta = beta + step
-        new_dev, new_score, new_info = _evaluate(Xt, y, new_beta, eta, w, r)
+        new_dev, new_score, new_info = _evaluate(Xt, y, m, new_beta, eta, w, r)
         n_halve = 0
         while not (new_dev <= dev + slack) and n_halve < 60:
             t *= 0.5
             new_beta = beta + t * step
-            new_dev = _deviance(Xt, y, new_beta, eta)
+            new_dev = _deviance(Xt, y, m, new_beta, eta)
             n_halve += 1
         if not (new_dev <= dev + slack):
             # No step length improves the deviance: we sit at the optimum to
@@ -262,7 +278,7 @@ def fit_logistic(X, y, max_iter=50, tol=1e-10):
                 converged = True
             break
         if n_halve > 0:
-            new_dev, new_score, new_info = _evaluate(Xt, y, new_beta, eta, w, r)
+            new_dev, new_score, new_info = _evaluate(Xt, y, m, new_beta, eta, w, r)
         max_step = t * np.max(np.abs(step))
         rel_change = abs(dev - new_dev) / (abs(new_dev) + 0.1)
         beta = new_beta
@@ -285,6 +301,45 @@ def fit_logistic(X, y, max_iter=50, tol=1e-10):
         if not (cov[j, j] > 0.0) or not np.isfinite(cov[j, j]):
             return _nan_result(p)
     return beta, cov, True
+
+
+@njit(cache=CACHE)
+def fit_logistic_grouped(X, y, max_iter=50, tol=1e-10):
+    """``fit_logistic`` on patients grouped by covariate pattern (``fit_binomial``).
+
+    With 0/1 covariates (treatment and stratum indicators) a trial of ~550 patients has at
+    most 2^p patterns (16 with three strata), so each Newton step costs a few dozen rows
+    instead of hundreds; the likelihood is the same, so is the fit (to rounding). Designs
+    with other values, or more than 12 columns, are fitted row by row.
+    """
+    n, p = X.shape
+    grouped = p <= 12
+    for i in range(n):
+        for j in range(p):
+            if X[i, j] != 0.0 and X[i, j] != 1.0:
+                grouped = False
+    if not grouped:
+        return fit_logistic(X, y, max_iter, tol)
+    slot = np.full(1 << p, -1, dtype=np.int64)
+    G = np.empty((min(n, 1 << p), p))
+    s = np.zeros(G.shape[0])
+    m = np.zeros(G.shape[0])
+    g = 0
+    for i in range(n):
+        code = 0
+        for j in range(p):
+            if X[i, j] == 1.0:
+                code |= 1 << j
+        k = slot[code]
+        if k < 0:
+            k = g
+            slot[code] = g
+            for j in range(p):
+                G[g, j] = X[i, j]
+            g += 1
+        s[k] += y[i]
+        m[k] += 1.0
+    return fit_binomial(G[:g], s[:g], m[:g], max_iter, tol)
 
 
 @njit(cache=CACHE)
