@@ -36,7 +36,6 @@ from .instruments import (
     bilag_grade,
     bilag_system_severity,
     clinical_sledai_score,
-    high_steroid,
     is_high_steroid,
     pga_score,
     sfi_flare,
@@ -76,41 +75,62 @@ class Course:
     dropout_visit: np.ndarray  # (n,) int64: first visit missed (n_visits = completed)
 
 
-def drug_amplitude(scenario: Scenario, cohort: Cohort, dose_mg_kg: np.ndarray) -> np.ndarray:
-    """Steady-state drug effect of each patient (log-odds of activity), before onset/waning.
+@jit
+def drug_amplitude_of(p, race, serologically_active, disease_duration, prednisone, dose_mg_kg):
+    """Steady-state drug effect of one patient (log-odds of activity), before onset/waning.
 
     ``emax * C / (EC50 + C)`` with ``C = cavg_per_mg_kg * dose`` (linear PK, domain.md §5),
-    times the subgroup modifiers.
+    times the subgroup modifiers (race, serologically active, per 5 years of disease beyond
+    2, prednisone above 7.5 mg/day).
     """
-    drug = scenario.drug
-    mod = drug.modifiers
-    conc = drug.cavg_per_mg_kg * dose_mg_kg
-    effect = drug.emax * conc / (drug.ec50_ug_ml + conc)
-    race_factor = np.array([mod.race.get(r, 1.0) for r in RACES])[cohort.race]
-    sero = np.where(cohort.serologically_active, mod.serologically_active, 1.0)
-    duration = mod.per_5y_duration ** (np.maximum(cohort.disease_duration - 2.0, 0.0) / 5.0)
-    steroid = np.where(high_steroid(cohort.prednisone), mod.high_steroid, 1.0)
-    return effect * race_factor * sero * duration * steroid
+    conc = p.cavg_per_mg_kg * dose_mg_kg
+    effect = p.emax * conc / (p.ec50_ug_ml + conc)
+    effect *= p.race_modifier[race]
+    if serologically_active:
+        effect *= p.serologically_active_modifier
+    effect *= p.per_5y_duration_modifier ** (max(disease_duration - 2.0, 0.0) / 5.0)
+    if is_high_steroid(prednisone):
+        effect *= p.high_steroid_modifier
+    return effect
 
 
-def stabilization_amplitude(scenario: Scenario, cohort: Cohort, dose_mg_kg: np.ndarray
-                            ) -> np.ndarray:
-    """Steady-state fractional reduction of therapy escalations on drug (any dose > 0).
+@jit
+def stabilization_amplitude_of(p, race, dose_mg_kg):
+    """Steady-state fractional reduction of therapy escalations of one patient on drug (any
+    dose > 0): ``drug.stabilization`` times the race modifier (no benefit where the drug has
+    none), capped at 1; 0 on placebo."""
+    if dose_mg_kg > 0.0:
+        return min(p.stabilization * p.race_modifier[race], 1.0)
+    return 0.0
 
-    ``drug.stabilization`` times the race modifier (no benefit where the drug has none),
-    capped at 1; 0 on placebo.
-    """
-    mod = scenario.drug.modifiers
-    race_factor = np.array([mod.race.get(r, 1.0) for r in RACES])[cohort.race]
-    return np.where(dose_mg_kg > 0, np.minimum(scenario.drug.stabilization * race_factor, 1.0),
-                    0.0)
+
+@jit
+def soc_amplitude_of(p, region):
+    """Full background-therapy effect of one patient (log-odds), by region."""
+    return max(p.soc_effect + p.soc_region_effect[region], 0.0)
+
+
+def drug_amplitude(scenario: Scenario, cohort, dose_mg_kg: np.ndarray) -> np.ndarray:
+    """``drug_amplitude_of`` each patient."""
+    p = course_params(scenario)
+    return np.array([
+        drug_amplitude_of(p, r, s, d, q, x) for r, s, d, q, x in zip(
+            cohort.race, cohort.serologically_active, cohort.disease_duration,
+            cohort.prednisone, np.asarray(dose_mg_kg, dtype=np.float64), strict=True)
+    ])
+
+
+def stabilization_amplitude(scenario: Scenario, cohort, dose_mg_kg: np.ndarray) -> np.ndarray:
+    """``stabilization_amplitude_of`` each patient."""
+    p = course_params(scenario)
+    return np.array([stabilization_amplitude_of(p, r, x) for r, x in zip(
+        cohort.race, np.asarray(dose_mg_kg, dtype=np.float64), strict=True)])
 
 
 def soc_amplitude(scenario: Scenario, cohort: Cohort) -> np.ndarray:
-    """Full background-therapy effect of each patient (log-odds), by region."""
-    soc = scenario.standard_of_care
-    region = np.array([soc.region_effect.get(r, 0.0) for r in REGIONS])
-    return np.maximum(soc.effect + region[cohort.region], 0.0)
+    """``soc_amplitude_of`` each patient."""
+    p = course_params(scenario)
+    return np.array([soc_amplitude_of(p, r) for r in cohort.region])
 
 
 @jit
@@ -191,6 +211,17 @@ class CourseParams(NamedTuple):
     steroid_limit_week: float
     steroid_allowance_mg: float
     dropout_prob: float  # per visit
+    # drug effect (drug_amplitude_of) and background therapy (soc_amplitude_of)
+    emax: float
+    ec50_ug_ml: float
+    cavg_per_mg_kg: float
+    race_modifier: np.ndarray  # (n_races,)
+    serologically_active_modifier: float
+    per_5y_duration_modifier: float
+    high_steroid_modifier: float
+    stabilization: float
+    soc_effect: float
+    soc_region_effect: np.ndarray  # (n_regions,)
 
 
 class CoursePatients(NamedTuple):
@@ -461,6 +492,17 @@ def course_params(scenario: Scenario) -> CourseParams:
         steroid_limit_week=float(prot.steroid_limit_week),
         steroid_allowance_mg=float(prot.steroid_allowance_mg),
         dropout_prob=float(dropout_per_visit(des.dropout_per_year, des.visit_interval_weeks)),
+        emax=float(drug.emax),
+        ec50_ug_ml=float(drug.ec50_ug_ml),
+        cavg_per_mg_kg=float(drug.cavg_per_mg_kg),
+        race_modifier=np.array([drug.modifiers.race.get(r, 1.0) for r in RACES], dtype=float),
+        serologically_active_modifier=float(drug.modifiers.serologically_active),
+        per_5y_duration_modifier=float(drug.modifiers.per_5y_duration),
+        high_steroid_modifier=float(drug.modifiers.high_steroid),
+        stabilization=float(drug.stabilization),
+        soc_effect=float(soc.effect),
+        soc_region_effect=np.array([soc.region_effect.get(r, 0.0) for r in REGIONS],
+                                   dtype=float),
     )
 
 

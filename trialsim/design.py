@@ -13,6 +13,41 @@ from .scenario import Design
 RACE_STRATUM = (RACE_CODE["black"], RACE_CODE["indigenous_american"])
 
 
+#: stratification cut-offs of the BLISS protocols (domain.md §3)
+SLEDAI_STRATUM_CUT = 10  # SELENA-SLEDAI >= 10
+PROTEINURIA_STRATUM_CUT_G = 2.0  # proteinuria >= 2 g/24h
+#: stratification factor codes, in the vocabulary's order of names
+FACTOR_CODES = {"sledai": 0, "proteinuria": 1, "race": 2}
+FACTOR_COLUMNS = ("sledai_ge_10", "proteinuria_ge_2g", "black_or_indigenous_american")
+
+
+@jit
+def stratum_factor(code, sledai, proteinuria_g, race):
+    """0/1 value of stratification factor ``code`` (``FACTOR_CODES``) for one patient."""
+    if code == 0:
+        return sledai >= SLEDAI_STRATUM_CUT
+    if code == 1:
+        return proteinuria_g >= PROTEINURIA_STRATUM_CUT_G
+    return race == RACE_STRATUM[0] or race == RACE_STRATUM[1]
+
+
+@jit
+def strata_matrix(codes, sledai, proteinuria_g, race):
+    """0/1 stratification factors of each patient, float64 (n, len(codes))."""
+    n = sledai.shape[0]
+    x = np.zeros((n, codes.shape[0]))
+    for i in range(n):
+        for f in range(codes.shape[0]):
+            if stratum_factor(codes[f], sledai[i], proteinuria_g[i], race[i]):
+                x[i, f] = 1.0
+    return x
+
+
+def factor_codes(design: Design) -> np.ndarray:
+    """Codes of ``design.stratify_by`` (``FACTOR_CODES``)."""
+    return np.array([FACTOR_CODES[f] for f in design.stratify_by], dtype=np.int64)
+
+
 def strata_indicators(cohort: Cohort, design: Design) -> tuple[np.ndarray, list[str]]:
     """0/1 stratification factors of each patient, in the order of ``design.stratify_by``.
 
@@ -21,24 +56,27 @@ def strata_indicators(cohort: Cohort, design: Design) -> tuple[np.ndarray, list[
     x : ndarray of float64, shape (n_patients, n_factors)
     names : list of str
     """
-    cols, names = [], []
-    for factor in design.stratify_by:
-        if factor == "sledai":
-            cols.append(cohort.sledai >= 10)
-            names.append("sledai_ge_10")
-        elif factor == "proteinuria":
-            cols.append(cohort.proteinuria_g >= 2.0)
-            names.append("proteinuria_ge_2g")
-        else:
-            cols.append(np.isin(cohort.race, RACE_STRATUM))
-            names.append("black_or_indigenous_american")
-    x = np.column_stack(cols).astype(np.float64) if cols else np.zeros((len(cohort), 0))
-    return x, names
+    codes = factor_codes(design)
+    x = strata_matrix(codes, np.asarray(cohort.sledai), np.asarray(cohort.proteinuria_g,
+                                                                       dtype=np.float64),
+                      np.asarray(cohort.race))
+    return x, [FACTOR_COLUMNS[c] for c in codes]
+
+
+@jit
+def stratum_codes(x):
+    """One integer stratum per patient from the 0/1 factors (binary code)."""
+    out = np.zeros(x.shape[0], dtype=np.int64)
+    for i in range(x.shape[0]):
+        for f in range(x.shape[1]):
+            if x[i, f] != 0.0:
+                out[i] += 1 << f
+    return out
 
 
 def stratum_index(x: np.ndarray) -> np.ndarray:
-    """One integer stratum per patient from the 0/1 factors (binary code)."""
-    return (x.astype(np.int64) * (1 << np.arange(x.shape[1]))).sum(axis=1)
+    """``stratum_codes`` of the 0/1 factors."""
+    return stratum_codes(np.asarray(x, dtype=np.float64))
 
 
 def randomize(

@@ -1,25 +1,64 @@
-"""The Monte Carlo engine: replicates in fixed-size chunks, run serially or with joblib.
+"""The Monte Carlo engine: the compiled trial, run on chunks of replicates.
 
-Each replicate draws from its own counter space (``rng.replicate_key``), so the numbers depend
-only on the scenario and the seed, never on the chunk size, ``n_jobs`` or the backend.
+``run_trials`` simulates and analyses every replicate of a chunk in compiled code: screening
+and enrolment, stratified randomization, the course, every endpoint, the adjusted logistic
+comparisons, the first-flare survival analyses (log-rank, Cox with Efron ties, Kaplan–Meier
+medians), baseline moments and SLEDAI trajectories. Python validates the scenario, builds
+the parameters once per process (``Plan``), derives the replicates' keys and calls it once per
+chunk. Each replicate draws from its own counter space (``rng.replicate_key``), so the
+numbers depend only on the scenario and the seed, never on the chunk size, ``n_jobs`` or the
+backend.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
-from .analysis.comparisons import RESULT_FIELDS, compare_arms
-from .analysis.survival import compare_survival
-from .baseline import arm_moments, baseline_columns
-from .course import CourseParams, course_params, run_course
-from .design import randomize, strata_indicators, stratum_index
-from .endpoints import ENDPOINTS, Trial, first_flare_visit
-from .population import PopulationModel
+from .analysis.comparisons import N_FIELDS, RESULT_FIELDS, compare_arms_kernel
+from .analysis.survival import SURVIVAL_FIELDS, compare_survival, km_median
+from .baseline import BASELINE_NAMES, add_moments, baseline_row
+from .course import (
+    CourseParams,
+    CoursePatients,
+    course_params,
+    drug_amplitude_of,
+    simulate_course,
+    soc_amplitude_of,
+    stabilization_amplitude_of,
+)
+from .design import factor_codes, randomize_kernel, strata_matrix, stratum_codes
+from .endpoints import ENDPOINT_SPECS, endpoint_flags, first_flare
+from .jit import jit
+from .population import (
+    PopulationModel,
+    enroll_kernel,
+    max_candidates,
+    raise_screening_error,
+)
 from .protocol import n_visits, visit_of_week
-from .rng import STAGE_REDUCED, counter_uniforms, replicate_key
+from .rng import STAGE_REDUCED, counter_uniforms, replicate_keys
 from .scenario import Scenario
+
+
+class TrialParams(NamedTuple):
+    """The design and analysis of a scenario's trials, as the compiled trial reads them."""
+
+    sample_size: int
+    max_candidates: int
+    factor_codes: np.ndarray  # stratification factors (design.FACTOR_CODES)
+    adjust_for_strata: bool
+    template: np.ndarray  # one randomization block: arm codes
+    doses: np.ndarray  # belimumab mg/kg of each arm
+    pairs: np.ndarray  # (n_comparisons, 2) treated, control
+    alpha: float
+    kinds: np.ndarray  # per target (endpoint, week): endpoint kind
+    ks: np.ndarray  # per target: the endpoint's k
+    visits: np.ndarray  # per target: the visit of its week
+    constant_rates: np.ndarray  # per arm, the reduced model's response rate (empty: none)
+    interval_days: float
 
 
 @dataclass
@@ -36,6 +75,7 @@ class Plan:
     targets: list[tuple[str, int]] = field(init=False)  # (endpoint, week)
     n_visits: int = field(init=False)
     course: CourseParams = field(init=False)
+    trial: TrialParams = field(init=False)
 
     def __post_init__(self) -> None:
         des = self.scenario.design
@@ -52,6 +92,29 @@ class Plan:
         ]
         self.n_visits = n_visits(des.duration_weeks, des.visit_interval_weeks)
         self.course = course_params(self.scenario)
+        sc = self.scenario
+        template = np.repeat(np.arange(len(self.arms)), self.allocation * des.block_multiplier)
+        constant = sc.constant_response
+        self.trial = TrialParams(
+            sample_size=int(des.sample_size),
+            max_candidates=int(max_candidates(des.sample_size)),
+            factor_codes=factor_codes(des),
+            adjust_for_strata=bool(sc.analysis.adjust_for_strata),
+            template=template.astype(np.int64),
+            doses=self.doses.astype(np.float64),
+            pairs=self.pairs,
+            alpha=float(sc.analysis.alpha),
+            kinds=np.array([ENDPOINT_SPECS[e][0] for e, _ in self.targets], dtype=np.int64),
+            ks=np.array([ENDPOINT_SPECS[e][1] for e, _ in self.targets], dtype=np.int64),
+            visits=np.array(
+                [visit_of_week(w, des.visit_interval_weeks) for _, w in self.targets],
+                dtype=np.int64,
+            ),
+            constant_rates=np.array(
+                [] if constant is None else [constant.rates[a] for a in self.arms], dtype=float
+            ),
+            interval_days=float(des.visit_interval_weeks * 7.0),
+        )
 
 
 @dataclass
@@ -78,79 +141,116 @@ class ChunkResult:
         )
 
 
-def km_median(time: np.ndarray, observed: np.ndarray) -> float:
-    """Kaplan–Meier median, linearly interpolated between event times.
+@jit
+def run_trials(tp, pp, cp, keys, analysis, rates, arm_n, sledai_mean, baseline,
+               flare_median_days, flare_analysis, screened):
+    """Simulate and analyse the replicates of ``keys`` (one row per replicate), into the
+    arrays of a ``ChunkResult`` (first axis: the chunk's replicates).
 
-    Flares happen between visits and are detected at the next one, so the survival curve is
-    interpolated linearly between successive event times (from S(0) = 1 at time 0) to the
-    time at which it reaches 0.5; inf if it never does.
+    Returns
+    -------
+    failed, status, got, candidates : int
+        ``failed`` is -1 when every replicate ran; else the replicate (row) whose screening
+        could not fill the trial, with ``enroll_kernel``'s status, patients enrolled and
+        candidates screened.
     """
-    order = np.argsort(time, kind="stable")
-    t, e = time[order], observed[order]
-    at_risk = t.size
-    surv, prev_t, prev_s = 1.0, 0.0, 1.0
-    i = 0
-    while i < t.size:
-        j = i
-        events = 0
-        while j < t.size and t[j] == t[i]:
-            events += int(e[j])
-            j += 1
-        if at_risk > 0 and events:
-            surv *= 1.0 - events / at_risk
-            if surv <= 0.5:
-                frac = (prev_s - 0.5) / (prev_s - surv)
-                return float(prev_t + frac * (t[i] - prev_t))
-            prev_t, prev_s = float(t[i]), surv
-        at_risk -= j - i
-        i = j
-    return float("inf")
-
-
-def simulate_replicate(plan: Plan, replicate: int) -> tuple:
-    """Simulate and analyse one trial; returns the per-replicate pieces of a ChunkResult."""
-    sc = plan.scenario
-    des = sc.design
-    key = replicate_key(sc.seed, replicate)
-    cohort, screened = plan.population.enroll(des.sample_size, key)
-    x, _ = strata_indicators(cohort, des)
-    arm = randomize(
-        stratum_index(x), plan.allocation, des.block_multiplier, key
-    )
-    course = run_course(sc, cohort, plan.doses[arm], key, plan.course)
-    constant = None
-    if sc.constant_response is not None:
-        p_arm = np.array([sc.constant_response.rates[a] for a in plan.arms])
-        u = counter_uniforms(key[0], key[1], STAGE_REDUCED, 0, 0, arm.size)
-        constant = u < p_arm[arm]
-    trial = Trial(cohort, arm, course, constant)
-    n_arms = len(plan.arms)
-    response = np.empty((len(plan.targets), arm.size), dtype=np.uint8)
-    for t, (name, week) in enumerate(plan.targets):
-        response[t] = ENDPOINTS[name](trial, visit_of_week(week, des.visit_interval_weeks))
-    covariates = x if sc.analysis.adjust_for_strata else np.zeros((arm.size, 0))
-    analysis = compare_arms(response, arm, covariates, plan.pairs, sc.analysis.alpha)
-    arm_n = np.bincount(arm, minlength=n_arms)
-    rates = np.zeros((len(plan.targets), n_arms))
-    for a in range(n_arms):
-        if arm_n[a]:
-            rates[:, a] = response[:, arm == a].mean(axis=1)
-    visits = np.arange(plan.n_visits)
-    seen = course.dropout_visit[:, None] > visits[None, :]
-    sledai_mean = np.full((n_arms, plan.n_visits), np.nan)
-    flare_median = np.full(n_arms, np.nan)
-    first, observed = first_flare_visit(course)
-    days = first * des.visit_interval_weeks * 7.0
-    for a in range(n_arms):
-        m = arm == a
-        cnt = seen[m].sum(axis=0)
-        sledai_mean[a] = np.where(
-            cnt > 0, (course.sledai[m] * seen[m]).sum(axis=0) / np.maximum(cnt, 1), np.nan
+    n = tp.sample_size
+    n_arms = tp.doses.shape[0]
+    n_targets = tp.kinds.shape[0]
+    n_visits = cp.n_visits
+    row = np.empty(baseline.shape[3])
+    for r in range(keys.shape[0]):
+        k0 = keys[r, 0]
+        k1 = keys[r, 1]
+        (status, n_screened, got, ints, floats, flags, propensity, active, bilag_rater,
+         bilag0, bilag_ever) = enroll_kernel(pp, n, k0, k1, tp.max_candidates)
+        if status != 0:
+            return r, status, got, n_screened
+        race = np.ascontiguousarray(ints[:, 0])
+        region = np.ascontiguousarray(ints[:, 1])
+        sledai0 = np.ascontiguousarray(ints[:, 2])
+        proteinuria = np.ascontiguousarray(floats[:, 4])
+        prednisone = np.ascontiguousarray(floats[:, 3])
+        duration = np.ascontiguousarray(floats[:, 2])
+        x = strata_matrix(tp.factor_codes, sledai0, proteinuria, race)
+        arm = randomize_kernel(stratum_codes(x), tp.template, k0, k1)
+        soc_amp = np.empty(n)
+        drug_amp = np.empty(n)
+        stab_amp = np.empty(n)
+        for i in range(n):
+            dose = tp.doses[arm[i]]
+            sero = flags[i, 2] and (flags[i, 3] or flags[i, 4])
+            soc_amp[i] = soc_amplitude_of(cp, region[i])
+            drug_amp[i] = drug_amplitude_of(cp, race[i], sero, duration[i], prednisone[i], dose)
+            stab_amp[i] = stabilization_amplitude_of(cp, race[i], dose)
+        pt = CoursePatients(
+            activity=np.ascontiguousarray(floats[:, 5]),
+            fluctuation0=np.ascontiguousarray(floats[:, 6]),
+            propensity=propensity,
+            active0=active,
+            soc_amp=soc_amp,
+            drug_amp=drug_amp,
+            stab_amp=stab_amp,
+            pga_rater=np.ascontiguousarray(floats[:, 7]),
+            pga0=np.ascontiguousarray(floats[:, 8]),
+            bilag_rater=bilag_rater,
+            bilag0=bilag0,
+            bilag_ever0=bilag_ever,
+            prednisone0=prednisone,
+            weight_kg=np.ascontiguousarray(floats[:, 1]),
+            on_is0=np.ascontiguousarray(flags[:, 5]),
+            unit=np.ascontiguousarray(ints[:, 3]),
         )
-        flare_median[a] = km_median(days[m], observed[m])
-    flare = compare_survival(days, observed, arm, plan.pairs)
-    moments = arm_moments(baseline_columns(cohort), arm, n_arms)
-    return analysis, rates, arm_n, sledai_mean, moments, flare_median, flare, screened
+        sledai, pga, bilag, pred, flare, failure, dropout = simulate_course(cp, pt, k0, k1)
+        constant = np.zeros(n, dtype=np.bool_)
+        if tp.constant_rates.shape[0] > 0:
+            u = counter_uniforms(k0, k1, STAGE_REDUCED, 0, 0, n)
+            for i in range(n):
+                constant[i] = u[i] < tp.constant_rates[arm[i]]
+        response = endpoint_flags(tp.kinds, tp.ks, tp.visits, sledai, pga, bilag, flare,
+                                  failure, dropout, constant)
+        covariates = x if tp.adjust_for_strata else np.zeros((n, 0))
+        analysis[r] = compare_arms_kernel(response, arm, covariates, tp.pairs, tp.alpha)
+        # rates, arm sizes, SLEDAI trajectories of the patients on study
+        count = np.zeros(n_arms, dtype=np.int64)
+        resp = np.zeros((n_targets, n_arms))
+        s_sum = np.zeros((n_arms, n_visits))
+        s_cnt = np.zeros((n_arms, n_visits))
+        for i in range(n):
+            a = arm[i]
+            count[a] += 1
+            for t in range(n_targets):
+                resp[t, a] += response[t, i]
+            for v in range(min(dropout[i], n_visits)):
+                s_sum[a, v] += sledai[i, v]
+                s_cnt[a, v] += 1.0
+        for a in range(n_arms):
+            arm_n[r, a] = count[a]
+            for t in range(n_targets):
+                rates[r, t, a] = resp[t, a] / count[a] if count[a] > 0 else 0.0
+            for v in range(n_visits):
+                sledai_mean[r, a, v] = s_sum[a, v] / s_cnt[a, v] if s_cnt[a, v] > 0 else np.nan
+        # time to first flare
+        days = np.empty(n)
+        observed = np.empty(n, dtype=np.bool_)
+        for i in range(n):
+            first, seen = first_flare(flare[i], dropout[i], False)
+            days[i] = first * tp.interval_days
+            observed[i] = seen
+        for a in range(n_arms):
+            m = arm == a
+            flare_median_days[r, a] = km_median(days[m], observed[m])
+        flare_analysis[r] = compare_survival(days, observed, arm, tp.pairs)
+        # baseline table moments
+        flags_c = np.ascontiguousarray(flags)
+        for i in range(n):
+            baseline_row(i, race, region, flags_c[:, 0], floats[:, 0], floats[:, 1], duration,
+                         sledai0, bilag0, floats[:, 8], flags_c[:, 1], flags_c[:, 2],
+                         flags_c[:, 3], flags_c[:, 4], prednisone, flags_c[:, 5],
+                         flags_c[:, 6], proteinuria, active, row)
+            add_moments(baseline[r], arm[i], row)
+        screened[r] = n_screened
+    return -1, 0, 0, 0
 
 
 _PLANS: dict[str, Plan] = {}
@@ -169,19 +269,29 @@ def _plan(scenario: Scenario) -> Plan:
 def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
     """Simulate replicates ``start`` … ``stop - 1`` (one task of the engine)."""
     plan = _plan(scenario)
-    pieces = [simulate_replicate(plan, r) for r in range(start, stop)]
-    cols = list(zip(*pieces, strict=True))
-    return ChunkResult(
+    r = stop - start
+    n_arms = len(plan.arms)
+    n_cmp = plan.pairs.shape[0]
+    res = ChunkResult(
         replicates=np.arange(start, stop),
-        analysis=np.stack(cols[0]),
-        rates=np.stack(cols[1]),
-        arm_n=np.stack(cols[2]),
-        sledai_mean=np.stack(cols[3]),
-        baseline=np.stack(cols[4]),
-        flare_median_days=np.stack(cols[5]),
-        flare_analysis=np.stack(cols[6]),
-        screened=np.array(cols[7]),
+        analysis=np.empty((r, len(plan.targets), n_cmp, N_FIELDS)),
+        rates=np.zeros((r, len(plan.targets), n_arms)),
+        arm_n=np.zeros((r, n_arms), dtype=np.int64),
+        sledai_mean=np.full((r, n_arms, plan.n_visits), np.nan),
+        baseline=np.zeros((r, n_arms, 3, len(BASELINE_NAMES))),
+        flare_median_days=np.full((r, n_arms), np.nan),
+        flare_analysis=np.empty((r, n_cmp, len(SURVIVAL_FIELDS))),
+        screened=np.zeros(r, dtype=np.int64),
     )
+    keys = replicate_keys(scenario.seed, start, stop)
+    failed, _, got, candidates = run_trials(
+        plan.trial, plan.population.params, plan.course, keys, res.analysis, res.rates,
+        res.arm_n, res.sledai_mean, res.baseline, res.flare_median_days, res.flare_analysis,
+        res.screened,
+    )
+    if failed >= 0:
+        raise_screening_error(scenario, 1, got, candidates)
+    return res
 
 
 __all__ = ["Plan", "ChunkResult", "run_chunk", "RESULT_FIELDS"]

@@ -247,48 +247,105 @@ def sfi_severe_by_prednisone(dose_mg, weight_kg):
     return dose_mg > SFI_SEVERE_PREDNISONE_MG_PER_KG * weight_kg
 
 
-def new_bilag_counts(baseline: np.ndarray, visit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """New BILAG A and new B systems at a visit compared with baseline (SRI definition).
+#: a PGA rise is compared with SRI_PGA_WORSENING less this, to absorb the rounding of a
+#: difference of decimals: 1.3 - 1.0 is 0.30000000000000004, a rise of exactly 0.3 worsens
+PGA_TOLERANCE = 1e-9
+
+
+@jit
+def new_bilag(baseline, visit):
+    """New BILAG A and new B systems of one patient at a visit compared with baseline.
 
     A system is a new A when graded A at the visit and not A at baseline; a new B when graded
-    B at the visit and C, D or E at baseline (domain.md §2.5).
+    B at the visit and C, D or E at baseline (SRI definition, domain.md §2.5).
 
     Parameters
     ----------
-    baseline, visit : ndarray of int8, shape (n_patients, n_systems)
+    baseline, visit : ndarray of int8, shape (n_systems,)
 
     Returns
     -------
-    new_a, new_b : ndarray of int64, shape (n_patients,)
+    new_a, new_b : int
     """
-    new_a = ((visit == GRADE_A) & (baseline != GRADE_A)).sum(axis=1)
-    new_b = ((visit == GRADE_B) & (baseline < GRADE_B)).sum(axis=1)
+    new_a = 0
+    new_b = 0
+    for k in range(baseline.shape[0]):
+        if visit[k] == GRADE_A and baseline[k] != GRADE_A:
+            new_a += 1
+        if visit[k] == GRADE_B and baseline[k] < GRADE_B:
+            new_b += 1
     return new_a, new_b
 
 
+@jit
+def bilag_not_worse(baseline, visit):
+    """SRI BILAG component of one patient: no new A and at most one new B system."""
+    new_a, new_b = new_bilag(baseline, visit)
+    return new_a == 0 and new_b <= 1
+
+
+@jit
+def pga_not_worse(baseline, visit):
+    """SRI PGA component of one patient: PGA increase < 0.3 from baseline (domain.md §2.4)."""
+    return visit - baseline < SRI_PGA_WORSENING - PGA_TOLERANCE
+
+
+@jit
+def sledai_reduced(baseline, visit, k):
+    """SRI SLEDAI component of one patient: reduction of at least ``k`` points."""
+    return baseline - visit >= k
+
+
+@jit
+def _new_bilag_rows(baseline, visit):
+    n = baseline.shape[0]
+    new_a = np.empty(n, dtype=np.int64)
+    new_b = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        new_a[i], new_b[i] = new_bilag(baseline[i], visit[i])
+    return new_a, new_b
+
+
+def new_bilag_counts(baseline: np.ndarray, visit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``new_bilag`` of each patient: arrays of shape (n_patients, n_systems) in, (new_a,
+    new_b) arrays of shape (n_patients,) out."""
+    return _new_bilag_rows(np.asarray(baseline), np.asarray(visit))
+
+
 def no_new_bilag(baseline: np.ndarray, visit: np.ndarray) -> np.ndarray:
-    """SRI BILAG component: no new A and at most one new B system."""
-    new_a, new_b = new_bilag_counts(baseline, visit)
-    return (new_a == 0) & (new_b <= 1)
+    """``bilag_not_worse`` of each patient."""
+    b, v = np.asarray(baseline), np.asarray(visit)
+    return np.array([bilag_not_worse(b[i], v[i]) for i in range(b.shape[0])], dtype=bool)
 
 
-def no_pga_worsening(baseline: np.ndarray, visit: np.ndarray, tol: float = 1e-9) -> np.ndarray:
-    """SRI PGA component: PGA increase < 0.3 from baseline (domain.md §2.4).
-
-    ``tol`` absorbs the rounding of a difference of decimals: 1.3 - 1.0 is 0.30000000000000004,
-    a rise of exactly 0.3 is a worsening.
-    """
-    return (np.asarray(visit) - np.asarray(baseline)) < SRI_PGA_WORSENING - tol
+def no_pga_worsening(baseline: np.ndarray, visit: np.ndarray) -> np.ndarray:
+    """``pga_not_worse`` of each patient."""
+    return np.vectorize(pga_not_worse, otypes=[bool])(baseline, visit)
 
 
 def sledai_reduction(baseline: np.ndarray, visit: np.ndarray, k: int) -> np.ndarray:
-    """SRI SLEDAI component: reduction of at least ``k`` points from baseline."""
-    return (np.asarray(baseline) - np.asarray(visit)) >= k
+    """``sledai_reduced`` of each patient."""
+    return np.vectorize(sledai_reduced, otypes=[bool])(baseline, visit, k)
+
+
+@jit
+def is_bilag_a_or_2b(grades):
+    """Baseline criterion "BILAG ≥1 A or ≥2 B" of one patient (domain.md §3)."""
+    n_a = 0
+    n_b = 0
+    for k in range(grades.shape[0]):
+        if grades[k] == GRADE_A:
+            n_a += 1
+        elif grades[k] == GRADE_B:
+            n_b += 1
+    return n_a >= 1 or n_b >= 2
 
 
 def bilag_a_or_2b(grades: np.ndarray) -> np.ndarray:
-    """Baseline criterion "BILAG ≥1 A or ≥2 B" per patient (domain.md §3)."""
-    return ((grades == GRADE_A).sum(axis=-1) >= 1) | ((grades == GRADE_B).sum(axis=-1) >= 2)
+    """``is_bilag_a_or_2b`` of each patient (grades of shape (n, n_systems))."""
+    g = np.asarray(grades)
+    return np.array([is_bilag_a_or_2b(row) for row in g.reshape(-1, g.shape[-1])],
+                    dtype=bool).reshape(g.shape[:-1])
 
 
 @jit

@@ -46,14 +46,21 @@ def dropout_per_visit(per_year: float, interval_weeks: int) -> float:
     return 1.0 - (1.0 - per_year) ** (interval_weeks / 52.0)
 
 
+@jit
+def is_on_study(dropout_visit, failure_visit, visit):
+    """Observed at ``visit`` (dropped out later) and not a treatment failure by then."""
+    return dropout_visit > visit and failure_visit > visit
+
+
 def on_study(dropout_visit: np.ndarray, failure_visit: np.ndarray, visit: int) -> np.ndarray:
     """Observed at ``visit`` and not a treatment failure by then.
 
     ``dropout_visit`` is the first visit missed and ``failure_visit`` the first visit at which
     a rule was broken (both ``n_visits`` for never): a patient who drops out at visit v was
-    last seen at v - 1; one who fails at visit v is a non-responder at v.
+    last seen at v - 1; one who fails at visit v is a non-responder at v (``is_on_study``
+    of each patient).
     """
-    return (dropout_visit > visit) & (failure_visit > visit)
+    return np.vectorize(is_on_study, otypes=[bool])(dropout_visit, failure_visit, visit)
 
 
 def n_visits(duration_weeks: int, interval_weeks: int) -> int:

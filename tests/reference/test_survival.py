@@ -92,7 +92,7 @@ def test_no_events_is_unanalysable():
 def test_km_median_interpolates_the_lifelines_curve():
     from lifelines import KaplanMeierFitter
 
-    from trialsim.engine import km_median
+    from trialsim.analysis.survival import km_median
 
     t, e, _ = grid_data(5, n=400, hr=1.0)
     km = KaplanMeierFitter().fit(t, e)

@@ -116,6 +116,11 @@ def run(visits, *, weights, bilag_of, active0, bilag0, on_is0, n_visits, propens
         steroid_limit_week=k["steroid_limit"],
         steroid_allowance_mg=k["allowance"],
         dropout_prob=0.1,
+        # the drug and background-therapy amplitudes are given per patient below
+        emax=0.0, ec50_ug_ml=1.0, cavg_per_mg_kg=0.0, race_modifier=np.ones(1),
+        serologically_active_modifier=1.0, per_5y_duration_modifier=1.0,
+        high_steroid_modifier=1.0, stabilization=0.0, soc_effect=0.0,
+        soc_region_effect=np.zeros(1),
     )
     patients = CoursePatients(
         activity=np.array([0.0]),  # global activity b

@@ -73,8 +73,8 @@ def test_first_flare_visit(trial):
 
 from types import SimpleNamespace  # noqa: E402
 
+from trialsim.analysis.survival import km_median  # noqa: E402
 from trialsim.course import Course  # noqa: E402
-from trialsim.engine import km_median  # noqa: E402
 from trialsim.instruments import GRADE_A, GRADE_B, GRADE_C, GRADE_E, N_BILAG  # noqa: E402
 from trialsim.population import RACE_CODE, PopulationModel  # noqa: E402
 

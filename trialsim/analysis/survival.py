@@ -191,3 +191,38 @@ def compare_survival(time, event, arm, pairs):
             out[c, P_WALD] = 1.0
             out[c, CONVERGED] = 0.0
     return out
+
+
+@jit
+def km_median(time, observed):
+    """Kaplan–Meier median, linearly interpolated between event times.
+
+    Flares happen between visits and are detected at the next one, so the survival curve is
+    interpolated linearly between successive event times (from S(0) = 1 at time 0) to the
+    time at which it reaches 0.5; inf if it never does.
+    """
+    order = np.argsort(time)
+    n = time.shape[0]
+    at_risk = n
+    surv = 1.0
+    prev_t = 0.0
+    prev_s = 1.0
+    i = 0
+    while i < n:
+        ti = time[order[i]]
+        j = i
+        events = 0
+        while j < n and time[order[j]] == ti:
+            if observed[order[j]]:
+                events += 1
+            j += 1
+        if at_risk > 0 and events > 0:
+            surv *= 1.0 - events / at_risk
+            if surv <= 0.5:
+                frac = (prev_s - 0.5) / (prev_s - surv)
+                return prev_t + frac * (ti - prev_t)
+            prev_t = ti
+            prev_s = surv
+        at_risk -= j - i
+        i = j
+    return np.inf
