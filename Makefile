@@ -10,7 +10,7 @@ JOBS   ?=
 
 SIM_ARGS := $(if $(REPS),--replicates $(REPS)) $(if $(JOBS),--n-jobs $(JOBS))
 
-.PHONY: install sim test validate lint bench power calibrate explain mutations clean-venv
+.PHONY: install sim test validate lint bench bench-peers power calibrate explain mutations clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ explain: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) scripts/bench.py --out results/bench.json
+
+# optional: times R's Mediana beside trialsim when R, Mediana and rpact are installed
+bench-peers: $(STAMP)
+	$(PY) scripts/bench_peers.py --out results/bench_peers.json
 
 mutations: $(STAMP)
 	$(PY) scripts/mutations.py --validate --out results/mutations.json

@@ -258,3 +258,57 @@ def run_scenarios(
         p = first_of[key]
         out.append(ChunkResult.concat([parts[(p, s)] for s, _ in ranges]))
     return out
+
+
+def iter_chunks(
+    scenario: Scenario,
+    replicates: int,
+    chunk_size: int,
+    *,
+    n_jobs: int = 1,
+    backend: str = "local",
+    scheduler: str | None = None,
+    store: ChunkStore | None = None,
+    progress: bool | None = None,
+) -> Iterator[ChunkResult]:
+    """The chunks of replicates ``[0, replicates)`` of one scenario, in replicate order.
+
+    Chunks in ``store`` are loaded, the others run on the backend and saved to ``store`` as
+    soon as they finish; chunks that finish early wait (in memory) only until the ones before
+    them are done, so a run holds a few chunks, never all of them.
+    """
+    ranges = chunk_ranges(0, replicates, chunk_size)
+    ready: dict[int, ChunkResult] = {}
+    tasks: list[ChunkTask] = []
+    for s, e in ranges:
+        cached = store.load(s, e) if store is not None else None
+        if cached is None:
+            tasks.append(ChunkTask(0, s, e))
+        else:
+            ready[s] = cached
+    if progress is None:
+        progress = sys.stderr.isatty()
+    from tqdm.auto import tqdm
+
+    done = sum(part.replicates.size for part in ready.values())
+    bar = tqdm(total=replicates, initial=done, unit="trial", disable=not progress,
+               desc=scenario.name)
+    order = [s for s, _ in ranges]
+    k = 0
+    try:
+        results = execute([scenario], tasks, backend, n_jobs, scheduler)
+        while k < len(order):
+            if order[k] in ready:
+                yield ready.pop(order[k])
+                k += 1
+                continue
+            i, result = next(results)
+            t = tasks[i]
+            if store is not None:
+                store.save(result)
+            ready[t.start] = result
+            bar.update(t.stop - t.start)
+    finally:
+        bar.close()
+        if "results" in locals():
+            results.close()  # stop the pool when the consumer stops early

@@ -466,14 +466,22 @@ def remove_checkpoint(path: str | Path) -> None:
             d.rmdir()
 
 
+def count_chunks(path: str | Path) -> int:
+    """Finished chunk files in a checkpoint directory (its own and its points')."""
+    path = Path(path)
+    return len(list(path.glob("chunk-*.npz"))) + len(list(path.glob("points/*/chunk-*.npz")))
+
+
 @contextlib.contextmanager
 def command_checkpoint(path: str | Path | None, keep: bool) -> Iterator[Path | None]:
     """The checkpoint directory of one command, tidied up when the command ends.
 
     * success: removed unless ``keep`` (a directory the user named);
     * a user error (:class:`ScenarioError`, e.g. a screening failure found while simulating):
-      removed if this command created it, with any directories created for it, so that bad
-      input leaves nothing behind; a refused checkpoint (:class:`CheckpointError`) is never
+      when this command created it and no chunk finished, removed with any directories
+      created for it, so that bad input leaves nothing behind; when chunks finished (a sweep
+      that fails at one of its points), kept, and the error says so: fixing the input and
+      rerunning reuses them. A refused checkpoint (:class:`CheckpointError`) is never
       touched;
     * any other interruption (kill, Ctrl-C, crash): kept, so that rerunning resumes.
     """
@@ -487,10 +495,18 @@ def command_checkpoint(path: str | Path | None, keep: bool) -> Iterator[Path | N
         yield path
     except ScenarioError as exc:
         if created and not isinstance(exc, CheckpointError):
-            remove_checkpoint(path)
-            for d in new_dirs:  # innermost first
-                with contextlib.suppress(OSError):
-                    d.rmdir()
+            kept = count_chunks(path)
+            if kept:
+                exc.args = (
+                    f"{exc.args[0] if exc.args else exc}\n(the {kept} chunks finished before "
+                    f"the error are kept in {path}: rerunning with the same --checkpoint "
+                    "reuses them)",
+                )
+            else:
+                remove_checkpoint(path)
+                for d in new_dirs:  # innermost first
+                    with contextlib.suppress(OSError):
+                        d.rmdir()
         raise
     if not keep:
         remove_checkpoint(path)

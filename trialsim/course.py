@@ -110,27 +110,44 @@ def soc_amplitude_of(p, region):
     return max(p.soc_effect + p.soc_region_effect[region], 0.0)
 
 
+@jit
+def amplitudes(p, race, region, serologically_active, disease_duration, prednisone,
+               dose_mg_kg):
+    """``drug_amplitude_of``, ``stabilization_amplitude_of`` and ``soc_amplitude_of`` of
+    each patient (arrays of one length in; three float arrays out)."""
+    n = race.shape[0]
+    drug = np.empty(n)
+    stab = np.empty(n)
+    soc = np.empty(n)
+    for i in range(n):
+        drug[i] = drug_amplitude_of(p, race[i], serologically_active[i], disease_duration[i],
+                                    prednisone[i], dose_mg_kg[i])
+        stab[i] = stabilization_amplitude_of(p, race[i], dose_mg_kg[i])
+        soc[i] = soc_amplitude_of(p, region[i])
+    return drug, stab, soc
+
+
+def _amplitudes(scenario, cohort, dose_mg_kg, params=None):
+    p = course_params(scenario) if params is None else params
+    race = np.asarray(cohort.race, dtype=np.int64)
+    region = getattr(cohort, "region", None)
+    region = np.zeros_like(race) if region is None else np.asarray(region, dtype=np.int64)
+    return amplitudes(
+        p, race, region, np.asarray(cohort.serologically_active, dtype=np.bool_),
+        np.asarray(cohort.disease_duration, dtype=np.float64),
+        np.asarray(cohort.prednisone, dtype=np.float64),
+        np.broadcast_to(np.asarray(dose_mg_kg, dtype=np.float64), race.shape).copy(),
+    )
+
+
 def drug_amplitude(scenario: Scenario, cohort, dose_mg_kg: np.ndarray) -> np.ndarray:
     """``drug_amplitude_of`` each patient."""
-    p = course_params(scenario)
-    return np.array([
-        drug_amplitude_of(p, r, s, d, q, x) for r, s, d, q, x in zip(
-            cohort.race, cohort.serologically_active, cohort.disease_duration,
-            cohort.prednisone, np.asarray(dose_mg_kg, dtype=np.float64), strict=True)
-    ])
+    return _amplitudes(scenario, cohort, dose_mg_kg)[0]
 
 
 def stabilization_amplitude(scenario: Scenario, cohort, dose_mg_kg: np.ndarray) -> np.ndarray:
     """``stabilization_amplitude_of`` each patient."""
-    p = course_params(scenario)
-    return np.array([stabilization_amplitude_of(p, r, x) for r, x in zip(
-        cohort.race, np.asarray(dose_mg_kg, dtype=np.float64), strict=True)])
-
-
-def soc_amplitude(scenario: Scenario, cohort: Cohort) -> np.ndarray:
-    """``soc_amplitude_of`` each patient."""
-    p = course_params(scenario)
-    return np.array([soc_amplitude_of(p, r) for r in cohort.region])
+    return _amplitudes(scenario, cohort, dose_mg_kg)[1]
 
 
 @jit
@@ -261,7 +278,7 @@ def _normal(z, v, slot, as_uniform):
 
 @jit
 def course_patient(p, pt, i, u, z, z_as_uniform, sledai, pga, bilag, pred, flare, failure,
-                   dropout):
+                   dropout, curves):
     """Simulate patient ``i``'s course from baseline to the last visit (docs/model.md §3).
 
     Parameters
@@ -279,7 +296,12 @@ def course_patient(p, pt, i, u, z, z_as_uniform, sledai, pga, bilag, pred, flare
         simulation's way, since most BILAG slots are not read; the tests give normals.
     sledai, pga, bilag, pred, flare, failure, dropout
         The output arrays of ``simulate_course``; row ``i`` is written.
+    curves : ndarray of float64, shape (2, n_visits)
+        ``visit_curves(p)``: the fraction of the background-therapy and of the drug effect
+        reached at each visit (the same for every patient).
     """
+    soc_curve = curves[0]
+    drug_curve = curves[1]
     n_visits, interval_weeks = p.n_visits, p.interval_weeks
     weights, clinical, bilag_of, persistence = p.weights, p.clinical, p.bilag_of, p.persistence
     d = weights.shape[0]
@@ -318,13 +340,10 @@ def course_patient(p, pt, i, u, z, z_as_uniform, sledai, pga, bilag, pred, flare
         drug = 0.0
         stab = 0.0
         if drug_amp != 0.0 or stab_amp != 0.0:
-            course_of_effect = drug_time_course(
-                t, p.onset_lag_weeks, p.onset_weeks, p.waning_rate, p.waning_start_weeks
-            )
-            drug = drug_amp * course_of_effect
-            stab = stab_amp * course_of_effect
+            drug = drug_amp * drug_curve[v]
+            stab = stab_amp * drug_curve[v]
         shift = (
-            soc_amp * (1.0 - math.exp(-t / p.soc_onset_weeks))
+            soc_amp * soc_curve[v]
             + p.steroid_potency * (math.log1p(dose) - log_dose0)
             + escalation
             + drug
@@ -406,6 +425,20 @@ def course_patient(p, pt, i, u, z, z_as_uniform, sledai, pga, bilag, pred, flare
 
 
 @jit
+def visit_curves(p):
+    """Fractions of the full background-therapy effect (``1 - exp(-t / onset)``) and of the
+    steady-state drug effect (``drug_time_course``) at each visit, shape (2, n_visits)."""
+    out = np.zeros((2, p.n_visits))
+    for v in range(p.n_visits):
+        t = v * p.interval_weeks
+        out[0, v] = 1.0 - math.exp(-t / p.soc_onset_weeks)
+        out[1, v] = drug_time_course(
+            t, p.onset_lag_weeks, p.onset_weeks, p.waning_rate, p.waning_start_weeks
+        )
+    return out
+
+
+@jit
 def simulate_course(p, pt, k0, k1):
     """Simulate every patient's course; patient i draws from its own counter space.
 
@@ -435,9 +468,11 @@ def simulate_course(p, pt, k0, k1):
     u = np.zeros((n_visits, N_UNIFORM))
     z = np.zeros((n_visits, N_NORMAL))
     scratch = np.empty((4, n_visits * ((2 * N_NORMAL + N_UNIFORM + 3) // 4)), dtype=np.uint64)
+    curves = visit_curves(p)
     for i in range(n):
         fill_draws(k0, k1, STAGE_COURSE, pt.unit[i], 1, u, z, scratch, False)
-        course_patient(p, pt, i, u, z, True, sledai, pga, bilag, pred, flare, failure, dropout)
+        course_patient(p, pt, i, u, z, True, sledai, pga, bilag, pred, flare, failure, dropout,
+                       curves)
     return sledai, pga, bilag, pred, flare, failure, dropout
 
 
@@ -529,14 +564,15 @@ def run_course(
     """
     if params is None:
         params = course_params(scenario)
+    drug, stab, soc = _amplitudes(scenario, cohort, arm_dose, params)
     patients = CoursePatients(
         activity=cohort.activity,
         fluctuation0=cohort.fluctuation,
         propensity=cohort.propensity,
         active0=cohort.active,
-        soc_amp=soc_amplitude(scenario, cohort),
-        drug_amp=drug_amplitude(scenario, cohort, arm_dose),
-        stab_amp=stabilization_amplitude(scenario, cohort, arm_dose),
+        soc_amp=soc,
+        drug_amp=drug,
+        stab_amp=stab,
         pga_rater=cohort.pga_rater,
         pga0=cohort.pga,
         bilag_rater=cohort.bilag_rater,

@@ -131,6 +131,10 @@ class ChunkResult:
     flare_analysis: np.ndarray  # (r, n_comparisons, n_survival_fields) first-flare Cox/log-rank
     screened: np.ndarray  # (r,) candidates screened
 
+    def take(self, index) -> ChunkResult:
+        """The replicates ``index`` (a slice or index array) of this chunk."""
+        return ChunkResult(**{k: getattr(self, k)[index] for k in ChunkResult.__annotations__})
+
     @staticmethod
     def concat(parts: list[ChunkResult]) -> ChunkResult:
         return ChunkResult(

@@ -6,13 +6,22 @@ import numpy as np
 import pandas as pd
 
 from .analysis import Z_95
-from .analysis.comparisons import RESULT_FIELDS
-from .analysis.survival import HAZARD_RATIO, LOG_HR, P_LOGRANK
 from .baseline import BASELINE_KINDS, BASELINE_NAMES
 from .engine import ChunkResult, Plan
+from .reduce import (
+    Columns,
+    Reducer,
+    memory_columns,
+    replicate_table,
+    trial_table,
+)
 from .results import SUMMARY_COLUMNS
 
-F = {name: i for i, name in enumerate(RESULT_FIELDS)}
+__all__ = [
+    "summarize", "summarize_from", "baseline_table", "baseline_from", "trajectory_table",
+    "trajectory_from", "replicate_table", "trial_table", "mean_mcse", "proportion_mcse",
+    "quantile_mcse",
+]
 
 
 def mean_mcse(x: np.ndarray) -> tuple[float, float]:
@@ -52,7 +61,12 @@ def quantile_mcse(x: np.ndarray, q: float) -> tuple[float, float]:
 
 
 def summarize(plan: Plan, res: ChunkResult) -> pd.DataFrame:
-    """The tidy summary table (``summary.csv``).
+    """The tidy summary table of replicates held in memory (``summarize_from``)."""
+    return summarize_from(plan, Reducer(plan).add(res), memory_columns(trial_table(plan, res)))
+
+
+def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
+    """The tidy summary table (``summary.csv``) from a run's reducer and per-trial columns.
 
     Statistics: per arm ``response_rate`` (mean over replicates of the arm's rate) and its
     2.5/97.5% quantiles over replicates; per comparison ``power`` (two-sided rejection rate at
@@ -61,71 +75,62 @@ def summarize(plan: Plan, res: ChunkResult) -> pd.DataFrame:
     whose logistic model could be fitted). Endpoint ``time_to_first_flare`` (SFI, at the last
     visit week): per arm the median over trials of the Kaplan–Meier median (``km_median_days``),
     per comparison log-rank ``power`` and the Cox (Efron) ``hazard_ratio_median`` and quantiles.
+    Means and proportions come from the reducer, quantiles from the columns (read one at a
+    time).
     """
     sc = plan.scenario
-    alpha = sc.analysis.alpha
     rows = []
 
     def add(endpoint, week, arm, comparison, statistic, value, mcse):
         rows.append((sc.name, endpoint, week, arm, comparison, statistic, value, mcse))
 
+    def share(count):
+        return proportion_of(int(count), red.replicates)
+
+    n_a, n_c = len(plan.arms), len(plan.comparisons)
     for t, (endpoint, week) in enumerate(plan.targets):
         for a, arm in enumerate(plan.arms):
-            x = res.rates[:, t, a]
-            add(endpoint, week, arm, "", "response_rate", *mean_mcse(x))
+            add(endpoint, week, arm, "", "response_rate", *red.rate.mean_mcse(t * n_a + a))
+            x = column(f"rate.{endpoint}.w{week}.{arm}")
             add(endpoint, week, arm, "", "response_rate_q025", *quantile_mcse(x, 0.025))
             add(endpoint, week, arm, "", "response_rate_q975", *quantile_mcse(x, 0.975))
         for c, comp in enumerate(plan.comparisons):
-            a = res.analysis[:, t, c, :]
-            reject = a[:, F["p_value"]] < alpha
-            add(endpoint, week, "", comp, "power", *proportion_mcse(reject))
-            favor = reject & (a[:, F["log_or"]] > 0)
-            add(endpoint, week, "", comp, "power_favoring_treatment", *proportion_mcse(favor))
-            odds = a[:, F["odds_ratio"]]
+            add(endpoint, week, "", comp, "power", *share(red.reject[t, c]))
+            add(endpoint, week, "", comp, "power_favoring_treatment", *share(red.favor[t, c]))
+            odds = column(f"odds_ratio.{endpoint}.w{week}.{comp}")
             add(endpoint, week, "", comp, "odds_ratio_median", *quantile_mcse(odds, 0.5))
             add(endpoint, week, "", comp, "odds_ratio_q025", *quantile_mcse(odds, 0.025))
             add(endpoint, week, "", comp, "odds_ratio_q975", *quantile_mcse(odds, 0.975))
-            add(
-                endpoint,
-                week,
-                "",
-                comp,
-                "risk_difference_mean",
-                *mean_mcse(a[:, F["risk_difference"]]),
-            )
-            add(endpoint, week, "", comp, "analyzable", *proportion_mcse(a[:, F["converged"]] > 0))
+            add(endpoint, week, "", comp, "risk_difference_mean",
+                *red.risk_difference.mean_mcse(t * n_c + c))
+            add(endpoint, week, "", comp, "analyzable", *share(red.converged[t, c]))
     flare = "time_to_first_flare"
     last_week = plan.scenario.design.duration_weeks
-    for a, arm in enumerate(plan.arms):
-        km = quantile_mcse(res.flare_median_days[:, a], 0.5)
+    for arm in plan.arms:
+        km = quantile_mcse(column(f"km_median_days.{arm}"), 0.5)
         add(flare, last_week, arm, "", "km_median_days", *km)
     for c, comp in enumerate(plan.comparisons):
-        f = res.flare_analysis[:, c, :]
-        reject = f[:, P_LOGRANK] < alpha
-        add(flare, last_week, "", comp, "power", *proportion_mcse(reject))
-        favor = reject & (f[:, LOG_HR] < 0)
-        add(flare, last_week, "", comp, "power_favoring_treatment", *proportion_mcse(favor))
-        hr = f[:, HAZARD_RATIO]
+        add(flare, last_week, "", comp, "power", *share(red.flare_reject[c]))
+        add(flare, last_week, "", comp, "power_favoring_treatment", *share(red.flare_favor[c]))
+        hr = column(f"hazard_ratio.{comp}")
         add(flare, last_week, "", comp, "hazard_ratio_median", *quantile_mcse(hr, 0.5))
         add(flare, last_week, "", comp, "hazard_ratio_q025", *quantile_mcse(hr, 0.025))
         add(flare, last_week, "", comp, "hazard_ratio_q975", *quantile_mcse(hr, 0.975))
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
-def replicate_table(plan: Plan, res: ChunkResult) -> pd.DataFrame:
-    """One row per replicate × endpoint × week × comparison (``replicates.parquet``)."""
-    r, n_t, n_c, n_f = res.analysis.shape
-    idx = np.indices((r, n_t, n_c)).reshape(3, -1)
-    df = pd.DataFrame(res.analysis.reshape(-1, n_f), columns=list(RESULT_FIELDS))
-    df.insert(0, "comparison", np.array(plan.comparisons)[idx[2]])
-    df.insert(0, "week", np.array([w for _, w in plan.targets])[idx[1]])
-    df.insert(0, "endpoint", np.array([e for e, _ in plan.targets])[idx[1]])
-    df.insert(0, "replicate", res.replicates[idx[0]])
-    df["converged"] = df["converged"] > 0
-    return df
+def proportion_of(hits: int, n: int) -> tuple[float, float]:
+    """Share of ``n`` replicates with an event and its binomial MCSE."""
+    p = hits / n
+    return p, float(np.sqrt(p * (1 - p) / n))
 
 
 def baseline_table(plan: Plan, res: ChunkResult) -> pd.DataFrame:
+    """``baseline_from`` replicates held in memory."""
+    return baseline_from(plan, Reducer(plan).add(res))
+
+
+def baseline_from(plan: Plan, red: Reducer) -> pd.DataFrame:
     """Simulated baseline characteristics per arm and overall, pooled over replicates.
 
     Percent characteristics report the percentage; mean characteristics the mean and the
@@ -133,52 +138,36 @@ def baseline_table(plan: Plan, res: ChunkResult) -> pd.DataFrame:
     per-trial values.
     """
     names, kinds = BASELINE_NAMES, BASELINE_KINDS
-    m = res.baseline  # (r, arms, 3, k)
-    groups = [(arm, m[:, a]) for a, arm in enumerate(plan.arms)] + [("overall", m.sum(axis=1))]
+    k = len(names)
+    groups = [*plan.arms, "overall"]
     rows = []
-    for group, mom in groups:
-        n, s, ss = mom[:, 0], mom[:, 1], mom[:, 2]
-        tot_n, tot_s, tot_ss = n.sum(axis=0), s.sum(axis=0), ss.sum(axis=0)
+    for g, group in enumerate(groups):
+        tot_n, tot_s, tot_ss = red.baseline_total[g]
         mean = tot_s / tot_n
         sd = np.sqrt(np.maximum(tot_ss / tot_n - mean**2, 0.0))
-        per_trial = s / np.maximum(n, 1)
-        mcse = (
-            per_trial.std(axis=0, ddof=1) / np.sqrt(per_trial.shape[0])
-            if per_trial.shape[0] > 1
-            else np.full(mean.shape, np.nan)
-        )
-        n_per_trial = float(n[:, 0].mean())
+        n_per_trial = float(tot_n[0] / red.replicates)
         rows.append(("n_per_trial", "count", group, n_per_trial, float("nan"), float("nan")))
-        for k, (name, kind) in enumerate(zip(names, kinds, strict=True)):
+        for j, (name, kind) in enumerate(zip(names, kinds, strict=True)):
             scale = 100.0 if kind == "percent" else 1.0
-            rows.append(
-                (
-                    name,
-                    kind,
-                    group,
-                    mean[k] * scale,
-                    sd[k] if kind == "mean" else float("nan"),
-                    mcse[k] * scale,
-                )
-            )
+            mcse = red.baseline_trial_mean.mean_mcse(g * k + j)[1]
+            rows.append((name, kind, group, mean[j] * scale,
+                         sd[j] if kind == "mean" else float("nan"), mcse * scale))
     return pd.DataFrame(rows, columns=["characteristic", "kind", "arm", "value", "sd", "mcse"])
 
 
 def trajectory_table(plan: Plan, res: ChunkResult) -> pd.DataFrame:
+    """``trajectory_from`` replicates held in memory."""
+    return trajectory_from(plan, memory_columns(trial_table(plan, res)))
+
+
+def trajectory_from(plan: Plan, column: Columns) -> pd.DataFrame:
     """Mean SELENA-SLEDAI of patients on study by arm and week, with replicate quantiles."""
     rows = []
     interval = plan.scenario.design.visit_interval_weeks
-    for a, arm in enumerate(plan.arms):
-        x = res.sledai_mean[:, a, :]
-        for v in range(x.shape[1]):
-            col = x[:, v][np.isfinite(x[:, v])]
-            rows.append(
-                (
-                    arm,
-                    v * interval,
-                    float(col.mean()),
-                    float(np.quantile(col, 0.025)),
-                    float(np.quantile(col, 0.975)),
-                )
-            )
+    for arm in plan.arms:
+        for v in range(plan.n_visits):
+            x = column(f"sledai_mean.{arm}.w{v * interval}")
+            col = x[np.isfinite(x)]
+            rows.append((arm, v * interval, float(col.mean()), float(np.quantile(col, 0.025)),
+                         float(np.quantile(col, 0.975))))
     return pd.DataFrame(rows, columns=["arm", "week", "mean", "q025", "q975"])

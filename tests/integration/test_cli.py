@@ -42,7 +42,8 @@ def test_cli_run_writes_every_output(tmp_path, capsys):
     assert rc == 0
     for f in (
         "summary.csv",
-        "replicates.parquet",
+        "replicates/part-000000000.parquet",
+        "trials/part-000000000.parquet",
         "baseline.csv",
         "trajectory.csv",
         "run.json",
@@ -52,7 +53,7 @@ def test_cli_run_writes_every_output(tmp_path, capsys):
         "sledai_trajectory.png",
     ):
         assert (out / f).stat().st_size > 0, f
-    assert not list(out.glob(".*tmp"))
+    assert not list(out.glob(".*tmp")) and not list(out.parent.glob(".*staging*"))
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary.columns) == [
         "scenario",
@@ -69,8 +70,10 @@ def test_cli_run_writes_every_output(tmp_path, capsys):
     assert set(summary.week.unique()) == {12, 24}
     flare = summary[summary.endpoint == "time_to_first_flare"]
     assert {"km_median_days", "hazard_ratio_median", "power"} <= set(flare.statistic)
-    reps = pd.read_parquet(out / "replicates.parquet")
+    reps = pd.read_parquet(out / "replicates")
     assert len(reps) == 5 * 8 * 2 * 2  # replicates × endpoints × weeks × comparisons
+    trials = pd.read_parquet(out / "trials")
+    assert list(trials.replicate) == list(range(5))
     run = json.loads((out / "run.json").read_text())
     assert run["seed"] == 7 and run["replicates"] == 5 and run["n_jobs"] == 1
     assert len(run["scenario_sha256"]) == 64

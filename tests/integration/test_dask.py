@@ -91,5 +91,6 @@ def test_cli_backend_dask_starts_a_local_cluster(tmp_path):
               "--set", "design.endpoint_weeks=[12]"]
     assert main([*common, "--out", str(tmp_path / "local")]) == 0
     assert main([*common, "--out", str(tmp_path / "dask"), "--backend", "dask"]) == 0
-    for name in ("summary.csv", "replicates.parquet", "baseline.csv", "trajectory.csv"):
+    for name in ("summary.csv", "baseline.csv", "trajectory.csv",
+                 "replicates/part-000000000.parquet", "trials/part-000000000.parquet"):
         assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes()

@@ -66,7 +66,13 @@ def _kill_midway(args: list[str], checkpoint: Path, at_least: int, total: int, g
 
 def _same_outputs(a: Path, b: Path, files: list[str]) -> None:
     for name in files:
-        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+        if (a / name).is_dir():  # a dataset: the same part files, byte for byte
+            parts = sorted(p.name for p in (a / name).iterdir())
+            assert parts == sorted(p.name for p in (b / name).iterdir()), name
+            for part in parts:
+                assert (a / name / part).read_bytes() == (b / name / part).read_bytes(), part
+        else:
+            assert (a / name).read_bytes() == (b / name).read_bytes(), name
     ra = json.loads((a / "run.json").read_text())
     rb = json.loads((b / "run.json").read_text())
     for key in VOLATILE:
@@ -99,7 +105,7 @@ def test_run_resumes_after_sigkill_of_the_process_group(tmp_path):
     assert main([*args, "--out", str(killed), "--checkpoint", str(ck)]) == 0
     assert len(_chunks(ck)) == 20  # an explicit checkpoint directory is kept
     assert main([*args, "--out", str(fresh)]) == 0
-    files = ["summary.csv", "replicates.parquet", "baseline.csv", "trajectory.csv"]
+    files = ["summary.csv", "replicates", "trials", "baseline.csv", "trajectory.csv"]
     _same_outputs(killed, fresh, files)
 
 
@@ -110,3 +116,21 @@ def test_changed_scenario_refuses_the_old_checkpoint(tmp_path, capsys):
     assert main([*args, "--set", "drug.emax=0.9"]) == 2
     err = capsys.readouterr().err
     assert "different scenario" in err and "drug.emax" in err and "Traceback" not in err
+
+
+def test_a_sweep_that_fails_at_one_point_keeps_the_chunks_it_finished(tmp_path, capsys):
+    """Point 2 of the sweep cannot fill its trial (no candidate reaches SLEDAI 40): the
+    command fails with the screening error, writes no outputs, and keeps point 1's chunks."""
+    out = tmp_path / "sweep"
+    args = ["sweep", CONFIG, *TINY_SET, "--sweep", "screening.min_sledai=6,40",
+            "--replicates", "4", "--chunk-size", "2", "--n-jobs", "1", "--quiet",
+            "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "screening" in err and "kept in" in err and "Traceback" not in err
+    assert len(_chunks(out / "checkpoints")) == 2  # the first point's two chunks
+    assert not [p for p in out.rglob("*") if p.is_file() and "checkpoints" not in p.parts]
+    # the fixed sweep runs to the end (and removes its default checkpoint)
+    fixed = [a if a != "screening.min_sledai=6,40" else "screening.min_sledai=6,8" for a in args]
+    assert main(fixed) == 0
+    assert not (out / "checkpoints").exists()

@@ -30,6 +30,7 @@ from trialsim.course import (
     descriptor_on_probability,
     drug_time_course,
     tapered_dose,
+    visit_curves,
 )
 from trialsim.instruments import (
     FLARE_MILD,
@@ -147,7 +148,7 @@ def run(visits, *, weights, bilag_of, active0, bilag0, on_is0, n_visits, propens
         np.zeros((1, n_visits), dtype=np.int8), np.zeros(1, dtype=np.int64),
         np.zeros(1, dtype=np.int64),
     )
-    course_patient(params, patients, 0, u, z, False, *out)
+    course_patient(params, patients, 0, u, z, False, *out, visit_curves(params))
     return out
 
 
