@@ -27,10 +27,10 @@ import numpy as np
 from numba import njit
 
 from trialsim import __version__, load_scenario
-from trialsim.engine import Plan
-from trialsim.results import write_json
-from trialsim.rng import normal_quantile, philox4x32_lanes, replicate_key
-from trialsim.simulation import simulate
+from trialsim.core.io import write_json
+from trialsim.core.rng import normal_quantile, philox4x32_lanes, replicate_key
+from trialsim.run.simulate import simulate
+from trialsim.run.trial import Plan
 
 
 def trials_per_second(scenario, replicates: int, n_jobs: int) -> tuple[float, float]:
@@ -45,8 +45,8 @@ def engine_draws(scenario) -> tuple[int, int]:
     slot layouts: every slot of every screened candidate and of every patient-visit after
     baseline is drawn (``rng.fill_draws``); randomization and the reduced model are
     negligible. Normal slots read as uniforms and mapped only when used count as normals."""
-    from trialsim.course import N_NORMAL, N_UNIFORM
-    from trialsim.population import N_CANDIDATE_NORMAL, N_CANDIDATE_UNIFORM
+    from trialsim.model.course import N_NORMAL, N_UNIFORM
+    from trialsim.model.population import N_CANDIDATE_NORMAL, N_CANDIDATE_UNIFORM
 
     plan = Plan(scenario)
     _, screened = plan.population.enroll(
@@ -115,7 +115,7 @@ def peak_rss_mb(config: str, replicates: int, n_jobs: int) -> float:
     code = (
         "import resource, sys\n"
         "from trialsim import load_scenario\n"
-        "from trialsim.pipeline import run_scenario\n"
+        "from trialsim.experiments.pipeline import run_scenario\n"
         f"sc = load_scenario({config!r})\n"
         f"run_scenario(sc, None, replicates={replicates}, n_jobs={n_jobs}, progress=False)\n"
         "own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"

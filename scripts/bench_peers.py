@@ -23,8 +23,8 @@ import sys
 import time
 
 from trialsim import __version__, load_scenario
-from trialsim.results import write_json
-from trialsim.simulation import simulate
+from trialsim.core.io import write_json
+from trialsim.run.simulate import simulate
 
 MEDIANA = r"""
 suppressMessages(library(Mediana))

@@ -1,6 +1,6 @@
 """Power against the share of Black patients: a sweep of ``population.race.black``.
 
-Copy and adapt: the experiment is one call to :func:`trialsim.experiments.sweep`. Setting one
+Copy and adapt: the experiment is one call to :func:`trialsim.experiments.power.sweep`. Setting one
 race share rescales the other shares so the mix still sums to 1; every point uses the same
 seed (common random numbers), so the curve is smooth. The run keeps a checkpoint in
 ``OUT/checkpoints``: interrupt it and run the same command again to continue.
@@ -18,10 +18,10 @@ import argparse
 from pathlib import Path
 
 from trialsim import load_scenario
-from trialsim.experiments import RunSettings, select_targets, sweep
-from trialsim.plots import save_figure
-from trialsim.plots_experiments import plot_power_lines
-from trialsim.results import write_csv
+from trialsim.core.io import write_csv
+from trialsim.experiments.power import RunSettings, select_targets, sweep
+from trialsim.report.plots import save_figure
+from trialsim.report.plots_experiments import plot_power_lines
 
 PATH = "population.race.black"
 

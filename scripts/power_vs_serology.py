@@ -19,10 +19,10 @@ import argparse
 from pathlib import Path
 
 from trialsim import load_scenario
-from trialsim.experiments import RunSettings, select_targets, sweep
-from trialsim.plots import save_figure
-from trialsim.plots_experiments import plot_power_lines
-from trialsim.results import write_csv
+from trialsim.core.io import write_csv
+from trialsim.experiments.power import RunSettings, select_targets, sweep
+from trialsim.report.plots import save_figure
+from trialsim.report.plots_experiments import plot_power_lines
 
 PATH = "population.anti_dsdna"
 

@@ -1,7 +1,7 @@
 """Power against the SRI threshold (SRI-4 … SRI-8) at a few total sample sizes.
 
 Every trial is scored on all SRI-k endpoints at once, so this is one power curve
-(:func:`trialsim.experiments.power_curve`) read across endpoints: a stricter threshold means
+(:func:`trialsim.experiments.power.power_curve`) read across endpoints: a stricter threshold means
 fewer responders in every arm and, usually, less power. Common random numbers make the
 points at different sizes share their first patients. Checkpointed in ``OUT/checkpoints``.
 
@@ -18,10 +18,10 @@ import argparse
 from pathlib import Path
 
 from trialsim import load_scenario
-from trialsim.experiments import RunSettings, power_curve
-from trialsim.plots import save_figure
-from trialsim.plots_experiments import plot_power_lines
-from trialsim.results import write_csv
+from trialsim.core.io import write_csv
+from trialsim.experiments.power import RunSettings, power_curve
+from trialsim.report.plots import save_figure
+from trialsim.report.plots_experiments import plot_power_lines
 
 ENDPOINTS = ["sri4", "sri5", "sri6", "sri7", "sri8"]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from trialsim.scenario import load_scenario
+from trialsim.config.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trialsim.engine import ChunkResult
-from trialsim.experiments import RunSettings, power_curve
-from trialsim.scenario import ScenarioError
-from trialsim.simulation import simulate
+from trialsim.config.scenario import ScenarioError
+from trialsim.experiments.power import RunSettings, power_curve
+from trialsim.run.simulate import simulate
+from trialsim.run.trial import ChunkResult
 
 distributed = pytest.importorskip("dask.distributed")
 
@@ -62,7 +62,7 @@ def test_power_curve_on_a_cluster_is_bit_identical(tiny, cluster):
 
 
 def test_workers_with_other_code_are_refused(tiny, cluster, monkeypatch):
-    import trialsim.backends as backends
+    import trialsim.run.backends as backends
 
     monkeypatch.setattr(backends, "code_fingerprint", lambda: "not the workers' code")
     with pytest.raises(ScenarioError, match="run different trialsim simulation code"):

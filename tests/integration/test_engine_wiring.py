@@ -21,16 +21,16 @@ from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.statistics import logrank_test
 
 from trialsim.analysis.comparisons import RESULT_FIELDS
+from trialsim.analysis.endpoints import ENDPOINTS, Trial
 from trialsim.analysis.survival import SURVIVAL_FIELDS
-from trialsim.course import run_course
-from trialsim.design import randomize, strata_indicators, stratum_index
-from trialsim.endpoints import ENDPOINTS, Trial
-from trialsim.engine import ChunkResult, Plan, run_chunk
-from trialsim.population import PopulationModel
-from trialsim.rng import replicate_key
-from trialsim.scenario import with_overrides
-from trialsim.simulation import simulate
-from trialsim.summary import summarize
+from trialsim.config.scenario import with_overrides
+from trialsim.core.rng import replicate_key
+from trialsim.model.course import run_course
+from trialsim.model.population import PopulationModel
+from trialsim.model.randomization import randomize, strata_indicators, stratum_index
+from trialsim.run.simulate import simulate
+from trialsim.run.trial import ChunkResult, Plan, run_chunk
+from trialsim.summarize.tables import summarize
 
 F = {name: k for k, name in enumerate(RESULT_FIELDS)}
 S = {name: k for k, name in enumerate(SURVIVAL_FIELDS)}

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from trialsim.engine import ChunkResult
-from trialsim.simulation import simulate
+from trialsim.run.simulate import simulate
+from trialsim.run.trial import ChunkResult
 
 
 def _same(a: ChunkResult, b: ChunkResult) -> None:

@@ -3,7 +3,7 @@
 Written from ``docs/model.md`` (sections 1-4) and ``shared/domain.md`` only, without reading
 or calling the fast engine (``population.py``, ``design.py``, ``course.py``, ``endpoints.py``,
 ``engine.py``, ``instruments.py``, ``analysis/``); it has its own descriptor table
-(:data:`DESCRIPTORS`) and takes only the configuration schema from ``trialsim.scenario``.
+(:data:`DESCRIPTORS`) and takes only the configuration schema from ``trialsim.config.scenario``.
 It simulates one trial at a time, one patient at a time and one visit at a time, with
 ordinary Python loops so that every rule of the model can be read off the code.
 It is slow on purpose: its only job is to check, in distribution, that the engine does what
@@ -59,11 +59,11 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaincinv, ndtr, ndtri
 
-from trialsim.scenario import COPULA_DIMS, RACES, REGIONS, Scenario
+from trialsim.config.scenario import COPULA_DIMS, RACES, REGIONS, Scenario
 
 # --------------------------------------------------------------------------- instruments table
 # The reference model's own descriptor table, transcribed from shared/domain.md and NOT
-# imported from the engine (trialsim/instruments.py), so that an error in one table cannot
+# imported from the engine (trialsim/model/instruments.py), so that an error in one table cannot
 # hide in both implementations.
 
 #: classic BILAG systems (domain.md §2.3: the 8 systems of classic BILAG, used in BLISS)

@@ -8,8 +8,9 @@ from dataclasses import fields
 import numpy as np
 import pytest
 
-import trialsim.backends as backends
-from trialsim.checkpoint import (
+import trialsim.run.backends as backends
+from trialsim.config.scenario import with_overrides
+from trialsim.run.checkpoint import (
     MANIFEST,
     CheckpointError,
     ChunkStore,
@@ -20,9 +21,8 @@ from trialsim.checkpoint import (
     remove_checkpoint,
     scenario_key,
 )
-from trialsim.engine import ChunkResult, run_chunk
-from trialsim.scenario import with_overrides
-from trialsim.simulation import simulate
+from trialsim.run.simulate import simulate
+from trialsim.run.trial import ChunkResult, run_chunk
 
 
 def _same(a: ChunkResult, b: ChunkResult) -> None:
@@ -135,9 +135,11 @@ def test_engine_settings_and_names_do_not_change_the_key(tiny):
 
 def test_code_fingerprint_covers_the_model_not_the_writers():
     modules = fingerprint_modules()
-    for name in ("trialsim.engine", "trialsim.course", "trialsim.population", "trialsim.rng"):
+    for name in ("trialsim.run.trial", "trialsim.model.course", "trialsim.model.population",
+                 "trialsim.core.rng"):
         assert name in modules
-    for name in ("trialsim.plots", "trialsim.cli", "trialsim.checkpoint", "trialsim.summary"):
+    for name in ("trialsim.report.plots", "trialsim.cli", "trialsim.run.checkpoint",
+                 "trialsim.summarize.tables"):
         assert name not in modules
     assert len(code_fingerprint()) == 64
 
@@ -194,8 +196,8 @@ def test_cli_run_checkpoints_by_default_and_cleans_up(tmp_path):
 
 
 def test_command_checkpoint_is_tidied_by_how_the_command_ends(tiny, tmp_path):
-    from trialsim.checkpoint import command_checkpoint
-    from trialsim.scenario import ScenarioError
+    from trialsim.config.scenario import ScenarioError
+    from trialsim.run.checkpoint import command_checkpoint
 
     ck = tmp_path / "out" / "ck"
     with pytest.raises(ScenarioError), command_checkpoint(ck, keep=False):

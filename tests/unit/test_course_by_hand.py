@@ -1,7 +1,7 @@
 """The course kernel, one patient, visit by visit, against a trajectory computed by hand.
 
 The kernel reads its random numbers from per-visit tables of uniforms and normals, one slot
-per use (``U_*``, ``Z_*`` in ``trialsim.course``); here the tables are scripted. Every value
+per use (``U_*``, ``Z_*`` in ``trialsim.model.course``); here the tables are scripted. Every value
 expected below was worked out by hand from docs/model.md §3; the uniforms are chosen away from
 the probabilities they are compared with (close enough that the mutations named in the
 docstrings change the outcome). Slots a case does not script hold NaN: every comparison with
@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from trialsim.course import (
+from trialsim.model.course import (
     N_NORMAL,
     N_UNIFORM,
     U_DROPOUT,
@@ -32,7 +32,7 @@ from trialsim.course import (
     tapered_dose,
     visit_curves,
 )
-from trialsim.instruments import (
+from trialsim.model.instruments import (
     FLARE_MILD,
     FLARE_NONE,
     FLARE_SEVERE,
@@ -316,9 +316,9 @@ def test_drug_amplitude_by_subgroup(bliss76):
     subgroup modifiers, each at its edge (docs/model.md §3, with hand-set modifiers)."""
     from types import SimpleNamespace
 
-    from trialsim.course import drug_amplitude, stabilization_amplitude
-    from trialsim.population import RACE_CODE
-    from trialsim.scenario import with_overrides
+    from trialsim.config.scenario import with_overrides
+    from trialsim.model.course import drug_amplitude, stabilization_amplitude
+    from trialsim.model.population import RACE_CODE
 
     sc = with_overrides(bliss76, {
         "drug.emax": 1.0, "drug.ec50_ug_ml": 11.6, "drug.cavg_per_mg_kg": 11.6,

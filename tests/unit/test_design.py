@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from trialsim.design import randomize
+from trialsim.model.randomization import randomize
 
 
 def test_balance_within_every_stratum_is_within_one_block():
@@ -40,7 +40,7 @@ def test_randomization_is_prefix_stable():
 
 
 def test_enrolment_is_prefix_stable(tiny):
-    from trialsim.engine import Plan
+    from trialsim.run.trial import Plan
 
     pop = Plan(tiny).population
     a, _ = pop.enroll(100, (4, 0))
@@ -62,7 +62,7 @@ def test_every_arrangement_of_a_block_is_equally_likely():
 
 
 def test_bootstrap_stream_is_no_replicate_stream():
-    from trialsim.rng import STAGES, bootstrap_stream, counter_uniforms, replicate_key
+    from trialsim.core.rng import STAGES, bootstrap_stream, counter_uniforms, replicate_key
 
     boot = bootstrap_stream(7).random(4)
     k0, k1 = replicate_key(7, 0xB007)

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from trialsim.course import run_course
-from trialsim.design import randomize, strata_indicators, stratum_index
-from trialsim.endpoints import ENDPOINTS, Trial, first_flare_visit
-from trialsim.engine import Plan
-from trialsim.rng import replicate_key
+from trialsim.analysis.endpoints import ENDPOINTS, Trial, first_flare_visit
+from trialsim.core.rng import replicate_key
+from trialsim.model.course import run_course
+from trialsim.model.randomization import randomize, strata_indicators, stratum_index
+from trialsim.run.trial import Plan
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +74,9 @@ def test_first_flare_visit(trial):
 from types import SimpleNamespace  # noqa: E402
 
 from trialsim.analysis.survival import km_median  # noqa: E402
-from trialsim.course import Course  # noqa: E402
-from trialsim.instruments import GRADE_A, GRADE_B, GRADE_C, GRADE_E, N_BILAG  # noqa: E402
-from trialsim.population import RACE_CODE, PopulationModel  # noqa: E402
+from trialsim.model.course import Course  # noqa: E402
+from trialsim.model.instruments import GRADE_A, GRADE_B, GRADE_C, GRADE_E, N_BILAG  # noqa: E402
+from trialsim.model.population import RACE_CODE, PopulationModel  # noqa: E402
 
 N_VISITS = 5  # visits 0..4; the endpoint is at visit 3, visit 4 comes after it
 #: per patient: (what it tests, SLEDAI at 0 and 3, PGA at 0 and 3, BILAG change at 3,
@@ -192,7 +192,7 @@ def test_screening_exactly_at_the_cut_offs(bliss76):
 
 
 def test_stratification_factors_at_their_cut_offs(bliss76):
-    from trialsim.design import strata_indicators
+    from trialsim.model.randomization import strata_indicators
 
     races = ["black", "indigenous_american", "white", "asian"]
     c = SimpleNamespace(

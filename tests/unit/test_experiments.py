@@ -11,11 +11,10 @@ import pandas as pd
 import pytest
 from scipy.special import ndtr, ndtri
 
-import trialsim.backends as backends
-from trialsim.backends import chunk_ranges, run_scenarios
+import trialsim.run.backends as backends
 from trialsim.cli import main
-from trialsim.engine import Plan, run_chunk
-from trialsim.experiments import (
+from trialsim.config.scenario import ScenarioError, with_overrides
+from trialsim.experiments.power import (
     RunSettings,
     power_curve,
     select_targets,
@@ -24,10 +23,11 @@ from trialsim.experiments import (
     tornado_table,
     wilson_interval,
 )
-from trialsim.samplesize import find_sample_size, fit_probit_sqrt
-from trialsim.scenario import ScenarioError, with_overrides
-from trialsim.simulation import simulate
-from trialsim.summary import summarize
+from trialsim.experiments.samplesize import find_sample_size, fit_probit_sqrt
+from trialsim.run.backends import chunk_ranges, run_scenarios
+from trialsim.run.simulate import simulate
+from trialsim.run.trial import Plan, run_chunk
+from trialsim.summarize.tables import summarize
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -312,7 +312,7 @@ def _power_rows(x_name: str, xs, comparisons=("c1", "c2")) -> pd.DataFrame:
 
 
 def test_power_lines_plot_one_line_per_series_in_x_order():
-    from trialsim.plots_experiments import plot_power_curve
+    from trialsim.report.plots_experiments import plot_power_curve
 
     table = _power_rows("sample_size", [600, 300, 450]).sample(frac=1, random_state=1)
     fig = plot_power_curve(table, target=0.9)
@@ -327,7 +327,7 @@ def test_power_lines_plot_one_line_per_series_in_x_order():
 
 
 def test_heatmap_holds_the_grid():
-    from trialsim.plots_experiments import plot_sweep_heatmap
+    from trialsim.report.plots_experiments import plot_sweep_heatmap
 
     rows = [{"a": a, "b": b, "endpoint": "sri4", "week": 52, "comparison": "c",
              "statistic": "power", "value": a * b, "mcse": 0.01}
@@ -339,7 +339,7 @@ def test_heatmap_holds_the_grid():
 
 
 def test_tornado_and_sample_size_figures():
-    from trialsim.plots_experiments import plot_sample_size, plot_tornado
+    from trialsim.report.plots_experiments import plot_sample_size, plot_tornado
 
     tor = pd.DataFrame([
         {"factor": "a", "base": 0.5, "low": 0.3, "low_mcse": 0.01, "low_value": "1",
@@ -375,7 +375,7 @@ def test_confirmation_and_json_summary():
 
 def test_quantile_mcse_keeps_infinite_medians():
     """Trials whose KM curve never reaches 0.5 have an infinite median: they count."""
-    from trialsim.summary import quantile_mcse
+    from trialsim.summarize.tables import quantile_mcse
 
     x = np.array([100.0, 110.0, np.inf, np.inf, np.inf, np.nan])
     value, _ = quantile_mcse(x, 0.5)

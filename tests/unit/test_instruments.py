@@ -1,16 +1,16 @@
 """Every rule the simulation runs, at its edges, on hand-built inputs.
 
 Each test calls the function the simulation itself calls (the course kernel, screening and
-the endpoints all call ``trialsim.instruments`` and ``trialsim.protocol``), with the expected
-answer per patient written out by hand from domain.md. The tables of weights and BILAG
+the endpoints all call ``trialsim.model.instruments`` and ``trialsim.model.protocol``), with the
+expected answer per patient written out by hand from domain.md. The tables of weights and BILAG
 systems below are transcribed here from domain.md, not imported from the engine.
 """
 
 import numpy as np
 import pytest
 
-from trialsim import instruments as ins
-from trialsim import protocol
+from trialsim.model import instruments as ins
+from trialsim.model import protocol
 
 # domain.md §2.1, by descriptor: (SELENA-SLEDAI weight, classic BILAG system of §2.3 or None)
 PUBLISHED = {

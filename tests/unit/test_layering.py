@@ -1,4 +1,4 @@
-"""Imports point one way: no cycles in the package, and the leaves stay leaves.
+"""Imports point one way: layers in data-flow order, no cycles, and the leaves stay leaves.
 
 The graph is read from the sources (imports inside functions count), so a lazy import that
 hides a cycle from Python's import machinery does not hide it from this test.
@@ -88,11 +88,56 @@ def test_no_import_cycles():
 @pytest.mark.parametrize(
     "module, allowed",
     [
-        ("trialsim.vocab", set()),  # the names every layer shares: a leaf
-        ("trialsim.jit", set()),
-        ("trialsim.instruments", {"trialsim.jit", "trialsim.vocab"}),
-        ("trialsim.protocol", {"trialsim.jit"}),
+        ("trialsim.config.vocab", set()),  # the names every layer shares: a leaf
+        ("trialsim.core.jit", set()),
+        ("trialsim.model.instruments", {"trialsim.core.jit", "trialsim.config.vocab"}),
+        ("trialsim.model.protocol", {"trialsim.core.jit"}),
     ],
 )
 def test_leaves_import_only_below_them(module, allowed):
     assert module_graph()[module] <= allowed, module_graph()[module] - allowed
+
+
+#: the layers, lowest first: a module may import its own layer and the ones before it
+LAYERS = ("core", "errors", "config", "model", "analysis", "run", "summarize", "report",
+          "experiments", "cli")
+
+
+def layer_of(module: str) -> int | None:
+    """Index in LAYERS of a trialsim module (None for the package root)."""
+    parts = module.split(".")
+    if len(parts) < 2:
+        return None
+    return LAYERS.index(parts[1])
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    out = []
+    for mod, targets in graph.items():
+        lm = layer_of(mod)
+        if lm is None:
+            continue
+        for t in targets:
+            lt = layer_of(t)
+            if lt is not None and lt > lm:
+                out.append((mod, t))
+    return sorted(out)
+
+
+def test_every_module_is_in_a_layer():
+    for mod in module_graph():
+        if mod != "trialsim":
+            assert mod.split(".")[1] in LAYERS, f"{mod} is in no layer of {LAYERS}"
+
+
+def test_no_upward_imports():
+    found = upward_imports(module_graph())
+    assert not found, "a lower layer imports an upper one: " + "; ".join(
+        f"{a} -> {b}" for a, b in found
+    )
+
+
+def test_the_upward_import_finder_finds_one():
+    graph = {"trialsim.model.course": {"trialsim.run.trial"}, "trialsim.run.trial": set(),
+             "trialsim": {"trialsim.cli.main"}}
+    assert upward_imports(graph) == [("trialsim.model.course", "trialsim.run.trial")]

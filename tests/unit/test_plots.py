@@ -1,4 +1,4 @@
-"""Unit tests for trialsim.plots (figure structure, plotted values, atomic saving)."""
+"""Unit tests for trialsim.report.plots (figure structure, plotted values, atomic saving)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.figure import Figure
 from scipy.special import ndtri
 
-from trialsim import plots
-from trialsim.plots import (
+from trialsim.report import plots
+from trialsim.report.plots import (
     comparison_label,
     plot_odds_ratio_distribution,
     plot_power,

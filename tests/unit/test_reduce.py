@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 
 from trialsim.analysis.comparisons import RESULT_FIELDS
-from trialsim.engine import ChunkResult, Plan
-from trialsim.reduce import PartWriter, Reducer, Welford, dataset_columns, trial_table
-from trialsim.simulation import simulate
-from trialsim.summary import baseline_table, summarize, trajectory_table
+from trialsim.run.simulate import simulate
+from trialsim.run.trial import ChunkResult, Plan
+from trialsim.summarize.reduce import PartWriter, Reducer, Welford, dataset_columns, trial_table
+from trialsim.summarize.tables import baseline_table, summarize, trajectory_table
 
 F = {n: i for i, n in enumerate(RESULT_FIELDS)}
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from trialsim.rng import (
+from trialsim.core.rng import (
     STAGE_COURSE,
     STAGES,
     counter_normals,
@@ -107,8 +107,8 @@ def test_replicate_keys_are_deterministic_and_distinct():
 def test_a_patients_course_does_not_depend_on_the_other_patients(tiny):
     """Common random numbers inside the course: simulating a subset of the cohort gives the
     subset's patients exactly the trajectories they have in the whole cohort."""
-    from trialsim.course import run_course
-    from trialsim.engine import Plan
+    from trialsim.model.course import run_course
+    from trialsim.run.trial import Plan
 
     plan = Plan(tiny)
     key = replicate_key(tiny.seed, 0)
@@ -123,7 +123,7 @@ def test_a_patients_course_does_not_depend_on_the_other_patients(tiny):
 
 
 def test_screening_tables_are_accurate(bliss52, bliss76):
-    from trialsim.population import PopulationModel
+    from trialsim.model.population import PopulationModel
 
     for sc in (bliss52, bliss76):
         duration_err, dose_err = PopulationModel(sc).tabulation_error

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from trialsim.scenario import ScenarioError, load_scenario
+from trialsim.config.scenario import ScenarioError, load_scenario
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -90,7 +90,7 @@ def test_not_positive_definite_correlations_is_a_schema_error(tmp_path):
 
 
 def test_not_positive_definite_correlations_in_an_override_or_sweep_point(bliss76):
-    from trialsim.scenario import with_overrides
+    from trialsim.config.scenario import with_overrides
 
     with pytest.raises(ScenarioError, match="population.correlations"):
         with_overrides(bliss76, {"population.correlations": NOT_PD})
@@ -115,7 +115,7 @@ def test_race_region_table_that_cannot_be_fitted_is_a_schema_error(tmp_path):
     race = {**race, "white": 0.75, "black": 0.25}
     sc = load_scenario(write(tmp_path, {"population": {"race": race, "region": region,
                                                        "race_region_affinity": ok}}))
-    from trialsim.population import race_region_table
+    from trialsim.model.population import race_region_table
 
     table = race_region_table(sc)
     assert table[1, 0] == 0 and table[1, 1] == pytest.approx(0.25)

@@ -7,8 +7,8 @@ tolerances below are about the model, not about noise.
 
 import pytest
 
-from trialsim.baseline import BASELINE_NAMES, baseline_columns
-from trialsim.engine import Plan
+from trialsim.analysis.baseline import BASELINE_NAMES, baseline_columns
+from trialsim.run.trial import Plan
 
 # (characteristic, BLISS-52, BLISS-76); percentages or means
 TARGETS = {

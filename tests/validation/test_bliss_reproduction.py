@@ -10,10 +10,10 @@ within ±20% of the published ones.
 import numpy as np
 import pytest
 
-from trialsim.calibration import binomial_ci
-from trialsim.engine import Plan
-from trialsim.simulation import simulate
-from trialsim.summary import summarize
+from trialsim.experiments.calibration import binomial_ci
+from trialsim.run.simulate import simulate
+from trialsim.run.trial import Plan
+from trialsim.summarize.tables import summarize
 
 pytestmark = pytest.mark.acceptance
 

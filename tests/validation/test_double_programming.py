@@ -33,9 +33,9 @@ import pytest
 from scipy import stats
 
 from tests.reference_model.plain import PlainResult, baseline_marginals, run_plain
-from trialsim.baseline import BASELINE_NAMES
-from trialsim.scenario import load_scenario, with_overrides
-from trialsim.simulation import simulate
+from trialsim.analysis.baseline import BASELINE_NAMES
+from trialsim.config.scenario import load_scenario, with_overrides
+from trialsim.run.simulate import simulate
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -50,7 +50,7 @@ ENDPOINTS = [
     "no_flare",
     "no_severe_flare",
 ]
-#: baseline characteristics compared, pooled over patients (names of trialsim.baseline)
+#: baseline characteristics compared, pooled over patients (names of trialsim.analysis.baseline)
 BASELINE = [
     "sledai",
     "anti_dsdna_positive",
@@ -243,8 +243,8 @@ BY_VISITS = (6, 13, 19)
 def engine_patients(scenario, replicates: int) -> pd.DataFrame:
     """The engine's patients, with the plain table's course columns, from the stage functions."""
     from tests.integration.test_engine_wiring import rebuild
-    from trialsim.endpoints import ENDPOINTS as REGISTRY
-    from trialsim.endpoints import first_flare_visit
+    from trialsim.analysis.endpoints import ENDPOINTS as REGISTRY
+    from trialsim.analysis.endpoints import first_flare_visit
 
     des = scenario.design
     frames = []

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from trialsim.engine import Plan
-from trialsim.scenario import with_overrides
-from trialsim.simulation import simulate
-from trialsim.summary import summarize
+from trialsim.config.scenario import with_overrides
+from trialsim.run.simulate import simulate
+from trialsim.run.trial import Plan
+from trialsim.summarize.tables import summarize
 
 R = 2000
 RATES = {"placebo": 0.35, "bel1": 0.42, "bel10": 0.50}
@@ -56,7 +56,7 @@ def test_rates_are_the_configured_ones(reduced):
 
 
 def test_constant_response_needs_its_block(bliss76):
-    from trialsim.scenario import ScenarioError
+    from trialsim.config.scenario import ScenarioError
 
     with pytest.raises(ScenarioError, match="constant_response"):
         with_overrides(bliss76, {"analysis.endpoints": ["constant_response"]})

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trialsim.backends import run_scenarios
-from trialsim.checkpoint import ExperimentStore
-from trialsim.engine import Plan
-from trialsim.experiments import RunSettings, power_curve, rejections, sample_size
-from trialsim.scenario import load_scenario, with_overrides
+from trialsim.config.scenario import load_scenario, with_overrides
+from trialsim.experiments.power import RunSettings, power_curve, rejections, sample_size
+from trialsim.run.backends import run_scenarios
+from trialsim.run.checkpoint import ExperimentStore
+from trialsim.run.trial import Plan
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

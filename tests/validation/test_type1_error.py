@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from trialsim.analysis.comparisons import RESULT_FIELDS
-from trialsim.engine import Plan
-from trialsim.scenario import with_overrides
-from trialsim.simulation import simulate
+from trialsim.config.scenario import with_overrides
+from trialsim.run.simulate import simulate
+from trialsim.run.trial import Plan
 
 R = 3000
 P = RESULT_FIELDS.index("p_value")

@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit
 
 from trialsim.analysis.logistic import drop_constant_columns, fit_logistic_grouped
-from trialsim.jit import CACHE
+from trialsim.core.jit import CACHE
 
 #: Names of the result fields, in the order of the last axis of the output.
 RESULT_FIELDS = (

@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit
 
-from trialsim.jit import CACHE
+from trialsim.core.jit import CACHE
 
 #: Largest absolute coefficient accepted before a fit is declared divergent
 #: (a symptom of complete or quasi-complete separation).

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ..jit import jit
+from trialsim.core.jit import jit
 
 #: fields of ``compare_survival``'s result, in order
 SURVIVAL_FIELDS = ("log_hr", "se", "hazard_ratio", "p_wald", "logrank_chi2", "p_logrank",

@@ -1,0 +1,7 @@
+"""``python -m trialsim.cli``."""
+
+import sys
+
+from trialsim.cli.main import main
+
+sys.exit(main())

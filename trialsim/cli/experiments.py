@@ -1,0 +1,395 @@
+"""Command line for experiments: ``trialsim power``, ``trialsim sweep``, ``trialsim samplesize``.
+
+::
+
+    trialsim power CONFIG --sizes 300,450,600 [--endpoint sri4] [--comparison bel10_vs_placebo]
+    trialsim sweep CONFIG --sweep population.race.black=0.1,0.2,0.3 [--sweep PATH=...]
+                   [--one-at-a-time]
+    trialsim samplesize CONFIG --target-power 0.9 [--endpoint sri4] [--comparison ...]
+
+Each writes its tables, figures and ``run.json`` into ``--out`` (default
+``results/<scenario>/<command>/``) and keeps every finished chunk in a checkpoint
+(``<out>/checkpoints``, removed once the outputs are written; ``--checkpoint DIR`` keeps it,
+``--no-checkpoint`` disables it): rerunning an interrupted command continues where it
+stopped, with bit-identical tables and figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trialsim import __version__
+from trialsim.analysis import Z_95
+from trialsim.cli.main import _nonneg_int, _positive_int, load_from_args
+from trialsim.config.scenario import Scenario, ScenarioError
+from trialsim.core.io import write_csv, write_json
+
+# --------------------------------------------------------------------------- option types
+
+
+def parse_sizes(text: str) -> list[int]:
+    """``"300,450,600"`` → ``[300, 450, 600]`` (argparse type of ``--sizes``)."""
+    sizes = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            n = int(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{part!r} is not a whole number (in {text!r}); give total sample sizes like "
+                "300,450,600"
+            ) from None
+        if n < 1:
+            raise argparse.ArgumentTypeError(f"{n} is not a positive sample size (in {text!r})")
+        sizes.append(n)
+    return sizes
+
+
+def parse_sweep(text: str) -> tuple[str, list[Any]]:
+    """``"PATH=v1,v2"`` → ``(PATH, [v1, v2])`` (argparse type of ``--sweep``).
+
+    The values are read as a YAML flow list, so numbers, booleans, strings and lists work:
+    ``design.endpoint_weeks=[24],[52]`` gives two lists.
+    """
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected PATH=v1,v2,..., e.g. population.race.black=0.1,0.2,0.3"
+        )
+    path, raw = (s.strip() for s in text.split("=", 1))
+    if not path or any(not p for p in path.split(".")):
+        raise argparse.ArgumentTypeError(f"{text!r}: empty or malformed path {path!r}")
+    try:
+        values = yaml.safe_load(f"[{raw}]")
+    except yaml.YAMLError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: cannot read the values {raw!r} as a comma-separated list"
+        ) from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"{text!r}: give at least one value after '='")
+    return path, values
+
+
+def _names(values: list[str] | None) -> list[str] | None:
+    """Repeatable, comma-separated name options flattened (None when not given)."""
+    if not values:
+        return None
+    return [v.strip() for text in values for v in text.split(",") if v.strip()]
+
+
+def _weeks(values: list[str] | None) -> list[Any] | None:
+    names = _names(values)
+    if names is None:
+        return None
+    out: list[Any] = []
+    for v in names:
+        if v == "all":
+            out.append(v)
+            continue
+        try:
+            out.append(int(v))
+        except ValueError:
+            raise ScenarioError(f"--week {v!r}: expected a whole number of weeks or all") from None
+    return out
+
+
+# --------------------------------------------------------------------------- parsers
+
+
+def _add_common(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("config", help="scenario YAML, e.g. configs/bliss76.yaml")
+    p.add_argument("--replicates", type=_positive_int,
+                   help=f"simulated trials per {what} (default: engine.replicates)")
+    p.add_argument("--n-jobs", type=_positive_int,
+                   help="parallel worker processes (and LocalCluster workers with dask)")
+    p.add_argument("--chunk-size", type=_positive_int,
+                   help="replicates per task and per checkpoint file (default engine.chunk_size)")
+    p.add_argument("--seed", type=_nonneg_int, help="override the scenario seed")
+    p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                   help="override a scenario field by dotted path, e.g. design.sample_size=600")
+    p.add_argument("--out", help="results folder (default results/<scenario>/<command>)")
+    p.add_argument("--backend", choices=("local", "dask"), default="local",
+                   help="local: joblib processes; dask: a dask.distributed cluster")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: start a "
+                   "LocalCluster of --n-jobs workers)")
+    ck = p.add_mutually_exclusive_group()
+    ck.add_argument("--checkpoint", metavar="DIR",
+                    help="checkpoint directory, kept after the run (default <out>/checkpoints, "
+                    "removed once every output is written)")
+    ck.add_argument("--no-checkpoint", action="store_true",
+                    help="keep no checkpoint (an interrupted run starts over)")
+    p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or printed summary")
+
+
+def _add_targets(p: argparse.ArgumentParser, many: bool) -> None:
+    kind = "append" if many else "store"
+    more = " (repeat or comma-separate; all for every one)" if many else ""
+    p.add_argument("--endpoint", action=kind,
+                   help=f"endpoint, e.g. sri4 (default: the primary endpoint){more}")
+    p.add_argument("--week", action=kind,
+                   help=f"endpoint week (default: the primary week){more}")
+    default = "all" if many else "the first"
+    p.add_argument("--comparison", action=kind,
+                   help=f"comparison, e.g. bel10_vs_placebo (default: {default}){more}")
+
+
+def register(subparsers) -> None:
+    """Add the ``power``, ``sweep`` and ``samplesize`` subcommands."""
+    p = subparsers.add_parser("power", help="power against total sample size (CRN power curve)")
+    _add_common(p, "sample size")
+    p.add_argument("--sizes", type=parse_sizes, metavar="N1,N2,...",
+                   help="total sample sizes (default: 0.5, 0.75, 1, 1.25, 1.5 × the scenario's)")
+    _add_targets(p, many=True)
+    p.add_argument("--target", type=float, help="draw a target power line, e.g. 0.9")
+    p.set_defaults(func=cmd_power)
+
+    s = subparsers.add_parser("sweep", help="simulate a grid of scenario fields (dotted paths)")
+    _add_common(s, "grid point")
+    s.add_argument("--sweep", type=parse_sweep, action="append", default=[],
+                   metavar="PATH=v1,v2,...",
+                   help="values of a field by dotted path; repeat for more factors (adds to "
+                   "the scenario's sweep: block)")
+    s.add_argument("--one-at-a-time", action="store_true",
+                   help="vary each factor alone around the base scenario (tornado plot) "
+                   "instead of the full factorial grid")
+    _add_targets(s, many=False)
+    s.set_defaults(func=cmd_sweep)
+
+    z = subparsers.add_parser("samplesize", help="smallest total N reaching a target power")
+    _add_common(z, "searched size")
+    z.add_argument("--target-power", type=float, required=True, help="e.g. 0.9")
+    _add_targets(z, many=False)
+    z.add_argument("--statistic", choices=("power", "power_favoring_treatment"),
+                   default="power", help="two-sided rejection, or rejection favoring treatment")
+    z.add_argument("--n-min", type=_positive_int, help="smallest N searched")
+    z.add_argument("--n-max", type=_positive_int, help="largest N searched (default 8 × N)")
+    z.add_argument("--confirm-replicates", type=int,
+                   help="fresh replicates of the confirmation run at the chosen N "
+                   "(default --replicates; 0 skips it)")
+    z.add_argument("--bootstrap", type=_positive_int, default=1000,
+                   help="bootstrap resamples for the Monte Carlo uncertainty of N")
+    z.set_defaults(func=cmd_samplesize)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _settings(args, scenario: Scenario, out: Path):
+    from trialsim.experiments.power import RunSettings
+
+    if args.scheduler and args.backend != "dask":
+        raise ScenarioError("--scheduler needs --backend dask")
+    checkpoint = None if args.no_checkpoint else Path(args.checkpoint or out / "checkpoints")
+    return RunSettings(
+        replicates=args.replicates,
+        n_jobs=args.n_jobs,
+        chunk_size=args.chunk_size,
+        backend=args.backend,
+        scheduler=args.scheduler,
+        checkpoint_dir=checkpoint,
+        progress=False if args.quiet else None,
+    )
+
+
+def _out_dir(args, scenario: Scenario, command: str) -> Path:
+    return Path(args.out) if args.out else Path("results") / scenario.name / command
+
+
+def _provenance(command: str, scenario: Scenario, settings, t0: float, **extra) -> dict:
+    eng = scenario.engine
+    return {
+        "command": command,
+        "scenario": scenario.name,
+        "scenario_sha256": scenario.digest(),
+        "seed": scenario.seed,
+        "replicates": settings.replicates or eng.replicates,
+        "n_jobs": settings.n_jobs or eng.n_jobs,
+        "chunk_size": settings.chunk_size or eng.chunk_size,
+        "backend": settings.backend,
+        "scheduler": settings.scheduler,
+        "checkpoint": str(settings.checkpoint_dir) if settings.checkpoint_dir else None,
+        **extra,
+        "trialsim_version": __version__,
+        "python": platform.python_version(),
+        "wall_time_seconds": round(time.perf_counter() - t0, 3),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "scenario_config": scenario.model_dump(mode="json"),
+    }
+
+
+def _checkpoint(args, settings):
+    """Tidy the checkpoint when the command ends (``checkpoint.command_checkpoint``)."""
+    from trialsim.run.checkpoint import command_checkpoint
+
+    return command_checkpoint(settings.checkpoint_dir, keep=args.checkpoint is not None)
+
+
+def _save(fig, path: Path) -> None:
+    from trialsim.report.plots import save_figure
+
+    save_figure(fig, path)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_power(args) -> int:
+    """``trialsim power``: power.csv, power.png and run.json."""
+    from trialsim.experiments.power import power_curve
+    from trialsim.report import plots_experiments as px
+
+    t0 = time.perf_counter()
+    scenario = load_from_args(args)
+    out = _out_dir(args, scenario, "power")
+    n0 = scenario.design.sample_size
+    sizes = args.sizes or sorted({max(6, round(n0 * f)) for f in (0.5, 0.75, 1, 1.25, 1.5)})
+    settings = _settings(args, scenario, out)
+    with _checkpoint(args, settings):
+        table = power_curve(
+            scenario,
+            sizes,
+            endpoints=_names(args.endpoint),
+            weeks=_weeks(args.week),
+            comparisons=_names(args.comparison),
+            settings=settings,
+        )
+        write_csv(table, out / "power.csv")
+        if not args.no_figures:
+            fig = px.plot_power_curve(table, target=args.target,
+                                      title=f"{scenario.name}: power by total sample size")
+            _save(fig, out / "power.png")
+        write_json(_provenance("power", scenario, settings, t0, sizes=sorted(set(sizes))),
+                   out / "run.json")
+    if not args.quiet:
+        p = table[table.statistic == "power"]
+        wide = p.pivot_table(index="sample_size", columns=["endpoint", "week", "comparison"],
+                             values="value", sort=False)
+        print(f"{scenario.name}: power (MCSE ≤ {p.mcse.max():.3f}) by total sample size")
+        print(wide.to_string(float_format=lambda v: f"{v:.3f}"))
+        print(f"results written to {out}/")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    """``trialsim sweep``: sweep.csv, figures and run.json."""
+    from trialsim.experiments.power import select_targets, sweep, tornado_table
+    from trialsim.report import plots_experiments as px
+
+    t0 = time.perf_counter()
+    scenario = load_from_args(args)
+    out = _out_dir(args, scenario, "sweep")
+    factors = dict(scenario.sweep)
+    factors.update(dict(args.sweep))
+    design = "oat" if args.one_at_a_time else "factorial"
+    settings = _settings(args, scenario, out)
+    eps, wks, comps = select_targets(
+        scenario,
+        [args.endpoint] if args.endpoint else None,
+        _weeks([args.week]) if args.week else None,
+        [args.comparison] if args.comparison else None,
+    )
+    endpoint, week = eps[0], wks[0]
+    comparisons = comps if args.comparison is None else comps[:1]
+    with _checkpoint(args, settings):
+        table = sweep(scenario, factors, design=design, settings=settings)
+        write_csv(table, out / "sweep.csv")
+        paths = list(factors)
+        sel = table[(table.endpoint == endpoint) & (table.week == week)
+                    & table.comparison.isin(comparisons)]
+        if design == "oat":
+            tornado = [tornado_table(table, endpoint, week, c).assign(comparison=c)
+                       for c in comparisons]
+            import pandas as pd
+
+            tor = pd.concat(tornado, ignore_index=True)
+            write_csv(tor, out / "tornado.csv")
+            if not args.no_figures:
+                for c in comparisons:
+                    fig = px.plot_tornado(
+                        tor[tor.comparison == c],
+                        title=f"{scenario.name}: {endpoint} week {week}, {c}: power sensitivity",
+                    )
+                    _save(fig, out / f"tornado_{c}.png")
+        elif not args.no_figures and len(paths) == 1:
+            fig = px.plot_power_lines(sel, paths[0], series=["comparison"], xlabel=paths[0],
+                                      title=f"{scenario.name}: {endpoint} week {week} power")
+            _save(fig, out / "sweep.png")
+        elif not args.no_figures and len(paths) == 2:
+            for c in comparisons:
+                fig = px.plot_sweep_heatmap(table, paths[0], paths[1], endpoint, week, c)
+                _save(fig, out / f"heatmap_{c}.png")
+        write_json(_provenance("sweep", scenario, settings, t0, design=design, factors=factors),
+                   out / "run.json")
+    if not args.quiet:
+        p = sel[sel.statistic == "power"]
+        cols = (["varied"] if design == "oat" else []) + paths
+        wide = p.pivot_table(index=cols, columns="comparison", values="value", sort=False)
+        print(f"{scenario.name}: {endpoint} week {week} power (MCSE ≤ {p.mcse.max():.3f})")
+        print(wide.to_string(float_format=lambda v: f"{v:.3f}"))
+        print(f"results written to {out}/")
+    return 0
+
+
+def cmd_samplesize(args) -> int:
+    """``trialsim samplesize``: samplesize.json, samplesize_points.csv, a figure, run.json."""
+    from trialsim.experiments.power import sample_size
+    from trialsim.report import plots_experiments as px
+
+    t0 = time.perf_counter()
+    scenario = load_from_args(args)
+    out = _out_dir(args, scenario, "samplesize")
+    settings = _settings(args, scenario, out)
+    if args.confirm_replicates is not None and args.confirm_replicates < 0:
+        raise ScenarioError(f"--confirm-replicates {args.confirm_replicates}: must be 0 or more")
+    week = _weeks([args.week] if args.week else None)
+    with _checkpoint(args, settings):
+        res = sample_size(
+            scenario,
+            args.target_power,
+            endpoint=args.endpoint,
+            week=week[0] if week else None,
+            comparison=args.comparison,
+            statistic=args.statistic,
+            n_min=args.n_min,
+            n_max=args.n_max,
+            confirm_replicates=args.confirm_replicates,
+            bootstrap=args.bootstrap,
+            settings=settings,
+        )
+        write_json(res.to_dict(), out / "samplesize.json")
+        write_csv(res.points, out / "samplesize_points.csv")
+        ctx = res.context
+        if not args.no_figures:
+            fig = px.plot_sample_size(
+                res.points, res,
+                title=f"{scenario.name}: {ctx['endpoint']} week {ctx['week']}, {ctx['comparison']}",
+            )
+            _save(fig, out / "samplesize.png")
+        target = {k: v for k, v in ctx.items() if k != "scenario"}
+        write_json(_provenance("samplesize", scenario, settings, t0, **target), out / "run.json")
+    if not args.quiet:
+        print(
+            f"{scenario.name}: {ctx['statistic']} ≥ {res.target:g} for {ctx['endpoint']} week "
+            f"{ctx['week']}, {ctx['comparison']}"
+        )
+        print(f"  required total N = {res.n_required} (root {res.n_estimate:.1f}, MC SE "
+              f"{res.n_se:.1f}; 95% MC interval {res.n_low}–{res.n_high}; N in steps of "
+              f"{res.step})")
+        print(f"  fitted power at N: {res.power_fit:.3f} (SE {res.power_fit_se:.3f})")
+        if res.confirm_replicates:
+            z = (res.confirm_power - res.target) / max(res.confirm_mcse, 1e-12)
+            verdict = ("consistent with" if abs(z) <= Z_95
+                       else "above" if z > 0 else "BELOW")
+            print(f"  confirmation ({res.confirm_replicates} fresh trials): power "
+                  f"{res.confirm_power:.3f} (MCSE {res.confirm_mcse:.3f}), {verdict} the target")
+        if res.note:
+            print(f"  note: {res.note}")
+        print(f"results written to {out}/")
+    return 0

@@ -1,0 +1,1 @@
+"""Scenarios: the shared vocabulary and the validated schema (YAML in, Scenario out)."""

@@ -1,0 +1,668 @@
+"""Scenario schema: the YAML a user writes, validated with pydantic.
+
+Every field is checked at the edge; errors name the YAML path, the bad value and what is
+allowed. Scenario files may ``extends:`` another file (a path relative to themselves), whose
+content they deep-merge over: the shared disease and drug model lives in
+``configs/model.yaml`` and each trial file says only where the trials differ.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from trialsim.config.vocab import (  # noqa: F401  (re-exported: the schema's names)
+    COPULA_DIMS,
+    DESCRIPTOR_NAMES,
+    ENDPOINT_NAMES,
+    RACES,
+    REGIONS,
+    STRATIFIERS,
+)
+from trialsim.errors import ScenarioError
+
+Prob = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNeg = Annotated[float, Field(ge=0.0)]
+Pos = Annotated[float, Field(gt=0.0)]
+Corr = Annotated[float, Field(gt=-1.0, lt=1.0)]
+
+
+
+class Model(BaseModel):
+    """Base of every schema block: unknown keys are errors, values are checked on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+def _keys_in(allowed: tuple[str, ...], what: str):
+    """A validator: the mapping's keys must be among ``allowed``."""
+
+    def check(v: dict) -> dict:
+        bad = sorted(set(v) - set(allowed))
+        if bad:
+            raise ValueError(f"unknown {what}(s) {bad}; allowed: {', '.join(allowed)}")
+        return v
+
+    return AfterValidator(check)
+
+
+def _sums_to_one(values: dict[str, float], what: str) -> None:
+    total = sum(values.values())
+    if abs(total - 1.0) > 1e-6:
+        shown = ", ".join(f"{k}={v:g}" for k, v in values.items())
+        raise ValueError(f"{what} proportions must sum to 1, got {total:.6g} ({shown})")
+
+
+class RaceMix(Model):
+    """Proportions by race/ethnicity; they must sum to 1."""
+
+    white: Prob = 0.0
+    black: Prob = 0.0
+    asian: Prob = 0.0
+    indigenous_american: Prob = 0.0
+    other: Prob = 0.0
+
+    @model_validator(mode="after")
+    def _check_sum(self) -> RaceMix:
+        _sums_to_one(self.model_dump(), "race")
+        return self
+
+
+class RegionMix(Model):
+    """Proportions by enrolment region; they must sum to 1."""
+
+    us_canada: Prob = 0.0
+    western_europe_israel: Prob = 0.0
+    eastern_europe: Prob = 0.0
+    latin_america: Prob = 0.0
+    asia_pacific: Prob = 0.0
+
+    @model_validator(mode="after")
+    def _check_sum(self) -> RegionMix:
+        _sums_to_one(self.model_dump(), "region")
+        return self
+
+
+class MeanSD(Model):
+    mean: float
+    sd: Pos
+
+
+class Prednisone(Model):
+    """Baseline prednisone: share of patients on it, and dose among users (mg/day)."""
+
+    use: Prob
+    mean_dose_mg: Pos
+    sd_dose_mg: Pos
+
+
+def copula_correlation(correlations: dict[str, float]) -> np.ndarray:
+    """The latent correlation matrix over ``COPULA_DIMS`` from ``{"a~b": r}`` (others 0)."""
+    k = len(COPULA_DIMS)
+    corr = np.eye(k)
+    for key, r in correlations.items():
+        a, b = (COPULA_DIMS.index(p) for p in key.split("~"))
+        corr[a, b] = corr[b, a] = r
+    return corr
+
+
+def race_region_joint(
+    race: dict[str, float], region: dict[str, float], affinity: dict[str, dict[str, float]]
+) -> np.ndarray | None:
+    """Joint race × region proportions with the given marginals, or None if none exists.
+
+    Iterative proportional fitting of the affinity matrix (missing entries 1) to the race and
+    region marginals.
+
+    Returns
+    -------
+    ndarray, shape (len(RACES), len(REGIONS)), or None
+        None when no table with these zeros has both marginals (an affinity of 0 rules out a
+        combination the marginals need).
+    """
+    rows = np.array([race[r] for r in RACES])
+    cols = np.array([region[r] for r in REGIONS])
+    table = np.ones((len(RACES), len(REGIONS)))
+    for r, row in affinity.items():
+        for g, a in row.items():
+            table[RACES.index(r), REGIONS.index(g)] = a
+    table *= rows[:, None] > 0
+    table *= cols[None, :] > 0
+    for _ in range(500):
+        rs = table.sum(axis=1)
+        table *= np.divide(rows, rs, out=np.zeros_like(rs), where=rs > 0)[:, None]
+        cs = table.sum(axis=0)
+        table *= np.divide(cols, cs, out=np.zeros_like(cs), where=cs > 0)[None, :]
+    fits = np.allclose(table.sum(axis=1), rows, atol=1e-6) and np.allclose(
+        table.sum(axis=0), cols, atol=1e-6
+    )
+    return table if fits else None
+
+
+class Population(Model):
+    """The source population that candidates are drawn from before screening.
+
+    Marginals are given as in a baseline table; the enrolled (screened) sample differs from
+    them where screening selects on disease activity and serology.
+    """
+
+    race: RaceMix
+    region: RegionMix
+    #: affinity of race to region used to build the joint table (iterative proportional
+    #: fitting to both marginals); rows race, columns region
+    race_region_affinity: dict[str, dict[str, NonNeg]]
+    female: Prob
+    age: MeanSD
+    weight_kg: MeanSD
+    disease_duration_years: MeanSD
+    ana_positive: Prob
+    anti_dsdna: Prob
+    low_c3: Prob
+    low_c4: Prob
+    prednisone: Prednisone
+    immunosuppressant: Prob
+    antimalarial: Prob
+    #: pairwise correlations of the latent normal copula, keys "a~b" with a, b in COPULA_DIMS
+    correlations: dict[str, Corr] = {}
+    #: correlation of the C3 and C4 latents with the shared complement latent
+    complement_loading: Annotated[float, Field(ge=0.0, le=1.0)] = 0.8
+
+    @field_validator("correlations")
+    @classmethod
+    def _check_pairs(cls, v: dict[str, float]) -> dict[str, float]:
+        for key in v:
+            parts = key.split("~")
+            if len(parts) != 2 or any(p not in COPULA_DIMS for p in parts) or parts[0] == parts[1]:
+                raise ValueError(
+                    f"correlation key {key!r} must be 'a~b' with two different names from "
+                    f"{', '.join(COPULA_DIMS)}"
+                )
+        return v
+
+    @field_validator("correlations")
+    @classmethod
+    def _check_positive_definite(cls, v: dict[str, float]) -> dict[str, float]:
+        smallest = float(np.linalg.eigvalsh(copula_correlation(v)).min())
+        if not smallest > 1e-10:
+            raise ValueError(
+                "these correlations do not form a valid (positive definite) correlation "
+                f"matrix over {', '.join(COPULA_DIMS)} (smallest eigenvalue {smallest:.3g}); "
+                "reduce their size"
+            )
+        return v
+
+    @field_validator("race_region_affinity")
+    @classmethod
+    def _check_affinity(cls, v: dict[str, dict[str, float]], info) -> dict[str, dict[str, float]]:
+        for race, row in v.items():
+            if race not in RACES:
+                raise ValueError(f"unknown race {race!r}; allowed: {', '.join(RACES)}")
+            for region in row:
+                if region not in REGIONS:
+                    raise ValueError(
+                        f"unknown region {region!r} for race {race!r}; "
+                        f"allowed: {', '.join(REGIONS)}"
+                    )
+        race, region = info.data.get("race"), info.data.get("region")
+        if race is not None and region is not None:  # else their own errors are reported
+            if race_region_joint(race.model_dump(), region.model_dump(), v) is None:
+                zeros = [f"{r}/{g}" for r, row in v.items() for g, a in row.items() if a == 0]
+                raise ValueError(
+                    "no joint race × region table has both the population.race and the "
+                    "population.region marginals: an affinity of 0 rules out a combination "
+                    f"the marginals need (zero affinities: {', '.join(zeros) or 'none'})"
+                )
+        return v
+
+
+class Screening(Model):
+    """Protocol entry criteria applied to every candidate (domain.md §3)."""
+
+    min_sledai: Annotated[int, Field(ge=0, le=105)] = 6
+    #: require ANA positive and/or anti-dsDNA positive
+    require_serology: bool = True
+    #: exclusion of severe active nephritis, as proteinuria above this (g/24h)
+    max_proteinuria_g: Pos = 6.0
+    #: give up (error) when fewer than this share of candidates pass
+    min_pass_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.01
+
+
+class Arm(Model):
+    """A treatment arm: belimumab IV dose in mg/kg (0 = placebo) and allocation weight."""
+
+    dose_mg_kg: NonNeg
+    allocation: Annotated[int, Field(ge=1, le=20)] = 1
+
+
+class Protocol(Model):
+    """Background-therapy rules; violations make the patient a treatment failure (§3)."""
+
+    #: no new immunosuppressant after randomisation; no IS/antimalarial increase after this week
+    immunosuppressant_increase_limit_week: Annotated[int, Field(ge=0)] = 16
+    #: after this week a prednisone increase above baseline + allowance is a failure
+    steroid_limit_week: Annotated[int, Field(ge=0)] = 24
+    steroid_allowance_mg: NonNeg = 5.0
+
+
+class Design(Model):
+    """Trial design: size, arms, visits, randomisation and protocol rules."""
+
+    sample_size: Annotated[int, Field(ge=6, le=100_000)]
+    duration_weeks: Annotated[int, Field(ge=4, le=260)]
+    visit_interval_weeks: Annotated[int, Field(ge=1, le=26)] = 4
+    arms: dict[str, Arm]
+    control: str = "placebo"
+    #: weeks at which endpoints are evaluated (each must be a visit week)
+    endpoint_weeks: list[Annotated[int, Field(ge=1)]]
+    stratify_by: list[Literal["sledai", "proteinuria", "race"]] = list(STRATIFIERS)
+    #: permuted blocks hold this many multiples of the sum of allocation weights
+    block_multiplier: Annotated[int, Field(ge=1, le=10)] = 2
+    dropout_per_year: Prob = 0.12
+    protocol: Protocol = Protocol()
+
+    @model_validator(mode="after")
+    def _check_design(self) -> Design:
+        if len(self.arms) < 2:
+            raise ValueError("design.arms needs at least two arms")
+        if self.control not in self.arms:
+            raise ValueError(
+                f"control arm {self.control!r} is not defined; defined arms: {', '.join(self.arms)}"
+            )
+        for w in self.endpoint_weeks:
+            if w > self.duration_weeks or w % self.visit_interval_weeks:
+                raise ValueError(
+                    f"endpoint week {w} must be a visit week (a multiple of "
+                    f"visit_interval_weeks={self.visit_interval_weeks}) no later than "
+                    f"duration_weeks={self.duration_weeks}"
+                )
+        if self.sample_size < 2 * len(self.arms):
+            raise ValueError(
+                f"sample_size {self.sample_size} is too small for {len(self.arms)} arms"
+            )
+        return self
+
+    @property
+    def comparisons(self) -> list[tuple[str, str]]:
+        """(treated, control) pairs: every non-control arm against the control."""
+        return [(a, self.control) for a in self.arms if a != self.control]
+
+
+class Descriptor(Model):
+    """Course of one SLEDAI descriptor: a two-state Markov chain on a latent propensity."""
+
+    #: log-odds of activity for a typical patient at typical global activity
+    intercept: float
+    #: SD of the patient-specific organ propensity (persistent heterogeneity)
+    heterogeneity: NonNeg
+    #: lag-one autocorrelation of the on/off chain per visit, in [0, 1)
+    persistence: Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
+class Serology(Model):
+    """Per-visit conversion of serological descriptors (Markov chain on the baseline status)."""
+
+    #: per-visit probability that a positive marker normalizes without drug
+    normalize: Prob = 0.03
+    #: per-visit probability that a negative marker becomes positive
+    appear: Prob = 0.03
+    #: extra normalization hazard per unit of drug effect
+    drug_normalize: NonNeg = 0.1
+
+
+class PGA(Model):
+    """PGA (0–3) = intercept + slope × clinical SLEDAI + rater effect + visit noise, clipped."""
+
+    intercept: float = 0.6
+    per_sledai_point: float = 0.09
+    patient_sd: NonNeg = 0.3
+    visit_sd: NonNeg = 0.25
+
+
+class Bilag(Model):
+    """BILAG grade of an active system from its latent severity (weighted descriptors + noise)."""
+
+    threshold_a: float = 2.2
+    threshold_b: float = 0.9
+    patient_sd: NonNeg = 0.5
+    visit_sd: NonNeg = 0.5
+    #: probability that an inactive system at baseline was involved before (grade D, not E)
+    prior_involvement: Prob = 0.3
+
+
+class Disease(Model):
+    """Natural history shared by every trial (no per-trial keys)."""
+
+    descriptors: dict[str, Descriptor]
+    #: multiplies every descriptor's persistence (capped below 1): how long activity lasts,
+    #: relative to the per-descriptor values
+    persistence_scale: Annotated[float, Field(ge=0.0, le=3.0)] = 1.0
+    #: SD of the patient's global activity level (log-odds scale)
+    activity_sd: NonNeg
+    #: SD and per-visit autocorrelation of the fluctuating global activity
+    fluctuation_sd: NonNeg
+    fluctuation_ar1: Annotated[float, Field(ge=0.0, lt=1.0)]
+    #: shift of the global activity by race (log-odds), missing races 0
+    race_activity: Annotated[dict[str, float], _keys_in(RACES, "race")] = {}
+    #: per-unit effect of serology on global activity (activity↔serology also via copula)
+    pga: PGA = PGA()
+    bilag: Bilag = Bilag()
+    serology: Serology = Serology()
+    #: proteinuria g/24h when the proteinuria descriptor is active / inactive (log-normal)
+    proteinuria_active_median_g: Pos = 1.0
+    proteinuria_inactive_median_g: Pos = 0.12
+    proteinuria_log_sd: Pos = 0.8
+
+    @field_validator("descriptors")
+    @classmethod
+    def _check_descriptors(cls, v: dict[str, Descriptor]) -> dict[str, Descriptor]:
+        clinical = [
+            n for n in DESCRIPTOR_NAMES if n not in ("low_complement", "increased_dna_binding")
+        ]
+        unknown = sorted(set(v) - set(clinical))
+        missing = sorted(set(clinical) - set(v))
+        if unknown:
+            raise ValueError(f"unknown descriptor(s) {unknown}; allowed: {', '.join(clinical)}")
+        if missing:
+            raise ValueError(f"missing descriptor(s) {missing}")
+        return v
+
+
+
+class StandardOfCare(Model):
+    """Background therapy, acting in every arm."""
+
+    #: reduction of global activity (log-odds) reached by optimized background therapy
+    effect: NonNeg = 0.5
+    onset_weeks: Pos = 8.0
+    #: activity reduction per unit of log(1 + prednisone mg/day) above the baseline dose
+    steroid_potency: NonNeg = 0.4
+    #: at a visit without flare, probability of a taper step when above the floor dose
+    taper_prob: Prob = 0.3
+    taper_fraction: Prob = 0.2
+    taper_floor_mg: NonNeg = 5.0
+    #: at a flare, probability of a prednisone increase and its size (mg/day)
+    flare_increase_prob: Prob = 0.5
+    flare_increase_mg: NonNeg = 10.0
+    #: probability of escalating immunosuppression at a severe / mild-moderate flare
+    escalate_severe_prob: Prob = 0.4
+    escalate_mild_prob: Prob = 0.05
+    #: activity reduction from an allowed immunosuppressant escalation
+    escalation_effect: NonNeg = 0.5
+    #: per-visit probability (at typical activity, scaled by 2·expit(activity)) that, without
+    #: a SLEDAI/PGA flare, symptoms make the physician raise prednisone: an SFI flare by its
+    #: medication criterion
+    symptom_increase_prob: Prob = 0.0
+    #: multiplies that probability for patients on > 7.5 mg/day prednisone at baseline
+    #: (a steroid-reliant practice adjusts steroids more readily)
+    symptom_high_steroid_factor: Annotated[float, Field(ge=0.0, le=20.0)] = 1.0
+    #: multiplies it after ``design.protocol.steroid_limit_week``: a discretionary increase
+    #: then makes the patient a treatment failure, so investigators avoid it (1: no restraint)
+    symptom_after_limit_factor: Prob = 1.0
+    #: shift of the background-therapy effect by region (log-odds), missing regions 0
+    region_effect: Annotated[dict[str, float], _keys_in(REGIONS, "region")] = {}
+
+
+
+class DrugModifiers(Model):
+    """Multiplicative modifiers of the drug effect by patient subgroup."""
+
+    #: by race, missing races 1
+    race: Annotated[dict[str, NonNeg], _keys_in(RACES, "race")] = {}
+    #: anti-dsDNA positive and low C3 or C4 at baseline
+    serologically_active: NonNeg = 1.0
+    #: multiplier per 5 years of disease duration beyond 2 years
+    per_5y_duration: Annotated[float, Field(gt=0.0)] = 1.0
+    #: baseline prednisone > 7.5 mg/day
+    high_steroid: NonNeg = 1.0
+
+
+
+class Drug(Model):
+    """Belimumab effect: Emax on average concentration, with onset, waning and modifiers."""
+
+    #: maximum reduction of global activity (log-odds)
+    emax: NonNeg
+    ec50_ug_ml: Pos
+    #: steady-state average concentration per mg/kg IV every 4 weeks (linear PK, §5)
+    cavg_per_mg_kg: Pos = 11.6
+    onset_lag_weeks: NonNeg = 4.0
+    onset_weeks: Pos = 8.0
+    #: half-life of the loss of effect after ``waning_start_weeks`` (null = sustained)
+    waning_half_life_weeks: Pos | None = None
+    waning_start_weeks: NonNeg = 52.0
+    #: fractional reduction, on drug (any dose), of the therapy escalations that make
+    #: treatment failures: symptom-driven prednisone increases and immunosuppressant
+    #: escalations (same onset and waning as the activity effect; race modifier applies)
+    stabilization: Prob = 0.0
+    modifiers: DrugModifiers = DrugModifiers()
+
+
+class Analysis(Model):
+    alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
+    endpoints: list[str] = [
+        "sri4",
+        "sri5",
+        "sri6",
+        "sri7",
+        "sri8",
+        "sledai_reduction_4",
+        "no_new_bilag",
+        "no_pga_worsening",
+    ]
+    #: adjust the logistic regression for the stratification factors
+    adjust_for_strata: bool = True
+
+    @field_validator("endpoints")
+    @classmethod
+    def _check_endpoints(cls, v: list[str]) -> list[str]:
+        bad = [e for e in v if e not in ENDPOINT_NAMES]
+        if bad:
+            raise ValueError(f"unknown endpoint(s) {bad}; allowed: {', '.join(ENDPOINT_NAMES)}")
+        if not v:
+            raise ValueError("at least one endpoint is needed")
+        return v
+
+
+class Engine(Model):
+    replicates: Annotated[int, Field(ge=1, le=10_000_000)] = 2000
+    #: replicates per task; results never depend on it
+    chunk_size: Annotated[int, Field(ge=1, le=100_000)] = 100
+    n_jobs: Annotated[int, Field(ge=1, le=1024)] = 1
+
+
+class ConstantResponse(Model):
+    """A reduced model for validation and quick planning: the ``constant_response`` endpoint
+    is a Bernoulli draw with a fixed probability per arm, whatever the disease course."""
+
+    rates: dict[str, Prob]
+
+
+class Scenario(Model):
+    """One simulated trial design on one population, with the shared model."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    description: str = ""
+    seed: Annotated[int, Field(ge=0)]
+    population: Population
+    screening: Screening = Screening()
+    design: Design
+    disease: Disease
+    standard_of_care: StandardOfCare = StandardOfCare()
+    drug: Drug
+    analysis: Analysis = Analysis()
+    engine: Engine = Engine()
+    #: experiments: ``{dotted.path: [v1, v2, ...]}``, a full-factorial grid for ``trialsim sweep``
+    sweep: dict[str, list[Any]] = {}
+    constant_response: ConstantResponse | None = None
+
+    @model_validator(mode="after")
+    def _check_constant_response(self) -> Scenario:
+        wants = "constant_response" in self.analysis.endpoints
+        if wants and self.constant_response is None:
+            raise ValueError(
+                "analysis.endpoints lists constant_response but the constant_response block "
+                "(rates per arm) is missing"
+            )
+        if self.constant_response is not None:
+            arms = set(self.design.arms)
+            given = set(self.constant_response.rates)
+            if given != arms:
+                raise ValueError(
+                    f"constant_response.rates must give a rate for each arm ({', '.join(arms)}); "
+                    f"got {', '.join(sorted(given)) or 'none'}"
+                )
+        return self
+
+    def digest(self) -> str:
+        """SHA-256 of the validated scenario (everything that affects one run's numbers).
+
+        The ``engine`` block (how many replicates and how they are run: recorded separately
+        in ``run.json``), the free-text ``description`` and the ``sweep`` block (which
+        describes experiments over scenarios, not this scenario) are left out.
+        """
+        payload = self.model_dump(
+            mode="json", exclude={"engine": True, "description": True, "sweep": True}
+        )
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    path = path.resolve()
+    if path in seen:
+        raise ScenarioError(f"{path}: 'extends' loop through {' -> '.join(map(str, seen))}")
+    if not path.is_file():
+        raise ScenarioError(f"scenario file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ScenarioError(f"{path}: extends must be a file name, got {parent!r}")
+    return _deep_merge(_read_yaml(path.parent / parent, seen + (path,)), data)
+
+
+#: mixes whose other shares are rescaled when one share is overridden, so they still sum to 1
+MIX_PATHS = ("population.race", "population.region")
+
+
+def apply_override(data: dict, dotted: str, value: Any) -> None:
+    """Set ``data[a][b][c] = value`` for ``dotted = "a.b.c"``, creating nothing unknown.
+
+    Setting one share of a mix (``population.race.black=0.25``) rescales the other shares
+    proportionally so the mix still sums to 1.
+    """
+    keys = dotted.split(".")
+    node = data
+    for i, k in enumerate(keys[:-1]):
+        if not isinstance(node, dict) or k not in node:
+            where = ".".join(keys[: i + 1])
+            raise ScenarioError(f"--set {dotted}: no field {where!r} in the scenario")
+        node = node[k]
+    if not isinstance(node, dict):
+        raise ScenarioError(f"--set {dotted}: {'.'.join(keys[:-1])!r} is not a mapping")
+    if ".".join(keys[:-1]) in MIX_PATHS and isinstance(value, (int, float)) and 0 <= value <= 1:
+        others = {k: v for k, v in node.items() if k != keys[-1]}
+        rest = sum(float(v) for v in others.values())
+        if rest > 0:
+            for k, v in others.items():
+                node[k] = float(v) * (1.0 - value) / rest
+    node[keys[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Split ``PATH=VALUE``; VALUE is read as YAML (numbers, lists, true/false, null)."""
+    if "=" not in text:
+        raise ScenarioError(f"--set {text!r}: expected PATH=VALUE, e.g. design.sample_size=600")
+    path, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        value = raw
+    return path.strip(), value
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid scenario ({exc.error_count()} problem(s))"]
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling; unknown keys are not allowed)"
+        if err["type"] == "missing":
+            lines.append(f"  {loc}: required field is missing")
+            continue
+        value = err.get("input")
+        shown = repr(value) if not isinstance(value, dict) else "{…}"
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        lines.append(f"  {loc} = {shown}: {msg}")
+    return "\n".join(lines)
+
+
+def scenario_from_dict(data: dict, source: str = "<scenario>") -> Scenario:
+    """Validate a raw mapping; raise ScenarioError with YAML paths on any problem."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_format_errors(exc, source)) from None
+
+
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Read, merge (``extends``), override (dotted paths) and validate a scenario file.
+
+    Parameters
+    ----------
+    path : str or Path
+        YAML scenario file.
+    overrides : dict, optional
+        ``{"population.race.black": 0.25, ...}`` applied after merging.
+
+    Returns
+    -------
+    Scenario
+    """
+    data = _read_yaml(Path(path))
+    for dotted, value in (overrides or {}).items():
+        apply_override(data, dotted, value)
+    return scenario_from_dict(data, str(path))
+
+
+def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
+    """A validated copy of ``scenario`` with dotted-path overrides applied."""
+    data = scenario.model_dump(mode="python")
+    for dotted, value in overrides.items():
+        apply_override(data, dotted, value)
+    return scenario_from_dict(data, f"scenario {scenario.name}")

@@ -1,0 +1,67 @@
+"""The vocabulary of trialsim: the names every layer shares, as plain constants.
+
+A leaf module (no numba, no numpy, no imports from trialsim): the configuration schema
+validates against these names, and the model builds its arrays from them.
+"""
+
+from __future__ import annotations
+
+RACES = ("white", "black", "asian", "indigenous_american", "other")
+REGIONS = ("us_canada", "western_europe_israel", "eastern_europe", "latin_america", "asia_pacific")
+#: latent dimensions of the baseline covariate copula (population.py)
+COPULA_DIMS = (
+    "anti_dsdna",
+    "low_complement",
+    "activity",
+    "disease_duration",
+    "prednisone",
+    "immunosuppressant",
+    "antimalarial",
+    "age",
+    "weight",
+)
+STRATIFIERS = ("sledai", "proteinuria", "race")
+
+#: (name, SELENA-SLEDAI weight, SLEDAI domain, classic BILAG system index or -1), domain.md §2.1
+DESCRIPTORS: tuple[tuple[str, int, str, int], ...] = (
+    ("vasculitis", 8, "vascular", 5),
+    ("arthritis", 4, "musculoskeletal", 3),
+    ("myositis", 4, "musculoskeletal", 3),
+    ("urinary_casts", 4, "renal", 6),
+    ("hematuria", 4, "renal", 6),
+    ("proteinuria", 4, "renal", 6),
+    ("pyuria", 4, "renal", 6),
+    ("rash", 2, "mucocutaneous", 1),
+    ("alopecia", 2, "mucocutaneous", 1),
+    ("mucosal_ulcers", 2, "mucocutaneous", 1),
+    ("pleurisy", 2, "serosal", 4),
+    ("pericarditis", 2, "serosal", 4),
+    ("low_complement", 2, "immunological", -1),
+    ("increased_dna_binding", 2, "immunological", -1),
+    ("fever", 1, "constitutional", 0),
+    ("thrombocytopenia", 1, "hematological", 7),
+    ("leukopenia", 1, "hematological", 7),
+)
+DESCRIPTOR_NAMES = tuple(d[0] for d in DESCRIPTORS)
+
+#: classic BILAG systems (domain.md §2.3); the neurological system is never active here
+BILAG_SYSTEMS = (
+    "general",
+    "mucocutaneous",
+    "neurological",
+    "musculoskeletal",
+    "cardiorespiratory",
+    "vasculitis",
+    "renal",
+    "hematological",
+)
+
+#: the per-patient endpoints ``trialsim.analysis.endpoints`` registers, in its order (checked there)
+ENDPOINT_NAMES: tuple[str, ...] = (
+    *(name for k in range(4, 9) for name in (f"sri{k}", f"sledai_reduction_{k}")),
+    "no_new_bilag",
+    "no_pga_worsening",
+    "no_flare",
+    "no_severe_flare",
+    "constant_response",
+)

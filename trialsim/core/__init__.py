@@ -1,0 +1,1 @@
+"""The lowest layer: the jit policy, the counter-based random numbers, atomic file writes."""

@@ -1,0 +1,204 @@
+"""One scenario end to end: simulate, summarize, write tables, figures and provenance.
+
+The replicates stream through: each chunk, in replicate order, goes to the summaries'
+reducer and to the replicate-level parquet datasets, and is dropped (``reduce``), so memory
+does not grow with the number of replicates. Everything is written into a staging folder
+beside the results folder, which replaces the results folder in one rename at the end: the
+outputs of a run appear as one unit or not at all.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import tempfile
+import time
+import uuid
+import weakref
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from trialsim import __version__
+from trialsim.config.scenario import Scenario
+from trialsim.core.io import write_csv, write_json
+from trialsim.report import plots
+from trialsim.run.backends import iter_chunks
+from trialsim.run.checkpoint import ChunkStore, locked
+from trialsim.run.trial import Plan
+from trialsim.summarize.reduce import PartWriter, Reducer, dataset_columns
+from trialsim.summarize.tables import baseline_from, summarize_from, trajectory_from
+
+#: the replicate-level datasets of a results folder
+DATASETS = ("replicates", "trials")
+
+
+@dataclass
+class RunOutput:
+    """What a run produced: the summary tables, and the folder with everything."""
+
+    plan: Plan
+    summary: pd.DataFrame
+    baseline: pd.DataFrame
+    trajectory: pd.DataFrame
+    provenance: dict
+    #: the results folder (a temporary one, deleted with this object, when none was given)
+    folder: Path
+    _cleanup: object = field(default=None, repr=False)
+
+    @property
+    def replicates(self) -> pd.DataFrame:
+        """``replicates/``: one row per replicate x endpoint x week x comparison."""
+        return pd.read_parquet(self.folder / "replicates")
+
+    @property
+    def trials(self) -> pd.DataFrame:
+        """``trials/``: one row per replicate."""
+        return pd.read_parquet(self.folder / "trials")
+
+
+def run_scenario(
+    scenario: Scenario,
+    out_dir: str | Path | None = None,
+    replicates: int | None = None,
+    n_jobs: int | None = None,
+    progress: bool | None = None,
+    figures: bool = True,
+    backend: str = "local",
+    scheduler: str | None = None,
+    checkpoint_dir: str | Path | None = None,
+    chunk_size: int | None = None,
+) -> RunOutput:
+    """Simulate a scenario and write its results folder.
+
+    Files: ``summary.csv``, ``baseline.csv``, ``trajectory.csv``, ``run.json``, the datasets
+    ``replicates/`` and ``trials/`` and PNG figures. Without ``out_dir`` the folder is a
+    temporary one, deleted with the returned object. ``backend``, ``scheduler`` and
+    ``checkpoint_dir`` are as in :func:`trialsim.run.simulate.simulate`.
+    """
+    eng = scenario.engine
+    replicates = replicates or eng.replicates
+    n_jobs = n_jobs or eng.n_jobs
+    chunk_size = chunk_size or eng.chunk_size
+    t0 = time.perf_counter()
+    plan = Plan(scenario)
+    final = Path(out_dir) if out_dir is not None else None
+    if final is not None:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if checkpoint_dir is not None:  # under the checkpoint's lock: no other run of ours
+            for stale in final.parent.glob(f".{final.name}.staging-*"):
+                shutil.rmtree(stale, ignore_errors=True)  # left by a killed run
+        staging = final.parent / f".{final.name}.staging-{uuid.uuid4().hex[:8]}"
+        staging.mkdir()
+    else:
+        staging = Path(tempfile.mkdtemp(prefix=f"trialsim-{scenario.name}-"))
+    try:
+        red = Reducer(plan)
+        writer = PartWriter(plan, staging)
+        guard = locked(checkpoint_dir) if checkpoint_dir is not None else nullcontext()
+        with guard:
+            store = (
+                ChunkStore(checkpoint_dir, scenario, chunk_size)
+                if checkpoint_dir is not None else None
+            )
+            for chunk in iter_chunks(scenario, replicates, chunk_size, n_jobs=n_jobs,
+                                     backend=backend, scheduler=scheduler, store=store,
+                                     progress=progress):
+                red.add(chunk)
+                writer.add(chunk)
+        writer.close()
+        wall = time.perf_counter() - t0
+        columns = dataset_columns(staging / "trials")
+        out = RunOutput(
+            plan=plan,
+            summary=summarize_from(plan, red, columns),
+            baseline=baseline_from(plan, red),
+            trajectory=trajectory_from(plan, columns),
+            provenance={
+                "scenario": scenario.name,
+                "scenario_sha256": scenario.digest(),
+                "seed": scenario.seed,
+                "replicates": replicates,
+                "n_jobs": n_jobs,
+                "chunk_size": chunk_size,
+                "trialsim_version": __version__,
+                "python": platform.python_version(),
+                "wall_time_seconds": round(wall, 3),
+                "trials_per_second": round(replicates / wall, 3),
+                "candidates_screened_per_trial": red.screened / red.replicates,
+                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            },
+            folder=staging,
+        )
+        write_outputs(out, staging, figures=figures)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if final is None:
+        out._cleanup = weakref.finalize(out, shutil.rmtree, str(staging), True)
+        return out
+    publish(staging, final, carry=[] if checkpoint_dir is None else [Path(checkpoint_dir)])
+    out.folder = final
+    return out
+
+
+def publish(staging: Path, final: Path, carry: list[Path] = ()) -> None:
+    """Put the staged results folder in place of ``final`` (renames only: a reader sees the
+    old folder or the new one; the old one is removed after). Paths of ``carry`` inside the
+    old folder (a checkpoint directory) move into the new one."""
+    for path in carry:
+        try:
+            rel = path.resolve().relative_to(final.resolve())
+        except (ValueError, OSError):
+            continue
+        if path.exists() and rel.parts:
+            (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, staging / rel)
+    old = None
+    if final.exists():
+        old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
+        os.replace(final, old)
+    os.replace(staging, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_outputs(out: RunOutput, out_dir: Path, figures: bool = True) -> None:
+    """Write the tables, provenance and figures of a run into ``out_dir`` (the datasets are
+    already there)."""
+    write_csv(out.summary, out_dir / "summary.csv")
+    write_csv(out.baseline, out_dir / "baseline.csv")
+    write_csv(out.trajectory, out_dir / "trajectory.csv")
+    write_json(
+        {**out.provenance, "scenario_config": out.plan.scenario.model_dump(mode="json")},
+        out_dir / "run.json",
+    )
+    if not figures:
+        return
+    name = out.plan.scenario.name
+    plots.save_figure(
+        plots.plot_response_rates(out.summary, title=f"{name}: response rates"),
+        out_dir / "response_rates.png",
+    )
+    plots.save_figure(plots.plot_power(out.summary, title=f"{name}: power"), out_dir / "power.png")
+    primary = out.plan.scenario.analysis.endpoints[0]
+    plots.save_figure(
+        plots.plot_odds_ratio_distribution(
+            pd.read_parquet(
+                out_dir / "replicates",
+                columns=["endpoint", "week", "comparison", "odds_ratio", "p_value"],
+                filters=[("endpoint", "==", primary)],
+            ),
+            endpoint=primary,
+            week=out.plan.scenario.design.endpoint_weeks[0],
+            title=f"{name}: {primary} odds ratios",
+        ),
+        out_dir / "odds_ratio_distribution.png",
+    )
+    plots.save_figure(
+        plots.plot_sledai_trajectory(out.trajectory, title=f"{name}: mean SELENA-SLEDAI"),
+        out_dir / "sledai_trajectory.png",
+    )

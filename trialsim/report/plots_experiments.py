@@ -1,0 +1,316 @@
+"""Figures for experiments: power curves, sweeps (lines, heatmap, tornado), sample size.
+
+Like :mod:`trialsim.report.plots`, every function takes tidy tables, builds a
+:class:`matplotlib.figure.Figure` with the object API (no pyplot state, safe on headless
+machines) and returns it; pass ``ax`` to draw into an existing axes. Save with
+:func:`trialsim.report.plots.save_figure` (atomic). Monte Carlo bands are 95%: the table's
+``ci_low``/``ci_high`` when present, else value ± 1.96 MCSE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib import ticker
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from trialsim.analysis import Z_95
+from trialsim.report.plots import comparison_label, endpoint_label
+
+__all__ = [
+    "plot_power_curve",
+    "plot_power_lines",
+    "plot_sample_size",
+    "plot_sweep_heatmap",
+    "plot_tornado",
+]
+
+_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
+            "#17becf", "#bcbd22")
+
+
+def _axes(ax: Axes | None, size: tuple[float, float] = (6.4, 4.5)) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    fig = Figure(figsize=size, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _require(df: pd.DataFrame, columns: Sequence[str], name: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{name} is missing required column(s): {', '.join(missing)}")
+
+
+def _band(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    if {"ci_low", "ci_high"} <= set(df.columns):
+        return df["ci_low"].to_numpy(float), df["ci_high"].to_numpy(float)
+    v, se = df["value"].to_numpy(float), np.nan_to_num(df["mcse"].to_numpy(float))
+    return np.clip(v - Z_95 * se, 0, 1), np.clip(v + Z_95 * se, 0, 1)
+
+
+def _series_label(key: dict[str, Any], varying: list[str]) -> str:
+    parts = []
+    for col in varying:
+        v = key[col]
+        if col == "endpoint":
+            parts.append(endpoint_label(str(v)))
+        elif col == "week":
+            parts.append(f"week {v}")
+        elif col == "comparison":
+            parts.append(comparison_label(str(v)))
+        elif col == "sample_size":
+            parts.append(f"N = {v}")
+        else:
+            parts.append(f"{col} = {v}")
+    return ", ".join(parts) or "power"
+
+
+def _is_numeric(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
+def plot_power_lines(
+    table: pd.DataFrame,
+    x: str,
+    series: Sequence[str] = ("endpoint", "week", "comparison"),
+    statistic: str = "power",
+    target: float | None = None,
+    xlabel: str | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Figure:
+    """A statistic (power) against one column, a line with its Monte Carlo band per series.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Tidy rows with ``statistic``, ``value``, ``mcse``, the column ``x`` and the
+        ``series`` columns (a power-curve or sweep table).
+    x : str
+        Column on the horizontal axis; non-numeric values are placed as categories in
+        order of appearance (e.g. endpoints sri4 … sri8).
+    series : sequence of str
+        Columns whose combinations make the lines; only those that vary enter the labels.
+    statistic : str
+    target : float, optional
+        Horizontal target line (e.g. 0.9).
+    """
+    _require(table, [x, "statistic", "value", "mcse", *series], "table")
+    df = table[table["statistic"] == statistic]
+    if df.empty:
+        raise ValueError(f"table has no rows with statistic {statistic!r}")
+    fig, ax = _axes(ax)
+    series = list(series)
+    varying = [c for c in series if df[c].nunique() > 1]
+    numeric = _is_numeric(df[x])
+    categories = list(pd.unique(df[x].astype(str))) if not numeric else []
+    groups = df.groupby(series, sort=False) if series else [((), df)]
+    for i, (key, g) in enumerate(groups):
+        key = key if isinstance(key, tuple) else (key,)
+        g = g.sort_values(x) if numeric else g
+        xs = g[x].to_numpy(float) if numeric else np.array(
+            [categories.index(str(v)) for v in g[x]], float
+        )
+        lo, hi = _band(g)
+        color = _PALETTE[i % len(_PALETTE)]
+        label = _series_label(dict(zip(series, key, strict=True)), varying)
+        ax.fill_between(xs, lo, hi, color=color, alpha=0.18, linewidth=0)
+        ax.plot(xs, g["value"].to_numpy(float), marker="o", color=color, label=label)
+    if not numeric:
+        ax.set_xticks(range(len(categories)))
+        ax.set_xticklabels(
+            [endpoint_label(c) if x == "endpoint" else c for c in categories]
+        )
+    if target is not None:
+        ax.axhline(target, color="0.3", linestyle="--", linewidth=1,
+                   label=f"target {target:.0%}")
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1))
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(statistic.replace("_", " "))
+    ax.grid(True, alpha=0.3)
+    fixed = [c for c in series if c not in varying]
+    legend_title = _series_label(df.iloc[0].to_dict(), fixed) if fixed else None
+    ax.legend(fontsize="small", loc="best", title=legend_title, title_fontsize="small")
+    ax.set_title(title or f"{statistic.replace('_', ' ')} (bands: 95% Monte Carlo)")
+    return fig
+
+
+def plot_power_curve(
+    table: pd.DataFrame,
+    statistic: str = "power",
+    target: float | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Power against total sample size (the ``power_curve`` table), with 95% MC bands."""
+    return plot_power_lines(
+        table,
+        "sample_size",
+        statistic=statistic,
+        target=target,
+        xlabel="total sample size N",
+        ax=ax,
+        title=title,
+    )
+
+
+def plot_sweep_heatmap(
+    table: pd.DataFrame,
+    x: str,
+    y: str,
+    endpoint: str,
+    week: int,
+    comparison: str,
+    statistic: str = "power",
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Figure:
+    """A statistic over a two-factor grid, each cell annotated with value ± MCSE.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A two-factor sweep table (``experiments.sweep``).
+    x, y : str
+        The swept paths on the horizontal and vertical axes.
+    """
+    _require(table, [x, y, "endpoint", "week", "comparison", "statistic", "value", "mcse"],
+             "table")
+    df = table[
+        (table.endpoint == endpoint)
+        & (table.week == week)
+        & (table.comparison == comparison)
+        & (table.statistic == statistic)
+    ]
+    if df.empty:
+        raise ValueError(
+            f"no {statistic} rows for {endpoint} week {week}, {comparison} in the table"
+        )
+    xs = list(pd.unique(df[x]))
+    ys = list(pd.unique(df[y]))
+    if _is_numeric(df[x]):
+        xs = sorted(xs)
+    if _is_numeric(df[y]):
+        ys = sorted(ys)
+    grid = np.full((len(ys), len(xs)), np.nan)
+    se = np.full_like(grid, np.nan)
+    for _, r in df.iterrows():
+        grid[ys.index(r[y]), xs.index(r[x])] = r["value"]
+        se[ys.index(r[y]), xs.index(r[x])] = r["mcse"]
+    fig, ax = _axes(ax, (1.2 * len(xs) + 3.0, 0.8 * len(ys) + 2.5))
+    image = ax.imshow(grid, origin="lower", cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    for i in range(len(ys)):
+        for j in range(len(xs)):
+            if np.isfinite(grid[i, j]):
+                ax.text(j, i, f"{grid[i, j]:.0%}\n±{se[i, j]:.1%}", ha="center", va="center",
+                        fontsize="small", color="white" if grid[i, j] < 0.6 else "black")
+    ax.set_xticks(range(len(xs)))
+    ax.set_xticklabels([f"{v:g}" if isinstance(v, float) else str(v) for v in xs])
+    ax.set_yticks(range(len(ys)))
+    ax.set_yticklabels([f"{v:g}" if isinstance(v, float) else str(v) for v in ys])
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    cbar = fig.colorbar(image, ax=ax)
+    cbar.ax.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1))
+    cbar.set_label(statistic.replace("_", " "))
+    ax.set_title(title or f"{endpoint_label(endpoint)} week {week}, "
+                 f"{comparison_label(comparison)}: {statistic.replace('_', ' ')}")
+    return fig
+
+
+def plot_tornado(
+    tornado: pd.DataFrame,
+    statistic: str = "power",
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Figure:
+    """One-at-a-time sensitivity: per factor a bar from its lowest to its highest value.
+
+    Parameters
+    ----------
+    tornado : pandas.DataFrame
+        ``experiments.tornado_table``: ``factor, base, low, low_value, high, high_value``
+        (and their ``*_mcse``), widest first.
+    """
+    _require(tornado, ["factor", "base", "low", "high", "low_value", "high_value"], "tornado")
+    if tornado.empty:
+        raise ValueError("tornado table has no factors")
+    df = tornado.iloc[::-1]  # widest at the top
+    fig, ax = _axes(ax, (7.5, 0.6 * len(df) + 2.0))
+    base = float(df["base"].iloc[0])
+    pos = np.arange(len(df))
+    low, high = df["low"].to_numpy(float), df["high"].to_numpy(float)
+    below_lo, below_hi = np.minimum(low, base), np.minimum(high, base)
+    above_lo, above_hi = np.maximum(low, base), np.maximum(high, base)
+    ax.barh(pos, below_hi - below_lo, left=below_lo, color="#d62728", alpha=0.8,
+            label="below base")
+    ax.barh(pos, above_hi - above_lo, left=above_lo, color="#2ca02c", alpha=0.8,
+            label="above base")
+    has_se = {"low_mcse", "high_mcse"} <= set(df.columns)
+    for k, (_, r) in enumerate(df.iterrows()):
+        lo_w = Z_95 * np.nan_to_num(r["low_mcse"]) if has_se else 0.0
+        hi_w = Z_95 * np.nan_to_num(r["high_mcse"]) if has_se else 0.0
+        if has_se:
+            ax.errorbar([r["low"], r["high"]], [k, k], xerr=[lo_w, hi_w], fmt="none",
+                        ecolor="0.2", capsize=3, linewidth=1)
+        ax.annotate(str(r["low_value"]), (r["low"] - lo_w, k), xytext=(-4, 0),
+                    textcoords="offset points", ha="right", va="center", fontsize="small")
+        ax.annotate(str(r["high_value"]), (r["high"] + hi_w, k), xytext=(4, 0),
+                    textcoords="offset points", ha="left", va="center", fontsize="small")
+    ax.axvline(base, color="0.2", linewidth=1)
+    ax.set_yticks(pos)
+    ax.set_yticklabels(df["factor"])
+    lo = min(df["low"].min(), base)
+    hi = max(df["high"].max(), base)
+    pad = max(0.12, 0.3 * (hi - lo))
+    ax.set_xlim(max(-0.1, lo - pad), min(1.15, hi + pad))
+    ax.xaxis.set_major_formatter(ticker.PercentFormatter(xmax=1))
+    ax.set_xlabel(f"{statistic.replace('_', ' ')} (base {base:.1%}; whiskers 95% MC)")
+    ax.legend(fontsize="small", loc="lower right")
+    ax.set_title(title or "one-at-a-time sensitivity")
+    return fig
+
+
+def plot_sample_size(
+    points: pd.DataFrame,
+    result,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Figure:
+    """The sample-size search: simulated points, fitted power curve, target and chosen N.
+
+    Parameters
+    ----------
+    points : pandas.DataFrame
+        ``sample_size, power, mcse, stage`` (``SampleSizeResult.points``).
+    result : SampleSizeResult
+    """
+    _require(points, ["sample_size", "power", "mcse", "stage"], "points")
+    fig, ax = _axes(ax)
+    markers = {"bracket": "s", "local": "o", "confirm": "D"}
+    for i, (stage, g) in enumerate(points.groupby("stage", sort=False)):
+        ax.errorbar(g["sample_size"], g["power"], yerr=Z_95 * g["mcse"], fmt=markers.get(
+            stage, "o"), color=_PALETTE[i % len(_PALETTE)], capsize=3, label=f"{stage} runs")
+    if result.fit is not None:
+        n = np.linspace(points["sample_size"].min(), points["sample_size"].max(), 200)
+        ax.plot(n, result.fit.power(n), color="0.3", linewidth=1.2, label="fitted (probit in √N)")
+    ax.axhline(result.target, color="0.3", linestyle="--", linewidth=1,
+               label=f"target {result.target:.0%}")
+    ax.axvspan(result.n_low, result.n_high, color="#1f77b4", alpha=0.12,
+               label=f"95% MC interval {result.n_low}–{result.n_high}")
+    ax.axvline(result.n_required, color="#1f77b4", linewidth=1.5,
+               label=f"N = {result.n_required}")
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1))
+    ax.set_xlabel("total sample size N")
+    ax.set_ylabel("power")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small", loc="lower right")
+    ax.set_title(title or "sample size search")
+    return fig

@@ -1,0 +1,1 @@
+"""Running trials: the plan and the compiled trial, backends, checkpoints, the simulate driver."""

@@ -1,0 +1,306 @@
+"""The Monte Carlo engine: the compiled trial, run on chunks of replicates.
+
+``run_trials`` simulates and analyses every replicate of a chunk in compiled code: screening
+and enrolment, stratified randomization, the course, every endpoint, the adjusted logistic
+comparisons, the first-flare survival analyses (log-rank, Cox with Efron ties, Kaplan–Meier
+medians), baseline moments and SLEDAI trajectories. Python validates the scenario, builds
+the parameters once per process (``Plan``), derives the replicates' keys and calls it once per
+chunk. Each replicate draws from its own counter space (``rng.replicate_key``), so the
+numbers depend only on the scenario and the seed, never on the chunk size, ``n_jobs`` or the
+backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from trialsim.analysis.baseline import BASELINE_NAMES, add_moments, baseline_row
+from trialsim.analysis.comparisons import N_FIELDS, RESULT_FIELDS, compare_arms_kernel
+from trialsim.analysis.endpoints import ENDPOINT_SPECS, endpoint_flags, first_flare
+from trialsim.analysis.survival import SURVIVAL_FIELDS, compare_survival, km_median
+from trialsim.config.scenario import Scenario
+from trialsim.core.jit import jit
+from trialsim.core.rng import STAGE_REDUCED, counter_uniforms, replicate_keys
+from trialsim.model.course import (
+    CourseParams,
+    CoursePatients,
+    course_params,
+    drug_amplitude_of,
+    simulate_course,
+    soc_amplitude_of,
+    stabilization_amplitude_of,
+)
+from trialsim.model.population import (
+    PopulationModel,
+    enroll_kernel,
+    max_candidates,
+    raise_screening_error,
+)
+from trialsim.model.protocol import n_visits, visit_of_week
+from trialsim.model.randomization import (
+    factor_codes,
+    randomize_kernel,
+    strata_matrix,
+    stratum_codes,
+)
+
+
+class TrialParams(NamedTuple):
+    """The design and analysis of a scenario's trials, as the compiled trial reads them."""
+
+    sample_size: int
+    max_candidates: int
+    factor_codes: np.ndarray  # stratification factors (design.FACTOR_CODES)
+    adjust_for_strata: bool
+    template: np.ndarray  # one randomization block: arm codes
+    doses: np.ndarray  # belimumab mg/kg of each arm
+    pairs: np.ndarray  # (n_comparisons, 2) treated, control
+    alpha: float
+    kinds: np.ndarray  # per target (endpoint, week): endpoint kind
+    ks: np.ndarray  # per target: the endpoint's k
+    visits: np.ndarray  # per target: the visit of its week
+    constant_rates: np.ndarray  # per arm, the reduced model's response rate (empty: none)
+    interval_days: float
+
+
+@dataclass
+class Plan:
+    """What one scenario's replicates need, prepared once per process."""
+
+    scenario: Scenario
+    population: PopulationModel = field(init=False)
+    arms: list[str] = field(init=False)
+    doses: np.ndarray = field(init=False)
+    allocation: np.ndarray = field(init=False)
+    pairs: np.ndarray = field(init=False)
+    comparisons: list[str] = field(init=False)
+    targets: list[tuple[str, int]] = field(init=False)  # (endpoint, week)
+    n_visits: int = field(init=False)
+    course: CourseParams = field(init=False)
+    trial: TrialParams = field(init=False)
+
+    def __post_init__(self) -> None:
+        des = self.scenario.design
+        self.population = PopulationModel(self.scenario)
+        self.arms = list(des.arms)
+        self.doses = np.array([des.arms[a].dose_mg_kg for a in self.arms])
+        self.allocation = np.array([des.arms[a].allocation for a in self.arms], dtype=np.int64)
+        self.pairs = np.array(
+            [[self.arms.index(t), self.arms.index(c)] for t, c in des.comparisons], dtype=np.int64
+        )
+        self.comparisons = [f"{t}_vs_{c}" for t, c in des.comparisons]
+        self.targets = [
+            (e, w) for w in des.endpoint_weeks for e in self.scenario.analysis.endpoints
+        ]
+        self.n_visits = n_visits(des.duration_weeks, des.visit_interval_weeks)
+        self.course = course_params(self.scenario)
+        sc = self.scenario
+        template = np.repeat(np.arange(len(self.arms)), self.allocation * des.block_multiplier)
+        constant = sc.constant_response
+        self.trial = TrialParams(
+            sample_size=int(des.sample_size),
+            max_candidates=int(max_candidates(des.sample_size)),
+            factor_codes=factor_codes(des),
+            adjust_for_strata=bool(sc.analysis.adjust_for_strata),
+            template=template.astype(np.int64),
+            doses=self.doses.astype(np.float64),
+            pairs=self.pairs,
+            alpha=float(sc.analysis.alpha),
+            kinds=np.array([ENDPOINT_SPECS[e][0] for e, _ in self.targets], dtype=np.int64),
+            ks=np.array([ENDPOINT_SPECS[e][1] for e, _ in self.targets], dtype=np.int64),
+            visits=np.array(
+                [visit_of_week(w, des.visit_interval_weeks) for _, w in self.targets],
+                dtype=np.int64,
+            ),
+            constant_rates=np.array(
+                [] if constant is None else [constant.rates[a] for a in self.arms], dtype=float
+            ),
+            interval_days=float(des.visit_interval_weeks * 7.0),
+        )
+
+
+@dataclass
+class ChunkResult:
+    """Arrays over the replicates of a chunk (first axis: replicate)."""
+
+    replicates: np.ndarray  # (r,) replicate indices
+    analysis: np.ndarray  # (r, n_targets, n_comparisons, n_fields)
+    rates: np.ndarray  # (r, n_targets, n_arms)
+    arm_n: np.ndarray  # (r, n_arms)
+    sledai_mean: np.ndarray  # (r, n_arms, n_visits) mean SLEDAI of patients on study
+    baseline: np.ndarray  # (r, n_arms, 3, n_characteristics)
+    flare_median_days: np.ndarray  # (r, n_arms) Kaplan–Meier median time to first flare
+    flare_analysis: np.ndarray  # (r, n_comparisons, n_survival_fields) first-flare Cox/log-rank
+    screened: np.ndarray  # (r,) candidates screened
+
+    def take(self, index) -> ChunkResult:
+        """The replicates ``index`` (a slice or index array) of this chunk."""
+        return ChunkResult(**{k: getattr(self, k)[index] for k in ChunkResult.__annotations__})
+
+    @staticmethod
+    def concat(parts: list[ChunkResult]) -> ChunkResult:
+        return ChunkResult(
+            **{
+                k: np.concatenate([getattr(p, k) for p in parts])
+                for k in ChunkResult.__annotations__
+            }
+        )
+
+
+@jit
+def run_trials(tp, pp, cp, keys, analysis, rates, arm_n, sledai_mean, baseline,
+               flare_median_days, flare_analysis, screened):
+    """Simulate and analyse the replicates of ``keys`` (one row per replicate), into the
+    arrays of a ``ChunkResult`` (first axis: the chunk's replicates).
+
+    Returns
+    -------
+    failed, status, got, candidates : int
+        ``failed`` is -1 when every replicate ran; else the replicate (row) whose screening
+        could not fill the trial, with ``enroll_kernel``'s status, patients enrolled and
+        candidates screened.
+    """
+    n = tp.sample_size
+    n_arms = tp.doses.shape[0]
+    n_targets = tp.kinds.shape[0]
+    n_visits = cp.n_visits
+    row = np.empty(baseline.shape[3])
+    for r in range(keys.shape[0]):
+        k0 = keys[r, 0]
+        k1 = keys[r, 1]
+        (status, n_screened, got, ints, floats, flags, propensity, active, bilag_rater,
+         bilag0, bilag_ever) = enroll_kernel(pp, n, k0, k1, tp.max_candidates)
+        if status != 0:
+            return r, status, got, n_screened
+        race = np.ascontiguousarray(ints[:, 0])
+        region = np.ascontiguousarray(ints[:, 1])
+        sledai0 = np.ascontiguousarray(ints[:, 2])
+        proteinuria = np.ascontiguousarray(floats[:, 4])
+        prednisone = np.ascontiguousarray(floats[:, 3])
+        duration = np.ascontiguousarray(floats[:, 2])
+        x = strata_matrix(tp.factor_codes, sledai0, proteinuria, race)
+        arm = randomize_kernel(stratum_codes(x), tp.template, k0, k1)
+        soc_amp = np.empty(n)
+        drug_amp = np.empty(n)
+        stab_amp = np.empty(n)
+        for i in range(n):
+            dose = tp.doses[arm[i]]
+            sero = flags[i, 2] and (flags[i, 3] or flags[i, 4])
+            soc_amp[i] = soc_amplitude_of(cp, region[i])
+            drug_amp[i] = drug_amplitude_of(cp, race[i], sero, duration[i], prednisone[i], dose)
+            stab_amp[i] = stabilization_amplitude_of(cp, race[i], dose)
+        pt = CoursePatients(
+            activity=np.ascontiguousarray(floats[:, 5]),
+            fluctuation0=np.ascontiguousarray(floats[:, 6]),
+            propensity=propensity,
+            active0=active,
+            soc_amp=soc_amp,
+            drug_amp=drug_amp,
+            stab_amp=stab_amp,
+            pga_rater=np.ascontiguousarray(floats[:, 7]),
+            pga0=np.ascontiguousarray(floats[:, 8]),
+            bilag_rater=bilag_rater,
+            bilag0=bilag0,
+            bilag_ever0=bilag_ever,
+            prednisone0=prednisone,
+            weight_kg=np.ascontiguousarray(floats[:, 1]),
+            on_is0=np.ascontiguousarray(flags[:, 5]),
+            unit=np.ascontiguousarray(ints[:, 3]),
+        )
+        sledai, pga, bilag, pred, flare, failure, dropout = simulate_course(cp, pt, k0, k1)
+        constant = np.zeros(n, dtype=np.bool_)
+        if tp.constant_rates.shape[0] > 0:
+            u = counter_uniforms(k0, k1, STAGE_REDUCED, 0, 0, n)
+            for i in range(n):
+                constant[i] = u[i] < tp.constant_rates[arm[i]]
+        response = endpoint_flags(tp.kinds, tp.ks, tp.visits, sledai, pga, bilag, flare,
+                                  failure, dropout, constant)
+        covariates = x if tp.adjust_for_strata else np.zeros((n, 0))
+        analysis[r] = compare_arms_kernel(response, arm, covariates, tp.pairs, tp.alpha)
+        # rates, arm sizes, SLEDAI trajectories of the patients on study
+        count = np.zeros(n_arms, dtype=np.int64)
+        resp = np.zeros((n_targets, n_arms))
+        s_sum = np.zeros((n_arms, n_visits))
+        s_cnt = np.zeros((n_arms, n_visits))
+        for i in range(n):
+            a = arm[i]
+            count[a] += 1
+            for t in range(n_targets):
+                resp[t, a] += response[t, i]
+            for v in range(min(dropout[i], n_visits)):
+                s_sum[a, v] += sledai[i, v]
+                s_cnt[a, v] += 1.0
+        for a in range(n_arms):
+            arm_n[r, a] = count[a]
+            for t in range(n_targets):
+                rates[r, t, a] = resp[t, a] / count[a] if count[a] > 0 else 0.0
+            for v in range(n_visits):
+                sledai_mean[r, a, v] = s_sum[a, v] / s_cnt[a, v] if s_cnt[a, v] > 0 else np.nan
+        # time to first flare
+        days = np.empty(n)
+        observed = np.empty(n, dtype=np.bool_)
+        for i in range(n):
+            first, seen = first_flare(flare[i], dropout[i], False)
+            days[i] = first * tp.interval_days
+            observed[i] = seen
+        for a in range(n_arms):
+            m = arm == a
+            flare_median_days[r, a] = km_median(days[m], observed[m])
+        flare_analysis[r] = compare_survival(days, observed, arm, tp.pairs)
+        # baseline table moments
+        flags_c = np.ascontiguousarray(flags)
+        for i in range(n):
+            baseline_row(i, race, region, flags_c[:, 0], floats[:, 0], floats[:, 1], duration,
+                         sledai0, bilag0, floats[:, 8], flags_c[:, 1], flags_c[:, 2],
+                         flags_c[:, 3], flags_c[:, 4], prednisone, flags_c[:, 5],
+                         flags_c[:, 6], proteinuria, active, row)
+            add_moments(baseline[r], arm[i], row)
+        screened[r] = n_screened
+    return -1, 0, 0, 0
+
+
+_PLANS: dict[str, Plan] = {}
+
+
+def _plan(scenario: Scenario) -> Plan:
+    """The scenario's Plan, built once per process (small chunks need not rebuild it)."""
+    key = scenario.model_dump_json()
+    if key not in _PLANS:
+        if len(_PLANS) > 64:
+            _PLANS.clear()
+        _PLANS[key] = Plan(scenario)
+    return _PLANS[key]
+
+
+def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
+    """Simulate replicates ``start`` … ``stop - 1`` (one task of the engine)."""
+    plan = _plan(scenario)
+    r = stop - start
+    n_arms = len(plan.arms)
+    n_cmp = plan.pairs.shape[0]
+    res = ChunkResult(
+        replicates=np.arange(start, stop),
+        analysis=np.empty((r, len(plan.targets), n_cmp, N_FIELDS)),
+        rates=np.zeros((r, len(plan.targets), n_arms)),
+        arm_n=np.zeros((r, n_arms), dtype=np.int64),
+        sledai_mean=np.full((r, n_arms, plan.n_visits), np.nan),
+        baseline=np.zeros((r, n_arms, 3, len(BASELINE_NAMES))),
+        flare_median_days=np.full((r, n_arms), np.nan),
+        flare_analysis=np.empty((r, n_cmp, len(SURVIVAL_FIELDS))),
+        screened=np.zeros(r, dtype=np.int64),
+    )
+    keys = replicate_keys(scenario.seed, start, stop)
+    failed, _, got, candidates = run_trials(
+        plan.trial, plan.population.params, plan.course, keys, res.analysis, res.rates,
+        res.arm_n, res.sledai_mean, res.baseline, res.flare_median_days, res.flare_analysis,
+        res.screened,
+    )
+    if failed >= 0:
+        raise_screening_error(scenario, 1, got, candidates)
+    return res
+
+
+__all__ = ["Plan", "ChunkResult", "run_chunk", "RESULT_FIELDS"]

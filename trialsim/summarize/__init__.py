@@ -1,0 +1,1 @@
+"""From replicates to tables: streaming reducers, parquet datasets, summary tables with MCSE."""

@@ -1,0 +1,248 @@
+"""Replicate-level results, streamed: mergeable reducers and the per-trial tables on disk.
+
+A run's chunks pass through, in replicate order, two consumers that never hold more than one
+part of the run in memory:
+
+* ``Reducer``: counts (rejections, fits), Welford means and variances (rates, risk
+  differences, per-trial baseline means) and plain sums (baseline moments). Every update is
+  made replicate by replicate in replicate order, so the result does not depend on how the
+  replicates were cut into chunks (bit-identical for any chunk size, ``n_jobs`` or backend).
+* ``PartWriter``: the replicate-level tables as parquet datasets, one part file per
+  ``part_size`` replicates (part boundaries at fixed multiples, so the files do not depend on
+  chunking either): ``replicates/`` (one row per replicate x endpoint x week x comparison, the
+  analysis fields) and ``trials/`` (one row per replicate: arm rates, odds ratios, survival
+  estimates, SLEDAI trajectories, arm sizes, candidates screened). Both read back with
+  ``pandas.read_parquet(folder)``.
+
+Quantiles over replicates are taken from ``trials/``, one column at a time (``Columns``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trialsim.analysis.comparisons import RESULT_FIELDS
+from trialsim.analysis.survival import HAZARD_RATIO, LOG_HR, P_LOGRANK
+from trialsim.core.jit import jit
+
+F = {name: i for i, name in enumerate(RESULT_FIELDS)}
+#: replicates per part file of the replicate-level datasets
+PART_SIZE = 2000
+
+
+@jit
+def welford_rows(n, mean, m2, x):
+    """Add the rows of ``x`` (r, k), in order, to per-column Welford accumulators; values
+    that are not finite (nan, ±inf) are skipped."""
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            v = x[i, j]
+            if math.isfinite(v):
+                n[j] += 1.0
+                d = v - mean[j]
+                mean[j] += d / n[j]
+                m2[j] += d * (v - mean[j])
+
+
+@jit
+def sum_rows(total, x):
+    """``total += x[i]`` for each row i in order (x: (r, k))."""
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            total[j] += x[i, j]
+
+
+class Welford:
+    """Count, mean and sum of squared deviations of k columns, updated row by row."""
+
+    def __init__(self, k: int):
+        self.n = np.zeros(k)
+        self.mean = np.zeros(k)
+        self.m2 = np.zeros(k)
+
+    def add(self, x: np.ndarray) -> None:
+        welford_rows(self.n, self.mean, self.m2, np.ascontiguousarray(x, dtype=np.float64))
+
+    def mean_mcse(self, j: int) -> tuple[float, float]:
+        """Mean of column j and its Monte Carlo SE (SD / sqrt(n)); nan when undefined."""
+        n = self.n[j]
+        if n == 0:
+            return float("nan"), float("nan")
+        se = math.sqrt(self.m2[j] / (n - 1) / n) if n > 1 else float("nan")
+        return float(self.mean[j]), se
+
+    def sd(self, j: int) -> float:
+        n = self.n[j]
+        return math.sqrt(self.m2[j] / (n - 1)) if n > 1 else float("nan")
+
+
+class Reducer:
+    """Everything a summary needs that adds up over replicates (see the module docstring)."""
+
+    def __init__(self, plan):
+        self.plan = plan
+        n_t, n_a, n_c = len(plan.targets), len(plan.arms), len(plan.comparisons)
+        self.n_t, self.n_a, self.n_c = n_t, n_a, n_c
+        self.replicates = 0
+        self.screened = 0
+        self.rate = Welford(n_t * n_a)
+        self.risk_difference = Welford(n_t * n_c)
+        self.reject = np.zeros((n_t, n_c), dtype=np.int64)
+        self.favor = np.zeros((n_t, n_c), dtype=np.int64)
+        self.converged = np.zeros((n_t, n_c), dtype=np.int64)
+        self.flare_reject = np.zeros(n_c, dtype=np.int64)
+        self.flare_favor = np.zeros(n_c, dtype=np.int64)
+        self.baseline_total: np.ndarray | None = None  # (arms + 1, 3, k) sums
+        self.baseline_trial_mean: Welford | None = None  # per-trial means, (arms + 1) x k
+
+    def add(self, res) -> Reducer:
+        """Add a chunk (a ``ChunkResult``; its replicates follow the ones added before)."""
+        r = res.replicates.size
+        alpha = self.plan.scenario.analysis.alpha
+        self.replicates += r
+        self.screened += int(res.screened.sum())
+        self.rate.add(res.rates.reshape(r, -1))
+        a = res.analysis
+        self.risk_difference.add(a[..., F["risk_difference"]].reshape(r, -1))
+        reject = a[..., F["p_value"]] < alpha
+        self.reject += reject.sum(axis=0)
+        self.favor += (reject & (a[..., F["log_or"]] > 0)).sum(axis=0)
+        self.converged += (a[..., F["converged"]] > 0).sum(axis=0)
+        f = res.flare_analysis
+        flare_reject = f[..., P_LOGRANK] < alpha
+        self.flare_reject += flare_reject.sum(axis=0)
+        self.flare_favor += (flare_reject & (f[..., LOG_HR] < 0)).sum(axis=0)
+        m = res.baseline  # (r, arms, 3, k)
+        groups = np.concatenate([m, m.sum(axis=1, keepdims=True)], axis=1)  # + overall
+        if self.baseline_total is None:
+            self.baseline_total = np.zeros(groups.shape[1:])
+            self.baseline_trial_mean = Welford(groups.shape[1] * groups.shape[3])
+        total = self.baseline_total.reshape(-1)
+        sum_rows(total, groups.reshape(r, -1))
+        per_trial = groups[:, :, 1, :] / np.maximum(groups[:, :, 0, :], 1)
+        self.baseline_trial_mean.add(per_trial.reshape(r, -1))
+        return self
+
+
+def trial_columns(plan) -> list[str]:
+    """Column names of ``trials/`` (after ``replicate``)."""
+    cols = []
+    for e, w in plan.targets:
+        cols += [f"rate.{e}.w{w}.{a}" for a in plan.arms]
+        cols += [f"odds_ratio.{e}.w{w}.{c}" for c in plan.comparisons]
+    cols += [f"km_median_days.{a}" for a in plan.arms]
+    for c in plan.comparisons:
+        cols += [f"hazard_ratio.{c}", f"log_hr.{c}", f"p_logrank.{c}"]
+    interval = plan.scenario.design.visit_interval_weeks
+    cols += [f"sledai_mean.{a}.w{v * interval}" for a in plan.arms for v in range(plan.n_visits)]
+    cols += [f"arm_n.{a}" for a in plan.arms]
+    cols += ["screened"]
+    return cols
+
+
+def trial_table(plan, res) -> pd.DataFrame:
+    """One row per replicate (``trials/``): the per-trial values behind the summaries."""
+    r = res.replicates.size
+    parts = []
+    for t in range(len(plan.targets)):
+        parts.append(res.rates[:, t, :])
+        parts.append(res.analysis[:, t, :, F["odds_ratio"]])
+    parts.append(res.flare_median_days)
+    fa = res.flare_analysis[:, :, [HAZARD_RATIO, LOG_HR, P_LOGRANK]]
+    parts.append(fa.reshape(r, -1))
+    parts.append(res.sledai_mean.reshape(r, -1))
+    parts.append(res.arm_n.astype(np.float64))
+    parts.append(res.screened.astype(np.float64)[:, None])
+    values = np.concatenate([np.asarray(p, dtype=np.float64).reshape(r, -1) for p in parts],
+                            axis=1)
+    df = pd.DataFrame(values, columns=trial_columns(plan))
+    df.insert(0, "replicate", res.replicates.astype(np.int64))
+    return df
+
+
+def replicate_table(plan, res) -> pd.DataFrame:
+    """One row per replicate x endpoint x week x comparison (``replicates/``)."""
+    r, n_t, n_c, n_f = res.analysis.shape
+    idx = np.indices((r, n_t, n_c)).reshape(3, -1)
+    df = pd.DataFrame(res.analysis.reshape(-1, n_f), columns=list(RESULT_FIELDS))
+    df.insert(0, "comparison", np.array(plan.comparisons)[idx[2]])
+    df.insert(0, "week", np.array([w for _, w in plan.targets])[idx[1]])
+    df.insert(0, "endpoint", np.array([e for e, _ in plan.targets])[idx[1]])
+    df.insert(0, "replicate", res.replicates[idx[0]])
+    df["converged"] = df["converged"] > 0
+    return df
+
+
+Columns = Callable[[str], np.ndarray]
+
+
+def memory_columns(table: pd.DataFrame) -> Columns:
+    """Column reader of an in-memory ``trial_table``."""
+    return lambda name: table[name].to_numpy()
+
+
+def dataset_columns(folder: Path) -> Columns:
+    """Column reader of a ``trials/`` dataset on disk: one column read at a time."""
+    import pyarrow.parquet as pq
+
+    files = sorted(Path(folder).glob("part-*.parquet"))
+
+    def read(name: str) -> np.ndarray:
+        if not files:
+            return np.zeros(0)
+        return np.concatenate([
+            pq.read_table(f, columns=[name]).column(0).to_numpy() for f in files
+        ])
+
+    return read
+
+
+class PartWriter:
+    """Writes ``replicates/`` and ``trials/`` part files under ``root``, one per
+    ``part_size`` replicates (``part-<first replicate>.parquet``), from chunks given in
+    replicate order."""
+
+    def __init__(self, plan, root: Path, part_size: int = PART_SIZE):
+        self.plan = plan
+        self.root = Path(root)
+        self.part_size = part_size
+        self.pending: list = []
+        self.pending_n = 0
+        self.next_start: int | None = None
+        for sub in ("replicates", "trials"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+
+    def add(self, res) -> None:
+        start = int(res.replicates[0])
+        if self.next_start is None:
+            self.next_start = start
+        while res.replicates.size:
+            first = int(res.replicates[0])
+            boundary = (first // self.part_size + 1) * self.part_size
+            take = min(res.replicates.size, boundary - first)
+            self.pending.append(res.take(slice(0, take)))
+            self.pending_n += take
+            res = res.take(slice(take, None))
+            if first + take == boundary:
+                self._flush()
+
+    def _flush(self) -> None:
+        from trialsim.run.trial import ChunkResult
+
+        if not self.pending:
+            return
+        part = ChunkResult.concat(self.pending)
+        name = f"part-{int(part.replicates[0]):09d}.parquet"
+        replicate_table(self.plan, part).to_parquet(self.root / "replicates" / name,
+                                                    index=False)
+        trial_table(self.plan, part).to_parquet(self.root / "trials" / name, index=False)
+        self.pending = []
+        self.pending_n = 0
+
+    def close(self) -> None:
+        self._flush()

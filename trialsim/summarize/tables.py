@@ -1,0 +1,173 @@
+"""Summaries over replicates, each with its Monte Carlo standard error (MCSE)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from trialsim.analysis import Z_95
+from trialsim.analysis.baseline import BASELINE_KINDS, BASELINE_NAMES
+from trialsim.core.io import SUMMARY_COLUMNS
+from trialsim.run.trial import ChunkResult, Plan
+from trialsim.summarize.reduce import (
+    Columns,
+    Reducer,
+    memory_columns,
+    replicate_table,
+    trial_table,
+)
+
+__all__ = [
+    "summarize", "summarize_from", "baseline_table", "baseline_from", "trajectory_table",
+    "trajectory_from", "replicate_table", "trial_table", "mean_mcse", "proportion_mcse",
+    "quantile_mcse",
+]
+
+
+def mean_mcse(x: np.ndarray) -> tuple[float, float]:
+    """Mean of replicate values and its MCSE (SD / sqrt(R)); nan-aware."""
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return float("nan"), float("nan")
+    se = float(x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else float("nan")
+    return float(x.mean()), se
+
+
+def proportion_mcse(hits: np.ndarray) -> tuple[float, float]:
+    """Share of replicates with an event (e.g. rejection) and its binomial MCSE."""
+    p = float(np.mean(hits))
+    return p, float(np.sqrt(p * (1 - p) / hits.size))
+
+
+def quantile_mcse(x: np.ndarray, q: float) -> tuple[float, float]:
+    """Sample quantile and its MCSE from the distribution-free order-statistic interval.
+
+    The 95% interval for the ``q`` quantile runs between the order statistics of ranks
+    ``R q ∓ z sqrt(R q (1 - q))`` (z = ``Z_95``); its half-width / z is reported as the MCSE.
+    """
+    x = np.sort(x[~np.isnan(x)])  # nan: not estimable; inf (e.g. a median never reached) stays
+    r = x.size
+    if r == 0:
+        return float("nan"), float("nan")
+    if np.isinf(x).any():  # no interpolation with infinite order statistics
+        value = float(np.quantile(x, q, method="inverted_cdf"))
+    else:
+        value = float(np.quantile(x, q))
+    half = Z_95 * np.sqrt(r * q * (1 - q))
+    lo = int(np.clip(np.floor(r * q - half), 0, r - 1))
+    hi = int(np.clip(np.ceil(r * q + half), 0, r - 1))
+    spread = x[hi] - x[lo] if np.isfinite(x[hi]) and np.isfinite(x[lo]) else np.inf
+    return value, float(spread / (2 * Z_95))
+
+
+def summarize(plan: Plan, res: ChunkResult) -> pd.DataFrame:
+    """The tidy summary table of replicates held in memory (``summarize_from``)."""
+    return summarize_from(plan, Reducer(plan).add(res), memory_columns(trial_table(plan, res)))
+
+
+def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
+    """The tidy summary table (``summary.csv``) from a run's reducer and per-trial columns.
+
+    Statistics: per arm ``response_rate`` (mean over replicates of the arm's rate) and its
+    2.5/97.5% quantiles over replicates; per comparison ``power`` (two-sided rejection rate at
+    alpha), ``power_favoring_treatment`` (rejection with OR > 1), ``odds_ratio_median`` and
+    its 2.5/97.5% quantiles, ``risk_difference_mean`` and ``analyzable`` (share of trials
+    whose logistic model could be fitted). Endpoint ``time_to_first_flare`` (SFI, at the last
+    visit week): per arm the median over trials of the Kaplan–Meier median (``km_median_days``),
+    per comparison log-rank ``power`` and the Cox (Efron) ``hazard_ratio_median`` and quantiles.
+    Means and proportions come from the reducer, quantiles from the columns (read one at a
+    time).
+    """
+    sc = plan.scenario
+    rows = []
+
+    def add(endpoint, week, arm, comparison, statistic, value, mcse):
+        rows.append((sc.name, endpoint, week, arm, comparison, statistic, value, mcse))
+
+    def share(count):
+        return proportion_of(int(count), red.replicates)
+
+    n_a, n_c = len(plan.arms), len(plan.comparisons)
+    for t, (endpoint, week) in enumerate(plan.targets):
+        for a, arm in enumerate(plan.arms):
+            add(endpoint, week, arm, "", "response_rate", *red.rate.mean_mcse(t * n_a + a))
+            x = column(f"rate.{endpoint}.w{week}.{arm}")
+            add(endpoint, week, arm, "", "response_rate_q025", *quantile_mcse(x, 0.025))
+            add(endpoint, week, arm, "", "response_rate_q975", *quantile_mcse(x, 0.975))
+        for c, comp in enumerate(plan.comparisons):
+            add(endpoint, week, "", comp, "power", *share(red.reject[t, c]))
+            add(endpoint, week, "", comp, "power_favoring_treatment", *share(red.favor[t, c]))
+            odds = column(f"odds_ratio.{endpoint}.w{week}.{comp}")
+            add(endpoint, week, "", comp, "odds_ratio_median", *quantile_mcse(odds, 0.5))
+            add(endpoint, week, "", comp, "odds_ratio_q025", *quantile_mcse(odds, 0.025))
+            add(endpoint, week, "", comp, "odds_ratio_q975", *quantile_mcse(odds, 0.975))
+            add(endpoint, week, "", comp, "risk_difference_mean",
+                *red.risk_difference.mean_mcse(t * n_c + c))
+            add(endpoint, week, "", comp, "analyzable", *share(red.converged[t, c]))
+    flare = "time_to_first_flare"
+    last_week = plan.scenario.design.duration_weeks
+    for arm in plan.arms:
+        km = quantile_mcse(column(f"km_median_days.{arm}"), 0.5)
+        add(flare, last_week, arm, "", "km_median_days", *km)
+    for c, comp in enumerate(plan.comparisons):
+        add(flare, last_week, "", comp, "power", *share(red.flare_reject[c]))
+        add(flare, last_week, "", comp, "power_favoring_treatment", *share(red.flare_favor[c]))
+        hr = column(f"hazard_ratio.{comp}")
+        add(flare, last_week, "", comp, "hazard_ratio_median", *quantile_mcse(hr, 0.5))
+        add(flare, last_week, "", comp, "hazard_ratio_q025", *quantile_mcse(hr, 0.025))
+        add(flare, last_week, "", comp, "hazard_ratio_q975", *quantile_mcse(hr, 0.975))
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def proportion_of(hits: int, n: int) -> tuple[float, float]:
+    """Share of ``n`` replicates with an event and its binomial MCSE."""
+    p = hits / n
+    return p, float(np.sqrt(p * (1 - p) / n))
+
+
+def baseline_table(plan: Plan, res: ChunkResult) -> pd.DataFrame:
+    """``baseline_from`` replicates held in memory."""
+    return baseline_from(plan, Reducer(plan).add(res))
+
+
+def baseline_from(plan: Plan, red: Reducer) -> pd.DataFrame:
+    """Simulated baseline characteristics per arm and overall, pooled over replicates.
+
+    Percent characteristics report the percentage; mean characteristics the mean and the
+    patient-level SD. ``mcse`` is the Monte Carlo SE of the value from the spread of the
+    per-trial values.
+    """
+    names, kinds = BASELINE_NAMES, BASELINE_KINDS
+    k = len(names)
+    groups = [*plan.arms, "overall"]
+    rows = []
+    for g, group in enumerate(groups):
+        tot_n, tot_s, tot_ss = red.baseline_total[g]
+        mean = tot_s / tot_n
+        sd = np.sqrt(np.maximum(tot_ss / tot_n - mean**2, 0.0))
+        n_per_trial = float(tot_n[0] / red.replicates)
+        rows.append(("n_per_trial", "count", group, n_per_trial, float("nan"), float("nan")))
+        for j, (name, kind) in enumerate(zip(names, kinds, strict=True)):
+            scale = 100.0 if kind == "percent" else 1.0
+            mcse = red.baseline_trial_mean.mean_mcse(g * k + j)[1]
+            rows.append((name, kind, group, mean[j] * scale,
+                         sd[j] if kind == "mean" else float("nan"), mcse * scale))
+    return pd.DataFrame(rows, columns=["characteristic", "kind", "arm", "value", "sd", "mcse"])
+
+
+def trajectory_table(plan: Plan, res: ChunkResult) -> pd.DataFrame:
+    """``trajectory_from`` replicates held in memory."""
+    return trajectory_from(plan, memory_columns(trial_table(plan, res)))
+
+
+def trajectory_from(plan: Plan, column: Columns) -> pd.DataFrame:
+    """Mean SELENA-SLEDAI of patients on study by arm and week, with replicate quantiles."""
+    rows = []
+    interval = plan.scenario.design.visit_interval_weeks
+    for arm in plan.arms:
+        for v in range(plan.n_visits):
+            x = column(f"sledai_mean.{arm}.w{v * interval}")
+            col = x[np.isfinite(x)]
+            rows.append((arm, v * interval, float(col.mean()), float(np.quantile(col, 0.025)),
+                         float(np.quantile(col, 0.975))))
+    return pd.DataFrame(rows, columns=["arm", "week", "mean", "q025", "q975"])
