@@ -179,6 +179,8 @@ def main() -> None:
     if not args.quick:
         large, large_wall = trials_per_second(sc, args.large, 2)
         report[f"wall_seconds_{args.large}_trials_two_jobs"] = round(large_wall, 2)
+        # the 2-job speedup at scale: the short runs above include starting the pool
+        report["speedup_two_jobs_large"] = round(args.large / serial / large_wall, 3)
         for reps in (int(x) for x in args.rss.split(",")):
             report[f"peak_rss_mb_{reps}_replicates"] = round(peak_rss_mb(args.config, reps, 2), 1)
         counts = [int(x) for x in args.rss.split(",")]

@@ -205,6 +205,20 @@ ZC_PROPENSITY = ZC_PGA + 1  # + descriptor
 ZC_BILAG_RATER = ZC_PROPENSITY + N_DESCRIPTORS  # + BILAG system
 ZC_BILAG = ZC_BILAG_RATER + N_BILAG  # + BILAG system
 N_CANDIDATE_NORMAL = ZC_BILAG + N_BILAG
+#: columns of enroll_kernel's cohort arrays (``cohort_of`` names them as ``Cohort`` fields)
+I_RACE, I_REGION, I_SLEDAI, I_CANDIDATE = range(4)
+N_INTS = 4
+(F_AGE, F_WEIGHT, F_DURATION, F_PREDNISONE, F_PROTEINURIA, F_ACTIVITY, F_FLUCTUATION,
+ F_PGA_RATER, F_PGA) = range(9)
+N_FLOATS = 9
+B_FEMALE, B_ANA, B_DSDNA, B_LOW_C3, B_LOW_C4, B_IMMUNOSUPPRESSANT, B_ANTIMALARIAL = range(7)
+N_FLAGS = 7
+#: the copula dimensions, in COPULA_DIMS order (checked at import below)
+(ZD_DSDNA, ZD_COMPLEMENT, ZD_ACTIVITY, ZD_DURATION, ZD_PREDNISONE, ZD_IS, ZD_AM, ZD_AGE,
+ ZD_WEIGHT) = range(9)
+if COPULA_DIMS != ("anti_dsdna", "low_complement", "activity", "disease_duration", "prednisone",
+                   "immunosuppressant", "antimalarial", "age", "weight"):
+    raise RuntimeError("config.vocab.COPULA_DIMS changed: update the ZD_* indices")
 #: candidates per screening step of the pass-rate check (``screening.min_pass_rate``)
 SCREEN_BATCH = 512
 
@@ -299,9 +313,9 @@ def enroll_kernel(p, n, k0, k1, max_candidates):
     """
     d = p.weights.shape[0]
     nz_cop = p.chol.shape[0]
-    ints = np.zeros((n, 4), dtype=np.int64)  # race, region, sledai, candidate
-    floats = np.zeros((n, 10))
-    flags = np.zeros((n, 8), dtype=np.bool_)
+    ints = np.zeros((n, N_INTS), dtype=np.int64)
+    floats = np.zeros((n, N_FLOATS))
+    flags = np.zeros((n, N_FLAGS), dtype=np.bool_)
     propensity = np.zeros((n, d))
     active = np.zeros((n, d), dtype=np.bool_)
     bilag_rater = np.zeros((n, N_BILAG))
@@ -337,9 +351,9 @@ def enroll_kernel(p, n, k0, k1, max_candidates):
             for m in range(k + 1):
                 acc += p.chol[k, m] * e[m]
             zc[k] = acc
-        c3 = load * zc[1] + rest * _z(zu, ZC_COMPLEMENT)
-        c4 = load * zc[1] + rest * _z(zu, ZC_COMPLEMENT + 1)
-        dsdna = zc[0] > p.thr_dsdna
+        c3 = load * zc[ZD_COMPLEMENT] + rest * _z(zu, ZC_COMPLEMENT)
+        c4 = load * zc[ZD_COMPLEMENT] + rest * _z(zu, ZC_COMPLEMENT + 1)
+        dsdna = zc[ZD_DSDNA] > p.thr_dsdna
         low_c3 = c3 > p.thr_c3
         low_c4 = c4 > p.thr_c4
         ucell = u[0, UC_CELL]
@@ -347,7 +361,7 @@ def enroll_kernel(p, n, k0, k1, max_candidates):
         while cell < p.cell_cdf.shape[0] - 1 and ucell >= p.cell_cdf[cell]:
             cell += 1
         race = cell // p.n_regions
-        activity = p.activity_sd * zc[2] + p.race_activity[race]
+        activity = p.activity_sd * zc[ZD_ACTIVITY] + p.race_activity[race]
         fluct = p.fluctuation_sd * _z(zu, ZC_FLUCTUATION)
         # disease state at screening, scored
         for j in range(d):
@@ -371,35 +385,35 @@ def enroll_kernel(p, n, k0, k1, max_candidates):
                        p.max_proteinuria_g):
             i = got
             got += 1
-            on_pred = zc[4] > p.thr_pred
+            on_pred = zc[ZD_PREDNISONE] > p.thr_pred
             dose = 0.0
             if on_pred:
-                dose = max(round(interpolate_z(p.dose_table, zc[4]) * 2.0) / 2.0, 1.0)
-            ints[i, 0] = race
-            ints[i, 1] = cell % p.n_regions
-            ints[i, 2] = score
-            ints[i, 3] = c - 1
-            floats[i, 0] = min(max(p.age_mean + p.age_sd * zc[7], 18.0), 75.0)
-            floats[i, 1] = math.exp(p.weight_log_mean + p.weight_log_sd * zc[8])
-            floats[i, 2] = interpolate_z(p.duration_table, zc[3])
-            floats[i, 3] = dose
-            floats[i, 4] = prot
-            floats[i, 5] = activity
-            floats[i, 6] = fluct
+                dose = max(round(interpolate_z(p.dose_table, zc[ZD_PREDNISONE]) * 2.0) / 2.0, 1.0)
+            ints[i, I_RACE] = race
+            ints[i, I_REGION] = cell % p.n_regions
+            ints[i, I_SLEDAI] = score
+            ints[i, I_CANDIDATE] = c - 1
+            floats[i, F_AGE] = min(max(p.age_mean + p.age_sd * zc[ZD_AGE], 18.0), 75.0)
+            floats[i, F_WEIGHT] = math.exp(p.weight_log_mean + p.weight_log_sd * zc[ZD_WEIGHT])
+            floats[i, F_DURATION] = interpolate_z(p.duration_table, zc[ZD_DURATION])
+            floats[i, F_PREDNISONE] = dose
+            floats[i, F_PROTEINURIA] = prot
+            floats[i, F_ACTIVITY] = activity
+            floats[i, F_FLUCTUATION] = fluct
             rater = p.pga_patient_sd * _z(zu, ZC_PGA_RATER)
-            floats[i, 7] = rater
-            floats[i, 8] = pga_score(
+            floats[i, F_PGA_RATER] = rater
+            floats[i, F_PGA] = pga_score(
                 p.pga_intercept, p.pga_per_sledai_point,
                 clinical_sledai_score(state, p.weights, p.clinical), rater,
                 p.pga_visit_sd * _z(zu, ZC_PGA),
             )
-            flags[i, 0] = u[0, UC_FEMALE] < p.female
-            flags[i, 1] = ana
-            flags[i, 2] = dsdna
-            flags[i, 3] = low_c3
-            flags[i, 4] = low_c4
-            flags[i, 5] = zc[5] > p.thr_is
-            flags[i, 6] = zc[6] > p.thr_am
+            flags[i, B_FEMALE] = u[0, UC_FEMALE] < p.female
+            flags[i, B_ANA] = ana
+            flags[i, B_DSDNA] = dsdna
+            flags[i, B_LOW_C3] = low_c3
+            flags[i, B_LOW_C4] = low_c4
+            flags[i, B_IMMUNOSUPPRESSANT] = zc[ZD_IS] > p.thr_is
+            flags[i, B_ANTIMALARIAL] = zc[ZD_AM] > p.thr_am
             for j in range(d):
                 propensity[i, j] = prop[j]
                 active[i, j] = state[j]
@@ -557,29 +571,29 @@ def cohort_of(arrays) -> Cohort:
     """The ``Cohort`` of ``enroll_kernel``'s column arrays."""
     ints, floats, flags, propensity, active, bilag_rater, bilag, bilag_ever = arrays
     return Cohort(
-        race=ints[:, 0].copy(),
-        region=ints[:, 1].copy(),
-        female=flags[:, 0].copy(),
-        age=floats[:, 0].copy(),
-        weight_kg=floats[:, 1].copy(),
-        disease_duration=floats[:, 2].copy(),
-        ana=flags[:, 1].copy(),
-        anti_dsdna=flags[:, 2].copy(),
-        low_c3=flags[:, 3].copy(),
-        low_c4=flags[:, 4].copy(),
-        prednisone=floats[:, 3].copy(),
-        immunosuppressant=flags[:, 5].copy(),
-        antimalarial=flags[:, 6].copy(),
-        proteinuria_g=floats[:, 4].copy(),
-        activity=floats[:, 5].copy(),
-        fluctuation=floats[:, 6].copy(),
+        race=ints[:, I_RACE].copy(),
+        region=ints[:, I_REGION].copy(),
+        female=flags[:, B_FEMALE].copy(),
+        age=floats[:, F_AGE].copy(),
+        weight_kg=floats[:, F_WEIGHT].copy(),
+        disease_duration=floats[:, F_DURATION].copy(),
+        ana=flags[:, B_ANA].copy(),
+        anti_dsdna=flags[:, B_DSDNA].copy(),
+        low_c3=flags[:, B_LOW_C3].copy(),
+        low_c4=flags[:, B_LOW_C4].copy(),
+        prednisone=floats[:, F_PREDNISONE].copy(),
+        immunosuppressant=flags[:, B_IMMUNOSUPPRESSANT].copy(),
+        antimalarial=flags[:, B_ANTIMALARIAL].copy(),
+        proteinuria_g=floats[:, F_PROTEINURIA].copy(),
+        activity=floats[:, F_ACTIVITY].copy(),
+        fluctuation=floats[:, F_FLUCTUATION].copy(),
         propensity=propensity,
         active=active,
-        sledai=ints[:, 2].copy(),
-        pga_rater=floats[:, 7].copy(),
-        pga=floats[:, 8].copy(),
+        sledai=ints[:, I_SLEDAI].copy(),
+        pga_rater=floats[:, F_PGA_RATER].copy(),
+        pga=floats[:, F_PGA].copy(),
         bilag_rater=bilag_rater,
         bilag=bilag,
         bilag_ever=bilag_ever,
-        candidate=ints[:, 3].copy(),
+        candidate=ints[:, I_CANDIDATE].copy(),
     )

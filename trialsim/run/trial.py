@@ -27,13 +27,31 @@ from trialsim.core.rng import STAGE_REDUCED, counter_uniforms, replicate_keys
 from trialsim.model.course import (
     CourseParams,
     CoursePatients,
+    amplitudes,
     course_params,
-    drug_amplitude_of,
     simulate_course,
-    soc_amplitude_of,
-    stabilization_amplitude_of,
 )
 from trialsim.model.population import (
+    B_ANA,
+    B_ANTIMALARIAL,
+    B_DSDNA,
+    B_FEMALE,
+    B_IMMUNOSUPPRESSANT,
+    B_LOW_C3,
+    B_LOW_C4,
+    F_ACTIVITY,
+    F_AGE,
+    F_DURATION,
+    F_FLUCTUATION,
+    F_PGA,
+    F_PGA_RATER,
+    F_PREDNISONE,
+    F_PROTEINURIA,
+    F_WEIGHT,
+    I_CANDIDATE,
+    I_RACE,
+    I_REGION,
+    I_SLEDAI,
     PopulationModel,
     enroll_kernel,
     max_candidates,
@@ -175,40 +193,38 @@ def run_trials(tp, pp, cp, keys, analysis, rates, arm_n, sledai_mean, baseline,
          bilag0, bilag_ever) = enroll_kernel(pp, n, k0, k1, tp.max_candidates)
         if status != 0:
             return r, status, got, n_screened
-        race = np.ascontiguousarray(ints[:, 0])
-        region = np.ascontiguousarray(ints[:, 1])
-        sledai0 = np.ascontiguousarray(ints[:, 2])
-        proteinuria = np.ascontiguousarray(floats[:, 4])
-        prednisone = np.ascontiguousarray(floats[:, 3])
-        duration = np.ascontiguousarray(floats[:, 2])
+        race = np.ascontiguousarray(ints[:, I_RACE])
+        region = np.ascontiguousarray(ints[:, I_REGION])
+        sledai0 = np.ascontiguousarray(ints[:, I_SLEDAI])
+        proteinuria = np.ascontiguousarray(floats[:, F_PROTEINURIA])
+        prednisone = np.ascontiguousarray(floats[:, F_PREDNISONE])
+        duration = np.ascontiguousarray(floats[:, F_DURATION])
         x = strata_matrix(tp.factor_codes, sledai0, proteinuria, race)
         arm = randomize_kernel(stratum_codes(x), tp.template, k0, k1)
-        soc_amp = np.empty(n)
-        drug_amp = np.empty(n)
-        stab_amp = np.empty(n)
+        dose = np.empty(n)
+        sero = np.empty(n, dtype=np.bool_)
         for i in range(n):
-            dose = tp.doses[arm[i]]
-            sero = flags[i, 2] and (flags[i, 3] or flags[i, 4])
-            soc_amp[i] = soc_amplitude_of(cp, region[i])
-            drug_amp[i] = drug_amplitude_of(cp, race[i], sero, duration[i], prednisone[i], dose)
-            stab_amp[i] = stabilization_amplitude_of(cp, race[i], dose)
+            dose[i] = tp.doses[arm[i]]
+            sero[i] = flags[i, B_DSDNA] and (flags[i, B_LOW_C3] or flags[i, B_LOW_C4])
+        drug_amp, stab_amp, soc_amp = amplitudes(cp, race, region, sero, duration, prednisone,
+                                                 dose)
         pt = CoursePatients(
-            activity=np.ascontiguousarray(floats[:, 5]),
-            fluctuation0=np.ascontiguousarray(floats[:, 6]),
+            activity=np.ascontiguousarray(floats[:, F_ACTIVITY]),
+            fluctuation0=np.ascontiguousarray(floats[:, F_FLUCTUATION]),
             propensity=propensity,
             active0=active,
             soc_amp=soc_amp,
             drug_amp=drug_amp,
             stab_amp=stab_amp,
-            pga_rater=np.ascontiguousarray(floats[:, 7]),
-            pga0=np.ascontiguousarray(floats[:, 8]),
+            pga_rater=np.ascontiguousarray(floats[:, F_PGA_RATER]),
+            pga0=np.ascontiguousarray(floats[:, F_PGA]),
             bilag_rater=bilag_rater,
             bilag0=bilag0,
             bilag_ever0=bilag_ever,
             prednisone0=prednisone,
-            weight_kg=np.ascontiguousarray(floats[:, 1]),
-            on_is0=np.ascontiguousarray(flags[:, 5]),
-            unit=np.ascontiguousarray(ints[:, 3]),
+            weight_kg=np.ascontiguousarray(floats[:, F_WEIGHT]),
+            on_is0=np.ascontiguousarray(flags[:, B_IMMUNOSUPPRESSANT]),
+            unit=np.ascontiguousarray(ints[:, I_CANDIDATE]),
         )
         sledai, pga, bilag, pred, flare, failure, dropout = simulate_course(cp, pt, k0, k1)
         constant = np.zeros(n, dtype=np.bool_)
@@ -253,10 +269,11 @@ def run_trials(tp, pp, cp, keys, analysis, rates, arm_n, sledai_mean, baseline,
         # baseline table moments
         flags_c = np.ascontiguousarray(flags)
         for i in range(n):
-            baseline_row(i, race, region, flags_c[:, 0], floats[:, 0], floats[:, 1], duration,
-                         sledai0, bilag0, floats[:, 8], flags_c[:, 1], flags_c[:, 2],
-                         flags_c[:, 3], flags_c[:, 4], prednisone, flags_c[:, 5],
-                         flags_c[:, 6], proteinuria, active, row)
+            baseline_row(i, race, region, flags_c[:, B_FEMALE], floats[:, F_AGE],
+                         floats[:, F_WEIGHT], duration, sledai0, bilag0, floats[:, F_PGA],
+                         flags_c[:, B_ANA], flags_c[:, B_DSDNA], flags_c[:, B_LOW_C3],
+                         flags_c[:, B_LOW_C4], prednisone, flags_c[:, B_IMMUNOSUPPRESSANT],
+                         flags_c[:, B_ANTIMALARIAL], proteinuria, active, row)
             add_moments(baseline[r], arm[i], row)
         screened[r] = n_screened
     return -1, 0, 0, 0
