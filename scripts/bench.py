@@ -40,22 +40,49 @@ def trials_per_second(scenario, replicates: int, n_jobs: int) -> tuple[float, fl
     return replicates / wall, wall
 
 
-def engine_draws(scenario) -> tuple[int, int]:
-    """Uniforms and normals one trial of ``scenario`` makes (replicate 0), counted from the
-    slot layouts: every slot of every screened candidate and of every patient-visit after
-    baseline is drawn (``rng.fill_draws``); randomization and the reduced model are
-    negligible. Normal slots read as uniforms and mapped only when used count as normals."""
-    from trialsim.model.course import N_NORMAL, N_UNIFORM
+def engine_draws(scenario) -> dict[str, int]:
+    """Random numbers one trial of ``scenario`` (replicate 0) needs and makes.
+
+    ``used_*``: the uniforms and normals the model reads, counted from the simulated trial
+    (what a generator drawing one number per use would draw): per screened candidate the
+    race x region cell, ANA and one uniform per clinical descriptor, the copula, complement,
+    fluctuation, organ-propensity and proteinuria normals; per enrolled patient the sex and
+    BILAG-history uniforms and the PGA and BILAG rater and noise normals; per patient-visit
+    after baseline one uniform per descriptor, the fluctuation and PGA normals, one normal
+    per active BILAG system, the dropout uniform while on study and the flare response's
+    uniforms. ``slots_*``: what the counter generator makes (every slot of every candidate
+    and patient-visit; normal slots as 53-bit uniforms). Randomization and the reduced model
+    are negligible.
+    """
+    from trialsim.model.course import N_NORMAL, N_UNIFORM, run_course
+    from trialsim.model.instruments import CLINICAL, FLARE_NONE, GRADE_C, N_BILAG
     from trialsim.model.population import N_CANDIDATE_NORMAL, N_CANDIDATE_UNIFORM
+    from trialsim.model.randomization import randomize, strata_indicators, stratum_index
 
     plan = Plan(scenario)
-    _, screened = plan.population.enroll(
-        scenario.design.sample_size, replicate_key(scenario.seed, 0)
-    )
-    visits = scenario.design.sample_size * (plan.n_visits - 1)
-    uniforms = screened * N_CANDIDATE_UNIFORM + visits * N_UNIFORM
-    normals = screened * N_CANDIDATE_NORMAL + visits * N_NORMAL
-    return int(uniforms), int(normals)
+    key = replicate_key(scenario.seed, 0)
+    n = scenario.design.sample_size
+    cohort, screened = plan.population.enroll(n, key)
+    x, _ = strata_indicators(cohort, scenario.design)
+    arm = randomize(stratum_index(x), plan.allocation, scenario.design.block_multiplier, key)
+    course = run_course(scenario, cohort, plan.doses[arm], key, plan.course)
+    v = course.sledai.shape[1]
+    clinical = int(CLINICAL.sum())
+    d = CLINICAL.size
+    active_systems = int((course.bilag[:, 1:, :] >= GRADE_C).sum())
+    on_study = int(np.minimum(course.dropout_visit - 1, v - 1).sum())
+    flare_visits = int((course.flare[:, 1:] != FLARE_NONE).sum())
+    visits = n * (v - 1)
+    used_uniforms = (screened * (2 + clinical) + n * (1 + N_BILAG)
+                     + visits * (d + 1) + on_study + 2 * flare_visits)
+    used_normals = (screened * (9 + 2 + 1 + clinical + 1) + n * 2 * (1 + N_BILAG)
+                    + visits * 2 + active_systems)
+    return {
+        "used_uniforms": int(used_uniforms),
+        "used_normals": int(used_normals),
+        "slot_uniforms": int(screened * N_CANDIDATE_UNIFORM + visits * N_UNIFORM),
+        "slot_normals": int(screened * N_CANDIDATE_NORMAL + visits * N_NORMAL),
+    }
 
 
 @njit(nogil=True)
@@ -141,8 +168,9 @@ def main() -> None:
     simulate(sc, replicates=4, n_jobs=2, chunk_size=1, progress=False)
     serial, serial_wall = trials_per_second(sc, args.replicates, 1)
     parallel, parallel_wall = trials_per_second(sc, args.replicates, 2)
-    n_uniform, n_normal = engine_draws(sc)
-    bound, bound_counter = rng_bounds(n_uniform, n_normal)
+    draws = engine_draws(sc)
+    bound, _ = rng_bounds(draws["used_uniforms"], draws["used_normals"])
+    _, bound_counter = rng_bounds(draws["slot_uniforms"], draws["slot_normals"])
     report = {
         "scenario": sc.name,
         "sample_size": sc.design.sample_size,
@@ -153,8 +181,7 @@ def main() -> None:
         "two_jobs_trials_per_second": round(parallel, 2),
         "two_jobs_wall_seconds": round(parallel_wall, 3),
         "speedup_two_jobs": round(parallel / serial, 3),
-        "uniforms_per_trial": n_uniform,
-        "normals_per_trial": n_normal,
+        **{f"{k}_per_trial": val for k, val in draws.items()},
         "rng_bound_seconds_per_trial": round(bound, 6),
         "rng_bound_counter_seconds_per_trial": round(bound_counter, 6),
         "engine_seconds_per_trial_serial": round(1 / serial, 6),
