@@ -141,3 +141,24 @@ def test_cli_bad_option_value(tmp_path):
         cwd=ROOT,
     )
     assert proc.returncode == 2 and "--replicates" in proc.stderr and "at least 1" in proc.stderr
+
+
+def test_a_rerun_replaces_its_outputs_and_keeps_everything_else(tmp_path):
+    """The results folder of a run also holds other commands' results (``power/`` is the
+    default output of ``trialsim power``) and the user's files: a rerun replaces the run's
+    own outputs as one unit and keeps them."""
+    out = tmp_path / "res"
+    args = ["run", str(ROOT / "configs/bliss76.yaml"), "--replicates", "2", "--n-jobs", "1",
+            "--out", str(out), "--quiet", "--no-figures", *TINY_SET]
+    assert main(args) == 0
+    (out / "power").mkdir()
+    (out / "power" / "power.csv").write_text("kept\n")
+    (out / "notes.txt").write_text("mine\n")
+    (out / "summary.csv").write_text("stale\n")
+    assert main([*args, "--replicates", "3"]) == 0
+    assert (out / "power" / "power.csv").read_text() == "kept\n"
+    assert (out / "notes.txt").read_text() == "mine\n"
+    assert (out / "summary.csv").read_text() != "stale\n"
+    assert json.loads((out / "run.json").read_text())["replicates"] == 3
+    assert len(pd.read_parquet(out / "trials")) == 3
+    assert not list(tmp_path.glob(".*"))  # no staging or old folder left behind

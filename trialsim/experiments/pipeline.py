@@ -3,8 +3,9 @@
 The replicates stream through: each chunk, in replicate order, goes to the summaries'
 reducer and to the replicate-level parquet datasets, and is dropped (``reduce``), so memory
 does not grow with the number of replicates. Everything is written into a staging folder
-beside the results folder, which replaces the results folder in one rename at the end: the
-outputs of a run appear as one unit or not at all.
+beside the results folder, which replaces the results folder in one rename at the end (other
+commands' results and files in it are kept): the outputs of a run appear as one unit or not
+at all.
 """
 
 from __future__ import annotations
@@ -140,23 +141,24 @@ def run_scenario(
     if final is None:
         out._cleanup = weakref.finalize(out, shutil.rmtree, str(staging), True)
         return out
-    publish(staging, final, carry=[] if checkpoint_dir is None else [Path(checkpoint_dir)])
+    publish(staging, final)
     out.folder = final
     return out
 
 
-def publish(staging: Path, final: Path, carry: list[Path] = ()) -> None:
-    """Put the staged results folder in place of ``final`` (renames only: a reader sees the
-    old folder or the new one; the old one is removed after). Paths of ``carry`` inside the
-    old folder (a checkpoint directory) move into the new one."""
-    for path in carry:
-        try:
-            rel = path.resolve().relative_to(final.resolve())
-        except (ValueError, OSError):
-            continue
-        if path.exists() and rel.parts:
-            (staging / rel).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(path, staging / rel)
+def publish(staging: Path, final: Path) -> None:
+    """Put the staged results folder in place of ``final``.
+
+    Entries of the old folder that this run does not produce (another command's results
+    such as ``power/``, a checkpoint directory, the user's own files) are first moved into
+    the staged folder, so they survive; then the staged folder replaces the old one by
+    renames only: a reader sees the old outputs or the new ones, never a mix. The old folder
+    is removed after.
+    """
+    if final.exists():
+        for entry in final.iterdir():
+            if not (staging / entry.name).exists():
+                os.replace(entry, staging / entry.name)
     old = None
     if final.exists():
         old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
