@@ -162,3 +162,32 @@ def test_a_rerun_replaces_its_outputs_and_keeps_everything_else(tmp_path):
     assert json.loads((out / "run.json").read_text())["replicates"] == 3
     assert len(pd.read_parquet(out / "trials")) == 3
     assert not list(tmp_path.glob(".*"))  # no staging or old folder left behind
+
+
+def test_the_working_directory_is_not_a_results_folder(tmp_path, monkeypatch, capsys):
+    """A run replaces its results folder as a whole: --out . (or a folder containing the
+    working directory) is refused before anything is simulated or moved."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine\n")
+    for out in (".", str(tmp_path.parent)):
+        rc = main(["run", str(ROOT / "configs/bliss76.yaml"), "--replicates", "2",
+                   "--out", out, "--quiet", "--no-figures", *TINY_SET])
+        assert rc == 2
+        err = capsys.readouterr().err
+        assert "--out" in err and "current directory" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_only_dead_runs_staging_folders_are_removed(tmp_path):
+    import os
+
+    from trialsim.experiments.pipeline import remove_dead_staging
+
+    final = tmp_path / "res"
+    live = tmp_path / f".res.staging-{os.getpid()}-aaaa"
+    dead = tmp_path / ".res.staging-999999999-bbbb"
+    mine = tmp_path / f".res.staging-{os.getpid()}-cccc"
+    for d in (live, dead, mine):
+        d.mkdir()
+    remove_dead_staging(final, keep=mine)
+    assert live.exists() and mine.exists() and not dead.exists()

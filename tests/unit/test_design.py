@@ -68,3 +68,30 @@ def test_bootstrap_stream_is_no_replicate_stream():
     k0, k1 = replicate_key(7, 0xB007)
     for stage in range(len(STAGES)):
         assert not np.array_equal(boot, counter_uniforms(k0, k1, stage, 0, 0, 4)), stage
+
+
+def test_a_trial_that_fills_at_a_pass_rate_check_is_not_a_failure(tiny):
+    """The pass-rate check (every 512 candidates from the 2,048th) applies only while the
+    trial is not full: a trial whose last patient is the 2,048th candidate is enrolled even
+    when the rate at that candidate is below ``screening.min_pass_rate``."""
+    import pytest
+
+    from trialsim.config.scenario import with_overrides
+    from trialsim.errors import ScenarioError
+    from trialsim.model.population import PopulationModel
+    from trialsim.run.trial import Plan
+
+    for r in range(40):
+        key = (tiny.seed, r)
+        cohort, _ = Plan(tiny).population.enroll(3000, key)
+        before = int((cohort.candidate < 2048).sum())
+        if cohort.candidate[before - 1] == 2047:  # candidate 2,048 is enrolled
+            break
+    else:
+        pytest.skip("no replicate enrols candidate 2,048 (the test needs one)")
+    strict = with_overrides(tiny, {"screening.min_pass_rate": (before + 0.5) / 2048})
+    model = PopulationModel(strict)
+    cohort, screened = model.enroll(before, key)
+    assert screened == 2048 and len(cohort) == before
+    with pytest.raises(ScenarioError, match="min_pass_rate"):
+        model.enroll(before + 1, key)

@@ -130,3 +130,27 @@ def test_chunk_take_and_concat_round_trip(run):
     back = ChunkResult.concat([res.take(slice(0, 7)), res.take(slice(7, None))])
     for k in ChunkResult.__annotations__:
         np.testing.assert_array_equal(getattr(back, k), getattr(res, k))
+
+
+def test_a_resumed_run_loads_its_stored_chunks_one_at_a_time(tiny, tmp_path):
+    """iter_chunks loads a stored chunk when its turn comes, not all of them up front."""
+    from trialsim.run.backends import iter_chunks
+    from trialsim.run.checkpoint import ChunkStore
+
+    store = ChunkStore(tmp_path / "ck", tiny, 2)
+    for _ in iter_chunks(tiny, 8, 2, store=store, progress=False):
+        pass
+    store.chunk_path(2, 4).unlink()  # one chunk to recompute
+    loads = []
+    original = store.load
+
+    def counting(start, stop):
+        loads.append(start)
+        return original(start, stop)
+
+    store.load = counting
+    stream = iter_chunks(tiny, 8, 2, store=store, progress=False)
+    first = next(stream)
+    assert loads == [0] and first.replicates.tolist() == [0, 1]
+    rest = list(stream)
+    assert [c.replicates[0] for c in rest] == [2, 4, 6] and loads == [0, 4, 6]

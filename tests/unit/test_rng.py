@@ -130,3 +130,15 @@ def test_screening_tables_are_accurate(bliss52, bliss76):
         # years; mg/day, largest just above the prednisone-use threshold, where the quantile
         # function's slope is infinite: 1% of the 0.5 mg tablet step
         assert duration_err < 1e-5 and dose_err < 5e-3, (sc.name, duration_err, dose_err)
+
+
+def test_the_top_53_bit_uniform_stays_below_one():
+    """(2^53 - 1 + 0.5) 2^-53 rounds to 1.0, whose normal quantile is infinite."""
+    import math
+
+    from trialsim.core.rng import uniform53
+
+    top = uniform53(np.uint64(0xFFFFFFFF), np.uint64(0xFFFFFFFF))
+    assert top < 1.0 and math.isfinite(normal_quantile(top))
+    bottom = uniform53(np.uint64(0), np.uint64(0))
+    assert bottom == 0.5 * 2.0**-53 and math.isfinite(normal_quantile(bottom))

@@ -42,6 +42,9 @@ _S5 = np.uint64(5)
 _S6 = np.uint64(6)
 _TWO_M32 = 2.0**-32
 _TWO_M53 = 2.0**-53
+#: the largest double below 1: (2^53 - 1 + 0.5) 2^-53 rounds up to 1.0, whose normal quantile
+#: is infinite, so the top 53-bit value maps here instead (every other value is unchanged)
+_BELOW_ONE = 1.0 - 2.0**-53
 
 
 def replicate_key(seed: int, replicate: int) -> tuple[int, int]:
@@ -123,6 +126,13 @@ def normal_quantile(p):
 
 
 @jit
+def uniform53(hi, lo):
+    """A uniform in (0, 1) from two 32-bit words: 27 + 26 bits, ``(x + 0.5) 2^-53``, the top
+    value kept below 1 (its normal quantile would be infinite)."""
+    return min(((hi >> _S5) * 67108864.0 + (lo >> _S6) + 0.5) * _TWO_M53, _BELOW_ONE)
+
+
+@jit
 def philox4x32_lanes(c, n, k0, k1):
     """Philox4x32-10 of the first ``n`` counters of ``c`` (C-contiguous, shape (4, lanes)),
     in place.
@@ -201,7 +211,7 @@ def fill_draws(k0, k1, stage, unit, first_visit, uniforms, normals, scratch, gau
                 hi, lo = c2[lane], c3[lane]
             else:
                 hi, lo = c0[lane], c1[lane]
-            x = ((hi >> _S5) * 67108864.0 + (lo >> _S6) + 0.5) * _TWO_M53
+            x = uniform53(hi, lo)
             normals[v, s] = normal_quantile(x) if gaussianize else x
         for s in range(n_uniform):
             i = 2 * n_normal + s
@@ -245,7 +255,7 @@ def counter_normals(k0, k1, stage, unit, visit, n):
     w = _words(k0, k1, stage, unit, visit, 2 * n)
     out = np.empty(n, dtype=float64)
     for s in range(n):
-        u = ((w[2 * s] >> _S5) * 67108864.0 + (w[2 * s + 1] >> _S6) + 0.5) * _TWO_M53
+        u = uniform53(w[2 * s], w[2 * s + 1])
         out[s] = normal_quantile(u)
     return out
 

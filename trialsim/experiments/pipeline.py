@@ -10,6 +10,7 @@ at all.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import shutil
@@ -26,6 +27,7 @@ import pandas as pd
 from trialsim import __version__
 from trialsim.config.scenario import Scenario
 from trialsim.core.io import write_csv, write_json
+from trialsim.errors import ScenarioError
 from trialsim.report import plots
 from trialsim.run.backends import iter_chunks
 from trialsim.run.checkpoint import ChunkStore, locked
@@ -86,14 +88,13 @@ def run_scenario(
     chunk_size = chunk_size or eng.chunk_size
     t0 = time.perf_counter()
     plan = Plan(scenario)
-    final = Path(out_dir) if out_dir is not None else None
+    final = checked_output_folder(out_dir) if out_dir is not None else None
     if final is not None:
         final.parent.mkdir(parents=True, exist_ok=True)
-        if checkpoint_dir is not None:  # under the checkpoint's lock: no other run of ours
-            for stale in final.parent.glob(f".{final.name}.staging-*"):
-                shutil.rmtree(stale, ignore_errors=True)  # left by a killed run
-        staging = final.parent / f".{final.name}.staging-{uuid.uuid4().hex[:8]}"
+        # the pid in the name lets a later run remove only what dead runs left behind
+        staging = final.parent / f".{final.name}.staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         staging.mkdir()
+        remove_dead_staging(final, keep=staging)
     else:
         staging = Path(tempfile.mkdtemp(prefix=f"trialsim-{scenario.name}-"))
     try:
@@ -141,31 +142,78 @@ def run_scenario(
     if final is None:
         out._cleanup = weakref.finalize(out, shutil.rmtree, str(staging), True)
         return out
-    publish(staging, final)
+    try:
+        publish(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     out.folder = final
     return out
+
+
+def checked_output_folder(out_dir: str | Path) -> Path:
+    """The results folder as an absolute path; it may not be (or contain) the working
+    directory, which a run replaces."""
+    final = Path(out_dir).resolve()
+    cwd = Path.cwd().resolve()
+    if final == cwd or final in cwd.parents or final.parent == final:
+        raise ScenarioError(
+            f"--out {out_dir}: the results folder is replaced as a whole by each run, so it "
+            "cannot be the current directory or one containing it; name a subfolder such as "
+            "results/NAME"
+        )
+    return final
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_dead_staging(final: Path, keep: Path) -> None:
+    """Remove the staging folders of runs into ``final`` whose process is gone (killed)."""
+    for stale in final.parent.glob(f".{final.name}.staging-*"):
+        if stale == keep:
+            continue
+        pid = stale.name.rsplit(".staging-", 1)[1].split("-")[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def publish(staging: Path, final: Path) -> None:
     """Put the staged results folder in place of ``final``.
 
-    Entries of the old folder that this run does not produce (another command's results
-    such as ``power/``, a checkpoint directory, the user's own files) are first moved into
-    the staged folder, so they survive; then the staged folder replaces the old one by
-    renames only: a reader sees the old outputs or the new ones, never a mix. The old folder
-    is removed after.
+    The old folder is renamed aside, the entries this run does not produce (another
+    command's results such as ``power/``, a checkpoint directory, the user's own files) are
+    moved from it into the staged folder, and the staged folder takes the old one's name;
+    the old folder is removed after. On any failure the kept entries go back and the old
+    folder gets its name back, so nothing of the user's is lost.
     """
-    if final.exists():
-        for entry in final.iterdir():
+    if not final.exists():
+        os.replace(staging, final)
+        return
+    old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
+    os.replace(final, old)
+    moved: list[str] = []
+    try:
+        for entry in old.iterdir():
             if not (staging / entry.name).exists():
                 os.replace(entry, staging / entry.name)
-    old = None
-    if final.exists():
-        old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(final, old)
-    os.replace(staging, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+                moved.append(entry.name)
+        os.replace(staging, final)
+    except BaseException:
+        for name in moved:
+            with contextlib.suppress(OSError):
+                os.replace(staging / name, old / name)
+        with contextlib.suppress(OSError):
+            os.replace(old, final)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def write_outputs(out: RunOutput, out_dir: Path, figures: bool = True) -> None:

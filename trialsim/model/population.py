@@ -426,7 +426,9 @@ def enroll_kernel(p, n, k0, k1, max_candidates):
                 bilag[i, k] = bilag_grade(s_k, sys_on[k], prior, p.bilag_threshold_a,
                                           p.bilag_threshold_b)
                 bilag_ever[i, k] = sys_on[k] or prior
-        if c % SCREEN_BATCH == 0 and c >= 4 * SCREEN_BATCH and got < p.min_pass_rate * c:
+        # only while the trial is not yet full (the last patient may fill it at a check)
+        if (got < n and c % SCREEN_BATCH == 0 and c >= 4 * SCREEN_BATCH
+                and got < p.min_pass_rate * c):
             status = 1
             break
     return status, c, got, ints, floats, flags, propensity, active, bilag_rater, bilag, bilag_ever
@@ -557,13 +559,21 @@ def max_candidates(n: int) -> int:
     return max(64 * n, 16 * SCREEN_BATCH)
 
 
-def raise_screening_error(scenario: Scenario, status: int, got: int, screened: int) -> None:
+def raise_screening_error(scenario: Scenario, status: int, got: int, screened: int,
+                          replicate: int | None = None) -> None:
+    """The user's error for ``enroll_kernel``'s status 1 (pass rate too low) or 2 (the
+    candidate limit, ``max_candidates``, reached)."""
     scr = scenario.screening
+    where = "" if replicate is None else f" in replicate {replicate}"
+    why = (
+        f"after {screened} candidates, the limit of candidates screened for "
+        f"{scenario.design.sample_size} patients" if status == 2 else
+        f"below screening.min_pass_rate={scr.min_pass_rate}"
+    )
     raise ScenarioError(
-        f"screening: only {got} of {screened} candidates ({got / max(screened, 1):.2%}) pass "
-        f"the entry criteria (screening.min_sledai={scr.min_sledai}, "
-        f"screening.min_pass_rate={scr.min_pass_rate}); the population and disease parameters "
-        "cannot fill this trial"
+        f"screening{where}: only {got} of {screened} candidates ({got / max(screened, 1):.2%}) "
+        f"pass the entry criteria (screening.min_sledai={scr.min_sledai}), {why}; the "
+        "population and disease parameters cannot fill this trial"
     )
 
 

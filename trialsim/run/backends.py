@@ -279,27 +279,35 @@ def iter_chunks(
     """
     ranges = chunk_ranges(0, replicates, chunk_size)
     ready: dict[int, ChunkResult] = {}
+    stored = set()
     tasks: list[ChunkTask] = []
     for s, e in ranges:
-        cached = store.load(s, e) if store is not None else None
-        if cached is None:
-            tasks.append(ChunkTask(0, s, e))
+        if store is not None and store.chunk_path(s, e).is_file():
+            stored.add(s)  # loaded when its turn comes: a resumed run holds few chunks too
         else:
-            ready[s] = cached
+            tasks.append(ChunkTask(0, s, e))
     if progress is None:
         progress = sys.stderr.isatty()
     from tqdm.auto import tqdm
 
-    done = sum(part.replicates.size for part in ready.values())
+    done = sum(e - s for s, e in ranges if s in stored)
     bar = tqdm(total=replicates, initial=done, unit="trial", disable=not progress,
                desc=scenario.name)
-    order = [s for s, _ in ranges]
     k = 0
+    results = execute([scenario], tasks, backend, n_jobs, scheduler)
     try:
-        results = execute([scenario], tasks, backend, n_jobs, scheduler)
-        while k < len(order):
-            if order[k] in ready:
-                yield ready.pop(order[k])
+        while k < len(ranges):
+            s, e = ranges[k]
+            if s in stored:
+                chunk = store.load(s, e)
+                if chunk is None:  # unreadable after all (cut short): compute it here
+                    chunk = run_chunk(scenario, s, e)
+                    store.save(chunk)
+                yield chunk
+                k += 1
+                continue
+            if s in ready:
+                yield ready.pop(s)
                 k += 1
                 continue
             i, result = next(results)
@@ -310,5 +318,4 @@ def iter_chunks(
             bar.update(t.stop - t.start)
     finally:
         bar.close()
-        if "results" in locals():
-            results.close()  # stop the pool when the consumer stops early
+        results.close()  # stop the pool when the consumer stops early

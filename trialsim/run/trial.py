@@ -252,7 +252,7 @@ def run_trials(tp, pp, cp, keys, analysis, rates, arm_n, sledai_mean, baseline,
         for a in range(n_arms):
             arm_n[r, a] = count[a]
             for t in range(n_targets):
-                rates[r, t, a] = resp[t, a] / count[a] if count[a] > 0 else 0.0
+                rates[r, t, a] = resp[t, a] / count[a] if count[a] > 0 else np.nan
             for v in range(n_visits):
                 sledai_mean[r, a, v] = s_sum[a, v] / s_cnt[a, v] if s_cnt[a, v] > 0 else np.nan
         # time to first flare
@@ -310,13 +310,13 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
         screened=np.zeros(r, dtype=np.int64),
     )
     keys = replicate_keys(scenario.seed, start, stop)
-    failed, _, got, candidates = run_trials(
+    failed, status, got, candidates = run_trials(
         plan.trial, plan.population.params, plan.course, keys, res.analysis, res.rates,
         res.arm_n, res.sledai_mean, res.baseline, res.flare_median_days, res.flare_analysis,
         res.screened,
     )
     if failed >= 0:
-        raise_screening_error(scenario, 1, got, candidates)
+        raise_screening_error(scenario, status, got, candidates, replicate=start + failed)
     return res
 
 

@@ -124,7 +124,8 @@ class Reducer:
             self.baseline_trial_mean = Welford(groups.shape[1] * groups.shape[3])
         total = self.baseline_total.reshape(-1)
         sum_rows(total, groups.reshape(r, -1))
-        per_trial = groups[:, :, 1, :] / np.maximum(groups[:, :, 0, :], 1)
+        with np.errstate(invalid="ignore", divide="ignore"):  # an empty arm: nan, skipped
+            per_trial = groups[:, :, 1, :] / groups[:, :, 0, :]
         self.baseline_trial_mean.add(per_trial.reshape(r, -1))
         return self
 
@@ -213,14 +214,10 @@ class PartWriter:
         self.part_size = part_size
         self.pending: list = []
         self.pending_n = 0
-        self.next_start: int | None = None
         for sub in ("replicates", "trials"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
 
     def add(self, res) -> None:
-        start = int(res.replicates[0])
-        if self.next_start is None:
-            self.next_start = start
         while res.replicates.size:
             first = int(res.replicates[0])
             boundary = (first // self.part_size + 1) * self.part_size

@@ -168,6 +168,9 @@ def trajectory_from(plan: Plan, column: Columns) -> pd.DataFrame:
         for v in range(plan.n_visits):
             x = column(f"sledai_mean.{arm}.w{v * interval}")
             col = x[np.isfinite(x)]
+            if col.size == 0:  # nobody on study at this visit in any replicate
+                rows.append((arm, v * interval, np.nan, np.nan, np.nan))
+                continue
             rows.append((arm, v * interval, float(col.mean()), float(np.quantile(col, 0.025)),
                          float(np.quantile(col, 0.975))))
     return pd.DataFrame(rows, columns=["arm", "week", "mean", "q025", "q975"])
