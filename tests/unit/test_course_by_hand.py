@@ -341,6 +341,7 @@ def test_drug_amplitude_by_subgroup(bliss76):
     ]
     cohort = SimpleNamespace(
         race=np.array([RACE_CODE[c[0]] for c in cases]),
+        region=np.zeros(len(cases), dtype=np.int64),
         serologically_active=np.array([c[1] and (c[2] or c[3]) for c in cases]),
         disease_duration=np.array([c[4] for c in cases]),
         prednisone=np.array([c[5] for c in cases]),

@@ -146,11 +146,6 @@ if tuple(ENDPOINTS) != ENDPOINT_NAMES:  # the schema validates against the vocab
     raise RuntimeError(f"vocab.ENDPOINT_NAMES {ENDPOINT_NAMES} != registered {tuple(ENDPOINTS)}")
 
 
-def sri(trial: Trial, visit: int, k: int = 4) -> np.ndarray:
-    """SRI-k of each patient at ``visit``."""
-    return ENDPOINTS[f"sri{k}"](trial, visit)
-
-
 def first_flare_visit(course: Course, severe: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``first_flare`` of each patient.
 

@@ -63,21 +63,13 @@ def replicate_keys(seed: int, start: int, stop: int) -> np.ndarray:
 
 @jit
 def philox4x32(c0, c1, c2, c3, k0, k1):
-    """Philox4x32-10 of the counter (c0, c1, c2, c3) under the key (k0, k1).
-
-    All arguments and results are uint64 holding 32-bit words (Random123's known-answer
-    vectors are checked in tests/unit/test_rng.py).
-    """
-    c0, c1, c2, c3 = uint64(c0), uint64(c1), uint64(c2), uint64(c3)
-    k0, k1 = uint64(k0), uint64(k1)
-    for r in range(10):
-        if r > 0:
-            k0 = (k0 + _W0) & _MASK
-            k1 = (k1 + _W1) & _MASK
-        p0 = _M0 * c0
-        p1 = _M1 * c2
-        c0, c1, c2, c3 = (p1 >> _S32) ^ c1 ^ k0, p1 & _MASK, (p0 >> _S32) ^ c3 ^ k1, p0 & _MASK
-    return c0, c1, c2, c3
+    """Philox4x32-10 of one counter (c0, c1, c2, c3) under the key (k0, k1):
+    ``philox4x32_lanes`` on one lane. Arguments and results are uint64 holding 32-bit
+    words (Random123's known-answer vectors are checked in tests/unit/test_rng.py)."""
+    c = np.empty((4, 1), dtype=np.uint64)
+    c[0, 0], c[1, 0], c[2, 0], c[3, 0] = uint64(c0), uint64(c1), uint64(c2), uint64(c3)
+    philox4x32_lanes(c, 1, k0, k1)
+    return c[0, 0], c[1, 0], c[2, 0], c[3, 0]
 
 
 @jit
@@ -229,14 +221,15 @@ def draw_scratch(n_visits: int, n_uniform: int, n_normal: int) -> np.ndarray:
 @jit
 def _words(k0, k1, stage, unit, visit, n):
     """The first ``n`` words of (stage, unit, visit)."""
-    out = np.empty(4 * ((n + 3) // 4), dtype=np.uint64)
-    for b in range(out.size // 4):
-        x0, x1, x2, x3 = philox4x32(unit, visit, b, stage, k0, k1)
-        out[4 * b] = x0
-        out[4 * b + 1] = x1
-        out[4 * b + 2] = x2
-        out[4 * b + 3] = x3
-    return out[:n]
+    nb = (n + 3) // 4
+    c = np.empty((4, nb), dtype=np.uint64)
+    for b in range(nb):
+        c[0, b] = unit
+        c[1, b] = visit
+        c[2, b] = b
+        c[3, b] = stage
+    philox4x32_lanes(c, nb, k0, k1)
+    return c.T.copy().reshape(-1)[:n]
 
 
 @jit

@@ -130,8 +130,7 @@ def amplitudes(p, race, region, serologically_active, disease_duration, predniso
 def _amplitudes(scenario, cohort, dose_mg_kg, params=None):
     p = course_params(scenario) if params is None else params
     race = np.asarray(cohort.race, dtype=np.int64)
-    region = getattr(cohort, "region", None)
-    region = np.zeros_like(race) if region is None else np.asarray(region, dtype=np.int64)
+    region = np.asarray(cohort.region, dtype=np.int64)
     return amplitudes(
         p, race, region, np.asarray(cohort.serologically_active, dtype=np.bool_),
         np.asarray(cohort.disease_duration, dtype=np.float64),

@@ -119,15 +119,6 @@ def pga_score(intercept, per_sledai_point, clinical_sledai, rater, noise):
 
 
 @jit
-def pga_scores(intercept, per_sledai_point, clinical_sledai, rater, noise):
-    """``pga_score`` of many patient-visits (arrays of one shape in, float64 out)."""
-    out = np.empty(clinical_sledai.shape[0])
-    for i in range(out.shape[0]):
-        out[i] = pga_score(intercept, per_sledai_point, clinical_sledai[i], rater[i], noise[i])
-    return out
-
-
-@jit
 def bilag_system_severity(active, weights, bilag_of, severity, involved):
     """Each BILAG system's severity before noise, and whether any descriptor of it is active.
 
@@ -152,26 +143,6 @@ def bilag_system_severity(active, weights, bilag_of, severity, involved):
             involved[k] = True
             severity[k] += weights[j] * BILAG_SEVERITY_PER_WEIGHT
 
-
-@jit
-def bilag_systems_severity(active, weights, bilag_of):
-    """``bilag_system_severity`` of many patients.
-
-    Parameters
-    ----------
-    active : ndarray of bool, shape (n, n_descriptors)
-
-    Returns
-    -------
-    severity : ndarray of float64, shape (n, N_BILAG)
-    involved : ndarray of bool, shape (n, N_BILAG)
-    """
-    n = active.shape[0]
-    severity = np.zeros((n, N_BILAG))
-    involved = np.zeros((n, N_BILAG), dtype=np.bool_)
-    for i in range(n):
-        bilag_system_severity(active[i], weights, bilag_of, severity[i], involved[i])
-    return severity, involved
 
 
 @jit
@@ -296,22 +267,6 @@ def sledai_reduced(baseline, visit, k):
     return baseline - visit >= k
 
 
-@jit
-def _new_bilag_rows(baseline, visit):
-    n = baseline.shape[0]
-    new_a = np.empty(n, dtype=np.int64)
-    new_b = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        new_a[i], new_b[i] = new_bilag(baseline[i], visit[i])
-    return new_a, new_b
-
-
-def new_bilag_counts(baseline: np.ndarray, visit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``new_bilag`` of each patient: arrays of shape (n_patients, n_systems) in, (new_a,
-    new_b) arrays of shape (n_patients,) out."""
-    return _new_bilag_rows(np.asarray(baseline), np.asarray(visit))
-
-
 def no_new_bilag(baseline: np.ndarray, visit: np.ndarray) -> np.ndarray:
     """``bilag_not_worse`` of each patient."""
     b, v = np.asarray(baseline), np.asarray(visit)
@@ -339,13 +294,6 @@ def is_bilag_a_or_2b(grades):
         elif grades[k] == GRADE_B:
             n_b += 1
     return n_a >= 1 or n_b >= 2
-
-
-def bilag_a_or_2b(grades: np.ndarray) -> np.ndarray:
-    """``is_bilag_a_or_2b`` of each patient (grades of shape (n, n_systems))."""
-    g = np.asarray(grades)
-    return np.array([is_bilag_a_or_2b(row) for row in g.reshape(-1, g.shape[-1])],
-                    dtype=bool).reshape(g.shape[:-1])
 
 
 @jit

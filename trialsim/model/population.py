@@ -45,7 +45,6 @@ from trialsim.model.instruments import (
 )
 
 RACE_CODE = {r: i for i, r in enumerate(RACES)}
-REGION_CODE = {r: i for i, r in enumerate(REGIONS)}
 
 
 @dataclass
@@ -182,11 +181,6 @@ def tabulation_error(fn, grid: np.ndarray, table: np.ndarray) -> float:
     approx = 0.5 * (table[1:] + table[:-1])
     ok = np.isfinite(exact)
     return float(np.max(np.abs(exact[ok] - approx[ok]))) if ok.any() else 0.0
-
-
-def _lognormal(z: np.ndarray, mean: float, sd: float) -> np.ndarray:
-    s2 = np.log1p((sd / mean) ** 2)
-    return np.exp(np.log(mean) - s2 / 2 + np.sqrt(s2) * z)
 
 
 #: uniform slots of a screened candidate (``rng.fill_draws``, stage population)

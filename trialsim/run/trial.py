@@ -267,13 +267,12 @@ def run_trials(tp, pp, cp, keys, analysis, rates, arm_n, sledai_mean, baseline,
             flare_median_days[r, a] = km_median(days[m], observed[m])
         flare_analysis[r] = compare_survival(days, observed, arm, tp.pairs)
         # baseline table moments
-        flags_c = np.ascontiguousarray(flags)
         for i in range(n):
-            baseline_row(i, race, region, flags_c[:, B_FEMALE], floats[:, F_AGE],
+            baseline_row(i, race, region, flags[:, B_FEMALE], floats[:, F_AGE],
                          floats[:, F_WEIGHT], duration, sledai0, bilag0, floats[:, F_PGA],
-                         flags_c[:, B_ANA], flags_c[:, B_DSDNA], flags_c[:, B_LOW_C3],
-                         flags_c[:, B_LOW_C4], prednisone, flags_c[:, B_IMMUNOSUPPRESSANT],
-                         flags_c[:, B_ANTIMALARIAL], proteinuria, active, row)
+                         flags[:, B_ANA], flags[:, B_DSDNA], flags[:, B_LOW_C3],
+                         flags[:, B_LOW_C4], prednisone, flags[:, B_IMMUNOSUPPRESSANT],
+                         flags[:, B_ANTIMALARIAL], proteinuria, active, row)
             add_moments(baseline[r], arm[i], row)
         screened[r] = n_screened
     return -1, 0, 0, 0

@@ -213,7 +213,6 @@ class PartWriter:
         self.root = Path(root)
         self.part_size = part_size
         self.pending: list = []
-        self.pending_n = 0
         for sub in ("replicates", "trials"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
 
@@ -223,7 +222,6 @@ class PartWriter:
             boundary = (first // self.part_size + 1) * self.part_size
             take = min(res.replicates.size, boundary - first)
             self.pending.append(res.take(slice(0, take)))
-            self.pending_n += take
             res = res.take(slice(take, None))
             if first + take == boundary:
                 self._flush()
@@ -239,7 +237,6 @@ class PartWriter:
                                                     index=False)
         trial_table(self.plan, part).to_parquet(self.root / "trials" / name, index=False)
         self.pending = []
-        self.pending_n = 0
 
     def close(self) -> None:
         self._flush()
