@@ -44,9 +44,12 @@ Corr = Annotated[float, Field(gt=-1.0, lt=1.0)]
 
 
 class Model(BaseModel):
-    """Base of every schema block: unknown keys are errors, values are checked on assignment."""
+    """Base of every schema block: unknown keys are errors, values are checked on assignment,
+    and every number is finite (``.nan`` and ``.inf`` are refused wherever they appear)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, frozen=False, allow_inf_nan=False
+    )
 
 
 def _keys_in(allowed: tuple[str, ...], what: str):
@@ -59,6 +62,22 @@ def _keys_in(allowed: tuple[str, ...], what: str):
         return v
 
     return AfterValidator(check)
+
+
+def _no_duplicates(v: list) -> list:
+    """A list validator: every entry at most once (a repeated entry is a typo, not a request)."""
+    seen, repeated = set(), []
+    for x in v:
+        key = json.dumps(x, sort_keys=True, default=str)
+        if key in seen and x not in repeated:
+            repeated.append(x)
+        seen.add(key)
+    if repeated:
+        raise ValueError(f"entries must be distinct; repeated: {repeated}")
+    return v
+
+
+Distinct = AfterValidator(_no_duplicates)
 
 
 def _sums_to_one(values: dict[str, float], what: str) -> None:
@@ -268,8 +287,10 @@ class Design(Model):
     arms: dict[str, Arm]
     control: str = "placebo"
     #: weeks at which endpoints are evaluated (each must be a visit week)
-    endpoint_weeks: list[Annotated[int, Field(ge=1)]]
-    stratify_by: list[Literal["sledai", "proteinuria", "race"]] = list(STRATIFIERS)
+    endpoint_weeks: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1), Distinct]
+    stratify_by: Annotated[list[Literal["sledai", "proteinuria", "race"]], Distinct] = list(
+        STRATIFIERS
+    )
     #: permuted blocks hold this many multiples of the sum of allocation weights
     block_multiplier: Annotated[int, Field(ge=1, le=10)] = 2
     dropout_per_year: Prob = 0.12
@@ -454,7 +475,7 @@ class Drug(Model):
 
 class Analysis(Model):
     alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
-    endpoints: list[str] = [
+    endpoints: Annotated[list[str], Distinct] = [
         "sri4",
         "sri5",
         "sri6",
@@ -495,7 +516,8 @@ class ConstantResponse(Model):
 class Scenario(Model):
     """One simulated trial design on one population, with the shared model."""
 
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    #: a safe folder name: letters, digits, ``_ . -``, not starting with ``.`` or ``-``
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")]
     description: str = ""
     seed: Annotated[int, Field(ge=0)]
     population: Population
@@ -507,7 +529,7 @@ class Scenario(Model):
     analysis: Analysis = Analysis()
     engine: Engine = Engine()
     #: experiments: ``{dotted.path: [v1, v2, ...]}``, a full-factorial grid for ``trialsim sweep``
-    sweep: dict[str, list[Any]] = {}
+    sweep: dict[str, Annotated[list[Any], Field(min_length=1), Distinct]] = {}
     constant_response: ConstantResponse | None = None
 
     @model_validator(mode="after")
@@ -544,26 +566,78 @@ class Scenario(Model):
 # --------------------------------------------------------------------------- loading
 
 
-def _deep_merge(base: dict, over: dict) -> dict:
+#: mappings that a file replaces whole rather than merging into what it ``extends``: a
+#: child that lists its arms gets exactly those arms (a merge would keep the parent's others)
+REPLACED_ON_EXTEND = ("design.arms", "constant_response.rates")
+
+
+def _deep_merge(base: dict, over: dict, where: str = "") -> dict:
+    """``over`` merged into ``base`` key by key (nested mappings too), except the mappings of
+    ``REPLACED_ON_EXTEND``, which ``over`` replaces whole."""
     out = copy.deepcopy(base)
     for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _deep_merge(out[k], v)
+        path = f"{where}.{k}" if where else str(k)
+        if (isinstance(v, dict) and isinstance(out.get(k), dict)
+                and path not in REPLACED_ON_EXTEND):
+            out[k] = _deep_merge(out[k], v, path)
         else:
             out[k] = copy.deepcopy(v)
     return out
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (YAML says keys are
+    unique; PyYAML would silently keep the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            first: dict = {}
+            for key_node, _ in node.value:
+                try:
+                    key = self.construct_object(key_node, deep=True)
+                    hash(key)
+                except (TypeError, yaml.YAMLError):
+                    continue  # the base class reports unhashable keys
+                if key in first:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"found the key {key!r} twice (first on line {first[key]}); "
+                        "each key may appear once", key_node.start_mark,
+                    )
+                first[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml_text(text: str) -> Any:
+    """Parse YAML text as scenario files are parsed (safe, duplicate keys refused)."""
+    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
+def read_yaml_file(path: Path, what: str = "scenario file") -> Any:
+    """A YAML file's content, or a ScenarioError naming the file: missing, unreadable, not
+    UTF-8, not valid YAML, or a key given twice (with its line)."""
+    if not path.is_file():
+        raise ScenarioError(f"{what} not found: {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            f"{path}: not a UTF-8 text file (byte {exc.start}: {exc.reason}); save the "
+            f"{what} as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot be read: {exc.strerror}") from None
+    try:
+        return read_yaml_text(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
 
 
 def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     path = path.resolve()
     if path in seen:
         raise ScenarioError(f"{path}: 'extends' loop through {' -> '.join(map(str, seen))}")
-    if not path.is_file():
-        raise ScenarioError(f"scenario file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    data = read_yaml_file(path) or {}
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
     parent = data.pop("extends", None)
@@ -578,12 +652,8 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
 MIX_PATHS = ("population.race", "population.region")
 
 
-def apply_override(data: dict, dotted: str, value: Any) -> None:
-    """Set ``data[a][b][c] = value`` for ``dotted = "a.b.c"``, creating nothing unknown.
-
-    Setting one share of a mix (``population.race.black=0.25``) rescales the other shares
-    proportionally so the mix still sums to 1.
-    """
+def _parent_of(data: dict, dotted: str) -> tuple[dict, str]:
+    """The mapping that holds ``dotted``'s last key, and that key; nothing unknown is created."""
     keys = dotted.split(".")
     node = data
     for i, k in enumerate(keys[:-1]):
@@ -593,13 +663,52 @@ def apply_override(data: dict, dotted: str, value: Any) -> None:
         node = node[k]
     if not isinstance(node, dict):
         raise ScenarioError(f"--set {dotted}: {'.'.join(keys[:-1])!r} is not a mapping")
-    if ".".join(keys[:-1]) in MIX_PATHS and isinstance(value, (int, float)) and 0 <= value <= 1:
-        others = {k: v for k, v in node.items() if k != keys[-1]}
-        rest = sum(float(v) for v in others.values())
+    return node, keys[-1]
+
+
+def _is_share(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and 0.0 <= value <= 1.0)
+
+
+def apply_overrides(data: dict, overrides: dict[str, Any]) -> None:
+    """Set ``data[a][b][c] = value`` for each ``"a.b.c": value``, creating nothing unknown.
+
+    Shares of a mix (``MIX_PATHS``: ``population.race.black=0.25``) are applied together:
+    the shares given are kept as given and the mix's other shares are rescaled
+    proportionally to fill the rest, so the mix still sums to 1. Shares given that sum to
+    more than 1 are refused.
+    """
+    mixes: dict[str, dict[str, Any]] = {}
+    for dotted, value in overrides.items():
+        parent, _, key = dotted.rpartition(".")
+        if parent in MIX_PATHS and _is_share(value):
+            mixes.setdefault(parent, {})[key] = value
+            continue
+        node, key = _parent_of(data, dotted)
+        node[key] = value
+    for parent, given in mixes.items():
+        node, _ = _parent_of(data, f"{parent}.{next(iter(given))}")
+        total = sum(float(v) for v in given.values())
+        shown = ", ".join(f"{parent}.{k}={v:g}" for k, v in given.items())
+        if total > 1.0 + 1e-9:
+            raise ScenarioError(
+                f"--set {shown}: these shares sum to {total:.6g}; the shares of one mix "
+                "may sum to at most 1 (the others are rescaled to fill the rest)"
+            )
+        others = {k: v for k, v in node.items() if k not in given}
+        rest = sum(float(v) for v in others.values() if _is_share(v))
         if rest > 0:
             for k, v in others.items():
-                node[k] = float(v) * (1.0 - value) / rest
-    node[keys[-1]] = value
+                if _is_share(v):
+                    node[k] = float(v) * (1.0 - total) / rest
+        elif others and total < 1.0 - 1e-9:
+            raise ScenarioError(
+                f"--set {shown}: these shares sum to {total:.6g} and the mix's other shares "
+                f"({', '.join(others)}) are all 0, so nothing can be rescaled to fill the "
+                "rest; give shares that sum to 1"
+            )
+        node.update(given)
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -608,7 +717,7 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ScenarioError(f"--set {text!r}: expected PATH=VALUE, e.g. design.sample_size=600")
     path, raw = text.split("=", 1)
     try:
-        value = yaml.safe_load(raw)
+        value = read_yaml_text(raw)
     except yaml.YAMLError:
         value = raw
     return path.strip(), value
@@ -655,14 +764,12 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     Scenario
     """
     data = _read_yaml(Path(path))
-    for dotted, value in (overrides or {}).items():
-        apply_override(data, dotted, value)
+    apply_overrides(data, overrides or {})
     return scenario_from_dict(data, str(path))
 
 
 def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
     """A validated copy of ``scenario`` with dotted-path overrides applied."""
     data = scenario.model_dump(mode="python")
-    for dotted, value in overrides.items():
-        apply_override(data, dotted, value)
+    apply_overrides(data, overrides)
     return scenario_from_dict(data, f"scenario {scenario.name}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -46,7 +47,18 @@ def write_parquet(df: pd.DataFrame, path: str | Path) -> Path:
     return atomic_write(path, lambda p: df.to_parquet(p, index=False))
 
 
+def _finite(obj):
+    """``obj`` with every non-finite float (nan, ±inf) replaced by None: JSON has no NaN."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def write_json(obj: dict, path: str | Path) -> Path:
-    return atomic_write(
-        path, lambda p: p.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-    )
+    """Write ``obj`` as strict JSON (RFC 8259): non-finite floats become ``null``."""
+    text = json.dumps(_finite(obj), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    return atomic_write(path, lambda p: p.write_text(text))

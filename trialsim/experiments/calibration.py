@@ -24,7 +24,6 @@ from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import Field, ValidationError, model_validator
 from scipy import optimize, stats
 
@@ -34,6 +33,7 @@ from trialsim.config.scenario import (
     ScenarioError,
     _format_errors,
     load_scenario,
+    read_yaml_file,
     with_overrides,
 )
 from trialsim.run.trial import Plan, run_chunk
@@ -124,10 +124,9 @@ class CalibrationSpec(Model):
 def load_spec(path: str | Path) -> tuple[CalibrationSpec, dict[str, Scenario]]:
     """Read and validate a calibration spec and its scenarios."""
     path = Path(path)
-    if not path.is_file():
-        raise ScenarioError(f"calibration spec not found: {path}")
+    raw = read_yaml_file(path, "calibration spec") or {}
     try:
-        spec = CalibrationSpec.model_validate(yaml.safe_load(path.read_text()) or {})
+        spec = CalibrationSpec.model_validate(raw)
     except ValidationError as exc:
         raise ScenarioError(_format_errors(exc, str(path))) from None
     scenarios = {name: load_scenario(path.parent / f) for name, f in spec.scenarios.items()}
