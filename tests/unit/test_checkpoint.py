@@ -207,6 +207,10 @@ def test_command_checkpoint_is_tidied_by_how_the_command_ends(tiny, tmp_path):
     with pytest.raises(KeyboardInterrupt), command_checkpoint(ck, keep=False):
         ChunkStore(ck, tiny, 2)
         raise KeyboardInterrupt
+    assert not (tmp_path / "out").exists()  # interrupted before any chunk: nothing to resume
+    with pytest.raises(KeyboardInterrupt), command_checkpoint(ck, keep=False):
+        ChunkStore(ck, tiny, 2).save(run_chunk(tiny, 0, 2))
+        raise KeyboardInterrupt
     assert (ck / MANIFEST).is_file()  # interrupted: kept for the rerun
     with pytest.raises(CheckpointError), command_checkpoint(ck, keep=False):
         ChunkStore(ck, with_overrides(tiny, {"seed": 1}), 2)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from trialsim.cli.main import MAX_REPLICATES, _int_at_least
 from trialsim.core.io import atomic_write, write_csv, write_json
 
 
@@ -24,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     exp.add_argument("--treated", default="bel10", help="treated arm compared with control")
     exp.add_argument("--patients-per-arm", type=int, default=4000,
                      help="patients per arm in each batch")
-    exp.add_argument("--batches", type=int, default=10,
+    exp.add_argument("--batches", type=_int_at_least(2, MAX_REPLICATES, "engine.replicates"),
+                     default=10,
                      help="independent CRN-paired trials per configuration (>= 2; MCSE)")
     exp.add_argument("--seed", type=int, default=20261122)
     exp.add_argument("--out", default="results/explain", help="output folder")

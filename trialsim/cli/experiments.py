@@ -17,16 +17,29 @@ stopped, with bit-identical tables and figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import platform
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from trialsim import __version__
 from trialsim.analysis import Z_95
-from trialsim.cli.main import _nonneg_int, _positive_int, load_from_args
+from trialsim.cli.main import (
+    MAX_REPLICATES,
+    _chunk_int,
+    _int_at_least,
+    _n_jobs_int,
+    _nonneg_int,
+    _positive_int,
+    _positive_seconds,
+    _replicates_int,
+    load_from_args,
+)
 from trialsim.config.scenario import Scenario, ScenarioError
 from trialsim.core.io import write_csv, write_json
 
@@ -103,11 +116,12 @@ def _weeks(values: list[str] | None) -> list[Any] | None:
 
 def _add_common(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("config", help="scenario YAML, e.g. configs/bliss76.yaml")
-    p.add_argument("--replicates", type=_positive_int,
-                   help=f"simulated trials per {what} (default: engine.replicates)")
-    p.add_argument("--n-jobs", type=_positive_int,
+    p.add_argument("--replicates", type=_replicates_int,
+                   help=f"simulated trials per {what} (default: engine.replicates; at most "
+                   f"{MAX_REPLICATES:,})")
+    p.add_argument("--n-jobs", type=_n_jobs_int,
                    help="parallel worker processes (and LocalCluster workers with dask)")
-    p.add_argument("--chunk-size", type=_positive_int,
+    p.add_argument("--chunk-size", type=_chunk_int,
                    help="replicates per task and per checkpoint file (default engine.chunk_size)")
     p.add_argument("--seed", type=_nonneg_int, help="override the scenario seed")
     p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
@@ -118,6 +132,9 @@ def _add_common(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: start a "
                    "LocalCluster of --n-jobs workers)")
+    p.add_argument("--dask-timeout", type=_positive_seconds, metavar="SECONDS",
+                   help="with --backend dask: seconds to wait for the scheduler to answer and for "
+                   "a first worker (default 30, dask's distributed.comm.timeouts.connect)")
     ck = p.add_mutually_exclusive_group()
     ck.add_argument("--checkpoint", metavar="DIR",
                     help="checkpoint directory, kept after the run (default <out>/checkpoints, "
@@ -170,7 +187,8 @@ def register(subparsers) -> None:
                    default="power", help="two-sided rejection, or rejection favoring treatment")
     z.add_argument("--n-min", type=_positive_int, help="smallest N searched")
     z.add_argument("--n-max", type=_positive_int, help="largest N searched (default 8 × N)")
-    z.add_argument("--confirm-replicates", type=int,
+    z.add_argument("--confirm-replicates",
+                   type=_int_at_least(0, MAX_REPLICATES, "engine.replicates"),
                    help="fresh replicates of the confirmation run at the chosen N "
                    "(default --replicates; 0 skips it)")
     z.add_argument("--bootstrap", type=_positive_int, default=1000,
@@ -195,6 +213,7 @@ def _settings(args, scenario: Scenario, out: Path):
         scheduler=args.scheduler,
         checkpoint_dir=checkpoint,
         progress=False if args.quiet else None,
+        dask_timeout=args.dask_timeout,
     )
 
 
@@ -231,6 +250,52 @@ def _checkpoint(args, settings):
     return command_checkpoint(settings.checkpoint_dir, keep=args.checkpoint is not None)
 
 
+def mcse_text(mcse) -> str:
+    """``MCSE ≤ <largest>`` of a column of MCSEs, or why there is none (nan: fewer than two
+    replicates)."""
+    values = np.asarray(mcse, dtype=float)
+    if values.size == 0 or np.isnan(values).all():
+        return "MCSE undefined: an MCSE needs at least 2 replicates"
+    return f"MCSE ≤ {np.nanmax(values):.3f}"
+
+
+def _announce(args, scenario: Scenario, settings, out: Path, points, held: int,
+              note: str = "") -> None:
+    """Print the estimate of a long experiment to stderr (``trialsim.cli.estimate``)."""
+    if args.quiet:
+        return
+    from trialsim.cli.estimate import announce, estimate
+
+    eng = scenario.engine
+    announce(estimate(scenario, points, n_jobs=settings.n_jobs or eng.n_jobs,
+                      chunk_size=settings.chunk_size or eng.chunk_size,
+                      checkpoint=settings.checkpoint_dir is not None, held=held,
+                      backend=settings.backend, where=out, note=note))
+
+
+#: what each command writes in its results folder (names or glob patterns): a rerun
+#: replaces all of them and keeps everything else there (``trialsim.experiments.pipeline``)
+OUTPUTS = {
+    "power": ("power.csv", "power.png", "run.json"),
+    "sweep": ("sweep.csv", "tornado.csv", "tornado_*.png", "sweep.png", "heatmap_*.png",
+              "run.json"),
+    "samplesize": ("samplesize.json", "samplesize_points.csv", "samplesize.png", "run.json"),
+}
+
+
+@contextlib.contextmanager
+def _writing(args, settings, out: Path, outputs: Sequence[str]) -> Iterator[Path]:
+    """The results folder held from before the simulation (checked, locked: see
+    ``pipeline.results_folder``) and the checkpoint tidied at the end (:func:`_checkpoint`);
+    yields a staging folder for the outputs, which replaces the command's earlier outputs
+    in one step when the block ends (``pipeline.staged``)."""
+    from trialsim.experiments.pipeline import results_folder, staged
+
+    with results_folder(out, outputs) as final, _checkpoint(args, settings), \
+            staged(final, outputs) as stage:
+        yield stage
+
+
 def _save(fig, path: Path) -> None:
     from trialsim.report.plots import save_figure
 
@@ -246,12 +311,18 @@ def cmd_power(args) -> int:
     from trialsim.report import plots_experiments as px
 
     t0 = time.perf_counter()
+    if args.target is not None and not 0 < args.target < 1:
+        raise ScenarioError(f"--target {args.target:g}: a target power must lie strictly "
+                            "between 0 and 1, e.g. 0.9")
     scenario = load_from_args(args)
     out = _out_dir(args, scenario, "power")
     n0 = scenario.design.sample_size
     sizes = args.sizes or sorted({max(6, round(n0 * f)) for f in (0.5, 0.75, 1, 1.25, 1.5)})
     settings = _settings(args, scenario, out)
-    with _checkpoint(args, settings):
+    reps = settings.replicates or scenario.engine.replicates
+    _announce(args, scenario, settings, out, [(n / n0, reps) for n in set(sizes)],
+              held=reps * len(set(sizes)))
+    with _writing(args, settings, out, OUTPUTS["power"]) as stage:
         table = power_curve(
             scenario,
             sizes,
@@ -260,18 +331,18 @@ def cmd_power(args) -> int:
             comparisons=_names(args.comparison),
             settings=settings,
         )
-        write_csv(table, out / "power.csv")
+        write_csv(table, stage / "power.csv")
         if not args.no_figures:
             fig = px.plot_power_curve(table, target=args.target,
                                       title=f"{scenario.name}: power by total sample size")
-            _save(fig, out / "power.png")
+            _save(fig, stage / "power.png")
         write_json(_provenance("power", scenario, settings, t0, sizes=sorted(set(sizes))),
-                   out / "run.json")
+                   stage / "run.json")
     if not args.quiet:
         p = table[table.statistic == "power"]
         wide = p.pivot_table(index="sample_size", columns=["endpoint", "week", "comparison"],
                              values="value", sort=False)
-        print(f"{scenario.name}: power (MCSE ≤ {p.mcse.max():.3f}) by total sample size")
+        print(f"{scenario.name}: power ({mcse_text(p.mcse)}) by total sample size")
         print(wide.to_string(float_format=lambda v: f"{v:.3f}"))
         print(f"results written to {out}/")
     return 0
@@ -297,9 +368,10 @@ def cmd_sweep(args) -> int:
     )
     endpoint, week = eps[0], wks[0]
     comparisons = comps if args.comparison is None else comps[:1]
-    with _checkpoint(args, settings):
+    _announce_sweep(args, scenario, settings, out, factors, design)
+    with _writing(args, settings, out, OUTPUTS["sweep"]) as stage:
         table = sweep(scenario, factors, design=design, settings=settings)
-        write_csv(table, out / "sweep.csv")
+        write_csv(table, stage / "sweep.csv")
         paths = list(factors)
         sel = table[(table.endpoint == endpoint) & (table.week == week)
                     & table.comparison.isin(comparisons)]
@@ -309,47 +381,71 @@ def cmd_sweep(args) -> int:
             import pandas as pd
 
             tor = pd.concat(tornado, ignore_index=True)
-            write_csv(tor, out / "tornado.csv")
+            write_csv(tor, stage / "tornado.csv")
             if not args.no_figures:
                 for c in comparisons:
                     fig = px.plot_tornado(
                         tor[tor.comparison == c],
                         title=f"{scenario.name}: {endpoint} week {week}, {c}: power sensitivity",
                     )
-                    _save(fig, out / f"tornado_{c}.png")
+                    _save(fig, stage / f"tornado_{c}.png")
         elif not args.no_figures and len(paths) == 1:
             fig = px.plot_power_lines(sel, paths[0], series=["comparison"], xlabel=paths[0],
                                       title=f"{scenario.name}: {endpoint} week {week} power")
-            _save(fig, out / "sweep.png")
+            _save(fig, stage / "sweep.png")
         elif not args.no_figures and len(paths) == 2:
             for c in comparisons:
                 fig = px.plot_sweep_heatmap(table, paths[0], paths[1], endpoint, week, c)
-                _save(fig, out / f"heatmap_{c}.png")
+                _save(fig, stage / f"heatmap_{c}.png")
         write_json(_provenance("sweep", scenario, settings, t0, design=design, factors=factors),
-                   out / "run.json")
+                   stage / "run.json")
     if not args.quiet:
         p = sel[sel.statistic == "power"]
         cols = (["varied"] if design == "oat" else []) + paths
         wide = p.pivot_table(index=cols, columns="comparison", values="value", sort=False)
-        print(f"{scenario.name}: {endpoint} week {week} power (MCSE ≤ {p.mcse.max():.3f})")
+        print(f"{scenario.name}: {endpoint} week {week} power ({mcse_text(p.mcse)})")
         print(wide.to_string(float_format=lambda v: f"{v:.3f}"))
         print(f"results written to {out}/")
     return 0
 
 
+def _announce_sweep(args, scenario: Scenario, settings, out: Path, factors, design) -> None:
+    if args.quiet:
+        return
+    from trialsim.cli.estimate import relative_cost
+    from trialsim.config.scenario import with_overrides
+    from trialsim.experiments.power import sweep_points
+
+    grid = sweep_points(factors, design)
+    reps = settings.replicates or scenario.engine.replicates
+    costs = []
+    for _, over in grid:
+        try:
+            costs.append(relative_cost(scenario, with_overrides(scenario, over)))
+        except ScenarioError:  # the sweep itself reports it, naming the point
+            costs.append(1.0)
+    _announce(args, scenario, settings, out, [(c, reps) for c in costs],
+              held=reps * len(grid))
+
+
 def cmd_samplesize(args) -> int:
     """``trialsim samplesize``: samplesize.json, samplesize_points.csv, a figure, run.json."""
-    from trialsim.experiments.power import sample_size
+    from trialsim.experiments.power import check_target_power, sample_size
     from trialsim.report import plots_experiments as px
 
     t0 = time.perf_counter()
     scenario = load_from_args(args)
     out = _out_dir(args, scenario, "samplesize")
     settings = _settings(args, scenario, out)
-    if args.confirm_replicates is not None and args.confirm_replicates < 0:
-        raise ScenarioError(f"--confirm-replicates {args.confirm_replicates}: must be 0 or more")
     week = _weeks([args.week] if args.week else None)
-    with _checkpoint(args, settings):
+    check_target_power(scenario, args.target_power)
+    reps = settings.replicates or scenario.engine.replicates
+    confirm = reps if args.confirm_replicates is None else args.confirm_replicates
+    _announce(args, scenario, settings, out, [(1.0, reps)] * 5 + [(1.0, confirm)],
+              held=3 * reps,
+              note=f"a search usually simulates about 5 sizes near N = "
+              f"{scenario.design.sample_size}, counted so here, then the confirmation run")
+    with _writing(args, settings, out, OUTPUTS["samplesize"]) as stage:
         res = sample_size(
             scenario,
             args.target_power,
@@ -363,17 +459,17 @@ def cmd_samplesize(args) -> int:
             bootstrap=args.bootstrap,
             settings=settings,
         )
-        write_json(res.to_dict(), out / "samplesize.json")
-        write_csv(res.points, out / "samplesize_points.csv")
+        write_json(res.to_dict(), stage / "samplesize.json")
+        write_csv(res.points, stage / "samplesize_points.csv")
         ctx = res.context
         if not args.no_figures:
             fig = px.plot_sample_size(
                 res.points, res,
                 title=f"{scenario.name}: {ctx['endpoint']} week {ctx['week']}, {ctx['comparison']}",
             )
-            _save(fig, out / "samplesize.png")
+            _save(fig, stage / "samplesize.png")
         target = {k: v for k, v in ctx.items() if k != "scenario"}
-        write_json(_provenance("samplesize", scenario, settings, t0, **target), out / "run.json")
+        write_json(_provenance("samplesize", scenario, settings, t0, **target), stage / "run.json")
     if not args.quiet:
         print(
             f"{scenario.name}: {ctx['statistic']} ≥ {res.target:g} for {ctx['endpoint']} week "
@@ -384,11 +480,13 @@ def cmd_samplesize(args) -> int:
               f"{res.step})")
         print(f"  fitted power at N: {res.power_fit:.3f} (SE {res.power_fit_se:.3f})")
         if res.confirm_replicates:
-            z = (res.confirm_power - res.target) / max(res.confirm_mcse, 1e-12)
+            z = res.confirm_z
             verdict = ("consistent with" if abs(z) <= Z_95
                        else "above" if z > 0 else "BELOW")
+            se = (f"{res.confirm_mcse:.3f}" if np.isfinite(res.confirm_mcse)
+                  else "undefined with 1 trial")
             print(f"  confirmation ({res.confirm_replicates} fresh trials): power "
-                  f"{res.confirm_power:.3f} (MCSE {res.confirm_mcse:.3f}), {verdict} the target")
+                  f"{res.confirm_power:.3f} (MCSE {se}), {verdict} the target")
         if res.note:
             print(f"  note: {res.note}")
         print(f"results written to {out}/")

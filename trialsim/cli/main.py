@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
 from pathlib import Path
 
-from trialsim.config.scenario import Scenario, ScenarioError, load_scenario, parse_override
+from trialsim.config.scenario import (
+    Engine,
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    parse_override,
+)
 
 #: modules that add subcommands: each has ``register(subparsers)``, which adds its parsers
 #: with ``set_defaults(func=...)``; ``func(args) -> int`` may raise ScenarioError
@@ -27,8 +34,9 @@ def load_from_args(args) -> Scenario:
     return load_scenario(args.config, overrides)
 
 
-def _int_at_least(minimum: int):
-    """An argparse type: a whole number no smaller than ``minimum``."""
+def _int_at_least(minimum: int, maximum: int | None = None, limit_of: str = ""):
+    """An argparse type: a whole number no smaller than ``minimum`` (and, when given, no
+    larger than ``maximum``, the limit of the scenario field ``limit_of``)."""
 
     def parse(text: str) -> int:
         try:
@@ -37,13 +45,46 @@ def _int_at_least(minimum: int):
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            where = f" (the limit of {limit_of} in a scenario)" if limit_of else ""
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}{where}, got {value}")
         return value
 
     return parse
 
 
+def engine_limit(name: str) -> int:
+    """The largest value the scenario schema allows for ``engine.<name>``.
+
+    The command-line options that override the ``engine`` block (``--replicates``,
+    ``--chunk-size``, ``--n-jobs``) read their limits from the schema, so the CLI and the
+    YAML accept the same values.
+    """
+    for rule in Engine.model_fields[name].metadata:
+        if getattr(rule, "le", None) is not None:
+            return int(rule.le)
+    raise LookupError(f"engine.{name} has no upper limit in the scenario schema")
+
+
+#: the most replicates a run or an experiment point may have (as ``engine.replicates``)
+MAX_REPLICATES = engine_limit("replicates")
+
 _positive_int = _int_at_least(1)
 _nonneg_int = _int_at_least(0)
+_replicates_int = _int_at_least(1, MAX_REPLICATES, "engine.replicates")
+_n_jobs_int = _int_at_least(1, engine_limit("n_jobs"), "engine.n_jobs")
+_chunk_int = _int_at_least(1, engine_limit("chunk_size"), "engine.chunk_size")
+
+
+def _positive_seconds(text: str) -> float:
+    """An argparse type: a positive, finite number of seconds (``--dask-timeout``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,8 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="simulate one scenario into a results folder")
     run.add_argument("config", help="scenario YAML, e.g. configs/bliss76.yaml")
-    run.add_argument("--replicates", type=_positive_int, help="number of simulated trials")
-    run.add_argument("--n-jobs", type=_positive_int, help="parallel worker processes")
+    run.add_argument("--replicates", type=_replicates_int,
+                     help=f"number of simulated trials (at most {MAX_REPLICATES:,})")
+    run.add_argument("--n-jobs", type=_n_jobs_int, help="parallel worker processes")
     run.add_argument("--seed", type=_nonneg_int, help="override the scenario seed")
     run.add_argument("--out", help="results folder (default results/<scenario name>)")
     run.add_argument(
@@ -66,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="local: joblib processes; dask: a dask.distributed cluster")
     run.add_argument("--scheduler", metavar="ADDRESS",
                      help="dask scheduler address (default: a LocalCluster of --n-jobs workers)")
+    run.add_argument("--dask-timeout", type=_positive_seconds, metavar="SECONDS",
+                     help="with --backend dask: seconds to wait for the scheduler to answer and "
+                     "for a first worker (default 30, dask's distributed.comm.timeouts.connect)")
     ck = run.add_mutually_exclusive_group()
     ck.add_argument("--checkpoint", metavar="DIR",
                     help="keep finished chunks in DIR (default <out>/checkpoints, removed "
@@ -85,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: the headline warns when a smaller share of trials than this was analysable
+ANALYZABLE_WARNING = 0.9
+
+
 def _print_headline(out) -> None:
     s = out.summary
     sc = out.plan.scenario
@@ -96,12 +145,29 @@ def _print_headline(out) -> None:
         f"{out.provenance['wall_time_seconds']:.1f} s "
         f"({out.provenance['trials_per_second']:.1f} trials/s)"
     )
+    shown = []
     for _, r in sel[sel.statistic == "response_rate"].iterrows():
-        print(
-            f"  {primary} week {week} {r.arm:>10s}: {100 * r.value:5.1f}% (MCSE {100 * r.mcse:.2f})"
-        )
+        shown.append(r.mcse)
+        print(f"  {primary} week {week} {r.arm:>10s}: {100 * r.value:5.1f}% "
+              f"(MCSE {_mcse(100 * r.mcse, 2)})")
     for _, r in sel[sel.statistic.isin(["power", "odds_ratio_median"])].iterrows():
-        print(f"  {r.comparison:>20s} {r.statistic:>18s}: {r.value:.3f} (MCSE {r.mcse:.3f})")
+        shown.append(r.mcse)
+        print(f"  {r.comparison:>20s} {r.statistic:>18s}: {r.value:.3f} "
+              f"(MCSE {_mcse(r.mcse, 3)})")
+    if any(math.isnan(m) for m in shown):
+        print("  (MCSE undefined: an MCSE needs at least 2 replicates, and the odds ratio "
+              "median at least 2 analysable trials)")
+    replicates = out.provenance["replicates"]
+    for _, r in sel[sel.statistic == "analyzable"].iterrows():
+        if r.value < ANALYZABLE_WARNING:
+            print(f"  warning: {r.comparison}: only {100 * r.value:.0f}% of trials "
+                  f"({round(r.value * replicates)} of {replicates}) were analysable (logistic "
+                  "model fitted); its odds ratio median describes those alone, and its power "
+                  "counts the others as not rejecting")
+
+
+def _mcse(value: float, digits: int) -> str:
+    return "undefined" if math.isnan(value) else f"{value:.{digits}f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,12 +182,23 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_run(args) -> int:
     """``trialsim run``: one scenario into its results folder."""
     scenario = load_from_args(args)
-    from trialsim.experiments.pipeline import run_scenario
+    from trialsim.experiments.pipeline import RUN_OUTPUTS, results_folder, run_scenario
     from trialsim.run.checkpoint import command_checkpoint
 
     out_dir = Path(args.out) if args.out else Path("results") / scenario.name
     checkpoint = None if args.no_checkpoint else Path(args.checkpoint or out_dir / "checkpoints")
-    with command_checkpoint(checkpoint, keep=args.checkpoint is not None):
+    if not args.quiet:
+        from trialsim.cli.estimate import announce, estimate
+
+        eng = scenario.engine
+        announce(estimate(scenario, [(1.0, args.replicates or eng.replicates)],
+                          n_jobs=args.n_jobs or eng.n_jobs, chunk_size=eng.chunk_size,
+                          datasets=True, checkpoint=checkpoint is not None,
+                          backend=args.backend, where=out_dir))
+    # the results folder is checked and locked before anything is simulated, and stays so
+    # until its checkpoint is tidied up
+    with results_folder(out_dir, RUN_OUTPUTS), \
+            command_checkpoint(checkpoint, keep=args.checkpoint is not None):
         out = run_scenario(
             scenario,
             out_dir,
@@ -131,6 +208,7 @@ def cmd_run(args) -> int:
             figures=not args.no_figures,
             backend=args.backend,
             scheduler=args.scheduler,
+            dask_timeout=args.dask_timeout,
             checkpoint_dir=checkpoint,
         )
     if not args.quiet:

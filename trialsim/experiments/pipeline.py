@@ -2,22 +2,40 @@
 
 The replicates stream through: each chunk, in replicate order, goes to the summaries'
 reducer and to the replicate-level parquet datasets, and is dropped (``reduce``), so memory
-does not grow with the number of replicates. Everything is written into a staging folder
-beside the results folder, which replaces the results folder in one rename at the end (other
-commands' results and files in it are kept): the outputs of a run appear as one unit or not
-at all.
+does not grow with the number of replicates.
+
+Results folders (of ``run`` here, and of ``power``, ``sweep`` and ``samplesize``, which use
+the same functions):
+
+* checked and locked before anything is simulated (:func:`results_folder`): a folder that
+  cannot be written is refused with a clear error, and so is a second command on a folder
+  that another process is writing (or on a folder inside it or containing it) — at once,
+  without waiting;
+* everything is written into a staging folder beside the results folder, which takes its
+  place in one step at the end (:func:`publish`): the outputs of a command appear as one
+  unit or not at all, none of an earlier run's outputs is left beside them, and every other
+  entry of the folder (other commands' results such as ``power/``, checkpoints, the user's
+  files) is kept;
+* what a killed command leaves (a staging folder, an old folder, entries it was moving) is
+  put right by the next command on the folder (:func:`remove_dead_staging`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
+import fnmatch
 import os
 import platform
+import re
 import shutil
+import sys
 import tempfile
 import time
 import uuid
 import weakref
+from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +53,22 @@ from trialsim.run.trial import Plan
 from trialsim.summarize.reduce import PartWriter, Reducer, dataset_columns
 from trialsim.summarize.tables import baseline_from, summarize_from, trajectory_from
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: results folders are not locked
+    fcntl = None
+
 #: the replicate-level datasets of a results folder
 DATASETS = ("replicates", "trials")
+
+#: what ``trialsim run`` writes in its results folder (names or glob patterns): a rerun
+#: replaces all of them, so none of an earlier run's is left beside the new ones, and keeps
+#: every other entry (another command's results such as ``power/``, a checkpoint directory,
+#: the user's own files)
+RUN_OUTPUTS = (
+    "summary.csv", "baseline.csv", "trajectory.csv", "run.json", *DATASETS,
+    "response_rates.png", "power.png", "odds_ratio_distribution.png", "sledai_trajectory.png",
+)
 
 
 @dataclass
@@ -74,27 +106,49 @@ def run_scenario(
     scheduler: str | None = None,
     checkpoint_dir: str | Path | None = None,
     chunk_size: int | None = None,
+    dask_timeout: float | None = None,
 ) -> RunOutput:
     """Simulate a scenario and write its results folder.
 
     Files: ``summary.csv``, ``baseline.csv``, ``trajectory.csv``, ``run.json``, the datasets
     ``replicates/`` and ``trials/`` and PNG figures. Without ``out_dir`` the folder is a
-    temporary one, deleted with the returned object. ``backend``, ``scheduler`` and
-    ``checkpoint_dir`` are as in :func:`trialsim.run.simulate.simulate`.
+    temporary one, deleted with the returned object. ``backend``, ``scheduler``,
+    ``checkpoint_dir`` and ``dask_timeout`` are as in :func:`trialsim.run.simulate.simulate`.
+
+    The results folder is checked and locked before anything is simulated
+    (:func:`results_folder`); the outputs are written into a staging folder beside it and
+    replace the run's earlier outputs in one step (:func:`publish`).
     """
+    hold = results_folder(out_dir, RUN_OUTPUTS) if out_dir is not None else nullcontext()
+    with hold as final:
+        return _run_into(scenario, final, replicates=replicates, n_jobs=n_jobs,
+                         progress=progress, figures=figures, backend=backend,
+                         scheduler=scheduler, checkpoint_dir=checkpoint_dir,
+                         chunk_size=chunk_size, dask_timeout=dask_timeout)
+
+
+def _run_into(
+    scenario: Scenario,
+    final: Path | None,
+    replicates: int | None,
+    n_jobs: int | None,
+    progress: bool | None,
+    figures: bool,
+    backend: str,
+    scheduler: str | None,
+    checkpoint_dir: str | Path | None,
+    chunk_size: int | None,
+    dask_timeout: float | None,
+) -> RunOutput:
+    """:func:`run_scenario` into the held results folder ``final`` (None: a temporary one)."""
     eng = scenario.engine
     replicates = replicates or eng.replicates
     n_jobs = n_jobs or eng.n_jobs
     chunk_size = chunk_size or eng.chunk_size
     t0 = time.perf_counter()
     plan = Plan(scenario)
-    final = checked_output_folder(out_dir) if out_dir is not None else None
     if final is not None:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        # the pid in the name lets a later run remove only what dead runs left behind
-        staging = final.parent / f".{final.name}.staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        staging.mkdir()
-        remove_dead_staging(final, keep=staging)
+        staging = new_staging(final)
     else:
         staging = Path(tempfile.mkdtemp(prefix=f"trialsim-{scenario.name}-"))
     try:
@@ -108,7 +162,7 @@ def run_scenario(
             )
             for chunk in iter_chunks(scenario, replicates, chunk_size, n_jobs=n_jobs,
                                      backend=backend, scheduler=scheduler, store=store,
-                                     progress=progress):
+                                     progress=progress, dask_timeout=dask_timeout):
                 red.add(chunk)
                 writer.add(chunk)
         writer.close()
@@ -142,18 +196,30 @@ def run_scenario(
     if final is None:
         out._cleanup = weakref.finalize(out, shutil.rmtree, str(staging), True)
         return out
-    try:
-        publish(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    publish(staging, final, RUN_OUTPUTS)
     out.folder = final
     return out
 
 
+#: suffix of the lock file ``.<name>.trialsim-lock`` beside a results folder being written
+LOCK_SUFFIX = ".trialsim-lock"
+#: how long taking a lock retries (another command may be looking at it for a moment)
+LOCK_GRACE_SECONDS = 1.0
+
+#: the results folders this process holds: resolved path -> [lock file descriptor, depth]
+_HELD: dict[Path, list] = {}
+
+
 def checked_output_folder(out_dir: str | Path) -> Path:
-    """The results folder as an absolute path; it may not be (or contain) the working
-    directory, which a run replaces."""
+    """The results folder as an absolute path, checked before anything is simulated.
+
+    Raises
+    ------
+    ScenarioError
+        The folder is (or contains) the working directory, which a run replaces; it is a
+        file, or a file stands where one of its parent folders should be; or the place it
+        goes to may not be written.
+    """
     final = Path(out_dir).resolve()
     cwd = Path.cwd().resolve()
     if final == cwd or final in cwd.parents or final.parent == final:
@@ -162,7 +228,226 @@ def checked_output_folder(out_dir: str | Path) -> Path:
             "cannot be the current directory or one containing it; name a subfolder such as "
             "results/NAME"
         )
+    if final.exists() and not final.is_dir():
+        raise ScenarioError(
+            f"--out {out_dir}: {final} is a file; the results folder must be a folder (it is "
+            "made when missing): name a folder, or a path that does not exist yet"
+        )
+    existing = next(p for p in final.parents if p.exists())
+    if not existing.is_dir():
+        raise ScenarioError(
+            f"--out {out_dir}: {existing} is a file, so no results folder can be made under "
+            "it; name a path whose parents are folders"
+        )
+    needs = [(existing, os.W_OK | os.X_OK)]
+    if final.is_dir():  # its entries are moved when a rerun replaces it
+        needs.append((final, os.R_OK | os.W_OK | os.X_OK))
+    for folder, mode in needs:
+        if not os.access(folder, mode):
+            raise ScenarioError(
+                f"--out {out_dir}: cannot write into {folder} (permission denied); name a "
+                "results folder in a place you can write to"
+            )
     return final
+
+
+def _cannot(out_dir: str | Path, what: str, exc: OSError) -> ScenarioError:
+    return ScenarioError(
+        f"--out {out_dir}: cannot {what} ({exc.strerror or exc}); name a results folder in a "
+        "place you can write to"
+    )
+
+
+@contextlib.contextmanager
+def results_folder(out_dir: str | Path, outputs: Sequence[str] = RUN_OUTPUTS
+                   ) -> Iterator[Path]:
+    """Hold a results folder while a command simulates and writes into it.
+
+    Before anything is simulated the folder is checked (:func:`checked_output_folder`), its
+    missing parent folders are made and it is locked; then what killed commands left beside
+    it is put right (:func:`remove_dead_staging`). If the block fails, the parent folders
+    made here are removed again when still empty, so a refused command writes nothing.
+
+    One command at a time per results folder, counting the folders inside it and the ones
+    containing it (``trialsim power`` writes ``power/`` inside the folder of ``trialsim
+    run``, which :func:`publish` replaces): a second command is **refused at once** with a
+    :class:`ScenarioError` naming the folder and the process id holding it. It does not
+    wait, since a run can take hours. The lock is an ``flock`` on
+    ``.<name>.trialsim-lock`` beside the folder, released by the operating system however
+    the process ends; the file is removed when the command ends (the file of a killed
+    command is reused and then removed by the next one). Re-entrant within a process.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The results folder (``--out``).
+    outputs : sequence of str
+        Names or glob patterns of what the command writes there (as :data:`RUN_OUTPUTS`).
+
+    Yields
+    ------
+    Path
+        The results folder, absolute.
+
+    Raises
+    ------
+    ScenarioError
+        The folder cannot be used (:func:`checked_output_folder`), its parents cannot be
+        made, or another process is writing it, a folder inside it or one containing it.
+    """
+    final = checked_output_folder(out_dir)
+    if final in _HELD:
+        _HELD[final][1] += 1
+        try:
+            yield final
+        finally:
+            _HELD[final][1] -= 1
+        return
+    made = [p for p in [final.parent, *final.parent.parents] if not p.exists()]
+    fd, ok = None, False
+    try:
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _cannot(out_dir, f"make the folder {final.parent}", exc) from None
+        fd = _acquire(final, out_dir)
+        _HELD[final] = [fd, 1]
+        _refuse_nested(final, out_dir)
+        remove_dead_staging(final, outputs=outputs)
+        yield final
+        ok = True
+    finally:
+        if final in _HELD:
+            del _HELD[final]
+            _release(final, fd)
+        if not ok:
+            for folder in made:  # innermost first
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+
+
+def _lock_file(folder: Path) -> Path:
+    return folder.parent / f".{folder.name}{LOCK_SUFFIX}"
+
+
+def _holder(path: Path) -> str:
+    """The process id written in a lock file ("unknown" while it is being written)."""
+    try:
+        return path.read_text().strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def _acquire(final: Path, out_dir: str | Path) -> int | None:
+    """Take the lock of ``final`` (see :func:`results_folder`); its file descriptor."""
+    if fcntl is None:  # pragma: no cover - no flock (Windows): unlocked
+        return None
+    path = _lock_file(final)
+    deadline = time.monotonic() + LOCK_GRACE_SECONDS
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise _cannot(out_dir, f"write into {final.parent}", exc) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            if time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            raise _busy(out_dir, final, _holder(path), final) from None
+        # the holder may have removed the file between our open and our lock: lock anew
+        try:
+            now = os.stat(path)
+        except FileNotFoundError:
+            now = None
+        mine = os.fstat(fd)
+        if now is None or (now.st_dev, now.st_ino) != (mine.st_dev, mine.st_ino):
+            os.close(fd)
+            continue
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        return fd
+
+
+def _release(final: Path, fd: int | None) -> None:
+    """Remove the lock file (while still holding it), then let go of it."""
+    if fd is None:  # pragma: no cover - unlocked (Windows)
+        return
+    with contextlib.suppress(OSError):
+        os.unlink(_lock_file(final))
+    os.close(fd)
+
+
+def _probe(path: Path) -> str | None:
+    """The process id holding the lock file ``path``, when another process holds it."""
+    if fcntl is None or any(_lock_file(f) == path for f in _HELD):
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _holder(path)
+    finally:
+        os.close(fd)
+    return None
+
+
+def _busy(out_dir: str | Path, final: Path, pid: str, other: Path) -> ScenarioError:
+    if other == final:
+        what = f"is writing the results folder {final}"
+    elif other in final.parents:
+        what = f"is writing the results folder {other}, which contains {final}"
+    else:
+        what = f"is writing the results folder {other}, inside {final}"
+    return ScenarioError(
+        f"--out {out_dir}: another trialsim process (pid {pid}) {what}. One command at a time "
+        "may write a results folder and the folders inside it: wait for that one to finish, "
+        "or name another --out"
+    )
+
+
+def _refuse_nested(final: Path, out_dir: str | Path) -> None:
+    """Refuse when another process holds a results folder containing ``final`` or inside it.
+
+    Each command takes its own lock first and looks at the others' after, so of two commands
+    started at the same moment at least one sees the other.
+    """
+    for other in final.parents:
+        if other.parent != other and (pid := _probe(_lock_file(other))) is not None:
+            raise _busy(out_dir, final, pid, other)
+    for folder, _, files in os.walk(final):
+        for name in files:
+            if name.startswith(".") and name.endswith(LOCK_SUFFIX):
+                pid = _probe(Path(folder) / name)
+                if pid is not None:
+                    raise _busy(out_dir, final, pid, Path(folder) / name[1:-len(LOCK_SUFFIX)])
+
+
+def new_staging(final: Path) -> Path:
+    """A new staging folder beside ``final``, ``.<name>.staging-<pid>-<random>``: the pid
+    tells a later command when what it finds there was left by a dead process."""
+    staging = final.parent / f".{final.name}.staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    return staging
+
+
+@contextlib.contextmanager
+def staged(final: Path, outputs: Sequence[str]) -> Iterator[Path]:
+    """A staging folder for a command's outputs: put in place of ``final`` by
+    :func:`publish` when the block ends, removed when it fails. Use inside
+    :func:`results_folder`."""
+    staging = new_staging(final)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    publish(staging, final, outputs)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -175,45 +460,164 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_dead_staging(final: Path, keep: Path) -> None:
-    """Remove the staging folders of runs into ``final`` whose process is gone (killed)."""
-    for stale in final.parent.glob(f".{final.name}.staging-*"):
-        if stale == keep:
+def _is_output(name: str, outputs: Sequence[str]) -> bool:
+    """Whether an entry of a results folder is one of a command's ``outputs``, or the
+    temporary file of a killed writer of one (``.<name>.<random>.tmp``, see
+    :func:`~trialsim.core.io.atomic_write`)."""
+    return any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(name, f".{p}.*.tmp")
+               for p in outputs)
+
+
+def _is_kept(folder: Path, name: str, outputs: Sequence[str]) -> bool:
+    """Whether an entry of a results folder stays when the command's new outputs replace
+    it: everything but its outputs and the lock files nobody holds (of killed commands on
+    folders inside it)."""
+    if _is_output(name, outputs):
+        return False
+    if name.startswith(".") and name.endswith(LOCK_SUFFIX):
+        return _probe(folder / name) is not None
+    return True
+
+
+#: what a command leaves beside a results folder ``.<name>.<this>`` while it writes it
+_LEFTOVER = re.compile(
+    r"(?P<kind>staging|old)-(?P<pid>\d+)-(?P<token>[0-9a-f]+)|old-(?P<legacy>[0-9a-f]{8})"
+)
+
+
+def remove_dead_staging(final: Path, keep: Path | None = None,
+                        outputs: Sequence[str] = RUN_OUTPUTS) -> None:
+    """Put right what commands killed while writing ``final`` left beside it.
+
+    What a process that is gone left (``keep`` and live processes' folders are left alone):
+
+    * a staging folder ``.<name>.staging-<pid>-<random>``: outputs being written, or, if the
+      process was killed while publishing, the new outputs and some of the entries it was
+      moving over from the results folder, or the old outputs it had just replaced;
+    * an old folder ``.<name>.old-<pid>-<random>``: the replaced results folder, where
+      :func:`publish` could not exchange the two folders in one step.
+
+    If the results folder is missing (killed between the two renames of that slower path),
+    the staged folder, complete by then, is put in place (or else the old one). Then every
+    entry of these folders that is not one of the command's ``outputs`` (another command's
+    results, the user's files) goes back into the results folder unless it has one of that
+    name, and the folders are removed.
+    """
+    prefix = f".{final.name}."
+    try:
+        entries = [p for p in final.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return
+    dead: dict[str, dict[str, Path]] = {}
+    for path in entries:
+        m = _LEFTOVER.fullmatch(path.name[len(prefix):])
+        if m is None or path == keep or not path.is_dir():
             continue
-        pid = stale.name.rsplit(".staging-", 1)[1].split("-")[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
-            shutil.rmtree(stale, ignore_errors=True)
+        if m["legacy"]:  # an old folder of an earlier trialsim, without a pid
+            dead[m["legacy"]] = {"old": path}
+        elif not _pid_alive(int(m["pid"])):
+            dead.setdefault(f"{m['pid']}-{m['token']}", {})[m["kind"]] = path
+    if not final.exists():
+        # a publish killed between its two renames: its staged folder is complete, use it
+        for parts in dead.values():
+            if "old" in parts and "staging" in parts and _move(parts["staging"], final):
+                del parts["staging"]
+                break
+        else:
+            for parts in dead.values():
+                if "old" in parts and _move(parts["old"], final):
+                    del parts["old"]
+                    break
+    for parts in dead.values():
+        for path in parts.values():
+            if path.is_dir() and final.is_dir():
+                for entry in path.iterdir():
+                    if (_is_kept(path, entry.name, outputs)
+                            and not os.path.lexists(final / entry.name)):
+                        with contextlib.suppress(OSError):
+                            os.replace(entry, final / entry.name)
+            shutil.rmtree(path, ignore_errors=True)
 
 
-def publish(staging: Path, final: Path) -> None:
-    """Put the staged results folder in place of ``final``.
+def _exchange_call():
+    """``renameat2`` of the C library, or None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
 
-    The old folder is renamed aside, the entries this run does not produce (another
+
+_RENAMEAT2 = _exchange_call()
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the paths ``a`` and ``b`` in one step (Linux ``renameat2``, flag
+    ``RENAME_EXCHANGE``); False, with nothing changed, where the system or the file system
+    cannot."""
+    if _RENAMEAT2 is None:
+        return False
+    if _RENAMEAT2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(a), None, str(b))
+
+
+def publish(staging: Path, final: Path, outputs: Sequence[str] = RUN_OUTPUTS) -> None:
+    """Put the staged results folder in place of ``final``, as one step.
+
+    The entries of the old folder that are not among the command's ``outputs`` (another
     command's results such as ``power/``, a checkpoint directory, the user's own files) are
-    moved from it into the staged folder, and the staged folder takes the old one's name;
-    the old folder is removed after. On any failure the kept entries go back and the old
-    folder gets its name back, so nothing of the user's is lost.
+    moved into the staged folder; then the two folders are exchanged in one rename (Linux;
+    elsewhere the old folder is renamed aside first and the staged one takes its name) and
+    the old one, holding only the earlier outputs, is removed. Stale outputs of an earlier
+    run (figures a rerun does not make) go with it.
+
+    A reader sees the old outputs or the new ones, never a mix. On an error the moved
+    entries go back and the staged folder is removed; after a kill, the next command on the
+    folder puts everything back (:func:`remove_dead_staging`). Call it holding the folder
+    (:func:`results_folder`).
     """
     if not final.exists():
         os.replace(staging, final)
         return
-    old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
-    os.replace(final, old)
+    kept = [e.name for e in final.iterdir()
+            if not os.path.lexists(staging / e.name) and _is_kept(final, e.name, outputs)]
+    aside = final.parent / f".{final.name}.old-{staging.name.rsplit('.staging-', 1)[1]}"
     moved: list[str] = []
     try:
-        for entry in old.iterdir():
-            if not (staging / entry.name).exists():
-                os.replace(entry, staging / entry.name)
-                moved.append(entry.name)
-        os.replace(staging, final)
+        for name in kept:
+            os.replace(final / name, staging / name)
+            moved.append(name)
+        if _exchange(staging, final):
+            aside = staging
+        else:
+            os.replace(final, aside)
+            os.replace(staging, final)
     except BaseException:
-        for name in moved:
-            with contextlib.suppress(OSError):
-                os.replace(staging / name, old / name)
         with contextlib.suppress(OSError):
-            os.replace(old, final)
+            if not final.exists():
+                os.replace(aside, final)
+        back = [n for n in moved if not _move(staging / n, final / n)]
+        if not back:  # else the next command on the folder moves them back
+            shutil.rmtree(staging, ignore_errors=True)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _move(src: Path, dst: Path) -> bool:
+    try:
+        os.replace(src, dst)
+    except OSError:
+        return False
+    return True
 
 
 def write_outputs(out: RunOutput, out_dir: Path, figures: bool = True) -> None:

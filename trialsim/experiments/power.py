@@ -61,7 +61,9 @@ class RunSettings:
     checkpoint_dir : str or Path, optional
         Keep every finished chunk there and resume from it.
     progress : bool, optional
-        Progress bar (default: when stderr is a terminal).
+        Progress bar on a terminal, progress lines elsewhere (default); False: silent.
+    dask_timeout : float, optional
+        Seconds to wait for the dask scheduler to answer and for a first worker.
     """
 
     replicates: int | None = None
@@ -71,6 +73,7 @@ class RunSettings:
     scheduler: str | None = None
     checkpoint_dir: str | Path | None = None
     progress: bool | None = None
+    dask_timeout: float | None = None
 
 
 class _Runner:
@@ -96,6 +99,7 @@ class _Runner:
             n_jobs=self.n_jobs,
             backend=self.settings.backend,
             scheduler=self.settings.scheduler,
+            dask_timeout=self.settings.dask_timeout,
             stores=stores,
             progress=self.settings.progress,
             desc=scenarios[0].name if scenarios else None,
@@ -415,6 +419,25 @@ def rejections(
     return hit & (a[:, _LOG_OR] > 0) if favoring else hit
 
 
+def check_target_power(scenario: Scenario, target_power: float) -> None:
+    """Refuse a target power outside (``analysis.alpha``, 1).
+
+    Raises
+    ------
+    ScenarioError
+        A power at or below alpha is reached without any treatment effect (a test rejects
+        with probability alpha under the null), so no sample size answers it; 1 and above
+        are never reached.
+    """
+    alpha = scenario.analysis.alpha
+    if not alpha < target_power < 1:
+        raise ScenarioError(
+            f"--target-power {target_power:g}: must lie above the significance level "
+            f"analysis.alpha = {alpha:g} and below 1 (a power at or below alpha is reached "
+            "without any treatment effect, so no sample size answers it)"
+        )
+
+
 def sample_size(
     scenario: Scenario,
     target_power: float,
@@ -441,6 +464,7 @@ def sample_size(
         Its ``design.sample_size`` is the first size tried; allocation is kept and N is a
         multiple of the allocation total (e.g. 3 for 1:1:1).
     target_power : float
+        In (``analysis.alpha``, 1).
     endpoint, week, comparison : optional
         Default the primary endpoint, the primary week and the first comparison.
     statistic : {"power", "power_favoring_treatment"}
@@ -458,8 +482,7 @@ def sample_size(
     SampleSizeResult
     """
     settings = settings or RunSettings()
-    if not 0 < target_power < 1:
-        raise ScenarioError(f"--target-power {target_power}: must lie strictly between 0 and 1")
+    check_target_power(scenario, target_power)
     if statistic not in POWER_STATISTICS:
         raise ScenarioError(
             f"--statistic {statistic!r}: allowed are {', '.join(POWER_STATISTICS)}"

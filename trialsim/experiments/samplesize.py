@@ -25,8 +25,15 @@ from trialsim.config.scenario import ScenarioError
 _BOOT_BLOCK = 100
 
 
+#: columns of ``SampleSizeResult.points``
+POINT_COLUMNS = ["sample_size", "power", "mcse", "replicates", "stage"]
+
+
 def binomial_mcse(hits: np.ndarray) -> float:
-    """Monte Carlo SE ``sqrt(p (1 - p) / R)`` of a rejection rate."""
+    """Monte Carlo SE ``sqrt(p (1 - p) / R)`` of a rejection rate (nan with fewer than two
+    replicates: the spread of one trial cannot be estimated)."""
+    if hits.size < 2:
+        return float("nan")
     p = float(np.mean(hits))
     return math.sqrt(p * (1 - p) / hits.size)
 
@@ -126,8 +133,8 @@ class SampleSizeResult:
     confirm_power, confirm_mcse : float
         Power at ``n_required`` on fresh replicates (nan without a confirmation run).
     confirmed : bool
-        The confirmation is not significantly below the target: ``confirm_power ≥ target −
-        1.96 confirm_mcse`` (``note`` says when it is significantly above or below).
+        The confirmation is not significantly below the target: ``confirm_z ≥ −1.96``
+        (``note`` says when it is significantly above or below).
     points : pandas.DataFrame
         Every size simulated: ``sample_size, power, mcse, replicates, stage``.
     note : str
@@ -154,11 +161,25 @@ class SampleSizeResult:
     note: str = ""
     context: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def confirm_z(self) -> float:
+        """Score test of the confirmation power against the target: ``(confirm_power −
+        target) / sqrt(target (1 − target) / confirm_replicates)``.
+
+        The SE is the one under the hypothesis power = target, so it is never 0 (a
+        confirmation with no or every trial rejecting has a binomial MCSE of 0); nan without
+        a confirmation run.
+        """
+        if not self.confirm_replicates:
+            return float("nan")
+        se = math.sqrt(self.target * (1 - self.target) / self.confirm_replicates)
+        return (self.confirm_power - self.target) / se
+
     def add_confirmation(self, hits: np.ndarray) -> None:
         """Record a confirmation run: rejections at ``n_required`` on fresh replicates."""
         self.confirm_power, self.confirm_mcse = float(np.mean(hits)), binomial_mcse(hits)
         self.confirm_replicates = int(hits.size)
-        z = (self.confirm_power - self.target) / max(self.confirm_mcse, 1e-12)
+        z = self.confirm_z
         self.confirmed = bool(z >= -Z_95)
         if abs(z) > Z_95:
             side, way = ("above", "over") if z > 0 else ("below", "under")
@@ -168,8 +189,9 @@ class SampleSizeResult:
                 "interval); more --replicates narrow it"
             )]))
         row = pd.DataFrame([(self.n_required, self.confirm_power, self.confirm_mcse,
-                             self.confirm_replicates, "confirm")], columns=self.points.columns)
-        self.points = pd.concat([self.points, row], ignore_index=True)
+                             self.confirm_replicates, "confirm")], columns=POINT_COLUMNS)
+        self.points = (row if self.points.empty
+                       else pd.concat([self.points, row], ignore_index=True))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (without the points table; nan as null)."""
@@ -221,8 +243,7 @@ class _Search:
     def table(self) -> pd.DataFrame:
         rows = [(n, self.power(n), binomial_mcse(self.data[n]), self.data[n].size,
                  self.stage[n]) for n in sorted(self.data)]
-        return pd.DataFrame(rows, columns=["sample_size", "power", "mcse", "replicates",
-                                           "stage"])
+        return pd.DataFrame(rows, columns=POINT_COLUMNS)
 
 
 def _bracket(s: _Search, target: float, start: int, step: int, n_min: int, n_max: int):

@@ -480,7 +480,11 @@ def command_checkpoint(path: str | Path | None, keep: bool) -> Iterator[Path | N
       that fails at one of its points), kept, and the error says so: fixing the input and
       rerunning reuses them. A refused checkpoint (:class:`CheckpointError`) is never
       touched;
-    * any other interruption (kill, Ctrl-C, crash): kept, so that rerunning resumes.
+    * any other interruption (Ctrl-C, a crash): kept, so that rerunning resumes, unless this
+      command created it and no chunk finished: then there is nothing to resume and it is
+      removed like after a user error (a run stopped while it waits for a dask scheduler
+      leaves no manifest and no lock behind). A SIGKILL leaves it as it is; the lock is an
+      ``flock``, released by the system, so a leftover ``lock`` file never blocks a rerun.
     """
     if path is None:
         yield None
@@ -488,22 +492,30 @@ def command_checkpoint(path: str | Path | None, keep: bool) -> Iterator[Path | N
     path = Path(path)
     created = not (path / MANIFEST).exists()
     new_dirs = [d for d in [path, *path.parents] if not d.exists()]
+
+    def remove_if_empty() -> bool:
+        if count_chunks(path):
+            return False
+        remove_checkpoint(path)
+        (path / LOCK).unlink(missing_ok=True)  # left when it failed before its manifest
+        for d in new_dirs:  # innermost first
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        return True
+
     try:
         yield path
     except ScenarioError as exc:
-        if created and not isinstance(exc, CheckpointError):
-            kept = count_chunks(path)
-            if kept:
-                exc.args = (
-                    f"{exc.args[0] if exc.args else exc}\n(the {kept} chunks finished before "
-                    f"the error are kept in {path}: rerunning with the same --checkpoint "
-                    "reuses them)",
-                )
-            else:
-                remove_checkpoint(path)
-                for d in new_dirs:  # innermost first
-                    with contextlib.suppress(OSError):
-                        d.rmdir()
+        if created and not isinstance(exc, CheckpointError) and not remove_if_empty():
+            exc.args = (
+                f"{exc.args[0] if exc.args else exc}\n(the {count_chunks(path)} chunks "
+                f"finished before the error are kept in {path}: rerunning with the same "
+                "--checkpoint reuses them)",
+            )
+        raise
+    except BaseException:
+        if created:
+            remove_if_empty()
         raise
     if not keep:
         remove_checkpoint(path)

@@ -23,6 +23,7 @@ def simulate(
     backend: str = "local",
     scheduler: str | None = None,
     checkpoint_dir: str | None = None,
+    dask_timeout: float | None = None,
 ) -> ChunkResult:
     """Run all replicates of a scenario.
 
@@ -42,6 +43,10 @@ def simulate(
     checkpoint_dir : str or Path, optional
         Keep every finished chunk there (``trialsim.run.checkpoint``) and reuse the chunks a
         previous, interrupted run of the same scenario left.
+    dask_timeout : float, optional
+        Seconds to wait for the scheduler to answer and for a first worker (default dask's
+        ``distributed.comm.timeouts.connect``, 30 s); a scheduler that does not answer as one,
+        or has no workers, raises :class:`ScenarioError`.
 
     Returns
     -------
@@ -55,7 +60,8 @@ def simulate(
     chunk_size = chunk_size or eng.chunk_size
     if progress is None:
         progress = sys.stderr.isatty()
-    run = dict(n_jobs=n_jobs, backend=backend, scheduler=scheduler, progress=progress)
+    run = dict(n_jobs=n_jobs, backend=backend, scheduler=scheduler, progress=progress,
+               dask_timeout=dask_timeout)
     if checkpoint_dir is None:
         return run_scenarios([scenario], replicates, chunk_size, **run)[0]
     with locked(checkpoint_dir):

@@ -34,9 +34,9 @@ def mean_mcse(x: np.ndarray) -> tuple[float, float]:
 
 
 def proportion_mcse(hits: np.ndarray) -> tuple[float, float]:
-    """Share of replicates with an event (e.g. rejection) and its binomial MCSE."""
-    p = float(np.mean(hits))
-    return p, float(np.sqrt(p * (1 - p) / hits.size))
+    """Share of replicates with an event (e.g. rejection) and its binomial MCSE (nan with
+    fewer than two replicates)."""
+    return proportion_of(int(np.sum(hits)), hits.size)
 
 
 def quantile_mcse(x: np.ndarray, q: float) -> tuple[float, float]:
@@ -44,11 +44,15 @@ def quantile_mcse(x: np.ndarray, q: float) -> tuple[float, float]:
 
     The 95% interval for the ``q`` quantile runs between the order statistics of ranks
     ``R q ∓ z sqrt(R q (1 - q))`` (z = ``Z_95``); its half-width / z is reported as the MCSE.
+    With a single value (one replicate, or one analysable trial) the MCSE is nan: there is
+    no spread to estimate it from.
     """
     x = np.sort(x[~np.isnan(x)])  # nan: not estimable; inf (e.g. a median never reached) stays
     r = x.size
     if r == 0:
         return float("nan"), float("nan")
+    if r == 1:
+        return float(x[0]), float("nan")
     if np.isinf(x).any():  # no interpolation with infinite order statistics
         value = float(np.quantile(x, q, method="inverted_cdf"))
     else:
@@ -74,9 +78,14 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
     its 2.5/97.5% quantiles, ``risk_difference_mean`` and ``analyzable`` (share of trials
     whose logistic model could be fitted). Endpoint ``time_to_first_flare`` (SFI, at the last
     visit week): per arm the median over trials of the Kaplan–Meier median (``km_median_days``),
-    per comparison log-rank ``power`` and the Cox (Efron) ``hazard_ratio_median`` and quantiles.
-    Means and proportions come from the reducer, quantiles from the columns (read one at a
-    time).
+    per comparison log-rank ``power``, the Cox (Efron) ``hazard_ratio_median`` and quantiles,
+    and ``analyzable`` (share of trials with a Cox estimate). Means and proportions come from
+    the reducer, quantiles from the columns (read one at a time).
+
+    Power counts an unanalysable trial as not rejecting; the odds and hazard ratio quantiles
+    and the risk difference are over the analysable trials only, so with a low
+    ``analyzable`` share they describe a selected few. An MCSE that cannot be estimated (one
+    replicate, or one analysable trial) is nan, never 0.
     """
     sc = plan.scenario
     rows = []
@@ -116,13 +125,20 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
         add(flare, last_week, "", comp, "hazard_ratio_median", *quantile_mcse(hr, 0.5))
         add(flare, last_week, "", comp, "hazard_ratio_q025", *quantile_mcse(hr, 0.025))
         add(flare, last_week, "", comp, "hazard_ratio_q975", *quantile_mcse(hr, 0.975))
+        add(flare, last_week, "", comp, "analyzable", *share(np.count_nonzero(~np.isnan(hr))))
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
 def proportion_of(hits: int, n: int) -> tuple[float, float]:
-    """Share of ``n`` replicates with an event and its binomial MCSE."""
+    """Share of ``n`` replicates with an event and its binomial MCSE.
+
+    The MCSE is nan (undefined, not 0) with fewer than two replicates; the share is nan
+    with none.
+    """
+    if n == 0:
+        return float("nan"), float("nan")
     p = hits / n
-    return p, float(np.sqrt(p * (1 - p) / n))
+    return p, float(np.sqrt(p * (1 - p) / n)) if n > 1 else float("nan")
 
 
 def baseline_table(plan: Plan, res: ChunkResult) -> pd.DataFrame:

@@ -1,0 +1,167 @@
+"""Issue 14, items 6 and 15: targets that make no sense are refused, the CLI keeps the
+YAML's limits, and a long run is announced with an estimate of its time and disk."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trialsim.cli import main
+from trialsim.cli.main import build_parser
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = str(ROOT / "configs/bliss76.yaml")
+SMALL = ["--replicates", "3", "--n-jobs", "1", "--no-figures", "--set", "design.sample_size=60"]
+
+
+# --------------------------------------------------------------------------- item 6
+
+
+@pytest.mark.parametrize("target", ["0.05", "0.04", "0.01"])
+def test_samplesize_target_at_or_below_alpha_is_refused(tmp_path, capsys, target):
+    """Power <= alpha is reached without any treatment effect: no N answers it."""
+    out = tmp_path / "never"
+    rc = main(["samplesize", CONFIG, "--target-power", target, *SMALL, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert f"--target-power {target}" in err and "alpha" in err and "0.05" in err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_samplesize_api_refuses_target_at_alpha(tiny):
+    from trialsim.config.scenario import ScenarioError
+    from trialsim.experiments.power import sample_size
+
+    with pytest.raises(ScenarioError, match="alpha"):
+        sample_size(tiny, tiny.analysis.alpha)
+
+
+@pytest.mark.parametrize("target", ["1.5", "1", "0", "-0.2", "nan"])
+def test_power_target_outside_0_1_is_refused(tmp_path, capsys, target):
+    out = tmp_path / "never"
+    rc = main(["power", CONFIG, "--sizes", "30", "--target", target, *SMALL, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert f"--target {target}" in err and "between 0 and 1" in err
+    assert not out.exists()
+
+
+def test_confirmation_z_is_finite_when_the_confirmation_power_is_0_or_1():
+    """A confirmation with no rejection has a binomial MCSE of 0; its test against the
+    target must not divide by (nearly) zero (the report showed z = -40000000000.0)."""
+    from trialsim.experiments.samplesize import SampleSizeResult
+
+    for hits, sign in ((np.zeros(20, dtype=bool), -1), (np.ones(20, dtype=bool), 1)):
+        res = SampleSizeResult(target=0.5, step=3, n_required=60, n_estimate=60.0, n_se=1.0,
+                               n_low=57, n_high=63, power_fit=0.5, power_fit_se=0.01,
+                               replicates=20)
+        res.add_confirmation(hits)
+        z = float(re.search(r"z = (-?[0-9.e+]+)", res.note).group(1))
+        assert sign * z == pytest.approx(math.sqrt(20), abs=0.05)  # |0.5 - p| / sqrt(.25/20)
+        assert abs(res.confirm_z) < 10
+
+
+# --------------------------------------------------------------------------- item 15
+
+
+@pytest.mark.parametrize("command", [
+    ["run", CONFIG],
+    ["power", CONFIG],
+    ["sweep", CONFIG],
+    ["samplesize", CONFIG, "--target-power", "0.9"],
+])
+def test_cli_limits_are_the_yaml_limits(command, capsys):
+    from trialsim.config.scenario import load_scenario
+    from trialsim.errors import ScenarioError
+
+    parser = build_parser()
+    assert parser.parse_args([*command, "--replicates", "10000000"]).replicates == 10_000_000
+    with pytest.raises(ScenarioError, match="10000000"):  # the YAML's own limit
+        load_scenario(CONFIG, {"engine.replicates": 10_000_001})
+    for option, bad in (("--replicates", "10000001"), ("--replicates", "100000000"),
+                        ("--n-jobs", "1025")):
+        with pytest.raises(SystemExit) as exc:
+            parser.parse_args([*command, option, bad])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert option in err and "at most" in err
+    if command[0] != "run":
+        with pytest.raises(SystemExit):
+            parser.parse_args([*command, "--chunk-size", "100001"])
+        assert "at most 100000" in capsys.readouterr().err
+
+
+def test_confirm_replicates_and_explain_batches_keep_the_limit(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["samplesize", CONFIG, "--target-power", "0.9",
+                                   "--confirm-replicates", "10000001"])
+    assert "at most 10000000" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["explain", CONFIG, CONFIG, "--batches", "10000001"])
+    assert "--batches" in capsys.readouterr().err
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop(*args, **kwargs):
+    raise _Stop
+
+
+def test_a_long_run_is_announced_with_time_and_disk(tmp_path, capsys, monkeypatch):
+    """10 million bliss76 trials: hours and tens of GB, said before anything runs."""
+    import trialsim.experiments.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "run_scenario", _stop)
+    args = ["run", CONFIG, "--replicates", "10000000", "--n-jobs", "2", "--no-figures",
+            "--out", str(tmp_path / "res")]
+    with pytest.raises(_Stop):
+        main(args)
+    err = capsys.readouterr().err
+    line = next(ln for ln in err.splitlines() if "estimate" in ln)
+    assert "10,000,000 trials" in line and " h" in line and "GB" in line
+    with pytest.raises(_Stop):
+        main([*args, "--quiet"])
+    assert "estimate" not in capsys.readouterr().err
+
+
+def test_estimate_is_sane_in_order_of_magnitude(bliss76):
+    """bliss76 costs ~16 ms per trial (README, make bench) and writes ~2.5 kB per replicate
+    (measured: 1.9 kB replicates/ + 0.7 kB trials/); within a factor of ~30 either way."""
+    from trialsim.cli.estimate import estimate
+
+    est = estimate(bliss76, [(1.0, 10_000_000)], n_jobs=1, chunk_size=100, datasets=True,
+                   checkpoint=True)
+    assert est is not None and est.long()
+    assert 5e-4 < est.seconds_per_trial < 0.5
+    assert 5e3 < est.seconds < 5e6
+    assert 1e9 < est.disk_bytes < 1e12
+    assert est.workers == 1
+    two = estimate(bliss76, [(1.0, 10_000_000)], n_jobs=2, chunk_size=100, datasets=True,
+                   checkpoint=False)
+    assert two.disk_bytes < est.disk_bytes  # no checkpoint chunks
+    # a small run needs no estimate (and no pilot)
+    assert estimate(bliss76, [(1.0, 20)], n_jobs=1, chunk_size=100, datasets=True,
+                    checkpoint=True) is None
+
+
+def test_an_experiment_that_holds_many_replicates_says_so(tmp_path, capsys, monkeypatch):
+    import trialsim.experiments.power as power
+
+    monkeypatch.setattr(power, "power_curve", _stop)
+    with pytest.raises(_Stop):
+        main(["power", CONFIG, "--replicates", "2000000", "--sizes", "300,600", "--n-jobs", "1",
+              "--out", str(tmp_path / "p")])
+    line = next(ln for ln in capsys.readouterr().err.splitlines() if "estimate" in ln)
+    assert "4,000,000 trials" in line and "memory" in line and "GB" in line
+
+
+def test_a_short_run_prints_no_estimate(tmp_path, capsys):
+    assert main(["run", CONFIG, *SMALL, "--out", str(tmp_path / "r")]) == 0
+    assert "estimate" not in capsys.readouterr().err

@@ -1,0 +1,198 @@
+"""``--backend dask --scheduler ADDRESS`` against things that are not a working scheduler.
+
+A listener that never answers, an HTTP server, a service that answers random bytes and a
+scheduler without workers each end, within ``--dask-timeout``, in a one-line user error (exit
+2, no traceback) that names the address and what to do, and leave nothing behind: no results
+folder, no checkpoint manifest or lock (issue 14, items 8 and 9).
+
+The commands run in subprocesses with a timeout, so a regression fails instead of hanging.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from trialsim.config.scenario import ScenarioError
+
+distributed = pytest.importorskip("dask.distributed")
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = str(ROOT / "configs" / "bliss76.yaml")
+B = ["--replicates", "20", "--n-jobs", "1", "--no-figures", "--set", "design.sample_size=60"]
+TIMEOUT = 3  # --dask-timeout of these tests
+#: what a failing command may take beyond --dask-timeout (interpreter start, imports, scenario)
+SLACK = 30
+
+
+def _listener() -> socket.socket:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    s.listen(16)
+    return s
+
+
+@contextlib.contextmanager
+def silent_listener():
+    """A TCP port that accepts connections (the kernel's backlog) and never answers."""
+    s = _listener()
+    try:
+        yield f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    finally:
+        s.close()
+
+
+@contextlib.contextmanager
+def http_server():
+    """``python -m http.server``, as in the issue."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"tcp://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def garbage_service():
+    """Accepts every connection and writes random bytes into it."""
+    s = _listener()
+    stop = threading.Event()
+
+    def talk(conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            while not stop.is_set():
+                conn.sendall(os.urandom(4096))
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while not stop.is_set():
+                conn, _ = s.accept()
+                threading.Thread(target=talk, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    finally:
+        stop.set()
+        s.close()
+
+
+@contextlib.contextmanager
+def scheduler_without_workers():
+    with distributed.LocalCluster(
+        n_workers=0, processes=True, host="127.0.0.1", dashboard_address=":0"
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+SERVICES = {
+    "silent": silent_listener,
+    "http": http_server,
+    "garbage": garbage_service,
+    "no-workers": scheduler_without_workers,
+}
+EXPECTED = {
+    "silent": "not a dask scheduler: it accepted the connection but sent no dask reply within 3 s",
+    "http": "not a dask scheduler: ",
+    "garbage": "not a dask scheduler: ",
+    "no-workers": "has no workers",
+}
+
+
+def _cli(*args: str, timeout: float = TIMEOUT + SLACK) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "trialsim.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.parametrize("kind", list(SERVICES))
+def test_a_scheduler_that_does_not_work_is_a_user_error(kind, tmp_path):
+    out = tmp_path / "res" / "x"
+    with SERVICES[kind]() as address:
+        t0 = time.monotonic()
+        proc = _cli("run", CONFIG, *B, "--backend", "dask", "--scheduler", address,
+                    "--dask-timeout", str(TIMEOUT), "--out", str(out))
+        took = time.monotonic() - t0
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "EiB" not in proc.stderr, proc.stderr
+    error = proc.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"trialsim: error: --scheduler {address}: "), proc.stderr
+    assert EXPECTED[kind] in error, error
+    assert "--dask-timeout" in error or kind == "garbage", error  # what to do
+    assert took < TIMEOUT + SLACK
+    # nothing written: no results folder, no checkpoint manifest or lock
+    assert not out.exists() and not (tmp_path / "res").exists()
+
+
+def test_experiments_take_the_timeout_too(tmp_path):
+    out = tmp_path / "power"
+    with silent_listener() as address:
+        proc = _cli("power", CONFIG, "--sizes", "60,90", "--replicates", "4", "--no-figures",
+                    "--backend", "dask", "--scheduler", address, "--dask-timeout", "2",
+                    "--out", str(out))
+    assert proc.returncode == 2, proc.stderr
+    assert "sent no dask reply within 2 s" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_garbage_is_a_user_error_in_the_library_too(tiny, tmp_path):
+    from trialsim.run.simulate import simulate
+
+    with garbage_service() as address:
+        with pytest.raises(ScenarioError, match="not a dask scheduler"):
+            simulate(tiny, replicates=2, backend="dask", scheduler=address, progress=False,
+                     dask_timeout=TIMEOUT, checkpoint_dir=tmp_path / "ck")
+
+
+def test_bad_timeouts_and_addresses_are_refused(tiny):
+    from trialsim.run.backends import ChunkTask, execute, run_scenarios
+
+    assert _cli("run", CONFIG, "--dask-timeout", "0", timeout=60).returncode == 2
+    with pytest.raises(ScenarioError, match="--dask-timeout needs --backend dask"):
+        list(execute([], [], backend="local", dask_timeout=5))
+    for bad in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(ScenarioError, match="--dask-timeout"):
+            run_scenarios([], 1, 1, backend="dask", scheduler="tcp://127.0.0.1:9",
+                          dask_timeout=bad)
+    with pytest.raises(ScenarioError, match="--scheduler http://127.0.0.1:1: not a dask"):
+        list(execute([tiny], [ChunkTask(0, 0, 1)], backend="dask",
+                     scheduler="http://127.0.0.1:1", dask_timeout=1))
+
+
+def test_a_run_stopped_before_any_chunk_leaves_no_checkpoint(tiny, tmp_path):
+    """Ctrl-C (or a crash) while waiting for the scheduler: nothing to resume, nothing kept;
+    once a chunk finished, the checkpoint is kept for the rerun."""
+    from trialsim.run.checkpoint import ChunkStore, command_checkpoint, locked
+    from trialsim.run.trial import run_chunk
+
+    path = tmp_path / "out" / "checkpoints"
+    with pytest.raises(KeyboardInterrupt):
+        with command_checkpoint(path, keep=False), locked(path):
+            ChunkStore(path, tiny, 2)
+            raise KeyboardInterrupt
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(MemoryError):
+        with command_checkpoint(path, keep=False), locked(path):
+            ChunkStore(path, tiny, 2).save(run_chunk(tiny, 0, 2))
+            raise MemoryError
+    assert sorted(p.name for p in path.iterdir()) == [
+        "chunk-000000000-000000002.npz", "lock", "manifest.json"]
