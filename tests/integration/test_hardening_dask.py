@@ -138,6 +138,8 @@ def test_a_scheduler_that_does_not_work_is_a_user_error(kind, tmp_path):
     assert EXPECTED[kind] in error, error
     assert "--dask-timeout" in error or kind == "garbage", error  # what to do
     assert took < TIMEOUT + SLACK
+    if kind != "no-workers":  # the address is asked before any progress is reported
+        assert proc.stderr.lstrip().startswith("trialsim: error:"), proc.stderr
     # nothing written: no results folder, no checkpoint manifest or lock
     assert not out.exists() and not (tmp_path / "res").exists()
 

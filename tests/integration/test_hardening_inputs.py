@@ -204,3 +204,12 @@ def test_binary_file_is_named(capsys, tmp_path):
 
 def test_a_folder_given_as_scenario_is_named(capsys, tmp_path):
     refused(capsys, tmp_path, [str(tmp_path)], "not found")
+
+
+# the same field given twice on the command line ------------------------------------------
+
+
+def test_the_same_set_path_twice_is_refused(capsys, tmp_path):
+    refused(capsys, tmp_path, [str(BLISS76), "--set", "design.sample_size=300",
+                               "--set", "design.sample_size=400"],
+            "design.sample_size", "twice", "300", "400")

@@ -499,3 +499,52 @@ def test_kill_9_at_each_step_of_publish_itself(tmp_path, one_step):
     else:
         pytest.fail("the publish never completed")
     assert outcomes[0] == "old" and outcomes[-1] == "new"
+
+
+# --------------------------------------------------------------------------- follow-ups
+
+
+@pytest.mark.parametrize("command", ["run", "power"])
+def test_a_checkpoint_folder_that_cannot_be_written_is_refused(tmp_path, monkeypatch, capsys,
+                                                               command):
+    (tmp_path / "f").write_text("a file\n")
+    out = tmp_path / "res"
+    err = refused(monkeypatch, capsys,
+                  ARGS[command](out, "--checkpoint", str(tmp_path / "f" / "ck")))
+    assert "--checkpoint" in err and str(tmp_path / "f" / "ck") in err
+    assert names(tmp_path) == {"f"}, "a refused command wrote something"
+
+
+def test_a_refused_results_folder_is_refused_before_the_estimate(tmp_path, monkeypatch, capsys):
+    """The estimate's pilot run is a simulation too: a results folder that cannot be used is
+    refused first (no estimate line, nothing simulated)."""
+    out = tmp_path / "res"
+    out.write_text("not a folder\n")
+    argv = [a for a in run_args(out) if a != "--quiet"]
+    argv[argv.index("--replicates") + 1] = "10000000"
+    err = refused(monkeypatch, capsys, argv)
+    assert "is a file" in err and "estimate" not in err, err
+
+
+def test_sigterm_unwinds_like_ctrl_c(tmp_path):
+    """``timeout``/a batch scheduler sends SIGTERM: the command unwinds (exit 143), the lock
+    goes, and a checkpoint is either removed (nothing finished) or kept with its chunks."""
+    out = tmp_path / "res"
+    log = tmp_path / "stderr.log"
+    argv = [a for a in run_args(out) if a != "--quiet"]
+    argv[argv.index("--replicates") + 1] = "200000"
+    with log.open("w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "trialsim", *argv], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + 240
+        while "trials (" not in log.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=120)
+    assert rc == 128 + signal.SIGTERM, log.read_text()
+    assert "Traceback" not in log.read_text()
+    assert hidden(tmp_path) == [], "a lock or staging folder was left behind"
+    ck = out / "checkpoints"
+    if ck.exists():  # chunks finished before the signal: kept for the rerun
+        assert list(ck.glob("chunk-*.npz")), sorted(p.name for p in ck.iterdir())

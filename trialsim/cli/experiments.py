@@ -320,9 +320,10 @@ def cmd_power(args) -> int:
     sizes = args.sizes or sorted({max(6, round(n0 * f)) for f in (0.5, 0.75, 1, 1.25, 1.5)})
     settings = _settings(args, scenario, out)
     reps = settings.replicates or scenario.engine.replicates
-    _announce(args, scenario, settings, out, [(n / n0, reps) for n in set(sizes)],
-              held=reps * len(set(sizes)))
     with _writing(args, settings, out, OUTPUTS["power"]) as stage:
+        # the folder is checked and locked before the estimate's pilot run
+        _announce(args, scenario, settings, out, [(n / n0, reps) for n in set(sizes)],
+                  held=reps * len(set(sizes)))
         table = power_curve(
             scenario,
             sizes,
@@ -368,8 +369,8 @@ def cmd_sweep(args) -> int:
     )
     endpoint, week = eps[0], wks[0]
     comparisons = comps if args.comparison is None else comps[:1]
-    _announce_sweep(args, scenario, settings, out, factors, design)
     with _writing(args, settings, out, OUTPUTS["sweep"]) as stage:
+        _announce_sweep(args, scenario, settings, out, factors, design)
         table = sweep(scenario, factors, design=design, settings=settings)
         write_csv(table, stage / "sweep.csv")
         paths = list(factors)
@@ -441,11 +442,11 @@ def cmd_samplesize(args) -> int:
     check_target_power(scenario, args.target_power)
     reps = settings.replicates or scenario.engine.replicates
     confirm = reps if args.confirm_replicates is None else args.confirm_replicates
-    _announce(args, scenario, settings, out, [(1.0, reps)] * 5 + [(1.0, confirm)],
-              held=3 * reps,
-              note=f"a search usually simulates about 5 sizes near N = "
-              f"{scenario.design.sample_size}, counted so here, then the confirmation run")
     with _writing(args, settings, out, OUTPUTS["samplesize"]) as stage:
+        _announce(args, scenario, settings, out, [(1.0, reps)] * 5 + [(1.0, confirm)],
+                  held=3 * reps,
+                  note=f"a search usually simulates about 5 sizes near N = "
+                  f"{scenario.design.sample_size}, counted so here, then the confirmation run")
         res = sample_size(
             scenario,
             args.target_power,

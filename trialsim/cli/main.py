@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from trialsim.config.scenario import (
@@ -28,7 +30,15 @@ EXTRA_COMMANDS = ("trialsim.cli.experiments", "trialsim.cli.calibration")
 
 def load_from_args(args) -> Scenario:
     """The scenario of a command's CONFIG, ``--set`` overrides and ``--seed``."""
-    overrides = dict(parse_override(t) for t in getattr(args, "set", []) or [])
+    overrides: dict = {}
+    for text in getattr(args, "set", []) or []:
+        path, value = parse_override(text)
+        if path in overrides:
+            raise ScenarioError(
+                f"--set {path} is given twice ({overrides[path]!r} and {value!r}); give each "
+                "field once"
+            )
+        overrides[path] = value
     if getattr(args, "seed", None) is not None:
         overrides["seed"] = args.seed
     return load_scenario(args.config, overrides)
@@ -170,13 +180,24 @@ def _mcse(value: float, digits: int) -> str:
     return "undefined" if math.isnan(value) else f"{value:.{digits}f}"
 
 
+def _terminate(signum, frame) -> None:
+    """SIGTERM (``timeout``, a batch scheduler, ``kill``) unwinds like Ctrl-C: every
+    ``finally`` runs, so locks are released and a checkpoint with nothing in it is removed."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
     try:
         return args.func(args)
     except ScenarioError as exc:
         print(f"trialsim: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if in_main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def cmd_run(args) -> int:
@@ -187,30 +208,30 @@ def cmd_run(args) -> int:
 
     out_dir = Path(args.out) if args.out else Path("results") / scenario.name
     checkpoint = None if args.no_checkpoint else Path(args.checkpoint or out_dir / "checkpoints")
-    if not args.quiet:
-        from trialsim.cli.estimate import announce, estimate
+    # the results folder is checked and locked before anything is simulated (the estimate's
+    # pilot run included), and stays so until its checkpoint is tidied up
+    with results_folder(out_dir, RUN_OUTPUTS):
+        if not args.quiet:
+            from trialsim.cli.estimate import announce, estimate
 
-        eng = scenario.engine
-        announce(estimate(scenario, [(1.0, args.replicates or eng.replicates)],
-                          n_jobs=args.n_jobs or eng.n_jobs, chunk_size=eng.chunk_size,
-                          datasets=True, checkpoint=checkpoint is not None,
-                          backend=args.backend, where=out_dir))
-    # the results folder is checked and locked before anything is simulated, and stays so
-    # until its checkpoint is tidied up
-    with results_folder(out_dir, RUN_OUTPUTS), \
-            command_checkpoint(checkpoint, keep=args.checkpoint is not None):
-        out = run_scenario(
-            scenario,
-            out_dir,
-            replicates=args.replicates,
-            n_jobs=args.n_jobs,
-            progress=None if not args.quiet else False,
-            figures=not args.no_figures,
-            backend=args.backend,
-            scheduler=args.scheduler,
-            dask_timeout=args.dask_timeout,
-            checkpoint_dir=checkpoint,
-        )
+            eng = scenario.engine
+            announce(estimate(scenario, [(1.0, args.replicates or eng.replicates)],
+                              n_jobs=args.n_jobs or eng.n_jobs, chunk_size=eng.chunk_size,
+                              datasets=True, checkpoint=checkpoint is not None,
+                              backend=args.backend, where=out_dir))
+        with command_checkpoint(checkpoint, keep=args.checkpoint is not None):
+            out = run_scenario(
+                scenario,
+                out_dir,
+                replicates=args.replicates,
+                n_jobs=args.n_jobs,
+                progress=None if not args.quiet else False,
+                figures=not args.no_figures,
+                backend=args.backend,
+                scheduler=args.scheduler,
+                dask_timeout=args.dask_timeout,
+                checkpoint_dir=checkpoint,
+            )
     if not args.quiet:
         _print_headline(out)
         print(f"results written to {out_dir}/")

@@ -151,11 +151,25 @@ def _check_backend(backend: str, scheduler: str | None, dask_timeout) -> float |
         raise ScenarioError(f"--backend {backend!r}: allowed backends are {', '.join(BACKENDS)}")
     if scheduler is not None and backend != "dask":
         raise ScenarioError("--scheduler needs --backend dask")
-    if dask_timeout is None:
-        return None
-    if backend != "dask":
+    if dask_timeout is not None and backend != "dask":
         raise ScenarioError("--dask-timeout needs --backend dask")
-    return _checked_timeout(dask_timeout)
+    timeout = None if dask_timeout is None else _checked_timeout(dask_timeout)
+    if scheduler is not None:  # ask it now, before any progress is reported
+        _probe_scheduler(scheduler, _default_timeout() if timeout is None else timeout)
+    return timeout
+
+
+def _default_timeout() -> float:
+    """dask's connect timeout (``distributed.comm.timeouts.connect``, 30 s unless set)."""
+    try:
+        import dask
+        from dask.utils import parse_timedelta
+    except ImportError:
+        raise ScenarioError(
+            "--backend dask needs the optional dependency dask.distributed: "
+            "pip install 'trialsim[dask]'"
+        ) from None
+    return float(parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s"))
 
 
 def _bounded(
@@ -334,17 +348,10 @@ def _probe_scheduler(address: str, timeout: float) -> None:
 
 def _dask_client(n_jobs: int, scheduler: str | None, timeout: float | None = None):
     """A client of the cluster at ``scheduler`` (checked first), or of a new LocalCluster."""
-    try:
-        import dask
-        from dask.distributed import Client, LocalCluster
-        from dask.utils import parse_timedelta
-    except ImportError:
-        raise ScenarioError(
-            "--backend dask needs the optional dependency dask.distributed: "
-            "pip install 'trialsim[dask]'"
-        ) from None
     if timeout is None:
-        timeout = float(parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s"))
+        timeout = _default_timeout()  # also refuses a missing dask.distributed
+    from dask.distributed import Client, LocalCluster
+
     if scheduler is None:
         cluster = LocalCluster(
             n_workers=n_jobs,

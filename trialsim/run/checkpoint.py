@@ -37,6 +37,7 @@ import contextlib
 import hashlib
 import json
 import os
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import fields
@@ -469,6 +470,26 @@ def count_chunks(path: str | Path) -> int:
     return len(list(path.glob("chunk-*.npz"))) + len(list(path.glob("points/*/chunk-*.npz")))
 
 
+def _check_writable(path: Path, new_dirs: list[Path]) -> None:
+    """Refuse, before anything is simulated, a checkpoint directory that cannot be made or
+    written (a file, under a file, a read-only place); the directories made for the check
+    are removed again when it fails."""
+    try:
+        if path.exists() and not path.is_dir():
+            raise NotADirectoryError(20, "it is a file, not a folder")
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        for d in new_dirs:  # innermost first
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        raise CheckpointError(
+            f"--checkpoint {path}: cannot be used ({exc.strerror or exc}); name a folder "
+            "you can write, or run with --no-checkpoint"
+        ) from None
+
+
 @contextlib.contextmanager
 def command_checkpoint(path: str | Path | None, keep: bool) -> Iterator[Path | None]:
     """The checkpoint directory of one command, tidied up when the command ends.
@@ -492,6 +513,7 @@ def command_checkpoint(path: str | Path | None, keep: bool) -> Iterator[Path | N
     path = Path(path)
     created = not (path / MANIFEST).exists()
     new_dirs = [d for d in [path, *path.parents] if not d.exists()]
+    _check_writable(path, new_dirs)
 
     def remove_if_empty() -> bool:
         if count_chunks(path):
