@@ -165,3 +165,35 @@ def test_an_experiment_that_holds_many_replicates_says_so(tmp_path, capsys, monk
 def test_a_short_run_prints_no_estimate(tmp_path, capsys):
     assert main(["run", CONFIG, *SMALL, "--out", str(tmp_path / "r")]) == 0
     assert "estimate" not in capsys.readouterr().err
+
+
+def test_samplesize_with_too_few_replicates_is_refused(tmp_path, capsys):
+    """Review finding: 5 replicates per size gave 'required N = n_max' with a fitted power
+    below the target, and 1 replicate an interval of one point."""
+    out = tmp_path / "ss"
+    rc = main(["samplesize", CONFIG, "--target-power", "0.8", *SMALL, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert "--replicates 3" in err and "at least 20" in err, err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("values", ["60,60", "60,60.0", "60,'60'",
+                                    "{a: 1, a: 2},{a: 3}"])
+def test_repeated_or_ambiguous_sweep_values_are_refused(tmp_path, capsys, values):
+    out = tmp_path / "sw"
+    with pytest.raises(SystemExit) as exc:
+        main(["sweep", CONFIG, *SMALL, "--sweep", f"design.sample_size={values}",
+              "--out", str(out)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "distinct" in err or "twice" in err, err
+    assert not out.exists()
+
+
+def test_a_huge_dask_timeout_is_refused(tmp_path, capsys):
+    rc = main(["run", CONFIG, *SMALL, "--backend", "dask", "--dask-timeout", "1e10",
+               "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--dask-timeout" in err and "86400" in err, err
+    assert "Traceback" not in err

@@ -213,3 +213,56 @@ def test_the_same_set_path_twice_is_refused(capsys, tmp_path):
     refused(capsys, tmp_path, [str(BLISS76), "--set", "design.sample_size=300",
                                "--set", "design.sample_size=400"],
             "design.sample_size", "twice", "300", "400")
+
+
+# review findings (a hostile re-test after the fixes above) --------------------------------
+
+
+@pytest.mark.parametrize("arm", ["../../../escaped", "bel/10", ".hidden"])
+def test_unsafe_arm_names_are_refused(tmp_path, arm):
+    path = child(tmp_path, f"""
+design:
+  arms:
+    placebo: {{dose_mg_kg: 0.0}}
+    {json.dumps(arm)}: {{dose_mg_kg: 10.0}}
+""")
+    with pytest.raises(ScenarioError, match="arm name"):
+        load_scenario(path)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("population.weight_kg.mean", "-1000"),
+    ("population.age.mean", "-40"),
+    ("population.disease_duration_years.mean", "-5"),
+    ("design.arms.bel10.dose_mg_kg", "1e308"),
+    ("population.prednisone.mean_dose_mg", "1e308"),
+])
+def test_physically_impossible_values_are_refused(capsys, tmp_path, field, value):
+    refused(capsys, tmp_path, [str(BLISS76), "--set", f"{field}={value}"], field)
+
+
+def test_a_childs_sweep_replaces_the_parents(tmp_path):
+    parent = child(tmp_path, "sweep:\n  drug.emax: [0.1, 0.2, 0.3]\n", "parent.yaml")
+    kid = tmp_path / "kid.yaml"
+    kid.write_text(f"extends: {parent}\nsweep:\n  design.sample_size: [60, 90]\n")
+    assert load_scenario(kid).sweep == {"design.sample_size": [60, 90]}
+
+
+@pytest.mark.parametrize("values", ["[60, 60.0]", "[60, '60']"])
+def test_equal_numbers_are_repeated_entries(tmp_path, values):
+    with pytest.raises(ScenarioError, match="distinct"):
+        load_scenario(child(tmp_path, f"sweep:\n  design.sample_size: {values}\n"))
+
+
+def test_a_share_written_1e_minus_1_is_a_number():
+    from trialsim.config.scenario import parse_override
+
+    path, value = parse_override("population.race.black=1e-1")  # YAML 1.1 reads a string
+    sc = load_scenario(BLISS76, {path: value})
+    assert sc.population.race.black == 0.1
+
+
+def test_a_key_given_twice_in_a_set_value_is_named(capsys, tmp_path):
+    refused(capsys, tmp_path, [str(BLISS76), "--set",
+                               "design.arms={placebo: {dose_mg_kg: 0}, bel10: {dose_mg_kg: 10},"
+                               " bel10: {dose_mg_kg: 1}}"], "bel10", "twice")

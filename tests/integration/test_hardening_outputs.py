@@ -446,8 +446,10 @@ def test_kill_9_at_each_step_of_publish_itself(tmp_path, one_step):
     new outputs, whole, every other entry back, nothing left beside it."""
     import trialsim.experiments.pipeline as pl
 
-    old = {"summary.csv": "old", "run.json": "old", "response_rates.png": "old"}
-    new = {"summary.csv": "new", "run.json": "new"}
+    # run.json as a trialsim run writes it (the folder's owner, pipeline.check_owner)
+    old = {"summary.csv": "old", "run.json": '{"trialsim_version": "old"}',
+           "response_rates.png": "old"}
+    new = {"summary.csv": "new", "run.json": '{"trialsim_version": "new"}'}
     outcomes = []
     for k in range(1, 10):
         final = tmp_path / f"k{k}" / "res"
@@ -548,3 +550,48 @@ def test_sigterm_unwinds_like_ctrl_c(tmp_path):
     ck = out / "checkpoints"
     if ck.exists():  # chunks finished before the signal: kept for the rerun
         assert list(ck.glob("chunk-*.npz")), sorted(p.name for p in ck.iterdir())
+
+
+# --------------------------------------------------------------------------- review findings
+
+
+def test_a_folder_with_the_users_own_entries_named_like_outputs_is_refused(tmp_path,
+                                                                          monkeypatch, capsys):
+    """``--out`` at a project folder holding the user's ``trials/``: a run would replace it."""
+    out = tmp_path / "proj"
+    (out / "trials").mkdir(parents=True)
+    (out / "trials" / "raw_export.csv").write_text("data\n")
+    (out / "notes.txt").write_text("notes\n")
+    err = refused(monkeypatch, capsys, run_args(out))
+    assert "trials" in err and "run.json" in err, err
+    assert (out / "trials" / "raw_export.csv").read_text() == "data\n"
+    assert names(out) == {"trials", "notes.txt"}
+
+
+def test_another_commands_results_folder_is_refused(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "res"
+    assert main(power_args(out)) == 0
+    before = snapshot(out)
+    err = refused(monkeypatch, capsys, run_args(out))
+    assert "trialsim power" in err, err
+    assert snapshot(out) == before
+
+
+def test_a_killed_figure_writers_temporary_file_goes_with_the_next_run(tmp_path):
+    out = tmp_path / "res"
+    assert main(run_args(out, figures=True)) == 0
+    stray = out / ".odds_ratio_distribution.d4iny87u.png"
+    stray.write_bytes(b"")
+    assert main(run_args(out, seed=2, figures=True)) == 0
+    assert not stray.exists()
+    assert hidden(tmp_path) == []
+
+
+def test_a_mount_point_as_results_folder_is_refused(monkeypatch, capsys, tmp_path):
+    import trialsim.experiments.pipeline as pl
+
+    out = tmp_path / "mnt"
+    out.mkdir()
+    monkeypatch.setattr(pl.os.path, "ismount", lambda p: Path(p) == out)
+    err = refused(monkeypatch, capsys, run_args(out))
+    assert "mount point" in err and str(out / "results") in err, err

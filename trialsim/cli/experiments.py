@@ -20,7 +20,7 @@ import argparse
 import contextlib
 import platform
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,13 @@ from trialsim.cli.main import (
     _replicates_int,
     load_from_args,
 )
-from trialsim.config.scenario import Scenario, ScenarioError
+from trialsim.config.scenario import (
+    Scenario,
+    ScenarioError,
+    no_duplicates,
+    number_or_text,
+    read_yaml_text,
+)
 from trialsim.core.io import write_csv, write_json
 
 # --------------------------------------------------------------------------- option types
@@ -78,13 +84,18 @@ def parse_sweep(text: str) -> tuple[str, list[Any]]:
     if not path or any(not p for p in path.split(".")):
         raise argparse.ArgumentTypeError(f"{text!r}: empty or malformed path {path!r}")
     try:
-        values = yaml.safe_load(f"[{raw}]")
-    except yaml.YAMLError:
+        values = read_yaml_text(f"[{raw}]")
+    except yaml.YAMLError as exc:
         raise argparse.ArgumentTypeError(
-            f"{text!r}: cannot read the values {raw!r} as a comma-separated list"
+            f"{text!r}: cannot read the values {raw!r} as a comma-separated list ({exc})"
         ) from None
     if not values:
         raise argparse.ArgumentTypeError(f"{text!r}: give at least one value after '='")
+    values = [number_or_text(v) for v in values]
+    try:
+        no_duplicates(values)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
     return path, values
 
 
@@ -284,14 +295,15 @@ OUTPUTS = {
 
 
 @contextlib.contextmanager
-def _writing(args, settings, out: Path, outputs: Sequence[str]) -> Iterator[Path]:
+def _writing(args, settings, out: Path, command: str) -> Iterator[Path]:
     """The results folder held from before the simulation (checked, locked: see
     ``pipeline.results_folder``) and the checkpoint tidied at the end (:func:`_checkpoint`);
     yields a staging folder for the outputs, which replaces the command's earlier outputs
     in one step when the block ends (``pipeline.staged``)."""
     from trialsim.experiments.pipeline import results_folder, staged
 
-    with results_folder(out, outputs) as final, _checkpoint(args, settings), \
+    outputs = OUTPUTS[command]
+    with results_folder(out, outputs, command) as final, _checkpoint(args, settings), \
             staged(final, outputs) as stage:
         yield stage
 
@@ -320,7 +332,7 @@ def cmd_power(args) -> int:
     sizes = args.sizes or sorted({max(6, round(n0 * f)) for f in (0.5, 0.75, 1, 1.25, 1.5)})
     settings = _settings(args, scenario, out)
     reps = settings.replicates or scenario.engine.replicates
-    with _writing(args, settings, out, OUTPUTS["power"]) as stage:
+    with _writing(args, settings, out, "power") as stage:
         # the folder is checked and locked before the estimate's pilot run
         _announce(args, scenario, settings, out, [(n / n0, reps) for n in set(sizes)],
                   held=reps * len(set(sizes)))
@@ -369,7 +381,7 @@ def cmd_sweep(args) -> int:
     )
     endpoint, week = eps[0], wks[0]
     comparisons = comps if args.comparison is None else comps[:1]
-    with _writing(args, settings, out, OUTPUTS["sweep"]) as stage:
+    with _writing(args, settings, out, "sweep") as stage:
         _announce_sweep(args, scenario, settings, out, factors, design)
         table = sweep(scenario, factors, design=design, settings=settings)
         write_csv(table, stage / "sweep.csv")
@@ -442,7 +454,7 @@ def cmd_samplesize(args) -> int:
     check_target_power(scenario, args.target_power)
     reps = settings.replicates or scenario.engine.replicates
     confirm = reps if args.confirm_replicates is None else args.confirm_replicates
-    with _writing(args, settings, out, OUTPUTS["samplesize"]) as stage:
+    with _writing(args, settings, out, "samplesize") as stage:
         _announce(args, scenario, settings, out, [(1.0, reps)] * 5 + [(1.0, confirm)],
                   held=3 * reps,
                   note=f"a search usually simulates about 5 sizes near N = "

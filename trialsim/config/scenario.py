@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -35,6 +37,9 @@ from trialsim.config.vocab import (  # noqa: F401  (re-exported: the schema's na
     STRATIFIERS,
 )
 from trialsim.errors import ScenarioError
+
+#: names that become file or folder names (scenarios, arms): no path separators, not hidden
+SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
@@ -64,11 +69,19 @@ def _keys_in(allowed: tuple[str, ...], what: str):
     return AfterValidator(check)
 
 
-def _no_duplicates(v: list) -> list:
+def _entry_key(x: Any) -> str:
+    """What makes two list entries the same: equal numbers (60, 60.0, '60') are the same."""
+    x = number_or_text(x)
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        x = float(x)
+    return json.dumps(x, sort_keys=True, default=str)
+
+
+def no_duplicates(v: list) -> list:
     """A list validator: every entry at most once (a repeated entry is a typo, not a request)."""
     seen, repeated = set(), []
     for x in v:
-        key = json.dumps(x, sort_keys=True, default=str)
+        key = _entry_key(x)
         if key in seen and x not in repeated:
             repeated.append(x)
         seen.add(key)
@@ -77,7 +90,23 @@ def _no_duplicates(v: list) -> list:
     return v
 
 
-Distinct = AfterValidator(_no_duplicates)
+Distinct = AfterValidator(no_duplicates)
+
+
+def number_or_text(value: Any) -> Any:
+    """A string that reads as a number (``1e-1``, which YAML 1.1 leaves a string) as that
+    number; anything else as it is."""
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        if not math.isfinite(number):  # 'nan', 'inf': words, left to the field to judge
+            return value
+        if value.strip().lstrip("+-").replace("_", "").isdigit():
+            return int(value)
+        return number
+    return value
 
 
 def _sums_to_one(values: dict[str, float], what: str) -> None:
@@ -122,12 +151,25 @@ class MeanSD(Model):
     sd: Pos
 
 
+class AgeYears(MeanSD):
+    """Adult trial populations (domain.md §3: 18 and over)."""
+
+    mean: Annotated[float, Field(ge=18.0, le=75.0)]
+    sd: Annotated[float, Field(gt=0.0, le=30.0)]
+
+
+class PositiveMeanSD(MeanSD):
+    """A positive quantity (weight, disease duration): mean above 0."""
+
+    mean: Annotated[float, Field(gt=0.0, le=1000.0)]
+
+
 class Prednisone(Model):
     """Baseline prednisone: share of patients on it, and dose among users (mg/day)."""
 
     use: Prob
-    mean_dose_mg: Pos
-    sd_dose_mg: Pos
+    mean_dose_mg: Annotated[float, Field(gt=0.0, le=200.0)]
+    sd_dose_mg: Annotated[float, Field(gt=0.0, le=200.0)]
 
 
 def copula_correlation(correlations: dict[str, float]) -> np.ndarray:
@@ -186,9 +228,9 @@ class Population(Model):
     #: fitting to both marginals); rows race, columns region
     race_region_affinity: dict[str, dict[str, NonNeg]]
     female: Prob
-    age: MeanSD
-    weight_kg: MeanSD
-    disease_duration_years: MeanSD
+    age: AgeYears
+    weight_kg: PositiveMeanSD
+    disease_duration_years: PositiveMeanSD
     ana_positive: Prob
     anti_dsdna: Prob
     low_c3: Prob
@@ -264,7 +306,8 @@ class Screening(Model):
 class Arm(Model):
     """A treatment arm: belimumab IV dose in mg/kg (0 = placebo) and allocation weight."""
 
-    dose_mg_kg: NonNeg
+    #: up to 100 mg/kg (ten times the highest dose studied, domain.md §5)
+    dose_mg_kg: Annotated[float, Field(ge=0.0, le=100.0)]
     allocation: Annotated[int, Field(ge=1, le=20)] = 1
 
 
@@ -300,6 +343,12 @@ class Design(Model):
     def _check_design(self) -> Design:
         if len(self.arms) < 2:
             raise ValueError("design.arms needs at least two arms")
+        for name in self.arms:  # names reach file names (figures, tables)
+            if not SAFE_NAME.fullmatch(name):
+                raise ValueError(
+                    f"arm name {name!r}: use letters, digits and _ . - (not first . or -), "
+                    "up to 100 characters"
+                )
         if self.control not in self.arms:
             raise ValueError(
                 f"control arm {self.control!r} is not defined; defined arms: {', '.join(self.arms)}"
@@ -517,7 +566,7 @@ class Scenario(Model):
     """One simulated trial design on one population, with the shared model."""
 
     #: a safe folder name: letters, digits, ``_ . -``, not starting with ``.`` or ``-``
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")]
+    name: Annotated[str, Field(pattern=SAFE_NAME.pattern)]
     description: str = ""
     seed: Annotated[int, Field(ge=0)]
     population: Population
@@ -568,7 +617,7 @@ class Scenario(Model):
 
 #: mappings that a file replaces whole rather than merging into what it ``extends``: a
 #: child that lists its arms gets exactly those arms (a merge would keep the parent's others)
-REPLACED_ON_EXTEND = ("design.arms", "constant_response.rates")
+REPLACED_ON_EXTEND = ("design.arms", "constant_response.rates", "sweep")
 
 
 def _deep_merge(base: dict, over: dict, where: str = "") -> dict:
@@ -718,9 +767,11 @@ def parse_override(text: str) -> tuple[str, Any]:
     path, raw = text.split("=", 1)
     try:
         value = read_yaml_text(raw)
-    except yaml.YAMLError:
+    except yaml.YAMLError as exc:
+        if isinstance(exc, yaml.constructor.ConstructorError):  # e.g. a key given twice
+            raise ScenarioError(f"--set {text}: {exc}") from None
         value = raw
-    return path.strip(), value
+    return path.strip(), number_or_text(value)
 
 
 def _format_errors(exc: ValidationError, source: str) -> str:

@@ -26,6 +26,7 @@ import contextlib
 import ctypes
 import errno
 import fnmatch
+import json
 import os
 import platform
 import re
@@ -233,6 +234,12 @@ def checked_output_folder(out_dir: str | Path) -> Path:
             f"--out {out_dir}: {final} is a file; the results folder must be a folder (it is "
             "made when missing): name a folder, or a path that does not exist yet"
         )
+    if final.is_dir() and os.path.ismount(final):
+        raise ScenarioError(
+            f"--out {out_dir}: {final} is a mount point; a results folder is put in place "
+            "with a rename, which a mount point cannot take: name a folder inside it, e.g. "
+            f"{final / 'results'}"
+        )
     existing = next(p for p in final.parents if p.exists())
     if not existing.is_dir():
         raise ScenarioError(
@@ -259,8 +266,8 @@ def _cannot(out_dir: str | Path, what: str, exc: OSError) -> ScenarioError:
 
 
 @contextlib.contextmanager
-def results_folder(out_dir: str | Path, outputs: Sequence[str] = RUN_OUTPUTS
-                   ) -> Iterator[Path]:
+def results_folder(out_dir: str | Path, outputs: Sequence[str] = RUN_OUTPUTS,
+                   command: str = "run") -> Iterator[Path]:
     """Hold a results folder while a command simulates and writes into it.
 
     Before anything is simulated the folder is checked (:func:`checked_output_folder`), its
@@ -283,6 +290,10 @@ def results_folder(out_dir: str | Path, outputs: Sequence[str] = RUN_OUTPUTS
         The results folder (``--out``).
     outputs : sequence of str
         Names or glob patterns of what the command writes there (as :data:`RUN_OUTPUTS`).
+    command : str
+        The command (``run``, ``power``...): a folder that holds another command's results,
+        or entries named like this command's outputs that trialsim did not write, is refused
+        (:func:`check_owner`), since the command would replace them.
 
     Yields
     ------
@@ -314,6 +325,7 @@ def results_folder(out_dir: str | Path, outputs: Sequence[str] = RUN_OUTPUTS
         _HELD[final] = [fd, 1]
         _refuse_nested(final, out_dir)
         remove_dead_staging(final, outputs=outputs)
+        check_owner(final, out_dir, outputs, command)
         yield final
         ok = True
     finally:
@@ -324,6 +336,38 @@ def results_folder(out_dir: str | Path, outputs: Sequence[str] = RUN_OUTPUTS
             for folder in made:  # innermost first
                 with contextlib.suppress(OSError):
                     folder.rmdir()
+
+
+def check_owner(final: Path, out_dir: str | Path, outputs: Sequence[str], command: str) -> None:
+    """Refuse a results folder whose entries named like ``command``'s outputs were not
+    written by a ``trialsim command`` (the user's own ``trials/``, another command's
+    ``run.json``): the command replaces those entries whole, so it would delete them.
+
+    The folder's ``run.json`` says who wrote it (``trialsim_version``; ``command``, absent
+    for ``run``)."""
+    if not final.is_dir():
+        return
+    present = sorted(e.name for e in final.iterdir()
+                     if not e.name.startswith(".") and _is_output(e.name, outputs))
+    if not present:
+        return
+    try:
+        record = json.loads((final / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = None
+    if not isinstance(record, dict) or "trialsim_version" not in record:
+        raise ScenarioError(
+            f"--out {out_dir}: holds {', '.join(present)}, which a trialsim {command} would "
+            "replace, but no run.json of a trialsim run says trialsim wrote them; name "
+            "another results folder, or move them away"
+        )
+    owner = record.get("command", "run")
+    if owner != command:
+        raise ScenarioError(
+            f"--out {out_dir}: holds the results of 'trialsim {owner}' (run.json); a "
+            f"'trialsim {command}' there would mix its {', '.join(present)} with them: name "
+            f"another results folder (by default {command} writes its own)"
+        )
 
 
 def _lock_file(folder: Path) -> Path:
@@ -465,7 +509,14 @@ def _is_output(name: str, outputs: Sequence[str]) -> bool:
     temporary file of a killed writer of one (``.<name>.<random>.tmp``, see
     :func:`~trialsim.core.io.atomic_write`)."""
     return any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(name, f".{p}.*.tmp")
-               for p in outputs)
+               or fnmatch.fnmatchcase(name, _figure_temp(p)) for p in outputs)
+
+
+def _figure_temp(pattern: str) -> str:
+    """The temporary file of a killed ``report.plots.save_figure`` writing ``pattern``
+    (``.<stem>.<random><suffix>``: the suffix kept, so the format is inferred the same)."""
+    stem, dot, suffix = pattern.rpartition(".")
+    return f".{stem}.*.{suffix}" if dot and stem else pattern
 
 
 def _is_kept(folder: Path, name: str, outputs: Sequence[str]) -> bool:

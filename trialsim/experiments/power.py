@@ -438,6 +438,11 @@ def check_target_power(scenario: Scenario, target_power: float) -> None:
         )
 
 
+#: fewest replicates per size a sample-size search accepts: with fewer, every rate is 0 or
+#: 1 or nearly so and the fitted curve (and its bootstrap) says nothing
+MIN_SEARCH_REPLICATES = 20
+
+
 def sample_size(
     scenario: Scenario,
     target_power: float,
@@ -483,6 +488,13 @@ def sample_size(
     """
     settings = settings or RunSettings()
     check_target_power(scenario, target_power)
+    reps = settings.replicates or scenario.engine.replicates
+    if reps < MIN_SEARCH_REPLICATES:
+        raise ScenarioError(
+            f"--replicates {reps}: a sample-size search fits a power curve to the rejection "
+            f"rates at each size, which needs at least {MIN_SEARCH_REPLICATES} replicates per "
+            "size (a few hundred for a usable interval)"
+        )
     if statistic not in POWER_STATISTICS:
         raise ScenarioError(
             f"--statistic {statistic!r}: allowed are {', '.join(POWER_STATISTICS)}"

@@ -364,6 +364,12 @@ def find_sample_size(
             "the power curve near the target is flat or decreasing at these replicates; "
             "increase --replicates"
         )
+    if n_hat > n_max:
+        raise ScenarioError(
+            f"the fitted power curve reaches the target power {target:g} only at N ≈ "
+            f"{n_hat:.0f}, beyond --n-max {n_max} (fitted power at {n_max}: "
+            f"{fit.power(n_max):.3f}); raise --n-max or --replicates, or check the effect size"
+        )
     n_req = min(max(round_up(n_hat, step), n_min), n_max)
     ba, bb = _bootstrap(s.matrix(near), near, bootstrap, rng)
     boot_n = _roots(ba, bb, fit.centre, fit.scale, target)

@@ -242,14 +242,19 @@ def _execute_local(scenarios, tasks, workers: int, n_jobs: int, window: int):
     yield from _bounded(tasks, window, submit, next_done, abort)
 
 
+#: longest --dask-timeout (s): beyond it, dask's clock arithmetic overflows
+MAX_DASK_TIMEOUT = 86_400.0
+
+
 def _checked_timeout(value) -> float:
     try:
         seconds = float(value)
     except (TypeError, ValueError):
         seconds = math.nan
-    if not math.isfinite(seconds) or seconds <= 0:
+    if not math.isfinite(seconds) or not 0 < seconds <= MAX_DASK_TIMEOUT:
         raise ScenarioError(
-            f"--dask-timeout {value}: must be a positive number of seconds, e.g. 30"
+            f"--dask-timeout {value}: must be a number of seconds above 0 and at most "
+            f"{MAX_DASK_TIMEOUT:g} (a day), e.g. 30"
         )
     return seconds
 
