@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -203,7 +204,13 @@ def test_binary_file_is_named(capsys, tmp_path):
 
 
 def test_a_folder_given_as_scenario_is_named(capsys, tmp_path):
-    refused(capsys, tmp_path, [str(tmp_path)], "not found")
+    refused(capsys, tmp_path, [str(tmp_path)], str(tmp_path), "is a folder")
+
+
+def test_a_fifo_given_as_scenario_is_named(capsys, tmp_path):
+    fifo = tmp_path / "scenario.yaml"
+    os.mkfifo(fifo)
+    refused(capsys, tmp_path, [str(fifo)], str(fifo), "not a regular file")
 
 
 # the same field given twice on the command line ------------------------------------------

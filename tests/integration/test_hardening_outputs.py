@@ -595,3 +595,15 @@ def test_a_mount_point_as_results_folder_is_refused(monkeypatch, capsys, tmp_pat
     monkeypatch.setattr(pl.os.path, "ismount", lambda p: Path(p) == out)
     err = refused(monkeypatch, capsys, run_args(out))
     assert "mount point" in err and str(out / "results") in err, err
+
+
+def test_ctrl_c_is_a_message_not_a_traceback(tmp_path, monkeypatch, capsys):
+    def interrupted(*a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(backends, "execute", interrupted)
+    out = tmp_path / "res"
+    rc = main(run_args(out))
+    err = capsys.readouterr().err
+    assert rc == 130 and "interrupted" in err and "Traceback" not in err, err
+    assert hidden(tmp_path) == []

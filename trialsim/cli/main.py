@@ -195,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioError as exc:
         print(f"trialsim: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: everything has unwound (locks, checkpoints)
+        print("trialsim: interrupted; rerun the same command to resume from the checkpoint "
+              "(when one was kept)", file=sys.stderr)
+        return 130
     finally:
         if in_main and previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -665,6 +665,9 @@ def read_yaml_text(text: str) -> Any:
 def read_yaml_file(path: Path, what: str = "scenario file") -> Any:
     """A YAML file's content, or a ScenarioError naming the file: missing, unreadable, not
     UTF-8, not valid YAML, or a key given twice (with its line)."""
+    if path.exists() and not path.is_file():
+        kind = "a folder" if path.is_dir() else "not a regular file"
+        raise ScenarioError(f"{path}: is {kind}; give the {what} (a YAML file)")
     if not path.is_file():
         raise ScenarioError(f"{what} not found: {path}")
     try:
