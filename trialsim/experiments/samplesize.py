@@ -20,6 +20,7 @@ from scipy.special import ndtr, ndtri
 
 from trialsim.analysis import Z_95
 from trialsim.config.scenario import ScenarioError
+from trialsim.summarize.tables import proportion_mcse
 
 #: bootstrap rows resampled at once (bounds memory: rows × replicates counts)
 _BOOT_BLOCK = 100
@@ -32,10 +33,7 @@ POINT_COLUMNS = ["sample_size", "power", "mcse", "replicates", "stage"]
 def binomial_mcse(hits: np.ndarray) -> float:
     """Monte Carlo SE ``sqrt(p (1 - p) / R)`` of a rejection rate (nan with fewer than two
     replicates: the spread of one trial cannot be estimated)."""
-    if hits.size < 2:
-        return float("nan")
-    p = float(np.mean(hits))
-    return math.sqrt(p * (1 - p) / hits.size)
+    return proportion_mcse(hits)[1]
 
 
 @dataclass
