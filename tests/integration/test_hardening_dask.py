@@ -198,3 +198,74 @@ def test_a_run_stopped_before_any_chunk_leaves_no_checkpoint(tiny, tmp_path):
             raise MemoryError
     assert sorted(p.name for p in path.iterdir()) == [
         "chunk-000000000-000000002.npz", "lock", "manifest.json"]
+
+
+def _wait_for_chunk(checkpoints: Path, proc: subprocess.Popen, limit: float = 240) -> None:
+    t0 = time.monotonic()
+    while not any(checkpoints.glob("chunk-*.npz")):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() - t0 < limit, "no chunk was saved"
+        time.sleep(0.2)
+
+
+def _popen_run(address: str, out: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "trialsim.cli", "run", CONFIG, "--replicates", "2000",
+         "--set", "engine.chunk_size=10", "--no-figures", "--backend", "dask",
+         "--scheduler", address, "--dask-timeout", str(TIMEOUT), "--out", str(out)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@contextlib.contextmanager
+def cluster_processes(tmp_path: Path):
+    """A dask scheduler and one worker (no nanny, so a killed worker stays dead), each its
+    own process: ``(address, scheduler process, worker process)``."""
+    bin_dir = Path(sys.executable).parent
+    file = tmp_path / "scheduler.json"
+    procs = [subprocess.Popen(
+        [str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
+         "--dashboard-address", ":0", "--scheduler-file", str(file)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        t0 = time.monotonic()
+        while not file.exists() or not file.read_text().strip().endswith("}"):
+            assert time.monotonic() - t0 < 60, "the scheduler did not start"
+            time.sleep(0.2)
+        procs.append(subprocess.Popen(
+            [str(bin_dir / "dask"), "worker", "--scheduler-file", str(file), "--nthreads", "1",
+             "--no-nanny", "--no-dashboard"],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        import json
+
+        yield json.loads(file.read_text())["address"], procs[0], procs[1]
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+@pytest.mark.parametrize("loss", ["workers", "scheduler"])
+def test_a_cluster_lost_mid_run_is_a_user_error_and_the_checkpoint_is_kept(loss, tmp_path):
+    """The only worker killed (or the scheduler) mid-run used to leave the run waiting
+    forever on chunks nobody would compute (hostile re-test of issue 14)."""
+    out = tmp_path / "res"
+    with cluster_processes(tmp_path) as (address, scheduler, worker):
+        proc = _popen_run(address, out)
+        try:
+            _wait_for_chunk(out / "checkpoints", proc)
+            t0 = time.monotonic()
+            (worker if loss == "workers" else scheduler).kill()
+            _, stderr = proc.communicate(timeout=TIMEOUT + 90)
+        finally:
+            proc.kill()
+    took = time.monotonic() - t0
+    assert proc.returncode == 2, stderr
+    assert "Traceback" not in stderr, stderr
+    error = stderr[stderr.index("trialsim: error:"):]
+    assert error.startswith("trialsim: error: --scheduler "), stderr
+    expected = "lost its workers mid-run" if loss == "workers" else "connection to the dask"
+    assert expected in error and "finished before the error are kept" in error, error
+    assert took < TIMEOUT + 90
+    # what finished is kept for the rerun; no results were published
+    assert any((out / "checkpoints").glob("chunk-*.npz"))
+    assert not (out / "summary.csv").exists()

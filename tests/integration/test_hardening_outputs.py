@@ -607,3 +607,46 @@ def test_ctrl_c_is_a_message_not_a_traceback(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert rc == 130 and "interrupted" in err and "Traceback" not in err, err
     assert hidden(tmp_path) == []
+
+
+def test_a_killed_worker_process_is_a_message_and_the_checkpoint_is_kept(tmp_path):
+    """A local worker killed mid-run (the system's out-of-memory killer, say) used to end in
+    loky's TerminatedWorkerError traceback (hostile re-test of issue 14)."""
+    out = tmp_path / "res"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trialsim.cli", "run", CONFIG, "--replicates", "4000",
+         "--n-jobs", "2", "--set", "engine.chunk_size=20", "--no-figures", "--out", str(out)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        t0 = time.monotonic()
+        while not any((out / "checkpoints").glob("chunk-*.npz")):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() - t0 < 240, "no chunk was saved"
+            time.sleep(0.2)
+        workers = [p for p in Path("/proc").iterdir() if p.name.isdigit()
+                   and b"LokyProcess" in _cmdline(p) and _ppid(p) == proc.pid]
+        assert workers
+        os.kill(int(workers[0].name), signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 2, stderr
+    assert "Traceback" not in stderr, stderr
+    assert "trialsim: error: a worker process was killed mid-run" in stderr, stderr
+    assert "finished before the error are kept" in stderr
+    assert any((out / "checkpoints").glob("chunk-*.npz"))
+    assert not (out / "summary.csv").exists()
+
+
+def _cmdline(p: Path) -> bytes:
+    try:
+        return (p / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _ppid(p: Path) -> int:
+    try:
+        return int((p / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1

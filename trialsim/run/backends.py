@@ -18,8 +18,11 @@ without workers, is a :class:`ScenarioError` within ``dask_timeout`` seconds, no
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import os
+import re
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -216,6 +219,7 @@ def _bounded(
 
 def _execute_local(scenarios, tasks, workers: int, n_jobs: int, window: int):
     from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     from joblib import cpu_count
     from joblib.executor import get_memmapping_executor
@@ -239,7 +243,15 @@ def _execute_local(scenarios, tasks, workers: int, n_jobs: int, window: int):
         if running:  # stop the work nobody will read, as joblib.Parallel does
             pool.shutdown(wait=False, kill_workers=True)
 
-    yield from _bounded(tasks, window, submit, next_done, abort)
+    try:
+        yield from _bounded(tasks, window, submit, next_done, abort)
+    except BrokenProcessPool as exc:  # loky's TerminatedWorkerError is one
+        codes = re.search(r"exit codes of the workers are (\{.*?\})", str(exc))
+        raise ScenarioError(
+            "a worker process was killed mid-run (by the system when memory ran short, or "
+            f"by a signal{'; exit codes ' + codes.group(1) if codes else ''}); run the "
+            "command again, with fewer --n-jobs if memory is short"
+        ) from None
 
 
 #: longest --dask-timeout (s): beyond it, dask's clock arithmetic overflows
@@ -280,7 +292,6 @@ def _probe_scheduler(address: str, timeout: float) -> None:
     """
     import asyncio
     import socket
-    import time
     from concurrent.futures import ThreadPoolExecutor
 
     from distributed.comm import connect
@@ -419,10 +430,38 @@ def check_workers(client, timeout: float | None = None, where: str = "--backend 
     return sum(client.nthreads().values())
 
 
+#: how often (s) a dask run waiting for chunks checks that the cluster still works
+POLL_SECONDS = 1.0
+
+
+def _check_cluster(client, where: str, timeout: float, alive: float) -> float:
+    """Refuse to wait on a cluster that lost its scheduler, or its workers for ``timeout`` s.
+
+    Returns the time the cluster was last seen with a worker (``alive`` if it has none now).
+    """
+    if client.status != "running":
+        raise ScenarioError(
+            f"{where}: the connection to the dask scheduler was lost mid-run (client "
+            f"{client.status}); check the scheduler and run the command again"
+        )
+    if client.nthreads():
+        return time.monotonic()
+    if time.monotonic() - alive > timeout:
+        raise ScenarioError(
+            f"{where}: the dask cluster lost its workers mid-run and none joined within "
+            f"{timeout:g} s; start workers (dask worker SCHEDULER-ADDRESS) or allow them "
+            f"more time with --dask-timeout SECONDS"
+        )
+    return alive
+
+
 def _execute_dask(scenarios, tasks, n_jobs, scheduler, timeout, max_pending):
-    from dask.distributed import as_completed
+    from concurrent.futures import CancelledError
+
+    from dask.distributed import KilledWorker, as_completed, wait
 
     client, cluster, timeout = _dask_client(n_jobs, scheduler, timeout)
+    lost = False
     try:
         where = f"--scheduler {scheduler}" if scheduler is not None else "--backend dask"
         threads = check_workers(client, timeout, where)
@@ -438,13 +477,36 @@ def _execute_dask(scenarios, tasks, n_jobs, scheduler, timeout, max_pending):
             return future
 
         def next_done(pending: dict):
+            alive = time.monotonic()  # when the cluster last had a worker
+            while not finished.has_ready():
+                try:
+                    wait(list(pending), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
+                except TimeoutError:
+                    alive = _check_cluster(client, where, timeout, alive)
             return next(finished)
 
         def abort(futures: list) -> None:
-            client.cancel(futures)
+            if client.status == "running":
+                client.cancel(futures)
 
-        yield from _bounded(tasks, window, submit, next_done, abort)
+        try:
+            yield from _bounded(tasks, window, submit, next_done, abort)
+        except CancelledError:  # by dask, when the client lost its scheduler
+            lost = True
+            raise ScenarioError(
+                f"{where}: the connection to the dask scheduler was lost mid-run; check the "
+                "scheduler and run the command again"
+            ) from None
+        except KilledWorker as exc:
+            raise ScenarioError(
+                f"{where}: a chunk of replicates killed the dask workers that ran it ({exc}); "
+                "workers may be short of memory: give them more, or a smaller "
+                "engine.chunk_size"
+            ) from None
     finally:
+        if lost or client.status != "running":
+            # dask logs its own failed reconnection, with a traceback, as the client closes
+            logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
         client.close()
         if cluster is not None:
             cluster.close()

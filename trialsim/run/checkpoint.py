@@ -525,12 +525,15 @@ def command_checkpoint(path: str | Path | None, keep: bool) -> Iterator[Path | N
                 d.rmdir()
         return True
 
+    def _chunks(n: int) -> str:
+        return "1 chunk" if n == 1 else f"{n} chunks"
+
     try:
         yield path
     except ScenarioError as exc:
         if created and not isinstance(exc, CheckpointError) and not remove_if_empty():
             exc.args = (
-                f"{exc.args[0] if exc.args else exc}\n(the {count_chunks(path)} chunks "
+                f"{exc.args[0] if exc.args else exc}\n(the {_chunks(count_chunks(path))} "
                 f"finished before the error are kept in {path}: rerunning with the same "
                 "--checkpoint reuses them)",
             )
