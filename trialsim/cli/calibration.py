@@ -1,36 +1,79 @@
-"""``trialsim calibrate`` and ``trialsim explain``."""
+"""``trialsim calibrate`` and ``trialsim explain``.
+
+Both write their results folder as the other commands do (``trialsim.experiments.pipeline``):
+checked and locked before anything is simulated, written into a staging folder, put in
+place as one unit at the end, with a ``run.json`` saying which command wrote it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import platform
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
-from trialsim.cli.main import MAX_REPLICATES, _int_at_least
+from trialsim import __version__
+from trialsim.cli.main import _int_at_least, _positive_int
 from trialsim.core.io import atomic_write, write_csv, write_json
+
+#: what each command writes in its results folder (see ``cli.experiments.OUTPUTS``)
+OUTPUTS = {
+    "calibrate": ("parameters.csv", "fit_table.csv", "fitted.yaml", "report.json", "fit.png",
+                  "run.json"),
+    "explain": ("protocol_by_population.csv", "decomposition.csv", "waterfall.png",
+                "run.json"),
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from trialsim.experiments.calibration import MAX_EVALUATIONS
+    from trialsim.experiments.explain import MAX_BATCHES
+
     cal = sub.add_parser("calibrate", help="fit the shared model to published trials")
     cal.add_argument("spec", help="calibration spec, e.g. configs/calibration.yaml")
     cal.add_argument("--out", default="results/calibration", help="output folder")
-    cal.add_argument("--max-evaluations", type=int, help="override the spec's budget")
+    cal.add_argument("--max-evaluations", type=_int_at_least(1, MAX_EVALUATIONS),
+                     help="override the spec's budget")
     cal.set_defaults(func=cmd_calibrate)
     exp = sub.add_parser("explain", help="decompose why two trials' treatment effects differ")
     exp.add_argument("a", help="first scenario (e.g. configs/bliss52.yaml)")
     exp.add_argument("b", help="second scenario (e.g. configs/bliss76.yaml)")
     exp.add_argument("--endpoint", default="sri4")
-    exp.add_argument("--week", type=int, default=52)
+    exp.add_argument("--week", type=_positive_int, default=52)
     exp.add_argument("--treated", default="bel10", help="treated arm compared with control")
-    exp.add_argument("--patients-per-arm", type=int, default=4000,
+    exp.add_argument("--patients-per-arm", type=_positive_int, default=4000,
                      help="patients per arm in each batch")
-    exp.add_argument("--batches", type=_int_at_least(2, MAX_REPLICATES, "engine.replicates"),
-                     default=10,
+    exp.add_argument("--batches", type=_int_at_least(2, MAX_BATCHES), default=10,
                      help="independent CRN-paired trials per configuration (>= 2; MCSE)")
-    exp.add_argument("--seed", type=int, default=20261122)
+    exp.add_argument("--seed", type=_int_at_least(0), default=20261122)
     exp.add_argument("--out", default="results/explain", help="output folder")
+    exp.add_argument("--quiet", action="store_true", help="no progress report")
     exp.set_defaults(func=cmd_explain)
+
+
+@contextlib.contextmanager
+def _writing(out: Path, command: str) -> Iterator[Path]:
+    """The results folder held from before the work starts; yields its staging folder."""
+    from trialsim.experiments.pipeline import results_folder, staged
+
+    with results_folder(out, OUTPUTS[command], command) as final, \
+            staged(final, OUTPUTS[command]) as stage:
+        yield stage
+
+
+def _provenance(command: str, t0: float, **extra) -> dict:
+    return {
+        "command": command,
+        **extra,
+        "trialsim_version": __version__,
+        "python": platform.python_version(),
+        "wall_time_seconds": round(time.perf_counter() - t0, 3),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 def cmd_calibrate(args) -> int:
@@ -38,28 +81,30 @@ def cmd_calibrate(args) -> int:
     from trialsim.report.plots import save_figure
     from trialsim.report.plots_calibration import plot_calibration_fit
 
+    t0 = time.perf_counter()
     spec, scenarios = load_spec(args.spec)
-    if args.max_evaluations is not None and args.max_evaluations < 1:
-        from trialsim.config.scenario import ScenarioError
-
-        raise ScenarioError(f"--max-evaluations must be at least 1, got {args.max_evaluations}")
-    res = calibrate(spec, scenarios, max_evaluations=args.max_evaluations)
     out = Path(args.out)
-    params = res.parameter_table()
-    fit = res.fit_table()
-    write_csv(params, out / "parameters.csv")
-    write_csv(fit, out / "fit_table.csv")
-    fitted = {
-        path: round(float(v), 4)
-        for p, v in zip(spec.parameters.values(), res.theta, strict=True)
-        for path in p.paths
-    }
-    atomic_write(out / "fitted.yaml", lambda p: p.write_text(
-        "# fitted values (paste into configs/model.yaml)\n" + yaml.safe_dump(fitted)))
-    write_json({"cost": res.cost, "evaluations": res.evaluations, "message": res.message,
-                "targets_inside_ci": int(fit.inside_ci.sum()), "targets": len(fit)},
-               out / "report.json")
-    save_figure(plot_calibration_fit(fit), out / "fit.png")
+    with _writing(out, "calibrate") as stage:
+        res = calibrate(spec, scenarios, max_evaluations=args.max_evaluations)
+        params = res.parameter_table()
+        fit = res.fit_table()
+        write_csv(params, stage / "parameters.csv")
+        write_csv(fit, stage / "fit_table.csv")
+        fitted = {
+            path: round(float(v), 4)
+            for p, v in zip(spec.parameters.values(), res.theta, strict=True)
+            for path in p.paths
+        }
+        atomic_write(stage / "fitted.yaml", lambda p: p.write_text(
+            "# fitted values (paste into configs/model.yaml)\n" + yaml.safe_dump(fitted)))
+        write_json({"cost": res.cost, "evaluations": res.evaluations, "message": res.message,
+                    "targets_inside_ci": int(fit.inside_ci.sum()), "targets": len(fit)},
+                   stage / "report.json")
+        save_figure(plot_calibration_fit(fit), stage / "fit.png")
+        write_json(_provenance("calibrate", t0, spec=str(args.spec),
+                               max_evaluations=args.max_evaluations,
+                               spec_config=spec.model_dump(mode="json")),
+                   stage / "run.json")
     print(params[["parameter", "start", "fitted", "se", "identified_by"]].to_string(index=False))
     print(f"{int(fit.inside_ci.sum())} of {len(fit)} targets inside the published 95% CI; "
           f"results in {out}/")
@@ -68,19 +113,28 @@ def cmd_calibrate(args) -> int:
 
 def cmd_explain(args) -> int:
     from trialsim.config.scenario import load_scenario
-    from trialsim.experiments.explain import explain
+    from trialsim.experiments.explain import check_explain, explain
     from trialsim.report.plots import save_figure
     from trialsim.report.plots_calibration import plot_waterfall
 
+    t0 = time.perf_counter()
     a, b = load_scenario(args.a), load_scenario(args.b)
-    grid, steps = explain(a, b, endpoint=args.endpoint, week=args.week, treated=args.treated,
-                          patients_per_arm=args.patients_per_arm, seed=args.seed,
-                          batches=args.batches)
+    settings = dict(endpoint=args.endpoint, week=args.week, treated=args.treated,
+                    patients_per_arm=args.patients_per_arm, batches=args.batches)
+    check_explain(a, b, **settings)  # before the results folder is touched
     out = Path(args.out)
-    write_csv(grid, out / "protocol_by_population.csv")
-    write_csv(steps, out / "decomposition.csv")
-    save_figure(plot_waterfall(steps, title=f"{args.endpoint} week {args.week}, {args.treated} "
-                               f"vs control: {b.name} → {a.name}"), out / "waterfall.png")
-    print(grid.to_string(index=False))
-    print(steps.to_string(index=False))
+    with _writing(out, "explain") as stage:
+        grid, steps = explain(a, b, seed=args.seed, progress=False if args.quiet else None,
+                              **settings)
+        write_csv(grid, stage / "protocol_by_population.csv")
+        write_csv(steps, stage / "decomposition.csv")
+        save_figure(plot_waterfall(steps, title=f"{args.endpoint} week {args.week}, "
+                                   f"{args.treated} vs control: {b.name} → {a.name}"),
+                    stage / "waterfall.png")
+        write_json(_provenance("explain", t0, a=str(args.a), b=str(args.b), seed=args.seed,
+                               a_sha256=a.digest(), b_sha256=b.digest(), **settings),
+                   stage / "run.json")
+    if not args.quiet:
+        print(grid.to_string(index=False))
+        print(steps.to_string(index=False))
     return 0

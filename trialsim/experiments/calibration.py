@@ -95,6 +95,10 @@ class Target(Model):
         return f"{self.scenario}:{self.endpoint}:w{self.week}:{self.arm}"
 
 
+#: most evaluations of the simulated moments in one fit (each simulates every scenario once)
+MAX_EVALUATIONS = 100_000
+
+
 class CalibrationSpec(Model):
     """``configs/calibration.yaml``."""
 
@@ -106,7 +110,7 @@ class CalibrationSpec(Model):
     #: parameters deliberately not fitted: path -> why (they are not identified by the targets)
     fixed: dict[str, str] = {}
     method: Literal["trf", "dogbox"] = "trf"
-    max_evaluations: Annotated[int, Field(ge=1)] = 400
+    max_evaluations: Annotated[int, Field(ge=1, le=MAX_EVALUATIONS)] = 400
     #: finite-difference step as a share of each parameter's bound width
     step: Annotated[float, Field(gt=0, lt=0.5)] = 0.03
 
@@ -138,17 +142,36 @@ def load_spec(path: str | Path) -> tuple[CalibrationSpec, dict[str, Scenario]]:
                 for key in dotted.split("."):
                     if not isinstance(node, dict) or key not in node:
                         if isinstance(node, dict) and dotted.split(".")[-1] == key:
-                            break  # a new key of a mapping (e.g. a region effect)
+                            node = 0.0  # a new key of a mapping (e.g. a region effect)
+                            break
                         raise ScenarioError(
                             f"{path}: parameters.{pname}.paths: {dotted!r} is not a field of "
                             f"scenario {name}"
                         )
                     node = node[key]
+                if not isinstance(node, float):
+                    raise ScenarioError(
+                        f"{path}: parameters.{pname}.paths: {dotted!r} of scenario {name} is "
+                        f"{_kind(node)}, not a real number; only real-valued parameters can "
+                        "be fitted"
+                    )
     for t in spec.targets:
         sc = scenarios[t.scenario]
         if t.arm not in sc.design.arms:
             raise ScenarioError(f"{path}: target {t.label}: arm {t.arm!r} not in the scenario")
     return spec, scenarios
+
+
+def _kind(value) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return f"a whole number ({value})"
+    return f"{type(value).__name__} {value!r}"
 
 
 def _get(data: dict, dotted: str, default: float = 0.0) -> float:

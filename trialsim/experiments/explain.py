@@ -14,14 +14,20 @@ carries more Monte Carlo noise (its SE says how much).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from trialsim.config.scenario import Scenario, ScenarioError, with_overrides
+from trialsim.config.scenario import Design, Scenario, ScenarioError, with_overrides
+from trialsim.config.vocab import ENDPOINT_NAMES
+from trialsim.run.progress import Progress
 from trialsim.run.trial import Plan, run_chunk
 from trialsim.summarize.tables import mean_mcse
+
+SAMPLE_SIZE_MAX = next(int(r.le) for r in Design.model_fields["sample_size"].metadata
+                       if getattr(r, "le", None) is not None)
 
 #: population factors: name -> population fields swapped together
 FACTORS: dict[str, tuple[str, ...]] = {
@@ -65,9 +71,19 @@ def _population_fields(sc: Scenario, fields: tuple[str, ...]) -> dict:
     return {f"population.{f}": pop[f] for f in fields}
 
 
+#: most batches (large trials) per configuration: SEs shrink as 1/sqrt(batches), and 10,000
+#: already puts them far below any difference worth explaining
+MAX_BATCHES = 10_000
+
+
 def treatment_effect(sc: Scenario, endpoint: str, week: int, treated: str, patients_per_arm: int,
-                     seed: int, batches: int = 1) -> Effect:
-    """Arm-level rates from ``batches`` large simulated trials (replicates 0.. of ``seed``)."""
+                     seed: int, batches: int = 1, done: Callable[[int], None] | None = None
+                     ) -> Effect:
+    """Arm-level rates from ``batches`` large simulated trials (replicates 0.. of ``seed``).
+
+    The trials are simulated one at a time (the same numbers as one chunk of ``batches``),
+    so memory holds one trial; ``done(1)`` is called after each.
+    """
     over = {
         "design.sample_size": patients_per_arm * len(sc.design.arms),
         "analysis.endpoints": [endpoint],
@@ -76,16 +92,61 @@ def treatment_effect(sc: Scenario, endpoint: str, week: int, treated: str, patie
     }
     sc = with_overrides(sc, over)
     plan = Plan(sc)
-    res = run_chunk(sc, 0, batches)
-    rates = res.rates[:, 0]
+    rates = np.empty((batches, len(plan.arms)))
+    for k in range(batches):
+        rates[k] = run_chunk(sc, k, k + 1).rates[0, 0]
+        if done is not None:
+            done(1)
     return Effect(rates[:, plan.arms.index(treated)].copy(),
                   rates[:, plan.arms.index(sc.design.control)].copy())
 
 
+def check_explain(a: Scenario, b: Scenario, endpoint: str, week: int, treated: str,
+                  patients_per_arm: int, batches: int) -> None:
+    """Refuse settings :func:`explain` cannot use, naming its command-line option."""
+    if endpoint not in ENDPOINT_NAMES:
+        raise ScenarioError(
+            f"--endpoint {endpoint!r}: unknown endpoint; allowed: {', '.join(ENDPOINT_NAMES)}")
+    if not 2 <= batches <= MAX_BATCHES:
+        raise ScenarioError(
+            f"--batches {batches}: must be 2 to {MAX_BATCHES:,} (two at least for Monte Carlo "
+            "SEs)")
+    for sc in (a, b):
+        arms = sc.design.arms
+        if treated not in arms or treated == sc.design.control:
+            raise ScenarioError(
+                f"--treated {treated!r}: not a treated arm of {sc.name}; its treated arms: "
+                f"{', '.join(x for x in arms if x != sc.design.control)}")
+        d = sc.design
+        if not (1 <= week <= d.duration_weeks and week % d.visit_interval_weeks == 0):
+            raise ScenarioError(
+                f"--week {week}: not a visit week of {sc.name} (a multiple of "
+                f"{d.visit_interval_weeks} from {d.visit_interval_weeks} to {d.duration_weeks})")
+        most = SAMPLE_SIZE_MAX // len(arms)
+        if not 1 <= patients_per_arm <= most:
+            raise ScenarioError(
+                f"--patients-per-arm {patients_per_arm}: must be 1 to {most:,} for the "
+                f"{len(arms)} arms of {sc.name} (design.sample_size is at most "
+                f"{SAMPLE_SIZE_MAX:,})")
+
+
+def configurations(a: Scenario, b: Scenario) -> int:
+    """How many configurations :func:`explain` simulates (each ``batches`` trials)."""
+    current = b
+    for fields in FACTORS.values():
+        current = with_overrides(current, _population_fields(a, fields))
+    rest = with_overrides(current, {"population": a.population.model_dump()})
+    return 4 + 2 + 2 * len(FACTORS) + (rest.population != current.population)
+
+
 def explain(a: Scenario, b: Scenario, endpoint: str = "sri4", week: int = 52,
             treated: str = "bel10", patients_per_arm: int = 4000,
-            seed: int = 20261122, batches: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
+            seed: int = 20261122, batches: int = 10, progress: bool | None = False
+            ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Decompose effect(A) - effect(B) into population factors.
+
+    ``progress``: None reports progress on stderr (a bar on a terminal, lines with the ETA
+    in a log), True always a bar, False nothing (see ``trialsim.run.progress``).
 
     Returns
     -------
@@ -98,16 +159,13 @@ def explain(a: Scenario, b: Scenario, endpoint: str = "sri4", week: int = 52,
         protocol), each delta with its paired Monte Carlo SE; sequential deltas add up to
         the total difference exactly.
     """
-    if batches < 2:
-        raise ScenarioError(f"explain: batches must be >= 2 for Monte Carlo SEs, got {batches}")
-    for sc in (a, b):
-        if treated not in sc.design.arms:
-            raise ScenarioError(f"{sc.name}: arm {treated!r} is not defined")
-        if week > sc.design.duration_weeks:
-            raise ScenarioError(f"{sc.name}: week {week} is after the end of the trial")
+    check_explain(a, b, endpoint, week, treated, patients_per_arm, batches)
+    bar = Progress(configurations(a, b) * batches, desc=f"explain {a.name} vs {b.name}",
+                   show=progress)
 
     def effect(sc: Scenario) -> Effect:
-        return treatment_effect(sc, endpoint, week, treated, patients_per_arm, seed, batches)
+        return treatment_effect(sc, endpoint, week, treated, patients_per_arm, seed, batches,
+                                bar.update)
 
     def on_population(protocol: Scenario, population: Scenario) -> Scenario:
         return with_overrides(protocol, {"population": population.population.model_dump()})
@@ -143,6 +201,7 @@ def explain(a: Scenario, b: Scenario, endpoint: str = "sri4", week: int = 52,
         steps.append({"method": "sequential", "factor": "other_population", **_delta(e, prev)})
         prev = e
     steps.append({"method": "sequential", "factor": "protocol", **_delta(target, prev)})
+    bar.close()
     out = pd.DataFrame(steps)
     out.attrs.update(base=float(base.risk_difference.mean()),
                      target=float(target.risk_difference.mean()),
