@@ -197,3 +197,73 @@ def test_a_huge_dask_timeout_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "--dask-timeout" in err and "86400" in err, err
     assert "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- hostile re-test
+
+
+@pytest.mark.parametrize("command, extra", [
+    ("power", ["--sizes", "60"]),
+    ("sweep", ["--sweep", "design.sample_size=60,90"]),
+    ("samplesize", ["--target-power", "0.8"]),
+])
+@pytest.mark.parametrize("option, value", [("--endpoint", ""), ("--endpoint", " "),
+                                           ("--week", ""), ("--comparison", "")])
+def test_an_empty_target_option_is_refused_not_the_default(command, extra, option, value,
+                                                            tmp_path, capsys):
+    out = tmp_path / "x"
+    rc = main([command, CONFIG, *extra, *SMALL, option, value, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert f"{option} {value!r}: an empty" in err, err
+    assert not out.exists()
+
+
+def test_power_list_with_an_empty_entry_is_refused(tmp_path, capsys):
+    rc = main(["power", CONFIG, "--sizes", "60", *SMALL, "--endpoint", "sri4,,sri5",
+               "--out", str(tmp_path / "x")])
+    assert rc == 2 and "--endpoint 'sri4,,sri5': an empty" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["samplesize", CONFIG, "--target-power", "0.8", "--n-max", "100001"], "--n-max"),
+    (["samplesize", CONFIG, "--target-power", "0.8", "--n-min", "100001"], "--n-min"),
+    (["samplesize", CONFIG, "--target-power", "0.8", "--bootstrap", "100001"], "--bootstrap"),
+    (["power", CONFIG, "--sizes", "60,100001"], "--sizes"),
+])
+def test_search_limits_are_the_schemas(argv, named, capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(argv)
+    err = capsys.readouterr().err
+    assert named in err and ("100000" in err or "100,000" in err), err
+
+
+def test_samplesize_api_keeps_the_limits(tiny):
+    from trialsim.config.scenario import ScenarioError
+    from trialsim.experiments.power import RunSettings, sample_size
+
+    settings = RunSettings(replicates=20, progress=False, checkpoint_dir=None)
+    with pytest.raises(ScenarioError, match="--n-max 100001: must be 1 to 100,000"):
+        sample_size(tiny, 0.8, n_max=100_001, settings=settings)
+    with pytest.raises(ScenarioError, match="--bootstrap 0"):
+        sample_size(tiny, 0.8, bootstrap=0, settings=settings)
+
+
+def test_the_default_n_max_stays_within_the_schema(monkeypatch, bliss76):
+    """8 × N of a 20,000-patient scenario used to be searched up to 160,000, which the
+    schema refuses deep into the search."""
+    import trialsim.experiments.power as power
+    from trialsim.config.scenario import with_overrides
+
+    seen = {}
+
+    def fake(evaluate, target, start, step, n_min, n_max, *rest):
+        seen["n_max"] = n_max
+        raise _Stop
+
+    monkeypatch.setattr(power, "find_sample_size", fake)
+    big = with_overrides(bliss76, {"design.sample_size": 20_000})
+    with pytest.raises(_Stop):
+        power.sample_size(big, 0.8, settings=power.RunSettings(replicates=20, progress=False,
+                                                              checkpoint_dir=None))
+    assert seen["n_max"] == 100_000

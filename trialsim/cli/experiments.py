@@ -35,12 +35,12 @@ from trialsim.cli.main import (
     _int_at_least,
     _n_jobs_int,
     _nonneg_int,
-    _positive_int,
     _positive_seconds,
     _replicates_int,
     load_from_args,
 )
 from trialsim.config.scenario import (
+    MAX_SAMPLE_SIZE,
     Scenario,
     ScenarioError,
     no_duplicates,
@@ -48,6 +48,7 @@ from trialsim.config.scenario import (
     read_yaml_text,
 )
 from trialsim.core.io import write_csv, write_json
+from trialsim.experiments.samplesize import MAX_BOOTSTRAP
 
 # --------------------------------------------------------------------------- option types
 
@@ -64,8 +65,9 @@ def parse_sizes(text: str) -> list[int]:
                 f"{part!r} is not a whole number (in {text!r}); give total sample sizes like "
                 "300,450,600"
             ) from None
-        if n < 1:
-            raise argparse.ArgumentTypeError(f"{n} is not a positive sample size (in {text!r})")
+        if not 1 <= n <= MAX_SAMPLE_SIZE:
+            raise argparse.ArgumentTypeError(
+                f"{n} is not a sample size of 1 to {MAX_SAMPLE_SIZE:,} (in {text!r})")
         sizes.append(n)
     return sizes
 
@@ -97,6 +99,24 @@ def parse_sweep(text: str) -> tuple[str, list[Any]]:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
     return path, values
+
+
+_EXAMPLES = {"endpoint": "sri4", "week": "52", "comparison": "bel10_vs_placebo"}
+
+
+def check_target_options(args) -> None:
+    """Refuse an empty ``--endpoint``/``--week``/``--comparison`` (or an empty entry of a
+    comma-separated list), which would otherwise mean 'the default'."""
+    for option, example in _EXAMPLES.items():
+        given = getattr(args, option, None)
+        if given is None:
+            continue
+        for text in given if isinstance(given, list) else [given]:
+            if any(not piece.strip() for piece in text.split(",")):
+                raise ScenarioError(
+                    f"--{option} {text!r}: an empty {option}; give one, e.g. --{option} "
+                    f"{example}, or leave the option out for the default"
+                )
 
 
 def _names(values: list[str] | None) -> list[str] | None:
@@ -196,13 +216,15 @@ def register(subparsers) -> None:
     _add_targets(z, many=False)
     z.add_argument("--statistic", choices=("power", "power_favoring_treatment"),
                    default="power", help="two-sided rejection, or rejection favoring treatment")
-    z.add_argument("--n-min", type=_positive_int, help="smallest N searched")
-    z.add_argument("--n-max", type=_positive_int, help="largest N searched (default 8 × N)")
+    z.add_argument("--n-min", type=_int_at_least(1, MAX_SAMPLE_SIZE, "design.sample_size"),
+                   help="smallest N searched")
+    z.add_argument("--n-max", type=_int_at_least(1, MAX_SAMPLE_SIZE, "design.sample_size"),
+                   help=f"largest N searched (default 8 × N, at most {MAX_SAMPLE_SIZE:,})")
     z.add_argument("--confirm-replicates",
                    type=_int_at_least(0, MAX_REPLICATES, "engine.replicates"),
                    help="fresh replicates of the confirmation run at the chosen N "
                    "(default --replicates; 0 skips it)")
-    z.add_argument("--bootstrap", type=_positive_int, default=1000,
+    z.add_argument("--bootstrap", type=_int_at_least(1, MAX_BOOTSTRAP), default=1000,
                    help="bootstrap resamples for the Monte Carlo uncertainty of N")
     z.set_defaults(func=cmd_samplesize)
 
@@ -319,6 +341,7 @@ def _save(fig, path: Path) -> None:
 
 def cmd_power(args) -> int:
     """``trialsim power``: power.csv, power.png and run.json."""
+    check_target_options(args)
     from trialsim.experiments.power import power_curve
     from trialsim.report import plots_experiments as px
 
@@ -363,6 +386,7 @@ def cmd_power(args) -> int:
 
 def cmd_sweep(args) -> int:
     """``trialsim sweep``: sweep.csv, figures and run.json."""
+    check_target_options(args)
     from trialsim.experiments.power import select_targets, sweep, tornado_table
     from trialsim.report import plots_experiments as px
 
@@ -443,6 +467,7 @@ def _announce_sweep(args, scenario: Scenario, settings, out: Path, factors, desi
 
 def cmd_samplesize(args) -> int:
     """``trialsim samplesize``: samplesize.json, samplesize_points.csv, a figure, run.json."""
+    check_target_options(args)
     from trialsim.experiments.power import check_target_power, sample_size
     from trialsim.report import plots_experiments as px
 

@@ -321,10 +321,14 @@ class Protocol(Model):
     steroid_allowance_mg: NonNeg = 5.0
 
 
+#: the largest trial (patients randomised) a scenario may simulate
+MAX_SAMPLE_SIZE = 100_000
+
+
 class Design(Model):
     """Trial design: size, arms, visits, randomisation and protocol rules."""
 
-    sample_size: Annotated[int, Field(ge=6, le=100_000)]
+    sample_size: Annotated[int, Field(ge=6, le=MAX_SAMPLE_SIZE)]
     duration_weeks: Annotated[int, Field(ge=4, le=260)]
     visit_interval_weeks: Annotated[int, Field(ge=1, le=26)] = 4
     arms: dict[str, Arm]

@@ -20,14 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from trialsim.config.scenario import Design, Scenario, ScenarioError, with_overrides
+from trialsim.config.scenario import MAX_SAMPLE_SIZE, Scenario, ScenarioError, with_overrides
 from trialsim.config.vocab import ENDPOINT_NAMES
 from trialsim.run.progress import Progress
 from trialsim.run.trial import Plan, run_chunk
 from trialsim.summarize.tables import mean_mcse
-
-SAMPLE_SIZE_MAX = next(int(r.le) for r in Design.model_fields["sample_size"].metadata
-                       if getattr(r, "le", None) is not None)
 
 #: population factors: name -> population fields swapped together
 FACTORS: dict[str, tuple[str, ...]] = {
@@ -122,12 +119,12 @@ def check_explain(a: Scenario, b: Scenario, endpoint: str, week: int, treated: s
             raise ScenarioError(
                 f"--week {week}: not a visit week of {sc.name} (a multiple of "
                 f"{d.visit_interval_weeks} from {d.visit_interval_weeks} to {d.duration_weeks})")
-        most = SAMPLE_SIZE_MAX // len(arms)
+        most = MAX_SAMPLE_SIZE // len(arms)
         if not 1 <= patients_per_arm <= most:
             raise ScenarioError(
                 f"--patients-per-arm {patients_per_arm}: must be 1 to {most:,} for the "
                 f"{len(arms)} arms of {sc.name} (design.sample_size is at most "
-                f"{SAMPLE_SIZE_MAX:,})")
+                f"{MAX_SAMPLE_SIZE:,})")
 
 
 def configurations(a: Scenario, b: Scenario) -> int:

@@ -30,9 +30,14 @@ import pandas as pd
 
 from trialsim.analysis import Z_95
 from trialsim.analysis.comparisons import RESULT_FIELDS
-from trialsim.config.scenario import Scenario, ScenarioError, with_overrides
+from trialsim.config.scenario import MAX_SAMPLE_SIZE, Scenario, ScenarioError, with_overrides
 from trialsim.core.rng import bootstrap_stream
-from trialsim.experiments.samplesize import SampleSizeResult, find_sample_size, round_up
+from trialsim.experiments.samplesize import (
+    MAX_BOOTSTRAP,
+    SampleSizeResult,
+    find_sample_size,
+    round_up,
+)
 from trialsim.run.backends import run_scenarios
 from trialsim.run.checkpoint import ExperimentStore, locked
 from trialsim.run.trial import ChunkResult, Plan
@@ -510,8 +515,16 @@ def sample_size(
     step = sum(arm.allocation for arm in des.arms.values())
     block = step * des.block_multiplier
     smallest = round_up(max(6, 2 * len(des.arms)), step)  # the schema's smallest valid trial
+    for option, value in (("--n-min", n_min), ("--n-max", n_max)):
+        if value is not None and not 1 <= value <= MAX_SAMPLE_SIZE:
+            raise ScenarioError(
+                f"{option} {value}: must be 1 to {MAX_SAMPLE_SIZE:,} (the largest "
+                "design.sample_size a scenario may simulate)"
+            )
+    if not 1 <= bootstrap <= MAX_BOOTSTRAP:
+        raise ScenarioError(f"--bootstrap {bootstrap}: must be 1 to {MAX_BOOTSTRAP:,}")
     n_min = max(n_min if n_min is not None else 2 * block, smallest)
-    n_max = n_max if n_max is not None else 8 * des.sample_size
+    n_max = n_max if n_max is not None else min(8 * des.sample_size, MAX_SAMPLE_SIZE)
     if n_min > n_max:
         raise ScenarioError(f"--n-min {n_min} is larger than --n-max {n_max}")
     favoring = statistic == "power_favoring_treatment"

@@ -22,6 +22,8 @@ from trialsim.analysis import Z_95
 from trialsim.config.scenario import ScenarioError
 from trialsim.summarize.tables import proportion_mcse
 
+#: most bootstrap resamples of a search (its Monte Carlo SE of N is already exact to ~0.2%)
+MAX_BOOTSTRAP = 100_000
 #: bootstrap rows resampled at once (bounds memory: rows × replicates counts)
 _BOOT_BLOCK = 100
 
