@@ -273,3 +273,43 @@ def test_a_key_given_twice_in_a_set_value_is_named(capsys, tmp_path):
     refused(capsys, tmp_path, [str(BLISS76), "--set",
                                "design.arms={placebo: {dose_mg_kg: 0}, bel10: {dose_mg_kg: 10},"
                                " bel10: {dose_mg_kg: 1}}"], "bel10", "twice")
+
+
+# --------------------------------------------------------------------------- alias bombs
+
+#: 'billion laughs': eight nested lists of nine aliases expand to ~54 million values
+BOMB = ("[&a [x,x,x,x,x,x,x,x,x], &b [*a,*a,*a,*a,*a,*a,*a,*a,*a], "
+        "&c [*b,*b,*b,*b,*b,*b,*b,*b,*b], &d [*c,*c,*c,*c,*c,*c,*c,*c,*c], "
+        "&e [*d,*d,*d,*d,*d,*d,*d,*d,*d], &f [*e,*e,*e,*e,*e,*e,*e,*e,*e], "
+        "&g [*f,*f,*f,*f,*f,*f,*f,*f,*f], [*g,*g,*g,*g,*g,*g,*g,*g,*g]]")
+
+
+@pytest.mark.parametrize("where", ["file", "--set", "--sweep"])
+def test_a_yaml_alias_bomb_is_refused_at_once(where, tmp_path):
+    """Used to hang (hostile re-test of issue 14); run in a subprocess with a deadline."""
+    import subprocess
+    import sys
+
+    config = str(BLISS76)
+    extra: list[str] = []
+    if where == "file":
+        config = str(tmp_path / "bomb.yaml")
+        Path(config).write_text(f"extends: {BLISS76}\ndesign:\n  stratify_by: {BOMB}\n")
+    elif where == "--set":
+        extra = ["--set", f"design.stratify_by={BOMB}"]
+    else:
+        extra = ["--sweep", f"design.stratify_by={BOMB}"]
+    command = "sweep" if where == "--sweep" else "run"
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "trialsim.cli", command, config, *extra, "--replicates", "2",
+         "--out", str(out)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "expands to 54,481,0" in proc.stderr and "at most 1,000,000" in proc.stderr
+    assert "Traceback" not in proc.stderr and not out.exists()
+
+
+def test_ordinary_aliases_still_work():
+    from trialsim.config.scenario import read_yaml_text
+
+    assert read_yaml_text("a: &x [1, 2]\nb: *x\n") == {"a": [1, 2], "b": [1, 2]}

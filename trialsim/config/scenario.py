@@ -660,6 +660,33 @@ class _StrictLoader(yaml.SafeLoader):
                 first[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep=deep)
 
+    def construct_document(self, node):
+        """Refuse a document that aliases (``*name``) expand beyond :data:`MAX_YAML_NODES`
+        (a 'billion laughs' would take forever to validate), before constructing it."""
+        sizes: dict[int, int] = {}
+
+        def size(n) -> int:  # nodes after expanding aliases; each distinct node once
+            if id(n) not in sizes:
+                sizes[id(n)] = 0  # a recursive alias counts as nothing more
+                if isinstance(n, yaml.MappingNode):
+                    total = 1 + sum(size(k) + size(v) for k, v in n.value)
+                elif isinstance(n, yaml.SequenceNode):
+                    total = 1 + sum(size(v) for v in n.value)
+                else:
+                    total = 1
+                sizes[id(n)] = total
+            return sizes[id(n)]
+
+        if size(node) > MAX_YAML_NODES:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the document expands to {size(node):,} values through its "
+                f"aliases (*name); at most {MAX_YAML_NODES:,} are allowed", node.start_mark)
+        return super().construct_document(node)
+
+
+#: most values a YAML document may expand to (counting what aliases repeat)
+MAX_YAML_NODES = 1_000_000
+
 
 def read_yaml_text(text: str) -> Any:
     """Parse YAML text as scenario files are parsed (safe, duplicate keys refused)."""
