@@ -650,3 +650,57 @@ def _ppid(p: Path) -> int:
         return int((p / "stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return -1
+
+
+def _file_size_limit(limit: int):
+    """For ``preexec_fn``: files larger than ``limit`` bytes fail to write (EFBIG), as on a
+    full disk, without needing one."""
+    import resource
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_a_disk_that_refuses_writes_is_a_message_and_the_old_results_stay(tmp_path):
+    """A full disk used to end in a chained traceback (hostile re-test of issue 14)."""
+    out = tmp_path / "res"
+    argv = [sys.executable, "-m", "trialsim.cli", "run", CONFIG, *TINY, "--replicates", "30",
+            "--n-jobs", "1", "--no-figures", "--out", str(out)]
+    assert subprocess.run(argv, cwd=ROOT, capture_output=True, timeout=600).returncode == 0
+    before = snapshot(out)
+    proc = subprocess.run([*argv, "--seed", "2"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600, preexec_fn=_file_size_limit(4_000))
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "trialsim: error: the system refused to write" in proc.stderr
+    assert "File too large" in proc.stderr and "Nothing was published" in proc.stderr
+    assert snapshot(out) == before  # the earlier run's outputs, whole
+    assert hidden(tmp_path) == []  # no staging folder or lock left beside it
+
+
+def test_a_read_only_file_system_is_named_as_such(tmp_path, monkeypatch, capsys):
+    """It used to be reported as 'permission denied' (hostile re-test of issue 14). The file
+    system is made to look read-only (mounting one needs root)."""
+    import trialsim.experiments.pipeline as pipeline
+
+    real = os.statvfs
+
+    class ReadOnly:
+        def __init__(self, st):
+            self.st = st
+
+        def __getattr__(self, name):
+            return os.ST_RDONLY if name == "f_flag" else getattr(self.st, name)
+
+    def statvfs(path):
+        st = real(path)
+        return ReadOnly(st) if Path(path) == tmp_path else st
+
+    monkeypatch.setattr(pipeline.os, "statvfs", statvfs)
+    out = tmp_path / "res"
+    err = refused(monkeypatch, capsys, run_args(out))
+    assert f"{tmp_path} is on a read-only file system" in err, err
+    assert "permission denied" not in err

@@ -8,8 +8,10 @@ with status 2, without a traceback and without writing anything.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import math
+import os
 import signal
 import sys
 import threading
@@ -186,6 +188,30 @@ def _terminate(signum, frame) -> None:
     raise SystemExit(128 + signum)
 
 
+#: what the system says when it cannot store a file: a full disk or quota, a file larger
+#: than allowed, a read-only file system, a failing device
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
+
+
+def refused_write(exc: OSError) -> str | None:
+    """The user's message for a file the system refused to store (None for other errors).
+
+    The command has unwound by then: nothing was published (the results folder keeps its
+    earlier outputs), locks are released and finished chunks stay in a kept checkpoint.
+    """
+    text = str(exc)
+    if exc.errno not in _WRITE_ERRNOS and not any(
+            os.strerror(e) in text for e in _WRITE_ERRNOS):
+        return None
+    what = exc.strerror or text
+    where = f" {exc.filename}" if exc.filename else " a file"
+    return (
+        f"the system refused to write{where} ({what}). Nothing was published: the results "
+        "folder keeps its earlier outputs. Free some space (or quota), or name another "
+        "--out, and run the command again"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     in_main = threading.current_thread() is threading.main_thread()
@@ -195,6 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioError as exc:
         print(f"trialsim: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        if not refused_write(exc):
+            raise
+        print(f"trialsim: error: {refused_write(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:  # Ctrl-C: everything has unwound (locks, checkpoints)
         print("trialsim: interrupted; rerun the same command to resume from the checkpoint "
               "(when one was kept)", file=sys.stderr)

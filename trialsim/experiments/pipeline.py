@@ -250,12 +250,25 @@ def checked_output_folder(out_dir: str | Path) -> Path:
     if final.is_dir():  # its entries are moved when a rerun replaces it
         needs.append((final, os.R_OK | os.W_OK | os.X_OK))
     for folder, mode in needs:
+        if _read_only(folder):
+            raise ScenarioError(
+                f"--out {out_dir}: {folder} is on a read-only file system; name a results "
+                "folder on a file system that can be written"
+            )
         if not os.access(folder, mode):
             raise ScenarioError(
                 f"--out {out_dir}: cannot write into {folder} (permission denied); name a "
                 "results folder in a place you can write to"
             )
     return final
+
+
+def _read_only(folder: Path) -> bool:
+    """Whether ``folder`` is on a file system mounted read-only."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # no statvfs (Windows): os.access decides
+        return False
 
 
 def _cannot(out_dir: str | Path, what: str, exc: OSError) -> ScenarioError:
