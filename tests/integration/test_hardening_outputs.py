@@ -704,3 +704,31 @@ def test_a_read_only_file_system_is_named_as_such(tmp_path, monkeypatch, capsys)
     err = refused(monkeypatch, capsys, run_args(out))
     assert f"{tmp_path} is on a read-only file system" in err, err
     assert "permission denied" not in err
+
+
+@pytest.mark.parametrize("place", ["trials", "replicates/ck", ".", "..", "run.json"])
+def test_a_checkpoint_the_publish_step_would_replace_is_refused(place, tmp_path, monkeypatch,
+                                                                capsys):
+    """``--checkpoint OUT/trials`` used to be deleted with the old ``trials`` when the results
+    were published (hostile re-test of issue 14)."""
+    out = tmp_path / "a" / "res"
+    ck = out / place
+    err = refused(monkeypatch, capsys, run_args(out, "--checkpoint", str(ck)))
+    assert f"--checkpoint {ck}:" in err, err
+    assert not (tmp_path / "a").exists()
+
+
+def test_a_power_checkpoint_in_its_outputs_is_refused(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "p"
+    err = refused(monkeypatch, capsys, power_args(out, "--checkpoint", str(out / "power.csv")))
+    assert "lies in power.csv, which the command replaces" in err
+
+
+def test_a_checkpoint_inside_the_results_folder_survives_the_publish(tmp_path):
+    out = tmp_path / "res"
+    ck = out / "my-checkpoint"
+    assert main(run_args(out, "--checkpoint", str(ck))) == 0
+    first = snapshot(out / "trials")
+    assert any(ck.glob("chunk-*.npz"))
+    assert main(run_args(out, "--checkpoint", str(ck))) == 0  # resumes from it
+    assert any(ck.glob("chunk-*.npz")) and snapshot(out / "trials") == first

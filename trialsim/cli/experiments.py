@@ -325,7 +325,8 @@ def _writing(args, settings, out: Path, command: str) -> Iterator[Path]:
     from trialsim.experiments.pipeline import results_folder, staged
 
     outputs = OUTPUTS[command]
-    with results_folder(out, outputs, command) as final, _checkpoint(args, settings), \
+    with results_folder(out, outputs, command, settings.checkpoint_dir) as final, \
+            _checkpoint(args, settings), \
             staged(final, outputs) as stage:
         yield stage
 

@@ -245,7 +245,7 @@ def cmd_run(args) -> int:
     checkpoint = None if args.no_checkpoint else Path(args.checkpoint or out_dir / "checkpoints")
     # the results folder is checked and locked before anything is simulated (the estimate's
     # pilot run included), and stays so until its checkpoint is tidied up
-    with results_folder(out_dir, RUN_OUTPUTS):
+    with results_folder(out_dir, RUN_OUTPUTS, checkpoint=checkpoint):
         if not args.quiet:
             from trialsim.cli.estimate import announce, estimate
 

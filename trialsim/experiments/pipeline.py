@@ -280,7 +280,8 @@ def _cannot(out_dir: str | Path, what: str, exc: OSError) -> ScenarioError:
 
 @contextlib.contextmanager
 def results_folder(out_dir: str | Path, outputs: Sequence[str] = RUN_OUTPUTS,
-                   command: str = "run") -> Iterator[Path]:
+                   command: str = "run", checkpoint: str | Path | None = None
+                   ) -> Iterator[Path]:
     """Hold a results folder while a command simulates and writes into it.
 
     Before anything is simulated the folder is checked (:func:`checked_output_folder`), its
@@ -307,6 +308,9 @@ def results_folder(out_dir: str | Path, outputs: Sequence[str] = RUN_OUTPUTS,
         The command (``run``, ``power``...): a folder that holds another command's results,
         or entries named like this command's outputs that trialsim did not write, is refused
         (:func:`check_owner`), since the command would replace them.
+    checkpoint : str or Path, optional
+        The command's checkpoint folder: refused when publishing the outputs would replace
+        or move it (:func:`check_checkpoint_place`).
 
     Yields
     ------
@@ -320,6 +324,7 @@ def results_folder(out_dir: str | Path, outputs: Sequence[str] = RUN_OUTPUTS,
         made, or another process is writing it, a folder inside it or one containing it.
     """
     final = checked_output_folder(out_dir)
+    check_checkpoint_place(checkpoint, final, out_dir, outputs)
     if final in _HELD:
         _HELD[final][1] += 1
         try:
@@ -349,6 +354,31 @@ def results_folder(out_dir: str | Path, outputs: Sequence[str] = RUN_OUTPUTS,
             for folder in made:  # innermost first
                 with contextlib.suppress(OSError):
                     folder.rmdir()
+
+
+def check_checkpoint_place(checkpoint: str | Path | None, final: Path, out_dir: str | Path,
+                           outputs: Sequence[str]) -> None:
+    """Refuse a checkpoint folder that the results folder's publish step would swap away or
+    replace: the results folder itself, a folder containing it, or a place inside one of
+    the command's outputs (``--checkpoint OUT/trials`` would be deleted with the old
+    ``trials``)."""
+    if checkpoint is None:
+        return
+    ck = Path(checkpoint).resolve()
+    if ck == final or ck in final.parents:
+        raise ScenarioError(
+            f"--checkpoint {checkpoint}: is the results folder --out {out_dir} or contains "
+            "it, which each run replaces as a whole; name a folder beside it or inside it, "
+            f"such as {final / 'checkpoints'}"
+        )
+    if final in ck.parents:
+        first = ck.relative_to(final).parts[0]
+        if _is_output(first, outputs) or first.startswith("."):
+            raise ScenarioError(
+                f"--checkpoint {checkpoint}: lies in {first}, which the command replaces in "
+                f"--out {out_dir} when it writes its results; name another folder, such as "
+                f"{final / 'checkpoints'}"
+            )
 
 
 def check_owner(final: Path, out_dir: str | Path, outputs: Sequence[str], command: str) -> None:
