@@ -84,3 +84,54 @@ def test_power_curve_with_one_replicate_says_mcse_undefined(tmp_path, capsys):
     assert "MCSE undefined" in printed
     table = pd.read_csv(tmp_path / "p" / "power.csv")
     assert table.mcse.isna().all()
+
+
+# --------------------------------------------------------------------------- hostile re-test
+
+
+def test_a_power_of_0_or_1_is_printed_with_its_interval_not_mcse_0(tmp_path, capsys):
+    rc = main(["run", CONFIG, "--replicates", "20", *FAST, "--set", "design.sample_size=6",
+               "--out", str(tmp_path / "six")])
+    assert rc == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if " power:" in ln]
+    assert lines and all("MCSE 0.000" not in ln for ln in lines)
+    # none rejected among 20: the Wilson 95% interval is 0 to 0.161
+    assert any("0.000 (none of 20 trials rejected; 95% CI 0.000-0.161)" in ln for ln in lines)
+
+
+def test_mcse_text_of_powers_all_0_or_1():
+    from trialsim.cli.experiments import mcse_text
+
+    assert "MCSE ≤ 0.000" not in mcse_text([0.0, 0.0])
+    assert "95% intervals" in mcse_text([0.0, 0.0])
+    assert mcse_text([0.0, 0.02]) == "MCSE ≤ 0.020"
+
+
+def test_power_and_sweep_headlines_warn_about_unanalysable_trials(tmp_path, capsys):
+    rc = main(["power", CONFIG, "--replicates", "20", "--sizes", "6,60", *FAST,
+               "--out", str(tmp_path / "p")])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "p" / "power.csv")
+    share = table[(table.statistic == "analyzable") & (table.sample_size == 6)].value
+    assert len(share) == 2 and (share < 0.5).all()
+    assert "warning:" in printed and "analysable" in printed and "sample_size=6" in printed
+    rc = main(["sweep", CONFIG, "--replicates", "20", "--sweep", "design.sample_size=6,60",
+               *FAST, "--out", str(tmp_path / "s")])
+    assert rc == 0
+    assert "warning:" in capsys.readouterr().out
+
+
+def test_a_sweep_of_endpoint_weeks_shows_every_point(tmp_path, capsys):
+    """A point that evaluates no primary week used to vanish from the printed table and
+    the figure (hostile re-test of issue 14)."""
+    out = tmp_path / "s"
+    rc = main(["sweep", CONFIG, "--replicates", "10", "--sweep",
+               "design.endpoint_weeks=[24],[52]", "--n-jobs", "1", "--no-checkpoint",
+               "--set", "design.sample_size=60", "--out", str(out)])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "1 grid point(s) evaluate no week 52" in printed
+    rows = [ln.split() for ln in printed.splitlines() if ln.startswith("[")]
+    assert [r[:2] for r in rows] == [["[24]", "24"], ["[52]", "52"]], printed
+    assert (out / "sweep.png").stat().st_size > 0

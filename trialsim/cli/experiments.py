@@ -289,6 +289,9 @@ def mcse_text(mcse) -> str:
     values = np.asarray(mcse, dtype=float)
     if values.size == 0 or np.isnan(values).all():
         return "MCSE undefined: an MCSE needs at least 2 replicates"
+    if np.nanmax(values) == 0:
+        return ("every power is 0 or 1, where the binomial MCSE is 0 and says nothing: the "
+                "table's ci_low/ci_high give 95% intervals")
     return f"MCSE ≤ {np.nanmax(values):.3f}"
 
 
@@ -381,6 +384,7 @@ def cmd_power(args) -> int:
                              values="value", sort=False)
         print(f"{scenario.name}: power ({mcse_text(p.mcse)}) by total sample size")
         print(wide.to_string(float_format=lambda v: f"{v:.3f}"))
+        _warn_analysable(table, settings.replicates or scenario.engine.replicates)
         print(f"results written to {out}/")
     return 0
 
@@ -411,8 +415,7 @@ def cmd_sweep(args) -> int:
         table = sweep(scenario, factors, design=design, settings=settings)
         write_csv(table, stage / "sweep.csv")
         paths = list(factors)
-        sel = table[(table.endpoint == endpoint) & (table.week == week)
-                    & table.comparison.isin(comparisons)]
+        sel, own_week = _at_week(table, endpoint, week, comparisons)
         if design == "oat":
             tornado = [tornado_table(table, endpoint, week, c).assign(comparison=c)
                        for c in comparisons]
@@ -439,12 +442,45 @@ def cmd_sweep(args) -> int:
                    stage / "run.json")
     if not args.quiet:
         p = sel[sel.statistic == "power"]
-        cols = (["varied"] if design == "oat" else []) + paths
+        cols = (["varied"] if design == "oat" else []) + paths + (["week"] if own_week else [])
         wide = p.pivot_table(index=cols, columns="comparison", values="value", sort=False)
         print(f"{scenario.name}: {endpoint} week {week} power ({mcse_text(p.mcse)})")
+        if own_week:
+            print(f"  ({len(own_week)} grid point(s) evaluate no week {week}: shown at their own "
+                  "first endpoint week, in the week column)")
         print(wide.to_string(float_format=lambda v: f"{v:.3f}"))
+        _warn_analysable(sel, settings.replicates or scenario.engine.replicates)
         print(f"results written to {out}/")
     return 0
+
+
+def _at_week(table, endpoint: str, week: int, comparisons) -> tuple[Any, list[int]]:
+    """The rows of ``endpoint`` and ``comparisons`` at ``week``; a grid point that evaluates
+    no ``week`` (a sweep of ``design.endpoint_weeks``) gives its rows at its own first
+    endpoint week instead. Returns the rows and those points."""
+    rows = table[(table.endpoint == endpoint) & table.comparison.isin(comparisons)]
+    at = rows.week == week
+    own = sorted(set(rows.point) - set(rows.point[at]))
+    if own:
+        first = rows[rows.point.isin(own)].groupby("point").week.first()
+        at |= rows.point.isin(own) & (rows.week == rows.point.map(first))
+    return rows[at], own
+
+
+def _warn_analysable(rows, replicates: int) -> None:
+    """Warn, under a printed power table, about the points where a material share of
+    trials could not be analysed (they count as not rejecting)."""
+    from trialsim.cli.main import ANALYZABLE_WARNING
+
+    low = rows[(rows.statistic == "analyzable") & (rows.value < ANALYZABLE_WARNING)]
+    if low.empty:
+        return
+    worst = low.loc[low.value.idxmin()]
+    where = ", ".join(f"{c}={worst[c]}" for c in ("sample_size",) if c in low.columns)
+    print(f"  warning: at {len(low)} point(s) fewer than {ANALYZABLE_WARNING:.0%} of trials were "
+          f"analysable (logistic model fitted; as few as {worst.value:.0%}"
+          f"{' at ' + where if where else ''}, {worst.comparison}); power counts the others as "
+          "not rejecting (the 'analyzable' rows of the table)")
 
 
 def _announce_sweep(args, scenario: Scenario, settings, out: Path, factors, design) -> None:

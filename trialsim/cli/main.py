@@ -17,6 +17,8 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
+
 from trialsim.config.scenario import (
     Engine,
     Scenario,
@@ -162,14 +164,23 @@ def _print_headline(out) -> None:
         shown.append(r.mcse)
         print(f"  {primary} week {week} {r.arm:>10s}: {100 * r.value:5.1f}% "
               f"(MCSE {_mcse(100 * r.mcse, 2)})")
+    replicates = out.provenance["replicates"]
     for _, r in sel[sel.statistic.isin(["power", "odds_ratio_median"])].iterrows():
+        if r.statistic == "power" and r.value in (0.0, 1.0) and replicates >= 1:
+            # the binomial MCSE is 0 there and says nothing: a 95% interval does
+            from trialsim.experiments.power import wilson_interval
+
+            low, high = wilson_interval(np.array([r.value]), replicates)
+            which = "none" if r.value == 0 else "all"
+            print(f"  {r.comparison:>20s} {r.statistic:>18s}: {r.value:.3f} ({which} of "
+                  f"{replicates} trials rejected; 95% CI {low[0]:.3f}-{high[0]:.3f})")
+            continue
         shown.append(r.mcse)
         print(f"  {r.comparison:>20s} {r.statistic:>18s}: {r.value:.3f} "
               f"(MCSE {_mcse(r.mcse, 3)})")
     if any(math.isnan(m) for m in shown):
         print("  (MCSE undefined: an MCSE needs at least 2 replicates, and the odds ratio "
               "median at least 2 analysable trials)")
-    replicates = out.provenance["replicates"]
     for _, r in sel[sel.statistic == "analyzable"].iterrows():
         if r.value < ANALYZABLE_WARNING:
             print(f"  warning: {r.comparison}: only {100 * r.value:.0f}% of trials "

@@ -215,9 +215,10 @@ def power_curve(
     -------
     pandas.DataFrame
         One row per size × endpoint × week × comparison × statistic (``power``,
-        ``power_favoring_treatment``): ``scenario, sample_size, endpoint, week, comparison,
-        statistic, value, mcse, ci_low, ci_high, replicates``; ``ci_low``/``ci_high`` is the
-        95% Wilson Monte Carlo band.
+        ``power_favoring_treatment``, and ``analyzable``: the share of trials whose model
+        could be fitted, the others counting as not rejecting): ``scenario, sample_size,
+        endpoint, week, comparison, statistic, value, mcse, ci_low, ci_high, replicates``;
+        ``ci_low``/``ci_high`` is the 95% Wilson Monte Carlo band.
     """
     settings = settings or RunSettings()
     endpoints, weeks, comparisons = _power_selection(scenario, endpoints, weeks, comparisons)
@@ -231,7 +232,7 @@ def power_curve(
     frames = []
     for n, sc, res in zip(sizes, points, results, strict=True):
         s = summarize(Plan(sc), res)
-        s = s[s.statistic.isin(POWER_STATISTICS) & (s.comparison != "")]
+        s = s[s.statistic.isin((*POWER_STATISTICS, "analyzable")) & (s.comparison != "")]
         if endpoints is not None:
             s = s[s.endpoint.isin(endpoints)]
         if weeks is not None and endpoints is not None:
