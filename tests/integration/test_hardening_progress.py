@@ -189,3 +189,25 @@ def test_joblib_parallel_still_works_after_a_run_in_the_same_process(tiny):
     run_scenarios([tiny], 4, 2, n_jobs=2, progress=False)
     assert Parallel(n_jobs=2)(delayed(_square)(i) for i in range(4)) == [0, 1, 4, 9]
     run_scenarios([tiny], 4, 2, n_jobs=2, progress=False)
+
+
+def test_a_long_chunk_still_gets_a_line_every_interval():
+    """Progress lines came only when a chunk finished, so a chunk longer than 30 s left the
+    log silent (hostile re-test of issue 14)."""
+    import time
+
+    from trialsim.run.progress import Progress
+
+    stream = io.StringIO()
+    bar = Progress(1000, desc="big", stream=stream, interval=0.2)
+    time.sleep(0.9)  # no chunk finishes
+    bar.update(1000)
+    bar.close()
+    lines = stream.getvalue().splitlines()
+    assert all(LINE.match(line) for line in lines), lines
+    working = [ln for ln in lines if "working (no chunk finished in the last 0 s)" in ln]
+    assert len(working) >= 2, lines
+    assert working[0].startswith("trialsim: big: 0/1,000 trials (0%), ")
+    assert lines[-1].startswith("trialsim: big: 1,000/1,000 trials (100%)")
+    time.sleep(0.5)  # closed: no more lines
+    assert stream.getvalue().splitlines() == lines

@@ -167,38 +167,40 @@ def explain(a: Scenario, b: Scenario, endpoint: str = "sri4", week: int = 52,
     def on_population(protocol: Scenario, population: Scenario) -> Scenario:
         return with_overrides(protocol, {"population": population.population.model_dump()})
 
-    rows = []
-    for proto in (a, b):
-        for pop in (a, b):
-            e = effect(on_population(proto, pop))
-            rd, rd_se = mean_mcse(e.risk_difference)
-            lor, lor_se = mean_mcse(e.log_odds_ratio)
-            rows.append({"protocol": proto.name, "population": pop.name,
-                         "rate_treated": float(e.rate_treated.mean()),
-                         "rate_control": float(e.rate_control.mean()),
-                         "risk_difference": rd, "mcse_risk_difference": rd_se,
-                         "log_odds_ratio": lor, "mcse_log_odds_ratio": lor_se})
-    grid = pd.DataFrame(rows)
-    base = effect(b)
-    target = effect(a)
-    steps = []
-    for name, fields in FACTORS.items():
-        e = effect(with_overrides(b, _population_fields(a, fields)))
-        steps.append({"method": "one_at_a_time", "factor": name, **_delta(e, base)})
-    current, prev = b, base
-    for name, fields in FACTORS.items():
-        current = with_overrides(current, _population_fields(a, fields))
-        e = effect(current)
-        steps.append({"method": "sequential", "factor": name, **_delta(e, prev)})
-        prev = e
-    # whatever population fields no factor lists (affinity, correlations, ...) come last
-    rest = with_overrides(current, {"population": a.population.model_dump()})
-    if rest.population != current.population:
-        e = effect(rest)
-        steps.append({"method": "sequential", "factor": "other_population", **_delta(e, prev)})
-        prev = e
-    steps.append({"method": "sequential", "factor": "protocol", **_delta(target, prev)})
-    bar.close()
+    try:
+        rows = []
+        for proto in (a, b):
+            for pop in (a, b):
+                e = effect(on_population(proto, pop))
+                rd, rd_se = mean_mcse(e.risk_difference)
+                lor, lor_se = mean_mcse(e.log_odds_ratio)
+                rows.append({"protocol": proto.name, "population": pop.name,
+                             "rate_treated": float(e.rate_treated.mean()),
+                             "rate_control": float(e.rate_control.mean()),
+                             "risk_difference": rd, "mcse_risk_difference": rd_se,
+                             "log_odds_ratio": lor, "mcse_log_odds_ratio": lor_se})
+        grid = pd.DataFrame(rows)
+        base = effect(b)
+        target = effect(a)
+        steps = []
+        for name, fields in FACTORS.items():
+            e = effect(with_overrides(b, _population_fields(a, fields)))
+            steps.append({"method": "one_at_a_time", "factor": name, **_delta(e, base)})
+        current, prev = b, base
+        for name, fields in FACTORS.items():
+            current = with_overrides(current, _population_fields(a, fields))
+            e = effect(current)
+            steps.append({"method": "sequential", "factor": name, **_delta(e, prev)})
+            prev = e
+        # whatever population fields no factor lists (affinity, correlations, ...) come last
+        rest = with_overrides(current, {"population": a.population.model_dump()})
+        if rest.population != current.population:
+            e = effect(rest)
+            steps.append({"method": "sequential", "factor": "other_population", **_delta(e, prev)})
+            prev = e
+        steps.append({"method": "sequential", "factor": "protocol", **_delta(target, prev)})
+    finally:
+        bar.close()
     out = pd.DataFrame(steps)
     out.attrs.update(base=float(base.risk_difference.mean()),
                      target=float(target.risk_difference.mean()),

@@ -6,6 +6,12 @@ every ~10% of the run, or every 30 s when 10% takes longer, to stderr::
 
     trialsim: bliss76: 2,000/20,000 trials (10%), 1 min 5 s elapsed, ETA 9 min 45 s
 
+A chunk can take longer than 30 s (a large trial, a slow worker): a background thread then
+says the run is alive every 30 s, so a log never goes quiet for long::
+
+    trialsim: bliss76: 0/20,000 trials (0%), 1 min 30 s elapsed, working (no chunk finished
+    in the last 30 s)
+
 ``show=False`` (``--quiet``) prints nothing.
 """
 
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import TextIO
@@ -84,7 +91,12 @@ class Progress:
             self.lines = True
             self.start = self.last = clock()
             self.next_mark = self._mark_after(self.done)
+            self._lock = threading.Lock()
+            self._stop = threading.Event()
             self._print("started")
+            self._beat = threading.Thread(target=self._heartbeat, daemon=True,
+                                          name="trialsim-progress")
+            self._beat.start()
         else:
             from tqdm.auto import tqdm
 
@@ -101,6 +113,16 @@ class Progress:
         print(f"trialsim: {self.desc}: {self.done:,}/{self.total:,} trials ({pct}%), {rest}",
               file=self.stream, flush=True)
 
+    def _heartbeat(self) -> None:
+        """Off a terminal: a line every ``interval`` seconds in which no chunk finished."""
+        while not self._stop.wait(self.interval):
+            with self._lock:
+                now = self.clock()
+                if self.lines and now - self.last >= self.interval:
+                    self.last = now
+                    self._print(f"{format_duration(now - self.start)} elapsed, working (no "
+                                f"chunk finished in the last {format_duration(self.interval)})")
+
     def update(self, n: int) -> None:
         """``n`` more trials are done."""
         if self.bar is not None:
@@ -108,6 +130,10 @@ class Progress:
             return
         if not self.lines or n <= 0:
             return
+        with self._lock:
+            self._update(n)
+
+    def _update(self, n: int) -> None:
         self.done += n
         now = self.clock()
         if self.done < self.next_mark and now - self.last < self.interval:
@@ -131,4 +157,8 @@ class Progress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-        self.lines = False
+        if self.lines:
+            self._stop.set()
+            self.lines = False
+            if self._beat is not threading.current_thread():
+                self._beat.join()
