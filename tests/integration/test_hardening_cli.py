@@ -120,7 +120,7 @@ def test_a_long_run_is_announced_with_time_and_disk(tmp_path, capsys, monkeypatc
 
     monkeypatch.setattr(pipeline, "run_scenario", _stop)
     args = ["run", CONFIG, "--replicates", "10000000", "--n-jobs", "2", "--no-figures",
-            "--out", str(tmp_path / "res")]
+            "--out", str(tmp_path / "res"), "--force"]
     with pytest.raises(_Stop):
         main(args)
     err = capsys.readouterr().err
@@ -157,7 +157,7 @@ def test_an_experiment_that_holds_many_replicates_says_so(tmp_path, capsys, monk
     monkeypatch.setattr(power, "power_curve", _stop)
     with pytest.raises(_Stop):
         main(["power", CONFIG, "--replicates", "2000000", "--sizes", "300,600", "--n-jobs", "1",
-              "--out", str(tmp_path / "p")])
+              "--out", str(tmp_path / "p"), "--force"])
     line = next(ln for ln in capsys.readouterr().err.splitlines() if "estimate" in ln)
     assert "4,000,000 trials" in line and "memory" in line and "GB" in line
 
@@ -267,3 +267,30 @@ def test_the_default_n_max_stays_within_the_schema(monkeypatch, bliss76):
         power.sample_size(big, 0.8, settings=power.RunSettings(replicates=20, progress=False,
                                                               checkpoint_dir=None))
     assert seen["n_max"] == 100_000
+
+
+@pytest.mark.parametrize("command", [
+    ["run", CONFIG, "--replicates", "10000000"],
+    ["power", CONFIG, "--replicates", "1000000", "--sizes", "300,600,900"],
+    ["sweep", CONFIG, "--replicates", "1000000", "--sweep", "design.sample_size=300,600"],
+])
+def test_a_command_that_needs_more_than_there_is_is_refused(command, tmp_path, capsys,
+                                                            monkeypatch):
+    """An estimate beyond the machine's memory or free disk used to be a warning, and the
+    run started anyway (hostile re-test of issue 14); --force still runs it."""
+    import trialsim.cli.estimate as estimate
+    import trialsim.experiments.pipeline as pipeline
+    import trialsim.run.backends as backends
+
+    monkeypatch.setattr(estimate, "_free_bytes", lambda where: 1e6)
+    monkeypatch.setattr(estimate, "_ram_bytes", lambda: 1e6)
+    monkeypatch.setattr(pipeline, "run_scenario", _stop)
+    monkeypatch.setattr(backends, "execute", _stop)
+    out = tmp_path / "res"
+    assert main([*command, "--quiet", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "trialsim: error: this command would need about" in err, err
+    assert "--force" in err and ("of memory" in err or "of disk" in err)
+    assert not out.exists()
+    with pytest.raises(_Stop):
+        main([*command, "--quiet", "--force", "--out", str(out)])

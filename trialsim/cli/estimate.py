@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from trialsim.config.scenario import Scenario
+from trialsim.config.scenario import Scenario, ScenarioError
 
 #: prior serial cost of one patient-week of one trial, seconds (make bench, bliss76)
 PRIOR_SECONDS_PER_PATIENT_WEEK = 16e-3 / (819 * 76)
@@ -105,7 +105,7 @@ class Estimate:
                          "there")
         if self.memory_bytes > self.ram_bytes:
             lines.append(f"trialsim: warning: this machine has {_size(self.ram_bytes)} of "
-                         "memory; use fewer --replicates (or sizes / sweep points)")
+                         "memory")
         if self.checkpoint_bytes:
             lines.append("trialsim: Ctrl-C stops it; rerunning the same command resumes from "
                          "the checkpoint")
@@ -279,6 +279,32 @@ def estimate(
         ram_bytes=_ram_bytes(),
         note=note,
     )
+
+
+def check_resources(est: Estimate | None, force: bool = False) -> None:
+    """Refuse, before anything is simulated, a command whose estimate needs more memory than
+    this machine has or more disk than is free where its outputs go (unless ``force``).
+
+    Raises
+    ------
+    ScenarioError
+        Naming what is short, by how much, and what to do.
+    """
+    if est is None or force:
+        return
+    short = []
+    if est.memory_bytes > est.ram_bytes:
+        short.append(f"about {_size(est.memory_bytes)} of memory, and this machine has "
+                     f"{_size(est.ram_bytes)}")
+    if est.disk_bytes > est.free_bytes:
+        short.append(f"about {_size(est.disk_bytes)} of disk, and {_size(est.free_bytes)} is "
+                     "free there")
+    if short:
+        raise ScenarioError(
+            f"this command would need {'; '.join(short)} (the estimate of its "
+            f"{est.trials:,} trials, from a short pilot run); use fewer --replicates (or "
+            "sizes / sweep points), or --no-checkpoint, or give --force to run it anyway"
+        )
 
 
 def announce(est: Estimate | None, file=None) -> None:

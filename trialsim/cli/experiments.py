@@ -174,6 +174,8 @@ def _add_common(p: argparse.ArgumentParser, what: str) -> None:
                     help="keep no checkpoint (an interrupted run starts over)")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar or printed summary")
+    p.add_argument("--force", action="store_true",
+                   help="run even when the estimate needs more memory or disk than there is")
 
 
 def _add_targets(p: argparse.ArgumentParser, many: bool) -> None:
@@ -297,16 +299,18 @@ def mcse_text(mcse) -> str:
 
 def _announce(args, scenario: Scenario, settings, out: Path, points, held: int,
               note: str = "") -> None:
-    """Print the estimate of a long experiment to stderr (``trialsim.cli.estimate``)."""
-    if args.quiet:
-        return
-    from trialsim.cli.estimate import announce, estimate
+    """Print the estimate of a long experiment to stderr (``trialsim.cli.estimate``) and
+    refuse one that needs more memory or disk than there is (unless ``--force``)."""
+    from trialsim.cli.estimate import announce, check_resources, estimate
 
     eng = scenario.engine
-    announce(estimate(scenario, points, n_jobs=settings.n_jobs or eng.n_jobs,
-                      chunk_size=settings.chunk_size or eng.chunk_size,
-                      checkpoint=settings.checkpoint_dir is not None, held=held,
-                      backend=settings.backend, where=out, note=note))
+    est = estimate(scenario, points, n_jobs=settings.n_jobs or eng.n_jobs,
+                   chunk_size=settings.chunk_size or eng.chunk_size,
+                   checkpoint=settings.checkpoint_dir is not None, held=held,
+                   backend=settings.backend, where=out, note=note)
+    if not args.quiet:
+        announce(est)
+    check_resources(est, args.force)
 
 
 #: what each command writes in its results folder (names or glob patterns): a rerun
@@ -484,8 +488,6 @@ def _warn_analysable(rows, replicates: int) -> None:
 
 
 def _announce_sweep(args, scenario: Scenario, settings, out: Path, factors, design) -> None:
-    if args.quiet:
-        return
     from trialsim.cli.estimate import relative_cost
     from trialsim.config.scenario import with_overrides
     from trialsim.experiments.power import sweep_points

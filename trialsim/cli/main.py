@@ -132,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--no-checkpoint", action="store_true", help="keep no checkpoint")
     run.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    run.add_argument("--force", action="store_true",
+                     help="run even when the estimate needs more disk than is free")
     run.set_defaults(func=cmd_run)
     for module in EXTRA_COMMANDS:
         try:
@@ -257,14 +259,16 @@ def cmd_run(args) -> int:
     # the results folder is checked and locked before anything is simulated (the estimate's
     # pilot run included), and stays so until its checkpoint is tidied up
     with results_folder(out_dir, RUN_OUTPUTS, checkpoint=checkpoint):
-        if not args.quiet:
-            from trialsim.cli.estimate import announce, estimate
+        from trialsim.cli.estimate import announce, check_resources, estimate
 
-            eng = scenario.engine
-            announce(estimate(scenario, [(1.0, args.replicates or eng.replicates)],
-                              n_jobs=args.n_jobs or eng.n_jobs, chunk_size=eng.chunk_size,
-                              datasets=True, checkpoint=checkpoint is not None,
-                              backend=args.backend, where=out_dir))
+        eng = scenario.engine
+        est = estimate(scenario, [(1.0, args.replicates or eng.replicates)],
+                       n_jobs=args.n_jobs or eng.n_jobs, chunk_size=eng.chunk_size,
+                       datasets=True, checkpoint=checkpoint is not None,
+                       backend=args.backend, where=out_dir)
+        if not args.quiet:
+            announce(est)
+        check_resources(est, args.force)
         with command_checkpoint(checkpoint, keep=args.checkpoint is not None):
             out = run_scenario(
                 scenario,
