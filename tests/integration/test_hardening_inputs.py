@@ -146,6 +146,72 @@ def test_sweep_records_the_requested_share():
     assert point.population.region.us_canada == 0.6
 
 
+@pytest.fixture
+def sweep_points_seen(monkeypatch) -> list:
+    """The scenarios a sweep hands to its runner (which then stops, as Ctrl-C would)."""
+    import contextlib
+
+    import trialsim.experiments.power as power
+
+    seen: list = []
+
+    def fake_runner(command, scenario, settings):
+        @contextlib.contextmanager
+        def run():
+            def go(points):
+                seen.extend(points)
+                raise KeyboardInterrupt
+
+            yield type("R", (), {"__call__": staticmethod(go), "replicates": 1})()
+
+        return run()
+
+    monkeypatch.setattr(power, "_runner", fake_runner)
+    return seen
+
+
+def test_set_and_sweep_shares_of_one_mix_are_applied_together(tmp_path, sweep_points_seen):
+    """``--set population.race.black=0.2 --sweep population.race.white=0.3,0.5`` used to
+    rescale the given black share at every point (hostile re-test of issue 14)."""
+    rc = main(["sweep", str(BLISS76), "--set", "population.race.black=0.2", "--sweep",
+               "population.race.white=0.3,0.5", "--replicates", "2", "--no-figures",
+               "--quiet", "--out", str(tmp_path / "s")])
+    assert rc == 130  # the fake runner's Ctrl-C
+    races = [p.population.race for p in sweep_points_seen]
+    assert [r.black for r in races] == pytest.approx([0.2, 0.2], abs=1e-12)
+    assert [r.white for r in races] == [0.3, 0.5]
+
+
+def test_pinned_shares_are_kept_by_a_sweep_point():
+    from trialsim.config.scenario import mix_shares, with_pinned
+
+    given = {"population.race.black": 0.2, "design.sample_size": 60}
+    sc = load_scenario(BLISS76, given)
+    pinned = mix_shares(given)
+    assert pinned == {"population.race.black": 0.2}
+    for white in (0.3, 0.5):
+        point = with_overrides(sc, with_pinned({"population.race.white": white}, pinned))
+        race = point.population.race
+        assert race.black == pytest.approx(0.2, abs=1e-12) and race.white == white
+        assert sum(race.model_dump().values()) == pytest.approx(1.0, abs=1e-9)
+    # a point of another mix, or one that sets the pinned share itself, is left alone
+    assert with_pinned({"population.region.europe": 0.3}, pinned) == {
+        "population.region.europe": 0.3}
+    assert with_pinned({"population.race.black": 0.4}, pinned) == {"population.race.black": 0.4}
+
+
+def test_a_sweep_keeps_the_set_shares_at_every_point(sweep_points_seen):
+    import trialsim.experiments.power as power
+
+    sc = load_scenario(BLISS76, {"population.race.black": 0.2})
+    with pytest.raises(KeyboardInterrupt):
+        power.sweep(sc, {"population.race.white": [0.3, 0.5]},
+                    pinned={"population.race.black": 0.2})
+    races = [p.population.race for p in sweep_points_seen]
+    assert [r.black for r in races] == pytest.approx([0.2, 0.2], abs=1e-12)
+    assert [r.white for r in races] == [0.3, 0.5]
+
+
 # 5. duplicates in lists -------------------------------------------------------------------
 
 

@@ -38,11 +38,13 @@ from trialsim.cli.main import (
     _positive_seconds,
     _replicates_int,
     load_from_args,
+    set_overrides,
 )
 from trialsim.config.scenario import (
     MAX_SAMPLE_SIZE,
     Scenario,
     ScenarioError,
+    mix_shares,
     no_duplicates,
     number_or_text,
     read_yaml_text,
@@ -416,7 +418,8 @@ def cmd_sweep(args) -> int:
     comparisons = comps if args.comparison is None else comps[:1]
     with _writing(args, settings, out, "sweep") as stage:
         _announce_sweep(args, scenario, settings, out, factors, design)
-        table = sweep(scenario, factors, design=design, settings=settings)
+        table = sweep(scenario, factors, design=design, settings=settings,
+                      pinned=mix_shares(set_overrides(args)))
         write_csv(table, stage / "sweep.csv")
         paths = list(factors)
         sel, own_week = _at_week(table, endpoint, week, comparisons)

@@ -34,6 +34,11 @@ EXTRA_COMMANDS = ("trialsim.cli.experiments", "trialsim.cli.calibration")
 
 def load_from_args(args) -> Scenario:
     """The scenario of a command's CONFIG, ``--set`` overrides and ``--seed``."""
+    return load_scenario(args.config, set_overrides(args))
+
+
+def set_overrides(args) -> dict:
+    """A command's ``--set`` overrides (and ``--seed``), each path given once."""
     overrides: dict = {}
     for text in getattr(args, "set", []) or []:
         path, value = parse_override(text)
@@ -45,7 +50,7 @@ def load_from_args(args) -> Scenario:
         overrides[path] = value
     if getattr(args, "seed", None) is not None:
         overrides["seed"] = args.seed
-    return load_scenario(args.config, overrides)
+    return overrides
 
 
 def _int_at_least(minimum: int, maximum: int | None = None, limit_of: str = ""):

@@ -754,6 +754,23 @@ def _is_share(value: Any) -> bool:
             and 0.0 <= value <= 1.0)
 
 
+def mix_shares(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The overrides that set shares of a mix (``population.race.black=0.2``)."""
+    return {k: v for k, v in overrides.items()
+            if k.rpartition(".")[0] in MIX_PATHS and _is_share(v)}
+
+
+def with_pinned(overrides: dict[str, Any], pinned: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` plus the ``pinned`` shares (given earlier, e.g. by ``--set``) of each
+    mix whose shares ``overrides`` sets, so that :func:`apply_overrides` keeps them as given
+    and rescales only the mix's other shares (a sweep of ``population.race.white`` on a
+    scenario given ``--set population.race.black=0.2`` keeps black at 0.2)."""
+    touched = {k.rpartition(".")[0] for k in mix_shares(overrides)}
+    kept = {k: v for k, v in pinned.items()
+            if k.rpartition(".")[0] in touched and k not in overrides}
+    return {**kept, **overrides}
+
+
 def apply_overrides(data: dict, overrides: dict[str, Any]) -> None:
     """Set ``data[a][b][c] = value`` for each ``"a.b.c": value``, creating nothing unknown.
 

@@ -30,7 +30,13 @@ import pandas as pd
 
 from trialsim.analysis import Z_95
 from trialsim.analysis.comparisons import RESULT_FIELDS
-from trialsim.config.scenario import MAX_SAMPLE_SIZE, Scenario, ScenarioError, with_overrides
+from trialsim.config.scenario import (
+    MAX_SAMPLE_SIZE,
+    Scenario,
+    ScenarioError,
+    with_overrides,
+    with_pinned,
+)
 from trialsim.core.rng import bootstrap_stream
 from trialsim.experiments.samplesize import (
     MAX_BOOTSTRAP,
@@ -307,6 +313,7 @@ def sweep(
     factors: dict[str, Sequence[Any]] | None = None,
     design: str = "factorial",
     settings: RunSettings | None = None,
+    pinned: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Simulate a grid of scenarios (any fields, by dotted path) and tabulate their summaries.
 
@@ -319,6 +326,10 @@ def sweep(
     design : {"factorial", "oat"}
         Full factorial, or one factor at a time around the base (for a tornado plot).
     settings : RunSettings, optional
+    pinned : dict, optional
+        Shares of a mix given with the base scenario (``--set population.race.black=0.2``):
+        a point that sets other shares of that mix keeps these as given and rescales only
+        the rest (``config.scenario.with_pinned``).
 
     Returns
     -------
@@ -332,7 +343,8 @@ def sweep(
     factors = dict(scenario.sweep if factors is None else factors)
     grid = sweep_points(factors, design)
     points = [
-        _with(scenario, over, "--sweep " + ", ".join(f"{k}={_show(v)}" for k, v in over.items()))
+        _with(scenario, with_pinned(over, pinned or {}),
+              "--sweep " + ", ".join(f"{k}={_show(v)}" for k, v in over.items()))
         for _, over in grid
     ]
     with _runner("sweep", scenario, settings) as run:
