@@ -101,8 +101,10 @@ def test_power_curve_table_and_crn_points(tiny):
         "scenario", "sample_size", "endpoint", "week", "comparison", "statistic", "value",
         "mcse", "ci_low", "ci_high", "replicates",
     ]
-    # 2 sizes × 1 endpoint × 2 weeks × 2 comparisons × 2 statistics
-    assert len(table) == 16 and set(table.sample_size) == {60, 90}
+    # 2 sizes × 1 endpoint × 2 weeks × 2 comparisons × 3 statistics (two powers, and the
+    # share of analysable trials)
+    assert len(table) == 24 and set(table.sample_size) == {60, 90}
+    assert set(table.statistic) == {"power", "power_favoring_treatment", "analyzable"}
     assert (table.ci_low <= table.value).all() and (table.value <= table.ci_high).all()
     # each point is exactly the scenario at that size with the same seed (same replicates)
     at60 = with_overrides(tiny, {"design.sample_size": 60})
@@ -272,7 +274,7 @@ def test_cli_power_writes_outputs(tmp_path, capsys):
     ("args", "message"),
     [
         (["power", "--sizes", "300,4x0"], "argument --sizes: '4x0' is not a whole number"),
-        (["power", "--sizes", "300,-5"], "argument --sizes: -5 is not a positive sample size"),
+        (["power", "--sizes", "300,-5"], "--sizes: -5 is not a sample size of 1 to 100,000"),
         (["power", "--sizes", "60,3"], "--sizes 3: not a valid scenario"),
         (["power", "--sizes", "60", "--endpoint", "sri9"], "--endpoint sri9: not in this"),
         (["sweep", "--sweep", "drug.emax"], "argument --sweep: 'drug.emax': expected PATH="),
