@@ -274,7 +274,8 @@ def test_cli_power_writes_outputs(tmp_path, capsys):
     ("args", "message"),
     [
         (["power", "--sizes", "300,4x0"], "argument --sizes: '4x0' is not a whole number"),
-        (["power", "--sizes", "300,-5"], "--sizes: -5 is not a sample size of 1 to 100,000"),
+        (["power", "--sizes", "300,-5"],
+         "argument --sizes: -5 is not a sample size of 1 to 100,000"),
         (["power", "--sizes", "60,3"], "--sizes 3: not a valid scenario"),
         (["power", "--sizes", "60", "--endpoint", "sri9"], "--endpoint sri9: not in this"),
         (["sweep", "--sweep", "drug.emax"], "argument --sweep: 'drug.emax': expected PATH="),
