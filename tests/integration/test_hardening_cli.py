@@ -294,3 +294,47 @@ def test_a_command_that_needs_more_than_there_is_is_refused(command, tmp_path, c
     assert not out.exists()
     with pytest.raises(_Stop):
         main([*command, "--quiet", "--force", "--out", str(out)])
+
+
+# --------------------------------------------------------------------------- second re-test
+
+
+@pytest.mark.parametrize("option", ["--endpoint", "--week", "--comparison"])
+def test_samplesize_refuses_all(option, tmp_path, capsys):
+    """'all' silently meant the first entry (second hostile re-test of issue 14)."""
+    rc = main(["samplesize", CONFIG, "--target-power", "0.8", *SMALL, option, "all",
+               "--out", str(tmp_path / "x")])
+    assert rc == 2 and f"{option} all: a sample-size search is for one" in (
+        capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["--out", ""], "--out '': an empty folder name"),
+    (["--out", " "], "--out '': an empty folder name"),
+    (["--checkpoint", ""], "--checkpoint '': an empty folder name"),
+    (["--out", "/tmp/" + "x" * 300], "not a usable path (File name too long)"),
+])
+def test_empty_or_impossible_paths_are_refused(argv, named, capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # the default results folder, had it been used
+    rc = main(["run", CONFIG, *SMALL, *argv])
+    err = capsys.readouterr().err
+    assert rc == 2 and named in err and "Traceback" not in err, err
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_refused_command_does_not_first_say_how_to_resume(tmp_path, capsys, monkeypatch):
+    import trialsim.cli.estimate as estimate
+
+    monkeypatch.setattr(estimate, "_ram_bytes", lambda: 1e6)
+    rc = main(["power", CONFIG, "--replicates", "1000000", "--sizes", "300,600",
+               "--out", str(tmp_path / "p")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "resumes from the checkpoint" not in err, err
+
+
+def test_sweep_comparison_all_shows_every_comparison(tmp_path, capsys):
+    rc = main(["sweep", CONFIG, "--replicates", "2", "--n-jobs", "1", "--no-figures",
+               "--sweep", "design.sample_size=60,90", "--comparison", "all",
+               "--out", str(tmp_path / "s")])
+    out = capsys.readouterr().out
+    assert rc == 0 and "bel1_vs_placebo" in out and "bel10_vs_placebo" in out, out

@@ -162,3 +162,30 @@ def test_calibrate_outputs_are_one_unit_and_its_folder_is_checked(tmp_path, caps
                                                 "run.json"}
     assert json.loads((out / "run.json").read_text())["command"] == "calibrate"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cal", "cal.yaml", "file"]
+
+
+@pytest.mark.parametrize("change, named", [
+    ({"parameters": {}}, "parameters"),
+    ({"targets": []}, "targets"),
+    ({"targets": "twice"}, "is given twice"),
+    ({"targets": "flare-as-rate"}, "time_to_first_flare target is a median in days"),
+])
+def test_calibration_specs_that_cannot_be_fitted_are_refused(change, named, tmp_path, capsys):
+    """Empty parameters or targets ended in tracebacks after publishing; a repeated target
+    counted twice; a flare median given as events/n was compared with days (second hostile
+    re-test of issue 14)."""
+    spec = yaml.safe_load(_spec(tmp_path).read_text())
+    if change.get("targets") == "twice":
+        spec["targets"].append(spec["targets"][0])
+    elif change.get("targets") == "flare-as-rate":
+        spec["targets"].append({"scenario": "bliss52", "endpoint": "time_to_first_flare",
+                                "week": 52, "arm": "placebo", "events": 125, "n": 287})
+    else:
+        spec.update(change)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "cal"
+    assert main(["calibrate", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert named in err and "Traceback" not in err, err
+    assert not out.exists()

@@ -732,3 +732,39 @@ def test_a_checkpoint_inside_the_results_folder_survives_the_publish(tmp_path):
     assert any(ck.glob("chunk-*.npz"))
     assert main(run_args(out, "--checkpoint", str(ck))) == 0  # resumes from it
     assert any(ck.glob("chunk-*.npz")) and snapshot(out / "trials") == first
+
+
+def test_a_checkpoint_in_another_commands_results_is_refused(tmp_path, monkeypatch, capsys):
+    """Its chunks, manifest and lock were mixed into a run's results (second hostile
+    re-test of issue 14)."""
+    other = tmp_path / "r1"
+    assert main(run_args(other)) == 0
+    before = snapshot(other)
+    err = refused(monkeypatch, capsys, run_args(tmp_path / "r2", "--checkpoint", str(other)))
+    assert "holds the results of a trialsim command" in err
+    assert snapshot(other) == before
+
+
+def test_printing_into_a_full_disk_after_publishing_says_the_results_are_written(tmp_path):
+    """``> /dev/full`` said 'Nothing was published' although the results were (second
+    hostile re-test of issue 14)."""
+    out = tmp_path / "res"
+    argv = [a for a in run_args(out) if a != "--quiet"]  # the headline goes to stdout
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "trialsim.cli", *argv], cwd=ROOT,
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "Nothing was published" not in proc.stderr
+    assert f"the results were written to {out}, but then the system refused" in proc.stderr
+    assert (out / "summary.csv").exists()
+
+
+def test_a_closed_pipe_is_no_traceback_and_no_hang(tmp_path):
+    out = tmp_path / "res"
+    argv = [a for a in run_args(out) if a != "--quiet"]
+    proc = subprocess.Popen([sys.executable, "-m", "trialsim.cli", *argv, "--n-jobs", "2"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc.stdout.readline()
+    proc.stdout.close()  # the reader leaves, as | head -1 does
+    assert proc.wait(timeout=300) in (0, 1)
+    assert (out / "summary.csv").exists()

@@ -211,3 +211,34 @@ def test_a_long_chunk_still_gets_a_line_every_interval():
     assert lines[-1].startswith("trialsim: big: 1,000/1,000 trials (100%)")
     time.sleep(0.5)  # closed: no more lines
     assert stream.getvalue().splitlines() == lines
+
+
+def test_the_heartbeat_gives_the_eta_while_chunks_finish():
+    """The 30-s line said 'no chunk finished' although chunks were finishing, and gave no ETA
+    (second hostile re-test of issue 14)."""
+    import time
+
+    from trialsim.run.progress import Progress
+
+    stream = io.StringIO()
+    bar = Progress(10_000_000, desc="long", stream=stream, interval=0.3)
+    for _ in range(12):  # a small chunk every 0.1 s: far from any 10% mark
+        time.sleep(0.1)
+        bar.update(10)
+    bar.close()
+    lines = stream.getvalue().splitlines()[1:]
+    assert lines, stream.getvalue()
+    assert all("ETA" in ln and "working" not in ln for ln in lines), lines
+
+
+def test_progress_goes_silent_when_stderr_is_closed():
+    from trialsim.run.progress import Progress
+
+    class Closed(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    bar = Progress(100, desc="x", stream=Closed(), interval=0.1)
+    bar.update(50)  # no exception: a closed log must not stop the run
+    bar.update(50)
+    bar.close()

@@ -310,9 +310,9 @@ def _announce(args, scenario: Scenario, settings, out: Path, points, held: int,
                    chunk_size=settings.chunk_size or eng.chunk_size,
                    checkpoint=settings.checkpoint_dir is not None, held=held,
                    backend=settings.backend, where=out, note=note)
+    check_resources(est, args.force)  # before the estimate says how to resume
     if not args.quiet:
         announce(est)
-    check_resources(est, args.force)
 
 
 #: what each command writes in its results folder (names or glob patterns): a rerun
@@ -415,7 +415,7 @@ def cmd_sweep(args) -> int:
         [args.comparison] if args.comparison else None,
     )
     endpoint, week = eps[0], wks[0]
-    comparisons = comps if args.comparison is None else comps[:1]
+    comparisons = comps if args.comparison in (None, "all") else comps[:1]
     with _writing(args, settings, out, "sweep") as stage:
         _announce_sweep(args, scenario, settings, out, factors, design)
         table = sweep(scenario, factors, design=design, settings=settings,
@@ -510,6 +510,12 @@ def _announce_sweep(args, scenario: Scenario, settings, out: Path, factors, desi
 def cmd_samplesize(args) -> int:
     """``trialsim samplesize``: samplesize.json, samplesize_points.csv, a figure, run.json."""
     check_target_options(args)
+    for option in _EXAMPLES:
+        if (getattr(args, option) or "").strip() == "all":
+            raise ScenarioError(
+                f"--{option} all: a sample-size search is for one {option}; name one, e.g. "
+                f"--{option} {_EXAMPLES[option]} (or leave it out for the primary one)"
+            )
     from trialsim.experiments.power import check_target_power, sample_size
     from trialsim.report import plots_experiments as px
 

@@ -8,6 +8,7 @@ with status 2, without a traceback and without writing anything.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib
 import math
@@ -33,8 +34,22 @@ EXTRA_COMMANDS = ("trialsim.cli.experiments", "trialsim.cli.calibration")
 
 
 def load_from_args(args) -> Scenario:
-    """The scenario of a command's CONFIG, ``--set`` overrides and ``--seed``."""
+    """The scenario of a command's CONFIG, ``--set`` overrides and ``--seed`` (its path
+    options checked first)."""
+    check_path_options(args)
     return load_scenario(args.config, set_overrides(args))
+
+
+def check_path_options(args) -> None:
+    """Refuse an empty ``--out`` or ``--checkpoint`` (which would otherwise mean the
+    default, and for ``--checkpoint`` also keep it)."""
+    for option in ("out", "checkpoint"):
+        value = getattr(args, option, None)
+        if value is not None and not value.strip():
+            raise ScenarioError(
+                f"--{option} '': an empty folder name; name a folder, or leave --{option} out "
+                "for the default"
+            )
 
 
 def set_overrides(args) -> dict:
@@ -221,8 +236,15 @@ def refused_write(exc: OSError) -> str | None:
     if exc.errno not in _WRITE_ERRNOS and not any(
             os.strerror(e) in text for e in _WRITE_ERRNOS):
         return None
+    from trialsim.experiments.pipeline import PUBLISHED
+
     what = exc.strerror or text
-    where = f" {exc.filename}" if exc.filename else " a file"
+    where = f" {exc.filename}" if exc.filename else (" the output" if PUBLISHED else " a file")
+    if PUBLISHED:  # e.g. the summary printed into a full disk (> /dev/full)
+        return (
+            f"the results were written to {', '.join(map(str, PUBLISHED))}, but then the "
+            f"system refused to write{where} ({what})"
+        )
     return (
         f"the system refused to write{where} ({what}). Nothing was published: the results "
         "folder keeps its earlier outputs. Free some space (or quota), or name another "
@@ -234,8 +256,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
+    from trialsim.experiments.pipeline import PUBLISHED
+
+    PUBLISHED.clear()
     try:
         return args.func(args)
+    except BrokenPipeError:  # our reader left (| head): nothing more to say to it
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.dup2(devnull, sys.stderr.fileno())
+        return 1
     except ScenarioError as exc:
         print(f"trialsim: error: {exc}", file=sys.stderr)
         return 2
@@ -271,9 +302,9 @@ def cmd_run(args) -> int:
                        n_jobs=args.n_jobs or eng.n_jobs, chunk_size=eng.chunk_size,
                        datasets=True, checkpoint=checkpoint is not None,
                        backend=args.backend, where=out_dir)
+        check_resources(est, args.force)  # before the estimate says how to resume
         if not args.quiet:
             announce(est)
-        check_resources(est, args.force)
         with command_checkpoint(checkpoint, keep=args.checkpoint is not None):
             out = run_scenario(
                 scenario,

@@ -77,6 +77,10 @@ class Target(Model):
                 raise ValueError(f"events {self.events} exceed n {self.n}")
         elif self.value is None or self.se is None:
             raise ValueError("a target needs events and n (a rate) or value and se")
+        if self.endpoint == "time_to_first_flare" and self.events is not None:
+            raise ValueError(
+                "a time_to_first_flare target is a median in days: give value and se, not "
+                "events and n (which make a proportion)")
         return self
 
     @property
@@ -105,8 +109,8 @@ class CalibrationSpec(Model):
     scenarios: dict[str, str]  # name -> scenario file, relative to the spec
     seed: Annotated[int, Field(ge=0)] = 20261122
     patients_per_arm: Annotated[int, Field(ge=50, le=100_000)] = 3000
-    parameters: dict[str, FreeParameter]
-    targets: list[Target]
+    parameters: Annotated[dict[str, FreeParameter], Field(min_length=1)]
+    targets: Annotated[list[Target], Field(min_length=1)]
     #: parameters deliberately not fitted: path -> why (they are not identified by the targets)
     fixed: dict[str, str] = {}
     method: Literal["trf", "dogbox"] = "trf"
@@ -116,6 +120,11 @@ class CalibrationSpec(Model):
 
     @model_validator(mode="after")
     def _check(self) -> CalibrationSpec:
+        seen: set[str] = set()
+        for t in self.targets:
+            if t.label in seen:
+                raise ValueError(f"target {t.label} is given twice; give each target once")
+            seen.add(t.label)
         for t in self.targets:
             if t.scenario not in self.scenarios:
                 raise ValueError(

@@ -221,7 +221,15 @@ def checked_output_folder(out_dir: str | Path) -> Path:
         file, or a file stands where one of its parent folders should be; or the place it
         goes to may not be written.
     """
-    final = Path(out_dir).resolve()
+    if not str(out_dir).strip():
+        raise ScenarioError("--out '': an empty results folder name; name a folder, e.g. "
+                            "results/NAME, or leave --out out for the default")
+    try:
+        final = Path(out_dir).resolve()
+        final.exists()
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise ScenarioError(f"--out {out_dir}: not a usable path ({exc.strerror or exc}); "
+                            "name a shorter one") from None
     cwd = Path.cwd().resolve()
     if final == cwd or final in cwd.parents or final.parent == final:
         raise ScenarioError(
@@ -364,7 +372,15 @@ def check_checkpoint_place(checkpoint: str | Path | None, final: Path, out_dir: 
     ``trials``)."""
     if checkpoint is None:
         return
+    if not str(checkpoint).strip():
+        raise ScenarioError("--checkpoint '': an empty folder name; name a folder, or leave "
+                            "--checkpoint out for the default (OUT/checkpoints)")
     ck = Path(checkpoint).resolve()
+    if ck.is_dir() and (ck / "run.json").exists():
+        raise ScenarioError(
+            f"--checkpoint {checkpoint}: holds the results of a trialsim command (run.json); "
+            "its chunks would mix with them: name a folder of its own"
+        )
     if ck == final or ck in final.parents:
         raise ScenarioError(
             f"--checkpoint {checkpoint}: is the results folder --out {out_dir} or contains "
@@ -664,7 +680,19 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(a), None, str(b))
 
 
+#: results folders published in this process, in order (the CLI says so when a later step,
+#: such as printing the summary, fails)
+PUBLISHED: list[Path] = []
+
+
 def publish(staging: Path, final: Path, outputs: Sequence[str] = RUN_OUTPUTS) -> None:
+    """Put the staged results folder in place of ``final``, as one step (:func:`_publish`),
+    and note it in :data:`PUBLISHED`."""
+    _publish(staging, final, outputs)
+    PUBLISHED.append(final)
+
+
+def _publish(staging: Path, final: Path, outputs: Sequence[str] = RUN_OUTPUTS) -> None:
     """Put the staged results folder in place of ``final``, as one step.
 
     The entries of the old folder that are not among the command's ``outputs`` (another

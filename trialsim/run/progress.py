@@ -89,7 +89,7 @@ class Progress:
             return
         if show is None and not _isatty(self.stream):
             self.lines = True
-            self.start = self.last = clock()
+            self.start = self.last = self.last_chunk = clock()
             self.next_mark = self._mark_after(self.done)
             self._lock = threading.Lock()
             self._stop = threading.Event()
@@ -110,18 +110,26 @@ class Progress:
 
     def _print(self, rest: str) -> None:
         pct = math.floor(100 * self.done / self.total) if self.total else 100
-        print(f"trialsim: {self.desc}: {self.done:,}/{self.total:,} trials ({pct}%), {rest}",
-              file=self.stream, flush=True)
+        try:
+            print(f"trialsim: {self.desc}: {self.done:,}/{self.total:,} trials ({pct}%), {rest}",
+                  file=self.stream, flush=True)
+        except (OSError, ValueError):  # stderr closed (a pipe whose reader left): go silent
+            self.lines = False
 
     def _heartbeat(self) -> None:
-        """Off a terminal: a line every ``interval`` seconds in which no chunk finished."""
+        """Off a terminal: a line at least every ``interval`` seconds, with the ETA, or saying
+        the run is working when no chunk finished in that time."""
         while not self._stop.wait(self.interval):
             with self._lock:
                 now = self.clock()
-                if self.lines and now - self.last >= self.interval:
+                if not self.lines or now - self.last < self.interval:
+                    continue
+                if now - self.last_chunk >= self.interval:
                     self.last = now
                     self._print(f"{format_duration(now - self.start)} elapsed, working (no "
                                 f"chunk finished in the last {format_duration(self.interval)})")
+                else:
+                    self._line(now)
 
     def update(self, n: int) -> None:
         """``n`` more trials are done."""
@@ -135,9 +143,13 @@ class Progress:
 
     def _update(self, n: int) -> None:
         self.done += n
-        now = self.clock()
+        now = self.last_chunk = self.clock()
         if self.done < self.next_mark and now - self.last < self.interval:
             return
+        self._line(now)
+
+    def _line(self, now: float) -> None:
+        """The line of the progress so far, with the ETA."""
         self.last = now
         self.next_mark = self._mark_after(self.done)
         elapsed = now - self.start
@@ -157,8 +169,10 @@ class Progress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-        if self.lines:
+        self.lines = False
+        beat = getattr(self, "_beat", None)
+        if beat is not None:
             self._stop.set()
-            self.lines = False
-            if self._beat is not threading.current_thread():
-                self._beat.join()
+            if beat is not threading.current_thread():
+                beat.join()
+            self._beat = None
