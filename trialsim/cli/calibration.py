@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import platform
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
-from trialsim import __version__
-from trialsim.cli.main import _int_at_least, _positive_int
+from trialsim.cli.main import _int_at_least, _positive_int, stamp
 from trialsim.core.io import atomic_write, write_csv, write_json
 
 #: what each command writes in its results folder (see ``cli.experiments.OUTPUTS``)
@@ -66,14 +64,7 @@ def _writing(out: Path, command: str) -> Iterator[Path]:
 
 
 def _provenance(command: str, t0: float, **extra) -> dict:
-    return {
-        "command": command,
-        **extra,
-        "trialsim_version": __version__,
-        "python": platform.python_version(),
-        "wall_time_seconds": round(time.perf_counter() - t0, 3),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    return {"command": command, **extra, **stamp(t0)}
 
 
 def cmd_calibrate(args) -> int:

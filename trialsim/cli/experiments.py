@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import platform
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +26,6 @@ from typing import Any
 import numpy as np
 import yaml
 
-from trialsim import __version__
 from trialsim.analysis import Z_95
 from trialsim.cli.main import (
     MAX_REPLICATES,
@@ -39,6 +37,7 @@ from trialsim.cli.main import (
     _replicates_int,
     load_from_args,
     set_overrides,
+    stamp,
 )
 from trialsim.config.scenario import (
     MAX_SAMPLE_SIZE,
@@ -272,10 +271,7 @@ def _provenance(command: str, scenario: Scenario, settings, t0: float, **extra) 
         "scheduler": settings.scheduler,
         "checkpoint": str(settings.checkpoint_dir) if settings.checkpoint_dir else None,
         **extra,
-        "trialsim_version": __version__,
-        "python": platform.python_version(),
-        "wall_time_seconds": round(time.perf_counter() - t0, 3),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **stamp(t0),
         "scenario_config": scenario.model_dump(mode="json"),
     }
 
@@ -390,7 +386,7 @@ def cmd_power(args) -> int:
                              values="value", sort=False)
         print(f"{scenario.name}: power ({mcse_text(p.mcse)}) by total sample size")
         print(wide.to_string(float_format=lambda v: f"{v:.3f}"))
-        _warn_analysable(table, settings.replicates or scenario.engine.replicates)
+        _warn_analysable(table)
         print(f"results written to {out}/")
     return 0
 
@@ -456,7 +452,7 @@ def cmd_sweep(args) -> int:
             print(f"  ({len(own_week)} grid point(s) evaluate no week {week}: shown at their own "
                   "first endpoint week, in the week column)")
         print(wide.to_string(float_format=lambda v: f"{v:.3f}"))
-        _warn_analysable(sel, settings.replicates or scenario.engine.replicates)
+        _warn_analysable(sel)
         print(f"results written to {out}/")
     return 0
 
@@ -474,7 +470,7 @@ def _at_week(table, endpoint: str, week: int, comparisons) -> tuple[Any, list[in
     return rows[at], own
 
 
-def _warn_analysable(rows, replicates: int) -> None:
+def _warn_analysable(rows) -> None:
     """Warn, under a printed power table, about the points where a material share of
     trials could not be analysed (they count as not rejecting)."""
     from trialsim.cli.main import ANALYZABLE_WARNING
@@ -483,11 +479,11 @@ def _warn_analysable(rows, replicates: int) -> None:
     if low.empty:
         return
     worst = low.loc[low.value.idxmin()]
-    where = ", ".join(f"{c}={worst[c]}" for c in ("sample_size",) if c in low.columns)
+    where = f" at sample_size={worst.sample_size}" if "sample_size" in low.columns else ""
     print(f"  warning: at {len(low)} point(s) fewer than {ANALYZABLE_WARNING:.0%} of trials were "
-          f"analysable (logistic model fitted; as few as {worst.value:.0%}"
-          f"{' at ' + where if where else ''}, {worst.comparison}); power counts the others as "
-          "not rejecting (the 'analyzable' rows of the table)")
+          f"analysable (logistic model fitted; as few as {worst.value:.0%}{where}, "
+          f"{worst.comparison}); power counts the others as not rejecting (the 'analyzable' "
+          "rows of the table)")
 
 
 def _announce_sweep(args, scenario: Scenario, settings, out: Path, factors, design) -> None:

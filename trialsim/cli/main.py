@@ -13,13 +13,16 @@ import errno
 import importlib
 import math
 import os
+import platform
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 
+from trialsim import __version__
 from trialsim.config.scenario import (
     Engine,
     Scenario,
@@ -38,6 +41,17 @@ def load_from_args(args) -> Scenario:
     options checked first)."""
     check_path_options(args)
     return load_scenario(args.config, set_overrides(args))
+
+
+def stamp(t0: float) -> dict:
+    """What every command's ``run.json`` records of the software and the run's time
+    (``t0``: ``time.perf_counter()`` when the command started)."""
+    return {
+        "trialsim_version": __version__,
+        "python": platform.python_version(),
+        "wall_time_seconds": round(time.perf_counter() - t0, 3),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 def check_path_options(args) -> None:
