@@ -32,8 +32,16 @@ def test_calibrate_writes_fit(tmp_path, capsys):
     assert {"soc_effect", "emax"} <= set(params.parameter)
     assert params.set_index("parameter").loc["emax", "identified_by"].count("sri4") >= 1
     fit = pd.read_csv(out / "fit_table.csv")
-    assert len(fit) == 6 and {"published", "ci_low", "ci_high", "simulated"} <= set(fit.columns)
+    # 3 arm rates and 2 odds ratios per trial; the drug arms' rates are reported, not fitted
+    assert len(fit) == 10 and {"published", "ci_low", "ci_high", "simulated", "prediction_low",
+                               "prediction_high"} <= set(fit.columns)
+    assert fit.fitted.sum() == 6
     assert (fit.ci_low < fit.published).all() and (fit.published < fit.ci_high).all()
+    assert (fit.prediction_low < fit.simulated).all()
+    assert (fit.simulated < fit.prediction_high).all()
+    doses = pd.read_csv(out / "dose_contrasts.csv")
+    assert list(doses.contrast) == ["bel10_vs_bel1"] * 2
+    assert doses.published_ratio.tolist() == pytest.approx([1.83 / 1.55, 1.52 / 1.34], rel=1e-9)
     assert (out / "fit.png").stat().st_size > 0 and (out / "fitted.yaml").exists()
 
 

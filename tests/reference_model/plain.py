@@ -274,14 +274,15 @@ def prepare(scenario: Scenario, proteinuria_rule: str = "clip") -> PlainModel:
         raise ValueError(f"proteinuria_rule must be 'truncate' or 'clip', got {proteinuria_rule!r}")
     check_descriptor_names(scenario)
     names = [d[0] for d in DESCRIPTORS]
-    # lag-one autocorrelation of descriptor j: min(persistence_j x persistence_scale, 0.99)
+    # per-week lag-one autocorrelation of descriptor j:
+    # min(persistence_j x persistence_scale, 0.9975); raised to the interval in the course
     scale = scenario.disease.persistence_scale
     intercept, heterogeneity, persistence = [], [], []
     for name in names:
         spec = scenario.disease.descriptors.get(name)
         intercept.append(spec.intercept if spec else 0.0)
         heterogeneity.append(spec.heterogeneity if spec else 0.0)
-        persistence.append(min(spec.persistence * scale, 0.99) if spec else 0.0)
+        persistence.append(min(spec.persistence * scale, 0.9975) if spec else 0.0)
     table = race_region_table(scenario)
     cells = [(r, g) for r in table.index for g in table.columns]
     probs = np.array([table.loc[r, g] for r, g in cells])
@@ -601,8 +602,11 @@ def simulate_course(p: dict, arm: int, m: PlainModel, rng: np.random.Generator) 
     background = max(soc.effect + soc.region_effect.get(p["region"], 0.0), 0.0)
     dropout_p = 1.0 - (1.0 - design.dropout_per_year) ** (interval / 52.0)
     base_normalize = -math.log(1.0 - dis.serology.normalize)
-    ar1 = dis.fluctuation_ar1
+    # continuous time (docs/model.md §3): per-week values over an interval of d weeks
+    d = interval
+    ar1 = dis.fluctuation_ar1 ** d
     innovation_sd = math.sqrt(1.0 - ar1 * ar1) * dis.fluctuation_sd
+    taper_p = 1.0 - (1.0 - soc.taper_prob) ** d
 
     active = list(p["active0"])
     w = p["w0"]
@@ -642,19 +646,23 @@ def simulate_course(p: dict, arm: int, m: PlainModel, rng: np.random.Generator) 
             if not m.clinical[j]:
                 continue
             pi = expit(p["organ"][j] + p["activity"] + w - shift)
-            lam = m.persistence[j]
+            lam = m.persistence[j] ** d
             p_on = pi + lam * (1.0 - pi) if active[j] else pi * (1.0 - lam)
             active[j] = u[j] < p_on
 
         # serological descriptors
         # READING: "drug effect" in the normalization hazard is the full drug term of the
         # shift (with modifiers, onset and waning) at this visit.
+        # a two-state chain per week run d steps: the d-th power of its transition matrix
         hazard = base_normalize + dis.serology.drug_normalize * effect
+        weekly = np.array([[1.0 - dis.serology.appear, dis.serology.appear],
+                           [1.0 - math.exp(-hazard), math.exp(-hazard)]])  # rows: off, on
+        over = np.linalg.matrix_power(weekly, d)
         for j in (m.i_dna, m.i_complement):
             if active[j]:
-                active[j] = not (rng.random() < 1.0 - math.exp(-hazard))
+                active[j] = not (rng.random() < over[1, 0])
             else:
-                active[j] = bool(rng.random() < dis.serology.appear)
+                active[j] = bool(rng.random() < over[0, 1])
 
         # instruments
         s_now = sledai(active, m)
@@ -693,6 +701,7 @@ def simulate_course(p: dict, arm: int, m: PlainModel, rng: np.random.Generator) 
             p_symptom = min(1.0, 2.0 * q * expit(p["activity"] + w - shift)) * (1.0 - stab)
             if t > prot.steroid_limit_week:  # investigators avoid a protocol violation
                 p_symptom *= soc.symptom_after_limit_factor
+            p_symptom = 1.0 - (1.0 - p_symptom) ** d  # per week, over the interval
             if rng.random() < p_symptom:
                 dose += soc.flare_increase_mg
                 flare = MILD_FLARE
@@ -700,7 +709,7 @@ def simulate_course(p: dict, arm: int, m: PlainModel, rng: np.random.Generator) 
                 # steroid rule applies"), not the > 0.5 mg/kg severe rule nor an escalation.
                 if t > prot.steroid_limit_week and dose > dose0 + prot.steroid_allowance_mg:
                     failed_now = True
-            elif dose > soc.taper_floor_mg and rng.random() < soc.taper_prob:
+            elif dose > soc.taper_floor_mg and rng.random() < taper_p:
                 dose = max(soc.taper_floor_mg, dose * (1.0 - soc.taper_fraction))
         if failed_now and out["failure_visit"] is None:
             out["failure_visit"] = v

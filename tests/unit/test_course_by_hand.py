@@ -6,6 +6,13 @@ expected below was worked out by hand from docs/model.md §3; the uniforms are c
 the probabilities they are compared with (close enough that the mutations named in the
 docstrings change the outcome). Slots a case does not script hold NaN: every comparison with
 NaN is false, so a rule that read a slot it should not would change the trajectory.
+
+The kernel runs with weekly visits, so every per-week probability of docs/model.md §3 is the
+per-visit one and the hand computations need no conversion to the interval. The cases were
+written for 4-weekly visits: every time below (``week 4``, onsets, the protocol's limit
+weeks) is in those units, and ``run`` divides it by 4 (``WEEKS``) for the kernel, so the
+text's weeks 4, 8, 12 are visits 1, 2, 3 and every fraction like ``1 - exp(-t / onset)`` is
+unchanged.
 """
 
 import math
@@ -44,6 +51,8 @@ from trialsim.model.instruments import (
 )
 
 STEROID, ESCALATE, SYMPTOM, TAPER, DROPOUT = U_STEROID, U_ESCALATE, U_SYMPTOM, U_TAPER, U_DROPOUT
+#: the weeks of the text per week of the kernel (see the module docstring)
+WEEKS = 4.0
 
 
 def script(n_visits, visits):
@@ -79,7 +88,7 @@ def run(visits, *, weights, bilag_of, active0, bilag0, on_is0, n_visits, propens
     k = {**DEFAULTS, **over}
     symptom_prob, symptom_high, symptom_late = k["symptom"]
     params = CourseParams(
-        interval_weeks=4,
+        interval_weeks=1,  # per-week probabilities are per-visit ones
         n_visits=n_visits,
         persistence=np.array([0.5, 0.0, 0.0]),  # λ
         weights=np.array(weights, dtype=np.int64),
@@ -87,13 +96,13 @@ def run(visits, *, weights, bilag_of, active0, bilag0, on_is0, n_visits, propens
         bilag_of=np.array(bilag_of, dtype=np.int64),
         fluctuation_sd=1.0,
         fluctuation_ar1=0.6,  # innovation SD = sqrt(1 - 0.36) = 0.8
-        soc_onset_weeks=k["soc_onset"],
+        soc_onset_weeks=k["soc_onset"] / WEEKS,
         steroid_potency=1.0,
-        onset_lag_weeks=k["drug_lag"],
-        onset_weeks=k["drug_onset"],
+        onset_lag_weeks=k["drug_lag"] / WEEKS,
+        onset_weeks=k["drug_onset"] / WEEKS,
         waning_rate=0.0,
         waning_start_weeks=0.0,
-        serology_normalize=0.1,  # per visit, off drug
+        serology_normalize=0.1,  # per week = per visit, off drug
         serology_appear=0.05,
         serology_drug_normalize=k["sero_drug"],
         pga_intercept=0.2,
@@ -113,8 +122,8 @@ def run(visits, *, weights, bilag_of, active0, bilag0, on_is0, n_visits, propens
         symptom_increase_prob=symptom_prob,
         symptom_high_steroid_factor=symptom_high,
         symptom_after_limit_factor=symptom_late,
-        immunosuppressant_increase_limit_week=16.0,
-        steroid_limit_week=k["steroid_limit"],
+        immunosuppressant_increase_limit_week=16.0 / WEEKS,
+        steroid_limit_week=k["steroid_limit"] / WEEKS,
         steroid_allowance_mg=k["allowance"],
         dropout_prob=0.1,
         # the drug and background-therapy amplitudes are given per patient below
@@ -323,7 +332,7 @@ def test_drug_amplitude_by_subgroup(bliss76):
     sc = with_overrides(bliss76, {
         "drug.emax": 1.0, "drug.ec50_ug_ml": 11.6, "drug.cavg_per_mg_kg": 11.6,
         "drug.stabilization": 0.5,
-        "drug.modifiers": {"race": {"black": 0.0, "asian": 0.5}, "serologically_active": 2.0,
+        "drug.modifiers": {"race": {"black": 0.2, "asian": 0.5}, "serologically_active": 2.0,
                            "per_5y_duration": 0.5, "high_steroid": 3.0},
     })
     # (race, anti-dsDNA, low C3, low C4, disease duration, prednisone, dose) -> expected
@@ -336,7 +345,8 @@ def test_drug_amplitude_by_subgroup(bliss76):
         ("white", False, False, False, 7.0, 7.5, 1.0, 0.25),  # 5 years beyond 2: x0.5
         ("white", False, False, False, 1.0, 7.5, 1.0, 0.5),  # under 2 years: no change
         ("white", False, False, False, 2.0, 8.0, 1.0, 1.5),  # > 7.5 mg: x3
-        ("black", True, True, True, 2.0, 20.0, 10.0, 0.0),  # no benefit
+        # log-linear: the modifiers multiply, none erases the others
+        ("black", True, True, True, 2.0, 20.0, 10.0, 0.2 * 2.0 * 3.0 * 10 / 11),
         ("asian", False, False, False, 2.0, 0.0, 10.0, 0.5 * 10 / 11),
     ]
     cohort = SimpleNamespace(
@@ -349,4 +359,19 @@ def test_drug_amplitude_by_subgroup(bliss76):
     dose = np.array([c[6] for c in cases])
     np.testing.assert_allclose(drug_amplitude(sc, cohort, dose), [c[7] for c in cases])
     stab = stabilization_amplitude(sc, cohort, dose)
-    np.testing.assert_allclose(stab[[0, 1, 8, 9]], [0.5, 0.0, 0.0, 0.25])
+    np.testing.assert_allclose(stab[[0, 1, 8, 9]], [0.5, 0.0, 0.1, 0.25])
+
+
+@pytest.mark.parametrize("path, value", [
+    ("drug.modifiers.race.black", 0.0), ("drug.modifiers.serologically_active", 0.0),
+    ("drug.modifiers.high_steroid", 25.0), ("drug.modifiers.per_5y_duration", 0.01),
+])
+def test_a_modifier_is_a_bounded_ratio_never_zero(bliss76, path, value):
+    """An absolute zero would erase every other modifier of a patient (issue 9): refused,
+    as is a ratio beyond [0.05, 20], with the field and the allowed range named."""
+    from trialsim.config.scenario import ScenarioError, with_overrides
+
+    with pytest.raises(ScenarioError) as err:
+        with_overrides(bliss76, {path: value})
+    assert path.split(".")[-1] in str(err.value)
+    assert "0.05" in str(err.value) or "20" in str(err.value)

@@ -20,8 +20,8 @@ from trialsim.core.io import atomic_write, write_csv, write_json
 
 #: what each command writes in its results folder (see ``cli.experiments.OUTPUTS``)
 OUTPUTS = {
-    "calibrate": ("parameters.csv", "fit_table.csv", "fitted.yaml", "report.json", "fit.png",
-                  "run.json"),
+    "calibrate": ("parameters.csv", "fit_table.csv", "dose_contrasts.csv", "fitted.yaml",
+                  "report.json", "fit.png", "run.json"),
     "explain": ("protocol_by_population.csv", "decomposition.csv", "waterfall.png",
                 "run.json"),
 }
@@ -81,6 +81,9 @@ def cmd_calibrate(args) -> int:
         fit = res.fit_table()
         write_csv(params, stage / "parameters.csv")
         write_csv(fit, stage / "fit_table.csv")
+        doses = res.dose_contrasts()
+        write_csv(doses, stage / "dose_contrasts.csv")
+        j, df, p_j = res.j_test()
         fitted = {
             path: round(float(v), 4)
             for p, v in zip(spec.parameters.values(), res.theta, strict=True)
@@ -88,17 +91,24 @@ def cmd_calibrate(args) -> int:
         }
         atomic_write(stage / "fitted.yaml", lambda p: p.write_text(
             "# fitted values (paste into configs/model.yaml)\n" + yaml.safe_dump(fitted)))
-        write_json({"cost": res.cost, "evaluations": res.evaluations, "message": res.message,
-                    "targets_inside_ci": int(fit.inside_ci.sum()), "targets": len(fit)},
+        write_json({"gmm_distance": 2 * res.cost, "j_df": df, "j_p_value": p_j,
+                    "evaluations": res.evaluations, "message": res.message,
+                    "targets_inside_ci": int(fit.inside_ci.sum()), "targets": len(fit),
+                    "fitted_targets": int(fit.fitted.sum()),
+                    "parameter_covariance": res.cov.tolist(),
+                    "parameter_names": list(spec.parameters)},
                    stage / "report.json")
         save_figure(plot_calibration_fit(fit), stage / "fit.png")
         write_json(_provenance("calibrate", t0, spec=str(args.spec),
                                max_evaluations=args.max_evaluations,
                                spec_config=spec.model_dump(mode="json")),
                    stage / "run.json")
-    print(params[["parameter", "start", "fitted", "se", "identified_by"]].to_string(index=False))
+    cols = ["parameter", "start", "fitted", "se", "ci_low", "ci_high", "identified_by"]
+    print(params[cols].to_string(index=False))
+    if len(doses):
+        print(doses.round(3).to_string(index=False))
     print(f"{int(fit.inside_ci.sum())} of {len(fit)} targets inside the published 95% CI; "
-          f"results in {out}/")
+          f"J = {j:.1f} on {df} df (p = {p_j:.3f}); results in {out}/")
     return 0
 
 

@@ -40,6 +40,8 @@ from trialsim.errors import ScenarioError
 
 #: names that become file or folder names (scenarios, arms): no path separators, not hidden
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+#: the range of a drug-effect modifier (a ratio): log-linear, bounded, never zero
+MIN_MODIFIER_RATIO, MAX_MODIFIER_RATIO = 0.05, 20.0
 
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
@@ -383,19 +385,21 @@ class Descriptor(Model):
     intercept: float
     #: SD of the patient-specific organ propensity (persistent heterogeneity)
     heterogeneity: NonNeg
-    #: lag-one autocorrelation of the on/off chain per visit, in [0, 1)
+    #: lag-one-week autocorrelation of the on/off chain, in [0, 1) (raised to the visit
+    #: interval in weeks: docs/model.md §3)
     persistence: Annotated[float, Field(ge=0.0, lt=1.0)]
 
 
 class Serology(Model):
-    """Per-visit conversion of serological descriptors (Markov chain on the baseline status)."""
+    """Weekly conversion of serological descriptors (a two-state Markov chain per week,
+    run over the visit interval)."""
 
-    #: per-visit probability that a positive marker normalizes without drug
-    normalize: Prob = 0.03
-    #: per-visit probability that a negative marker becomes positive
-    appear: Prob = 0.03
-    #: extra normalization hazard per unit of drug effect
-    drug_normalize: NonNeg = 0.1
+    #: per-week probability that a positive marker normalizes without drug
+    normalize: Prob = 0.0076
+    #: per-week probability that a negative marker becomes positive
+    appear: Prob = 0.0076
+    #: extra normalization hazard per week and unit of drug effect
+    drug_normalize: NonNeg = 0.025
 
 
 class PGA(Model):
@@ -422,12 +426,13 @@ class Disease(Model):
     """Natural history shared by every trial (no per-trial keys)."""
 
     descriptors: dict[str, Descriptor]
-    #: multiplies every descriptor's persistence (capped below 1): how long activity lasts,
-    #: relative to the per-descriptor values
+    #: multiplies every descriptor's weekly persistence (capped at 0.9975): how long activity
+    #: lasts, relative to the per-descriptor values
     persistence_scale: Annotated[float, Field(ge=0.0, le=3.0)] = 1.0
     #: SD of the patient's global activity level (log-odds scale)
     activity_sd: NonNeg
-    #: SD and per-visit autocorrelation of the fluctuating global activity
+    #: SD and per-week autocorrelation of the fluctuating global activity (an AR(1) in
+    #: weeks, observed at the visits)
     fluctuation_sd: NonNeg
     fluctuation_ar1: Annotated[float, Field(ge=0.0, lt=1.0)]
     #: shift of the global activity by race (log-odds), missing races 0
@@ -465,8 +470,9 @@ class StandardOfCare(Model):
     onset_weeks: Pos = 8.0
     #: activity reduction per unit of log(1 + prednisone mg/day) above the baseline dose
     steroid_potency: NonNeg = 0.4
-    #: at a visit without flare, probability of a taper step when above the floor dose
-    taper_prob: Prob = 0.3
+    #: per week, without a flare at the visit, probability of a taper step when above the
+    #: floor dose (at most one step per visit)
+    taper_prob: Prob = 0.085
     taper_fraction: Prob = 0.2
     taper_floor_mg: NonNeg = 5.0
     #: at a flare, probability of a prednisone increase and its size (mg/day)
@@ -477,7 +483,7 @@ class StandardOfCare(Model):
     escalate_mild_prob: Prob = 0.05
     #: activity reduction from an allowed immunosuppressant escalation
     escalation_effect: NonNeg = 0.5
-    #: per-visit probability (at typical activity, scaled by 2·expit(activity)) that, without
+    #: per-week probability (at typical activity, scaled by 2·expit(activity)) that, without
     #: a SLEDAI/PGA flare, symptoms make the physician raise prednisone: an SFI flare by its
     #: medication criterion
     symptom_increase_prob: Prob = 0.0
@@ -492,17 +498,22 @@ class StandardOfCare(Model):
 
 
 
+#: a subgroup's ratio of the drug effect: positive and bounded, so that modifiers combine
+#: log-linearly (they multiply) and none is an absolute zero that erases the others
+ModifierRatio = Annotated[float, Field(ge=MIN_MODIFIER_RATIO, le=MAX_MODIFIER_RATIO)]
+
+
 class DrugModifiers(Model):
-    """Multiplicative modifiers of the drug effect by patient subgroup."""
+    """Log-linear modifiers of the drug effect by patient subgroup: ratios that multiply."""
 
     #: by race, missing races 1
-    race: Annotated[dict[str, NonNeg], _keys_in(RACES, "race")] = {}
+    race: Annotated[dict[str, ModifierRatio], _keys_in(RACES, "race")] = {}
     #: anti-dsDNA positive and low C3 or C4 at baseline
-    serologically_active: NonNeg = 1.0
-    #: multiplier per 5 years of disease duration beyond 2 years
-    per_5y_duration: Annotated[float, Field(gt=0.0)] = 1.0
+    serologically_active: ModifierRatio = 1.0
+    #: ratio per 5 years of disease duration beyond 2 years
+    per_5y_duration: ModifierRatio = 1.0
     #: baseline prednisone > 7.5 mg/day
-    high_steroid: NonNeg = 1.0
+    high_steroid: ModifierRatio = 1.0
 
 
 

@@ -1,19 +1,26 @@
-"""Calibration of the shared model to published trials by simulated method of moments.
+"""Calibration of the shared model to published trials by simulated generalized method of
+moments (GMM).
 
-Each free parameter (a named group of scenario paths that share one value) is fitted so that
-the simulated arm-level moments of every calibration scenario match the published ones:
-response rates per arm and endpoint, and Kaplan–Meier median times to first flare. One large
-simulated trial per scenario (``patients_per_arm`` per arm) with a fixed seed gives the
-moments: common random numbers make the objective smooth enough for a bounded
-Gauss–Newton fit (scipy ``least_squares``) with finite-difference steps well above the
-Monte Carlo step size.
+The targets are published moments of every calibration scenario: arm response rates,
+Kaplan–Meier median times to first flare, and contrasts (each dose's adjusted odds ratio vs
+placebo per endpoint and week, flare hazard ratios) on the log scale. One large simulated
+trial per scenario (``patients_per_arm`` per arm) with a fixed seed gives the simulated
+moments: common random numbers make the objective smooth enough for a bounded Gauss–Newton
+fit (scipy ``least_squares``) with finite-difference steps well above the Monte Carlo step.
 
-Uncertainty: the fitted values' covariance is ``(J' J)^-1`` of the standardized residuals
-(each target's sampling SE as published), inflated by ``1 + n_published / n_simulated`` for
-simulation noise. It treats the published moments as independent, which they are not quite
-(SRI-4 responders are a subset of the SLEDAI-component responders of the same arm; week 52
-and week 76 come from the same patients), so the SEs are approximate. The targets that identify a
-parameter are those with the largest standardized sensitivities ``|J_ij|``.
+Weighting: the targets are not independent (a shared placebo arm correlates the two doses'
+contrasts; SRI-4 responders are a subset of the SLEDAI-component responders; weeks 52 and 76
+are the same patients). Their sampling covariance ``S`` has the published SEs on its diagonal
+and the correlations of the same moments across ``covariance_replicates`` simulated trials of
+the published designs, shrunk slightly toward the identity (``sampling_covariance``). The
+objective is the GMM distance with weight ``S⁻¹`` (the efficient choice), so Hansen's J
+tests the model's fit, and the estimate's covariance is ``(G' S⁻¹ G)⁻¹`` (the sandwich
+with efficient weights), ``G`` the moments' gradient, inflated by ``1 + n_published /
+n_simulated`` for simulation noise. It is an asymptotic normal approximation: a
+likelihood-free alternative (ABC, a bootstrap over the published moments) would avoid it at
+the cost of thousands of fits. The gradient also gives every moment's prediction interval for
+a new trial of the published design (parameter uncertainty plus trial sampling), and the
+dose contrasts (one dose's contrast minus the other's) with theirs.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ import pandas as pd
 from pydantic import Field, ValidationError, model_validator
 from scipy import optimize, stats
 
+from trialsim.analysis.comparisons import RESULT_FIELDS
+from trialsim.analysis.survival import LOG_HR
 from trialsim.config.scenario import (
     Model,
     Scenario,
@@ -38,6 +47,8 @@ from trialsim.config.scenario import (
 )
 from trialsim.run.trial import Plan, run_chunk
 
+LOG_OR = RESULT_FIELDS.index("log_or")
+
 
 class FreeParameter(Model):
     """One fitted value shared by every path listed (tying, e.g., two regions' effects)."""
@@ -46,6 +57,9 @@ class FreeParameter(Model):
     bounds: tuple[float, float]
     #: starting value; null = the value the first scenario holds now (the shipped default)
     start: float | None = None
+    #: the optimizer's scale: "log" fits log(value) (a positive value spanning decades, such
+    #: as an EC50); its CI is then exp(log value ± z se)
+    scale: Literal["linear", "log"] = "linear"
     why: str = ""
 
     @model_validator(mode="after")
@@ -54,24 +68,53 @@ class FreeParameter(Model):
             raise ValueError("a free parameter needs at least one path")
         if not self.bounds[0] < self.bounds[1]:
             raise ValueError(f"bounds {self.bounds} must be increasing")
+        if self.scale == "log" and self.bounds[0] <= 0:
+            raise ValueError(f"a log-scale parameter needs positive bounds, not {self.bounds}")
         return self
 
 
+#: z of a two-sided 95% interval
+Z95 = float(stats.norm.ppf(0.975))
+#: comparison statistic of a contrast target, by endpoint
+CONTRAST_STATISTIC = {"time_to_first_flare": "hazard ratio"}
+
+
 class Target(Model):
-    """A published moment. Rates: ``events`` of ``n``; medians: ``value`` with ``se``."""
+    """A published moment.
+
+    An arm's rate (``arm``; ``events`` of ``n``) or median time to first flare (``arm``;
+    ``value`` in days with ``se``), or a contrast (``comparison``, e.g. ``bel1_vs_placebo``):
+    the odds ratio of a response endpoint, or the hazard ratio of ``time_to_first_flare``,
+    given as ``ratio`` with its published 95% ``ci`` and fitted on the log scale.
+    ``fit: false`` reports a target beside the fit without fitting it (an arm rate that the
+    fitted placebo rate and contrast already imply).
+    """
 
     scenario: str
     endpoint: str
     week: int
-    arm: str
+    arm: str | None = None
+    comparison: str | None = None
     events: Annotated[int, Field(ge=0)] | None = None
     n: Annotated[int, Field(ge=1)] | None = None
     value: float | None = None
     se: Annotated[float, Field(gt=0)] | None = None
+    ratio: Annotated[float, Field(gt=0)] | None = None
+    ci: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]] | None = None
+    fit: bool = True
     source: str = ""
 
     @model_validator(mode="after")
     def _check(self) -> Target:
+        if (self.arm is None) == (self.comparison is None):
+            raise ValueError("a target names an arm (a rate or median) or a comparison "
+                             "(a contrast), not both and not neither")
+        if self.comparison is not None:
+            if self.ratio is None or self.ci is None:
+                raise ValueError("a contrast target needs ratio and ci (its published 95% CI)")
+            if not self.ci[0] < self.ratio < self.ci[1]:
+                raise ValueError(f"ratio {self.ratio} must lie inside its ci {list(self.ci)}")
+            return self
         if self.events is not None and self.n is not None:
             if self.events > self.n:
                 raise ValueError(f"events {self.events} exceed n {self.n}")
@@ -84,11 +127,24 @@ class Target(Model):
         return self
 
     @property
+    def kind(self) -> str:
+        """``rate``, ``median`` (days), ``log_or`` or ``log_hr``."""
+        if self.comparison is not None:
+            return "log_hr" if self.endpoint == "time_to_first_flare" else "log_or"
+        return "median" if self.endpoint == "time_to_first_flare" else "rate"
+
+    @property
     def observed(self) -> float:
+        """The published moment on the scale it is fitted on (log for a contrast)."""
+        if self.comparison is not None:
+            return float(np.log(self.ratio))
         return self.events / self.n if self.events is not None else float(self.value)
 
     @property
     def sampling_se(self) -> float:
+        """Its published sampling SE (binomial; given; or from the CI on the log scale)."""
+        if self.comparison is not None:
+            return float((np.log(self.ci[1]) - np.log(self.ci[0])) / (2 * Z95))
         if self.events is not None:
             p = self.observed
             return float(np.sqrt(max(p * (1 - p), 0.25 / self.n) / self.n))
@@ -96,7 +152,7 @@ class Target(Model):
 
     @property
     def label(self) -> str:
-        return f"{self.scenario}:{self.endpoint}:w{self.week}:{self.arm}"
+        return f"{self.scenario}:{self.endpoint}:w{self.week}:{self.arm or self.comparison}"
 
 
 #: most evaluations of the simulated moments in one fit (each simulates every scenario once)
@@ -117,9 +173,16 @@ class CalibrationSpec(Model):
     max_evaluations: Annotated[int, Field(ge=1, le=MAX_EVALUATIONS)] = 400
     #: finite-difference step as a share of each parameter's bound width
     step: Annotated[float, Field(gt=0, lt=0.5)] = 0.03
+    #: replicate trials of the published designs whose moments give the targets' sampling
+    #: correlation (the GMM weighting matrix)
+    covariance_replicates: Annotated[int, Field(ge=20, le=20_000)] = 400
+    #: shrinkage of that correlation matrix toward the identity (keeps it well conditioned)
+    shrinkage: Annotated[float, Field(ge=0.0, le=1.0)] = 0.05
 
     @model_validator(mode="after")
     def _check(self) -> CalibrationSpec:
+        if not any(t.fit for t in self.targets):
+            raise ValueError("every target has fit: false; at least one must be fitted")
         seen: set[str] = set()
         for t in self.targets:
             if t.label in seen:
@@ -166,8 +229,12 @@ def load_spec(path: str | Path) -> tuple[CalibrationSpec, dict[str, Scenario]]:
                     )
     for t in spec.targets:
         sc = scenarios[t.scenario]
-        if t.arm not in sc.design.arms:
+        if t.arm is not None and t.arm not in sc.design.arms:
             raise ScenarioError(f"{path}: target {t.label}: arm {t.arm!r} not in the scenario")
+        names = [f"{a}_vs_{c}" for a, c in sc.design.comparisons]
+        if t.comparison is not None and t.comparison not in names:
+            raise ScenarioError(f"{path}: target {t.label}: comparison {t.comparison!r} not "
+                                f"in the scenario; its comparisons: {', '.join(names)}")
     return spec, scenarios
 
 
@@ -229,51 +296,111 @@ class MomentSimulator:
         return with_overrides(sc, over)
 
     def __call__(self, theta: np.ndarray) -> np.ndarray:
+        """Every target's moment in one large simulated trial per scenario."""
         self.evaluations += 1
         out = np.empty(len(self.spec.targets))
         for name in self.scenarios:
             sc = self.scenario(name, theta)
-            plan = Plan(sc)
             res = run_chunk(sc, 0, 1)
-            for k, t in enumerate(self.spec.targets):
-                if t.scenario != name:
-                    continue
-                a = plan.arms.index(t.arm)
-                if t.endpoint == "time_to_first_flare":
-                    # a median beyond follow-up is capped, so the objective stays finite
-                    cap = 2.0 * 7 * sc.design.duration_weeks
-                    out[k] = min(res.flare_median_days[0, a], cap)
-                else:
-                    out[k] = res.rates[0, plan.targets.index((t.endpoint, t.week)), a]
+            _fill_moments(self.spec, name, sc, Plan(sc), res, 0, out)
         return out
+
+    def replicates(self, theta: np.ndarray, replicates: int) -> np.ndarray:
+        """The targets' moments in ``replicates`` trials of each scenario's own (published)
+        design, shape (replicates, n_targets): their spread is the sampling covariance."""
+        out = np.empty((replicates, len(self.spec.targets)))
+        for name in self.scenarios:
+            sc = self.scenario(name, theta)
+            sc = with_overrides(sc, {"design.sample_size":
+                                     self.scenarios[name].design.sample_size})
+            res = run_chunk(sc, 0, replicates)
+            plan = Plan(sc)
+            for r in range(replicates):
+                _fill_moments(self.spec, name, sc, plan, res, r, out[r])
+        return out
+
+
+def _fill_moments(spec, name, sc, plan, res, r, out) -> None:
+    """Write replicate ``r``'s moment of every target of scenario ``name`` into ``out``."""
+    cmp_names = plan.comparisons
+    for k, t in enumerate(spec.targets):
+        if t.scenario != name:
+            continue
+        if t.kind == "median":
+            # a median beyond follow-up is capped, so the objective stays finite
+            cap = 2.0 * 7 * sc.design.duration_weeks
+            v = res.flare_median_days[r, plan.arms.index(t.arm)]
+            out[k] = cap if np.isnan(v) else min(v, cap)
+        elif t.kind == "log_hr":
+            out[k] = res.flare_analysis[r, cmp_names.index(t.comparison), LOG_HR]
+        elif t.kind == "log_or":
+            out[k] = res.analysis[r, plan.targets.index((t.endpoint, t.week)),
+                                  cmp_names.index(t.comparison), LOG_OR]
+        else:
+            out[k] = res.rates[r, plan.targets.index((t.endpoint, t.week)),
+                               plan.arms.index(t.arm)]
 
 
 @dataclass
 class CalibrationResult:
+    """A fit: the values, their covariance, and everything the tables need."""
+
     spec: CalibrationSpec
-    theta: np.ndarray
-    se: np.ndarray
+    theta: np.ndarray  # fitted values (natural scale)
+    cov: np.ndarray  # covariance of the optimizer's variables (log scale where scale: log)
     start: np.ndarray
-    simulated: np.ndarray
-    jacobian: np.ndarray  # standardized: d residual / d theta
-    cost: float
+    simulated: np.ndarray  # every target's moment at the fit
+    gradient: np.ndarray  # d moment / d optimizer variable, (n_targets, n_parameters)
+    sampling_cov: np.ndarray  # the published moments' sampling covariance (every target)
+    fitted: np.ndarray  # bool per target: part of the objective
+    cost: float  # half the GMM distance at the fit
     evaluations: int
     message: str
+
+    @property
+    def se(self) -> np.ndarray:
+        """SE of each fitted value on its natural scale (delta method for log-scale ones)."""
+        se_x = np.sqrt(np.maximum(np.diag(self.cov), 0.0))
+        logs = np.array([p.scale == "log" for p in self.spec.parameters.values()])
+        return np.where(logs, self.theta * se_x, se_x)
+
+    @property
+    def jacobian(self) -> np.ndarray:
+        """Standardized sensitivities d moment / d variable / sampling SE (fitted targets)."""
+        sd = np.sqrt(np.diag(self.sampling_cov))
+        return self.gradient[self.fitted] / sd[self.fitted, None]
+
+    def j_test(self) -> tuple[float, int, float]:
+        """Hansen's J (the GMM distance), its degrees of freedom and p-value: whether the
+        fitted moments are jointly compatible with the model (small p: they are not)."""
+        df = int(self.fitted.sum()) - len(self.theta)
+        j = 2.0 * self.cost
+        return j, df, float(stats.chi2.sf(j, df)) if df > 0 else float("nan")
 
     def parameter_table(self) -> pd.DataFrame:
         rows = []
         sens = np.abs(self.jacobian)
-        labels = [t.label for t in self.spec.targets]
+        labels = [t.label for t in self.spec.targets if t.fit]
+        se_x = np.sqrt(np.maximum(np.diag(self.cov), 0.0))
         for j, (name, p) in enumerate(self.spec.parameters.items()):
             top = np.argsort(-sens[:, j])[:3]
+            if p.scale == "log":
+                lo, hi = (float(np.exp(np.log(self.theta[j]) + s * Z95 * se_x[j]))
+                          for s in (-1, 1))
+            else:
+                lo, hi = self.theta[j] - Z95 * se_x[j], self.theta[j] + Z95 * se_x[j]
             rows.append({
                 "parameter": name,
                 "paths": ";".join(p.paths),
+                "scale": p.scale,
                 "start": self.start[j],
                 "fitted": self.theta[j],
                 "se": self.se[j],
+                "ci_low": lo,
+                "ci_high": hi,
                 "lower_bound": p.bounds[0],
                 "upper_bound": p.bounds[1],
+                "at_bound": bool(np.isclose(self.theta[j], p.bounds, rtol=1e-3).any()),
                 "identified_by": "; ".join(labels[i] for i in top if sens[i, j] > 0),
                 "why": p.why,
             })
@@ -282,20 +409,81 @@ class CalibrationResult:
                          "identified_by": "not identified: fixed", "why": why})
         return pd.DataFrame(rows)
 
+    def prediction_se(self, weights: np.ndarray) -> tuple[float, float]:
+        """SEs of a linear combination of the moments: from the parameters' uncertainty,
+        and of a new trial's sampling (the published designs)."""
+        g = weights @ self.gradient
+        return (float(np.sqrt(max(g @ self.cov @ g, 0.0))),
+                float(np.sqrt(max(weights @ self.sampling_cov @ weights, 0.0))))
+
     def fit_table(self) -> pd.DataFrame:
+        """Every target: published value and 95% CI, simulated value, its standardized
+        residual, and a 95% prediction interval for a new trial of the published design
+        (parameter uncertainty and trial sampling). Contrasts are shown as ratios."""
         rows = []
-        z = stats.norm.ppf(0.975)
-        for t, sim in zip(self.spec.targets, self.simulated, strict=True):
+        for k, (t, sim) in enumerate(zip(self.spec.targets, self.simulated, strict=True)):
             obs, se = t.observed, t.sampling_se
             if t.events is not None:
                 lo, hi = binomial_ci(t.events, t.n)
+            elif t.comparison is not None:
+                lo, hi = t.ci
             else:
-                lo, hi = obs - z * se, obs + z * se
+                lo, hi = obs - Z95 * se, obs + Z95 * se
+            e = np.zeros(len(self.spec.targets))
+            e[k] = 1.0
+            se_par, se_trial = self.prediction_se(e)
+            half = Z95 * float(np.hypot(se_par, se_trial))
+            ratio = t.comparison is not None
+            show = np.exp if ratio else (lambda x: x)
+            value = float(show(sim))
             rows.append({
-                "scenario": t.scenario, "endpoint": t.endpoint, "week": t.week, "arm": t.arm,
-                "published": obs, "ci_low": lo, "ci_high": hi, "simulated": sim,
-                "z": (sim - obs) / se, "inside_ci": bool(lo <= sim <= hi), "source": t.source,
+                "scenario": t.scenario, "endpoint": t.endpoint, "week": t.week,
+                "arm": t.arm or "", "comparison": t.comparison or "", "kind": t.kind,
+                "fitted": t.fit, "published": float(show(obs)), "ci_low": lo, "ci_high": hi,
+                "simulated": value, "z": (sim - obs) / se,
+                "inside_ci": bool(lo <= value <= hi),
+                "parameter_se": se_par, "prediction_low": float(show(sim - half)),
+                "prediction_high": float(show(sim + half)),
+                "inside_prediction": bool(sim - half <= obs <= sim + half),
+                "source": t.source,
             })
+        return pd.DataFrame(rows)
+
+    def dose_contrasts(self) -> pd.DataFrame:
+        """The higher vs the lower dose (log OR or log HR of one dose's contrast minus the
+        other's against the same control), published and simulated, with the prediction
+        interval of a new trial: the dose response a designer asks about."""
+        rows = []
+        targets = self.spec.targets
+        index = {(t.scenario, t.endpoint, t.week, t.comparison): k
+                 for k, t in enumerate(targets) if t.comparison is not None}
+        seen = set()
+        for (scen, endpoint, week, cmp), k in index.items():
+            for (s2, e2, w2, cmp2), k2 in index.items():
+                if (s2, e2, w2) != (scen, endpoint, week) or cmp2 == cmp:
+                    continue
+                control, control2 = cmp.split("_vs_")[1], cmp2.split("_vs_")[1]
+                if control != control2 or (k2, k) in seen:
+                    continue
+                seen.add((k, k2))
+                w = np.zeros(len(targets))
+                w[k2], w[k] = 1.0, -1.0
+                se_par, se_trial = self.prediction_se(w)
+                sim = float(w @ self.simulated)
+                obs = float(targets[k2].observed - targets[k].observed)
+                half = Z95 * float(np.hypot(se_par, se_trial))
+                rows.append({
+                    "scenario": scen, "endpoint": endpoint, "week": week,
+                    "contrast": f"{cmp2.split('_vs_')[0]}_vs_{cmp.split('_vs_')[0]}",
+                    "published_ratio": float(np.exp(obs)),
+                    "published_ci_low": float(np.exp(obs - Z95 * se_trial)),
+                    "published_ci_high": float(np.exp(obs + Z95 * se_trial)),
+                    "simulated_ratio": float(np.exp(sim)),
+                    "parameter_ci_low": float(np.exp(sim - Z95 * se_par)),
+                    "parameter_ci_high": float(np.exp(sim + Z95 * se_par)),
+                    "prediction_low": float(np.exp(sim - half)),
+                    "prediction_high": float(np.exp(sim + half)),
+                })
         return pd.DataFrame(rows)
 
 
@@ -307,20 +495,60 @@ def binomial_ci(events: int, n: int, level: float = 0.95) -> tuple[float, float]
     return float(lo), float(hi)
 
 
+def sampling_covariance(spec: CalibrationSpec, replicate_moments: np.ndarray) -> np.ndarray:
+    """The published moments' sampling covariance: their published SEs on the diagonal, the
+    correlations of the simulated replicate trials (a shared control arm, nested endpoints,
+    weeks 52 and 76 of the same patients), shrunk toward the identity by ``spec.shrinkage``.
+    """
+    se = np.array([t.sampling_se for t in spec.targets])
+    ok = np.all(np.isfinite(replicate_moments), axis=1)
+    x = replicate_moments[ok]
+    sd = x.std(axis=0)
+    corr = np.eye(len(se))
+    live = sd > 0
+    if ok.sum() >= 3 and live.sum() > 1:
+        corr[np.ix_(live, live)] = np.corrcoef(x[:, live], rowvar=False)
+    corr = (1.0 - spec.shrinkage) * corr + spec.shrinkage * np.eye(len(se))
+    return corr * np.outer(se, se)
+
+
 def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
               max_evaluations: int | None = None, log=print) -> CalibrationResult:
-    """Fit the free parameters; see the module docstring."""
-    sim = MomentSimulator(spec, scenarios)
-    obs = np.array([t.observed for t in spec.targets])
-    se = np.array([t.sampling_se for t in spec.targets])
-    lo = np.array([p.bounds[0] for p in spec.parameters.values()])
-    hi = np.array([p.bounds[1] for p in spec.parameters.values()])
-    x0 = np.clip(start_values(spec, scenarios), lo, hi)
+    """Fit the free parameters by simulated generalized method of moments.
 
-    def residuals(theta):
-        r = (sim(theta) - obs) / se
+    The objective is the GMM distance ``(m(θ) - m̂)' S⁻¹ (m(θ) - m̂)`` over the fitted targets,
+    ``S`` their sampling covariance (``sampling_covariance``, estimated once at the start
+    values): a bounded Gauss–Newton fit of the whitened residuals ``L⁻¹ (m(θ) - m̂)``,
+    ``S = L L'``. With that (optimal) weighting the sandwich covariance of the estimate
+    reduces to ``(G' S⁻¹ G)⁻¹``, ``G = dm/dθ``; it is inflated by ``1 + n_published /
+    n_simulated`` for the simulated moments' own noise.
+    """
+    sim = MomentSimulator(spec, scenarios)
+    params = list(spec.parameters.values())
+    logs = np.array([p.scale == "log" for p in params])
+    lo_nat = np.array([p.bounds[0] for p in params])
+    hi_nat = np.array([p.bounds[1] for p in params])
+    start = np.clip(start_values(spec, scenarios), lo_nat, hi_nat)
+
+    def to_x(theta):
+        return np.where(logs, np.log(np.where(logs, theta, 1.0)), theta)
+
+    def to_theta(x):
+        return np.where(logs, np.exp(np.where(logs, x, 0.0)), x)
+
+    lo, hi, x0 = to_x(lo_nat), to_x(hi_nat), to_x(start)
+    fitted = np.array([t.fit for t in spec.targets])
+    obs = np.array([t.observed for t in spec.targets])
+    if log:
+        log(f"  sampling covariance from {spec.covariance_replicates} trials per scenario")
+    cov_all = sampling_covariance(spec, sim.replicates(start, spec.covariance_replicates))
+    chol = np.linalg.cholesky(cov_all[np.ix_(fitted, fitted)])
+
+    def residuals(x):
+        m = sim(to_theta(x))
+        r = np.linalg.solve(chol, (m - obs)[fitted])
         if log:
-            log(f"  evaluation {sim.evaluations:4d}: cost {0.5 * float(r @ r):10.3f}")
+            log(f"  evaluation {sim.evaluations:4d}: GMM distance {float(r @ r):10.3f}")
         return r
 
     width = hi - lo
@@ -329,15 +557,22 @@ def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
         diff_step=spec.step * width / np.maximum(np.abs(x0), 1e-3),
         max_nfev=max_evaluations or spec.max_evaluations,
     )
-    jac = fit.jac
+    theta = to_theta(fit.x)
+    simulated = sim(theta)
+    # d moment / d x for every target (fitted or not): a central difference at the fit
+    step = spec.step * width
+    gradient = np.empty((len(spec.targets), len(theta)))
+    for j in range(len(theta)):
+        up, down = fit.x.copy(), fit.x.copy()
+        up[j] = min(fit.x[j] + step[j], hi[j])
+        down[j] = max(fit.x[j] - step[j], lo[j])
+        gradient[:, j] = (sim(to_theta(up)) - sim(to_theta(down))) / (up[j] - down[j])
     n_pub = np.array([t.n or 300 for t in spec.targets], dtype=float)
     inflate = 1.0 + float(np.mean(n_pub)) / spec.patients_per_arm
-    try:
-        cov = np.linalg.pinv(jac.T @ jac) * inflate
-        theta_se = np.sqrt(np.maximum(np.diag(cov), 0.0))
-    except np.linalg.LinAlgError:
-        theta_se = np.full(x0.size, np.nan)
+    whitened = np.linalg.solve(chol, gradient[fitted])
+    cov = np.linalg.pinv(whitened.T @ whitened) * inflate
     return CalibrationResult(
-        spec=spec, theta=fit.x, se=theta_se, start=x0, simulated=sim(fit.x), jacobian=jac,
-        cost=float(fit.cost), evaluations=sim.evaluations, message=str(fit.message),
+        spec=spec, theta=theta, cov=cov, start=start, simulated=simulated, gradient=gradient,
+        sampling_cov=cov_all, fitted=fitted, cost=float(fit.cost),
+        evaluations=sim.evaluations, message=str(fit.message),
     )

@@ -53,6 +53,12 @@ from trialsim.model.protocol import (
     dropout_per_visit,
     n_visits,
 )
+from trialsim.model.timescale import (
+    MAX_PERSISTENCE_PER_WEEK,
+    autocorrelation_over,
+    probability_over,
+    two_state_on_probability,
+)
 
 __all__ = [
     "FLARE_NONE", "FLARE_MILD", "FLARE_SEVERE", "Course", "CourseParams", "CoursePatients",
@@ -191,28 +197,29 @@ class CourseParams(NamedTuple):
 
     interval_weeks: int
     n_visits: int  # including baseline (visit 0)
-    persistence: np.ndarray  # (d,) lag-one autocorrelation of each descriptor's chain
+    # per visit (converted from the per-week values by ``course_params``):
+    persistence: np.ndarray  # (d,) lag-one-visit autocorrelation of each descriptor's chain
     weights: np.ndarray  # (d,) SELENA-SLEDAI weights
     clinical: np.ndarray  # (d,) clinical (not serological) mask
     bilag_of: np.ndarray  # (d,) BILAG system of each descriptor, -1 for none
     fluctuation_sd: float
-    fluctuation_ar1: float
+    fluctuation_ar1: float  # per visit
     soc_onset_weeks: float
     steroid_potency: float
     onset_lag_weeks: float
     onset_weeks: float
     waning_rate: float  # 1/week, 0 = sustained
     waning_start_weeks: float
-    serology_normalize: float
-    serology_appear: float
-    serology_drug_normalize: float
+    serology_normalize: float  # per week (the kernel converts: two_state_on_probability)
+    serology_appear: float  # per week
+    serology_drug_normalize: float  # per week and unit of drug effect
     pga_intercept: float
     pga_per_sledai_point: float
     pga_visit_sd: float
     bilag_threshold_a: float
     bilag_threshold_b: float
     bilag_visit_sd: float
-    taper_prob: float
+    taper_prob: float  # per visit
     taper_fraction: float
     taper_floor_mg: float
     flare_increase_prob: float
@@ -220,7 +227,7 @@ class CourseParams(NamedTuple):
     escalate_severe_prob: float
     escalate_mild_prob: float
     escalation_effect: float
-    symptom_increase_prob: float
+    symptom_increase_prob: float  # per week (the kernel converts: probability_over)
     symptom_high_steroid_factor: float
     symptom_after_limit_factor: float
     immunosuppressant_increase_limit_week: float
@@ -354,11 +361,13 @@ def course_patient(p, pt, i, u, z, z_as_uniform, sledai, pga, bilag, pred, flare
                 stationary = 1.0 / (1.0 + odds_off[j] * exp_minus_g)
                 p_on = descriptor_on_probability(stationary, persistence[j], state[j])
                 state[j] = u[v, j] < p_on
-            elif state[j]:
-                hazard = p_norm0 + p.serology_drug_normalize * drug
-                state[j] = u[v, j] >= 1.0 - math.exp(-hazard)
             else:
-                state[j] = u[v, j] < p.serology_appear
+                # per-week chain: appear, normalize (faster on drug), over the interval; a
+                # marker changes when u < P(change), as a clinical descriptor's does not
+                off_per_week = 1.0 - math.exp(-(p_norm0 + p.serology_drug_normalize * drug))
+                p_on = two_state_on_probability(p.serology_appear, off_per_week,
+                                                interval_weeks, state[j])
+                state[j] = u[v, j] >= 1.0 - p_on if state[j] else u[v, j] < p_on
         score = sledai_score(state, weights)
         sledai[i, v] = score
         x = pga_score(
@@ -399,11 +408,12 @@ def course_patient(p, pt, i, u, z, z_as_uniform, sledai, pga, bilag, pred, flare
                     failed = v
                 on_is = True
                 escalation += p.escalation_effect
-        elif u[v, U_SYMPTOM] < (
+        elif u[v, U_SYMPTOM] < probability_over(
             min(1.0, 2.0 * p_symptom / (1.0 + exp_minus_g))
             * (1.0 - stab)
             * (p.symptom_after_limit_factor if after_steroid_limit(t, p.steroid_limit_week)
-               else 1.0)
+               else 1.0),
+            interval_weeks,
         ):
             # symptoms outside the SLEDAI (fatigue, arthralgia, rash not scored...) lead
             # to a prednisone increase: an SFI mild/moderate flare by its medication rule
@@ -482,20 +492,23 @@ def course_params(scenario: Scenario) -> CourseParams:
     soc = scenario.standard_of_care
     drug = scenario.drug
     prot = des.protocol
+    weeks = int(des.visit_interval_weeks)
     persistence = np.zeros(len(CLINICAL))
     for j, name in enumerate(DESCRIPTOR_NAMES):
         if CLINICAL[j]:
-            persistence[j] = min(dis.descriptors[name].persistence * dis.persistence_scale, 0.99)
+            per_week = min(dis.descriptors[name].persistence * dis.persistence_scale,
+                           MAX_PERSISTENCE_PER_WEEK)
+            persistence[j] = autocorrelation_over(per_week, weeks)
     half_life = drug.waning_half_life_weeks
     return CourseParams(
-        interval_weeks=int(des.visit_interval_weeks),
+        interval_weeks=weeks,
         n_visits=int(n_visits(des.duration_weeks, des.visit_interval_weeks)),
         persistence=persistence,
         weights=SLEDAI_WEIGHTS,
         clinical=CLINICAL,
         bilag_of=BILAG_OF_DESCRIPTOR,
         fluctuation_sd=float(dis.fluctuation_sd),
-        fluctuation_ar1=float(dis.fluctuation_ar1),
+        fluctuation_ar1=float(autocorrelation_over(float(dis.fluctuation_ar1), weeks)),
         soc_onset_weeks=float(soc.onset_weeks),
         steroid_potency=float(soc.steroid_potency),
         onset_lag_weeks=float(drug.onset_lag_weeks),
@@ -511,7 +524,7 @@ def course_params(scenario: Scenario) -> CourseParams:
         bilag_threshold_a=float(dis.bilag.threshold_a),
         bilag_threshold_b=float(dis.bilag.threshold_b),
         bilag_visit_sd=float(dis.bilag.visit_sd),
-        taper_prob=float(soc.taper_prob),
+        taper_prob=float(probability_over(float(soc.taper_prob), weeks)),
         taper_fraction=float(soc.taper_fraction),
         taper_floor_mg=float(soc.taper_floor_mg),
         flare_increase_prob=float(soc.flare_increase_prob),

@@ -12,24 +12,23 @@ from trialsim.analysis import Z_95
 def plot_calibration_fit(fit: pd.DataFrame, title: str = "Calibration fit") -> Figure:
     """Published value with its 95% CI against the simulated value, one panel per scenario.
 
-    ``fit`` has columns scenario, endpoint, week, arm, published, ci_low, ci_high, simulated.
-    Rates are shown in percent; time-to-flare medians in days on their own panel.
+    ``fit`` has columns scenario, endpoint, week, arm, published, ci_low, ci_high, simulated
+    (and optionally comparison). Rates are shown in percent; time-to-flare medians in days
+    and contrasts (odds and hazard ratios, log axis) on their own panels.
     """
-    is_flare = fit.endpoint == "time_to_first_flare"
-    groups = [
-        (s, kind)
-        for s in fit.scenario.unique()
-        for kind in ("rate", "days")
-        if ((fit.scenario == s) & (is_flare == (kind == "days"))).any()
-    ]
-    fig = Figure(figsize=(6.5 * len(groups), 6.5), layout="constrained")
+    comparison = fit.comparison.fillna("") if "comparison" in fit else pd.Series("", fit.index)
+    panel = np.where(comparison != "", "ratio",
+                     np.where(fit.endpoint == "time_to_first_flare", "days", "rate"))
+    groups = [(s, kind) for s in fit.scenario.unique() for kind in ("rate", "days", "ratio")
+              if ((fit.scenario == s) & (panel == kind)).any()]
+    fig = Figure(figsize=(6.5 * len(groups), 7.5), layout="constrained")
     axes = fig.subplots(1, len(groups), squeeze=False)[0]
     for ax, (scen, kind) in zip(axes, groups, strict=True):
-        is_days = fit.endpoint == "time_to_first_flare"
-        d = fit[(fit.scenario == scen) & (is_days if kind == "days" else ~is_days)]
-        scale = 1.0 if kind == "days" else 100.0
+        d = fit[(fit.scenario == scen) & (panel == kind)]
+        scale = 100.0 if kind == "rate" else 1.0
         y = np.arange(len(d))[::-1]
-        labels = [f"{r.endpoint} w{r.week} {r.arm}" for r in d.itertuples()]
+        labels = [f"{r.endpoint} w{r.week} {r.arm or ''}{getattr(r, 'comparison', '') or ''}"
+                  .replace("_vs_placebo", " vs pbo") for r in d.itertuples()]
         ax.errorbar(d.published * scale, y,
                     xerr=[(d.published - d.ci_low) * scale, (d.ci_high - d.published) * scale],
                     fmt="o", color="black", capsize=3, label="published (95% CI)")
@@ -39,8 +38,13 @@ def plot_calibration_fit(fit: pd.DataFrame, title: str = "Calibration fit") -> F
         ax.scatter(d.simulated[~inside] * scale, y[~inside], marker="D", color="tab:red",
                    zorder=3, label="simulated, outside CI")
         ax.set_yticks(y, labels, fontsize=8)
-        ax.set_xlabel("median time to first flare (days)" if kind == "days" else "responders (%)")
-        ax.set_title(f"{scen}: {'flares' if kind == 'days' else 'response rates'}")
+        ax.set_xlabel({"days": "median time to first flare (days)", "rate": "responders (%)",
+                       "ratio": "odds ratio (response) / hazard ratio (flare) vs placebo"}[kind])
+        ax.set_title(f"{scen}: " + {"days": "flares", "rate": "response rates",
+                                    "ratio": "contrasts"}[kind])
+        if kind == "ratio":
+            ax.set_xscale("log")
+            ax.axvline(1.0, color="gray", lw=0.8)
         ax.grid(axis="x", alpha=0.3)
     axes[0].legend(loc="lower left", fontsize=8)
     fig.suptitle(title)
