@@ -10,7 +10,7 @@ JOBS   ?=
 
 SIM_ARGS := $(if $(REPS),--replicates $(REPS)) $(if $(JOBS),--n-jobs $(JOBS))
 
-.PHONY: install sim test validate lint bench bench-peers power calibrate explain mutations clean-venv
+.PHONY: install sim test validate lint bench bench-peers power calibrate assurance explain mutations clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,11 @@ power: $(STAMP)
 	$(VENV)/bin/trialsim power configs/$(SCENARIO).yaml --sizes $(SIZES) $(SIM_ARGS)
 
 calibrate: $(STAMP)
-	$(VENV)/bin/trialsim calibrate configs/calibration.yaml
+	$(VENV)/bin/trialsim calibrate configs/calibration.yaml --cross-validate
+
+# make assurance SCENARIO=bliss76 [ASIZES=600,800,1000] [DRAWS=100] [REPS=...]
+assurance: $(STAMP)
+	$(VENV)/bin/trialsim assurance configs/$(SCENARIO).yaml $(if $(ASIZES),--sizes $(ASIZES)) $(if $(DRAWS),--draws $(DRAWS)) $(SIM_ARGS)
 
 explain: $(STAMP)
 	$(VENV)/bin/trialsim explain configs/bliss52.yaml configs/bliss76.yaml

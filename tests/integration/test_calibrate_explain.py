@@ -32,16 +32,23 @@ def test_calibrate_writes_fit(tmp_path, capsys):
     assert {"soc_effect", "emax"} <= set(params.parameter)
     assert params.set_index("parameter").loc["emax", "identified_by"].count("sri4") >= 1
     fit = pd.read_csv(out / "fit_table.csv")
-    # 3 arm rates and 2 odds ratios per trial; the drug arms' rates are reported, not fitted
-    assert len(fit) == 10 and {"published", "ci_low", "ci_high", "simulated", "prediction_low",
+    # per trial 3 arm rates, 2 crude and 2 adjusted odds ratios; fitted: the placebo rate and
+    # the crude odds ratios (the drug arms' rates and adjusted odds ratios are reported)
+    assert len(fit) == 14 and {"published", "ci_low", "ci_high", "simulated", "prediction_low",
                                "prediction_high"} <= set(fit.columns)
     assert fit.fitted.sum() == 6
+    assert set(fit[fit.fitted].kind) == {"rate", "log_or_crude"}
     assert (fit.ci_low < fit.published).all() and (fit.published < fit.ci_high).all()
     assert (fit.prediction_low < fit.simulated).all()
     assert (fit.simulated < fit.prediction_high).all()
     doses = pd.read_csv(out / "dose_contrasts.csv")
-    assert list(doses.contrast) == ["bel10_vs_bel1"] * 2
-    assert doses.published_ratio.tolist() == pytest.approx([1.83 / 1.55, 1.52 / 1.34], rel=1e-9)
+    assert list(doses.contrast) == ["bel10_vs_bel1"] * 4
+    adjusted = doses[doses.kind == "log_or"]
+    assert adjusted.published_ratio.tolist() == pytest.approx([1.83 / 1.55, 1.52 / 1.34],
+                                                              rel=1e-9)
+    crude = doses[doses.kind == "log_or_crude"]  # (167/123)/(148/140), (118/155)/(110/161)
+    assert crude.published_ratio.tolist() == pytest.approx(
+        [(167 / 123) / (148 / 140), (118 / 155) / (110 / 161)], rel=1e-9)
     assert (out / "fit.png").stat().st_size > 0 and (out / "fitted.yaml").exists()
 
 
@@ -57,8 +64,9 @@ def test_calibrate_bad_path(tmp_path, capsys):
     spec["parameters"]["emax"]["paths"] = ["drug.emaxx"]
     p = tmp_path / "bad.yaml"
     p.write_text(yaml.safe_dump(spec))
-    assert main(["calibrate", str(p)]) == 2
+    assert main(["calibrate", str(p), "--out", str(tmp_path / "out")]) == 2
     assert "drug.emaxx" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # refused when the spec is read
 
 
 def test_explain_decomposes_the_difference(tmp_path):
@@ -81,3 +89,32 @@ def test_explain_decomposes_the_difference(tmp_path):
     assert 0 < se < grid.mcse_risk_difference.max() * np.sqrt(2)
     assert (grid.mcse_risk_difference > 0).all()
     assert (out / "waterfall.png").stat().st_size > 0
+
+
+def test_calibrate_cross_validation_predicts_each_held_out_trial(tmp_path, capsys):
+    """--cross-validate fits without each scenario in turn and predicts it: every held-out
+    target gets a prediction interval, and the coverage table counts the covered ones."""
+    out = tmp_path / "cv"
+    spec = small_spec(tmp_path, covariance_replicates=20)
+    assert main(["calibrate", str(spec), "--out", str(out), "--max-evaluations", "2",
+                 "--cross-validate"]) == 0
+    cv = pd.read_csv(out / "cross_validation.csv")
+    assert list(cv.held_out) == ["bliss52", "bliss76", "all"]
+    for name in ("bliss52", "bliss76"):
+        h = pd.read_csv(out / f"holdout_{name}.csv")
+        assert set(h.scenario) == {name} and not h.fitted.any()
+        assert (h.prediction_low < h.prediction_high).all()
+        row = cv[cv.held_out == name].iloc[0]
+        assert row.targets == len(h) and row.covered == h.inside_prediction.sum()
+    assert cv.iloc[-1].targets == cv.iloc[:2].targets.sum()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--hold-out", "bliss99"], "--hold-out 'bliss99' is not a scenario"),
+    (["--hold-out", "bliss52", "--cross-validate"], "give one"),
+])
+def test_calibrate_hold_out_options_are_checked(tmp_path, capsys, extra, message):
+    out = tmp_path / "x"
+    assert main(["calibrate", str(small_spec(tmp_path)), "--out", str(out), *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()

@@ -157,9 +157,9 @@ def test_calibrate_outputs_are_one_unit_and_its_folder_is_checked(tmp_path, caps
     capsys.readouterr()
     out = tmp_path / "cal"
     assert main(["calibrate", spec, "--out", str(out), "--max-evaluations", "2"]) == 0
-    assert {p.name for p in out.iterdir()} == {"parameters.csv", "fit_table.csv", "dose_contrasts.csv",
-                                                "fitted.yaml", "report.json", "fit.png",
-                                                "run.json"}
+    assert {p.name for p in out.iterdir()} == {"parameters.csv", "fit_table.csv",
+                                                "dose_contrasts.csv", "fitted.yaml",
+                                                "report.json", "fit.png", "run.json"}
     assert json.loads((out / "run.json").read_text())["command"] == "calibrate"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cal", "cal.yaml", "file"]
 

@@ -3,8 +3,11 @@
 Acceptance of the calibration: with enough replicates that Monte Carlo error is small,
 every simulated arm-level rate (SRI-4 and each component) lies inside the exact 95% binomial
 CI of the published rate at the published arm size; each simulated median odds ratio vs
-placebo lies inside the published OR's 95% CI; simulated median times to first flare are
-within ±20% of the published ones.
+placebo lies inside the published OR's 95% CI, and so does each median flare hazard ratio;
+simulated median times to first flare are within ±20% of the published ones. Issue 9's
+shapes: the effect is not sustained in BLISS-76 (10 mg/kg power at week 76 below week 52,
+as published: significant at week 52, not at week 76) and the higher dose does at least as
+well as the lower one at week 52 in both trials (published ORs 1.83 vs 1.55, 1.52 vs 1.34).
 """
 
 import numpy as np
@@ -52,6 +55,8 @@ ODDS = {
     },
 }
 FLARE_DAYS = {"bliss52": (84, 126, 119), "bliss76": (82, 85, 84)}
+# flare hazard ratio 95% CIs (bel1, bel10 vs placebo); seed 000 Table 3 (FDA document)
+FLARE_HR = {"bliss52": ((0.62, 0.90), (0.63, 0.91)), "bliss76": ((0.74, 1.08), (0.78, 1.13))}
 
 
 @pytest.fixture(scope="module", params=["bliss52", "bliss76"])
@@ -102,3 +107,38 @@ def test_flare_medians_within_20_percent(reproduced):
         if abs(v - days) > 0.2 * days:
             misses.append(f"{arm}: {v:.0f} days vs published {days}")
     assert not misses, "\n".join(misses)
+
+
+def test_flare_hazard_ratios_inside_published_ci(reproduced):
+    trial, s = reproduced
+    misses = []
+    for arm, (lo, hi) in zip(("bel1", "bel10"), FLARE_HR[trial], strict=True):
+        v = _value(s, endpoint="time_to_first_flare", comparison=f"{arm}_vs_placebo",
+                   statistic="hazard_ratio_median").value
+        if not lo <= v <= hi:
+            misses.append(f"{arm}: HR {v:.2f} not in [{lo}, {hi}]")
+    assert not misses, "\n".join(misses)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 9, not met: in the fitted model treatment failures and dropouts accumulate faster "
+    "in placebo after week 52 (placebo SRI-4 34.9 -> 29.9 %, published 33.8 -> 32.4 %), so the "
+    "10 mg/kg odds ratio grows (1.46 -> 1.53) although the drug effect wanes (half-life 36 "
+    "weeks, CI 5-259); a half-life of 4 weeks gives the published decline at a GMM distance "
+    "only 2.3 higher, so the data hardly decide. Strict: this test fails as soon as the model "
+    "reproduces it."))
+def test_effect_not_sustained_to_week_76(reproduced):
+    trial, s = reproduced
+    if trial != "bliss76":
+        pytest.skip("BLISS-76 only")
+    power = {w: _value(s, endpoint="sri4", week=w, comparison="bel10_vs_placebo",
+                       statistic="power") for w in (52, 76)}
+    gap = power[52].value - power[76].value
+    assert gap > 2 * np.hypot(power[52].mcse, power[76].mcse), power
+
+
+def test_higher_dose_at_least_as_good_at_week_52(reproduced):
+    trial, s = reproduced
+    odds = {arm: _value(s, endpoint="sri4", week=52, comparison=f"{arm}_vs_placebo",
+                        statistic="odds_ratio_median").value for arm in ("bel1", "bel10")}
+    assert odds["bel10"] >= odds["bel1"], odds

@@ -17,11 +17,13 @@ import yaml
 
 from trialsim.cli.main import _int_at_least, _positive_int, stamp
 from trialsim.core.io import atomic_write, write_csv, write_json
+from trialsim.errors import ScenarioError
 
 #: what each command writes in its results folder (see ``cli.experiments.OUTPUTS``)
 OUTPUTS = {
     "calibrate": ("parameters.csv", "fit_table.csv", "dose_contrasts.csv", "fitted.yaml",
-                  "report.json", "fit.png", "run.json"),
+                  "report.json", "fit.png", "cross_validation.csv", "holdout_*.csv",
+                  "run.json"),
     "explain": ("protocol_by_population.csv", "decomposition.csv", "waterfall.png",
                 "run.json"),
 }
@@ -36,6 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     cal.add_argument("--out", default="results/calibration", help="output folder")
     cal.add_argument("--max-evaluations", type=_int_at_least(1, MAX_EVALUATIONS),
                      help="override the spec's budget")
+    cal.add_argument("--hold-out", metavar="SCENARIO",
+                     help="leave this scenario's targets out of the fit and predict them, "
+                          "each with its 95%% prediction interval (cross-validation)")
+    cal.add_argument("--cross-validate", action="store_true",
+                     help="after the fit, leave each scenario out in turn: fit the others and "
+                          "predict it (holdout_<scenario>.csv, cross_validation.csv)")
     cal.set_defaults(func=cmd_calibrate)
     exp = sub.add_parser("explain", help="decompose why two trials' treatment effects differ")
     exp.add_argument("a", help="first scenario (e.g. configs/bliss52.yaml)")
@@ -67,6 +75,52 @@ def _provenance(command: str, t0: float, **extra) -> dict:
     return {"command": command, **extra, **stamp(t0)}
 
 
+def held_out_report(fit, hold_out: str | None) -> dict:
+    """Coverage of a held-out scenario's published values by their prediction intervals."""
+    if hold_out is None:
+        return {}
+    h = fit[fit.scenario == hold_out]
+    return {"held_out": hold_out, "held_out_targets": len(h),
+            "held_out_covered": int(h.inside_prediction.sum()),
+            "held_out_coverage": float(h.inside_prediction.mean())}
+
+
+def cross_validate(spec, scenarios, max_evaluations, stage: Path):
+    """Leave each scenario out in turn: fit the others, predict it; writes
+    ``holdout_<scenario>.csv`` (its targets with prediction intervals) and returns the
+    coverage table (one row per held-out scenario, and all of them together)."""
+    import numpy as np
+    import pandas as pd
+
+    from trialsim.experiments.calibration import calibrate
+
+    if len(scenarios) < 2:
+        raise ScenarioError("--cross-validate needs at least two scenarios in the spec")
+    rows, held = [], []
+    for name in scenarios:
+        print(f"cross-validation: fitting without {name}")
+        res = calibrate(spec, scenarios, max_evaluations=max_evaluations, hold_out=name)
+        h = res.fit_table()
+        h = h[h.scenario == name]
+        write_csv(h, stage / f"holdout_{name}.csv")
+        held.append(h.assign(held_out=name))
+    for name, h in [(h.held_out.iloc[0], h) for h in held] + [("all", pd.concat(held))]:
+        width = h.prediction_high - h.prediction_low
+        ratio = h.comparison.fillna("") != ""
+        rate = (h.kind == "rate")
+        days = (h.kind == "median")
+        rows.append({
+            "held_out": name, "targets": len(h), "covered": int(h.inside_prediction.sum()),
+            "coverage": float(h.inside_prediction.mean()),
+            "median_width_rate_pp": float(np.median(100 * width[rate])) if rate.any() else None,
+            "median_width_ratio": (float(np.median(h.prediction_high[ratio]
+                                                   / h.prediction_low[ratio]))
+                                   if ratio.any() else None),
+            "median_width_days": float(np.median(width[days])) if days.any() else None,
+        })
+    return pd.DataFrame(rows)
+
+
 def cmd_calibrate(args) -> int:
     from trialsim.experiments.calibration import calibrate, load_spec
     from trialsim.report.plots import save_figure
@@ -74,9 +128,16 @@ def cmd_calibrate(args) -> int:
 
     t0 = time.perf_counter()
     spec, scenarios = load_spec(args.spec)
+    if args.hold_out is not None and args.cross_validate:
+        raise ScenarioError("--hold-out and --cross-validate: give one; --cross-validate "
+                            "already leaves each scenario out in turn")
+    if args.hold_out is not None and args.hold_out not in scenarios:
+        raise ScenarioError(f"--hold-out {args.hold_out!r} is not a scenario of {args.spec}; "
+                            f"its scenarios: {', '.join(scenarios)}")
     out = Path(args.out)
     with _writing(out, "calibrate") as stage:
-        res = calibrate(spec, scenarios, max_evaluations=args.max_evaluations)
+        res = calibrate(spec, scenarios, max_evaluations=args.max_evaluations,
+                        hold_out=args.hold_out)
         params = res.parameter_table()
         fit = res.fit_table()
         write_csv(params, stage / "parameters.csv")
@@ -96,17 +157,29 @@ def cmd_calibrate(args) -> int:
                     "targets_inside_ci": int(fit.inside_ci.sum()), "targets": len(fit),
                     "fitted_targets": int(fit.fitted.sum()),
                     "parameter_covariance": res.cov.tolist(),
-                    "parameter_names": list(spec.parameters)},
+                    "parameter_names": list(spec.parameters),
+                    **held_out_report(fit, args.hold_out)},
                    stage / "report.json")
         save_figure(plot_calibration_fit(fit), stage / "fit.png")
+        cv = None
+        if args.cross_validate:
+            cv = cross_validate(spec, scenarios, args.max_evaluations, stage)
+            write_csv(cv, stage / "cross_validation.csv")
         write_json(_provenance("calibrate", t0, spec=str(args.spec),
                                max_evaluations=args.max_evaluations,
+                               hold_out=args.hold_out, cross_validate=args.cross_validate,
                                spec_config=spec.model_dump(mode="json")),
                    stage / "run.json")
     cols = ["parameter", "start", "fitted", "se", "ci_low", "ci_high", "identified_by"]
     print(params[cols].to_string(index=False))
     if len(doses):
         print(doses.round(3).to_string(index=False))
+    if args.hold_out is not None:
+        h = held_out_report(fit, args.hold_out)
+        print(f"held out {args.hold_out}: {h['held_out_covered']} of {h['held_out_targets']} "
+              "published values inside their 95% prediction intervals")
+    if cv is not None:
+        print(cv.round(3).to_string(index=False))
     print(f"{int(fit.inside_ci.sum())} of {len(fit)} targets inside the published 95% CI; "
           f"J = {j:.1f} on {df} df (p = {p_j:.3f}); results in {out}/")
     return 0

@@ -83,9 +83,11 @@ class Target(Model):
     """A published moment.
 
     An arm's rate (``arm``; ``events`` of ``n``) or median time to first flare (``arm``;
-    ``value`` in days with ``se``), or a contrast (``comparison``, e.g. ``bel1_vs_placebo``):
-    the odds ratio of a response endpoint, or the hazard ratio of ``time_to_first_flare``,
-    given as ``ratio`` with its published 95% ``ci`` and fitted on the log scale.
+    ``value`` in days with ``se``), or a contrast (``comparison``, e.g. ``bel1_vs_placebo``)
+    on the log scale: the adjusted odds ratio of a response endpoint, or the hazard ratio of
+    ``time_to_first_flare``, given as ``ratio`` with its published 95% ``ci``; or the crude
+    odds ratio of the published ``counts`` ([[treated events, n], [control events, n]]; SE
+    by Woolf's formula), which the simulated arms' rates give exactly.
     ``fit: false`` reports a target beside the fit without fitting it (an arm rate that the
     fitted placebo rate and contrast already imply).
     """
@@ -101,6 +103,8 @@ class Target(Model):
     se: Annotated[float, Field(gt=0)] | None = None
     ratio: Annotated[float, Field(gt=0)] | None = None
     ci: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]] | None = None
+    counts: tuple[tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=2)]],
+                  tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=2)]]] | None = None
     fit: bool = True
     source: str = ""
 
@@ -110,8 +114,21 @@ class Target(Model):
             raise ValueError("a target names an arm (a rate or median) or a comparison "
                              "(a contrast), not both and not neither")
         if self.comparison is not None:
+            if self.counts is not None:
+                if self.ratio is not None or self.ci is not None:
+                    raise ValueError("a contrast target gives counts (a crude odds ratio) or "
+                                     "ratio and ci (a published one), not both")
+                if self.endpoint == "time_to_first_flare":
+                    raise ValueError("counts make a crude odds ratio of a response endpoint, "
+                                     "not of time_to_first_flare")
+                for events, n in self.counts:
+                    if not 0 < events < n:
+                        raise ValueError(f"counts: events {events} of n {n}: a crude odds "
+                                         "ratio needs 0 < events < n in both arms")
+                return self
             if self.ratio is None or self.ci is None:
-                raise ValueError("a contrast target needs ratio and ci (its published 95% CI)")
+                raise ValueError("a contrast target needs ratio and ci (its published 95% CI), "
+                                 "or counts (a crude odds ratio)")
             if not self.ci[0] < self.ratio < self.ci[1]:
                 raise ValueError(f"ratio {self.ratio} must lie inside its ci {list(self.ci)}")
             return self
@@ -128,7 +145,10 @@ class Target(Model):
 
     @property
     def kind(self) -> str:
-        """``rate``, ``median`` (days), ``log_or`` or ``log_hr``."""
+        """``rate``, ``median`` (days), ``log_or`` (adjusted, as published), ``log_or_crude``
+        (from the arms' counts) or ``log_hr``."""
+        if self.counts is not None:
+            return "log_or_crude"
         if self.comparison is not None:
             return "log_hr" if self.endpoint == "time_to_first_flare" else "log_or"
         return "median" if self.endpoint == "time_to_first_flare" else "rate"
@@ -136,13 +156,19 @@ class Target(Model):
     @property
     def observed(self) -> float:
         """The published moment on the scale it is fitted on (log for a contrast)."""
+        if self.counts is not None:
+            (e1, n1), (e0, n0) = self.counts
+            return float(np.log(e1 / (n1 - e1)) - np.log(e0 / (n0 - e0)))
         if self.comparison is not None:
             return float(np.log(self.ratio))
         return self.events / self.n if self.events is not None else float(self.value)
 
     @property
     def sampling_se(self) -> float:
-        """Its published sampling SE (binomial; given; or from the CI on the log scale)."""
+        """Its published sampling SE (binomial; given; Woolf's for a crude log odds ratio; or
+        from the CI on the log scale)."""
+        if self.counts is not None:
+            return float(np.sqrt(sum(1 / e + 1 / (n - e) for e, n in self.counts)))
         if self.comparison is not None:
             return float((np.log(self.ci[1]) - np.log(self.ci[0])) / (2 * Z95))
         if self.events is not None:
@@ -152,7 +178,9 @@ class Target(Model):
 
     @property
     def label(self) -> str:
-        return f"{self.scenario}:{self.endpoint}:w{self.week}:{self.arm or self.comparison}"
+        crude = ":crude" if self.counts is not None else ""
+        return (f"{self.scenario}:{self.endpoint}:w{self.week}:{self.arm or self.comparison}"
+                f"{crude}")
 
 
 #: most evaluations of the simulated moments in one fit (each simulates every scenario once)
@@ -227,6 +255,13 @@ def load_spec(path: str | Path) -> tuple[CalibrationSpec, dict[str, Scenario]]:
                         f"{_kind(node)}, not a real number; only real-valued parameters can "
                         "be fitted"
                     )
+                lo, hi = par.bounds
+                try:  # the path must be a field the scenario accepts, at a value in bounds
+                    with_overrides(sc, {dotted: (lo + hi) / 2})
+                except ScenarioError as exc:
+                    raise ScenarioError(
+                        f"{path}: parameters.{pname}.paths: {dotted!r} cannot be set in "
+                        f"scenario {name}:\n{exc}") from None
     for t in spec.targets:
         sc = scenarios[t.scenario]
         if t.arm is not None and t.arm not in sc.design.arms:
@@ -295,11 +330,12 @@ class MomentSimulator:
         }
         return with_overrides(sc, over)
 
-    def __call__(self, theta: np.ndarray) -> np.ndarray:
-        """Every target's moment in one large simulated trial per scenario."""
+    def __call__(self, theta: np.ndarray, names=None) -> np.ndarray:
+        """Every target's moment in one large simulated trial per scenario (only the
+        scenarios ``names``, when given: the other targets are nan)."""
         self.evaluations += 1
-        out = np.empty(len(self.spec.targets))
-        for name in self.scenarios:
+        out = np.full(len(self.spec.targets), np.nan)
+        for name in self.scenarios if names is None else names:
             sc = self.scenario(name, theta)
             res = run_chunk(sc, 0, 1)
             _fill_moments(self.spec, name, sc, Plan(sc), res, 0, out)
@@ -336,6 +372,11 @@ def _fill_moments(spec, name, sc, plan, res, r, out) -> None:
         elif t.kind == "log_or":
             out[k] = res.analysis[r, plan.targets.index((t.endpoint, t.week)),
                                   cmp_names.index(t.comparison), LOG_OR]
+        elif t.kind == "log_or_crude":
+            treated, control = t.comparison.split("_vs_")
+            rates = res.rates[r, plan.targets.index((t.endpoint, t.week))]
+            p1, p0 = rates[plan.arms.index(treated)], rates[plan.arms.index(control)]
+            out[k] = np.log(p1 / (1 - p1)) - np.log(p0 / (1 - p0))
         else:
             out[k] = res.rates[r, plan.targets.index((t.endpoint, t.week)),
                                plan.arms.index(t.arm)]
@@ -425,6 +466,8 @@ class CalibrationResult:
             obs, se = t.observed, t.sampling_se
             if t.events is not None:
                 lo, hi = binomial_ci(t.events, t.n)
+            elif t.counts is not None:
+                lo, hi = float(np.exp(obs - Z95 * se)), float(np.exp(obs + Z95 * se))
             elif t.comparison is not None:
                 lo, hi = t.ci
             else:
@@ -439,7 +482,7 @@ class CalibrationResult:
             rows.append({
                 "scenario": t.scenario, "endpoint": t.endpoint, "week": t.week,
                 "arm": t.arm or "", "comparison": t.comparison or "", "kind": t.kind,
-                "fitted": t.fit, "published": float(show(obs)), "ci_low": lo, "ci_high": hi,
+                "fitted": bool(self.fitted[k]), "published": float(show(obs)), "ci_low": lo, "ci_high": hi,
                 "simulated": value, "z": (sim - obs) / se,
                 "inside_ci": bool(lo <= value <= hi),
                 "parameter_se": se_par, "prediction_low": float(show(sim - half)),
@@ -455,12 +498,12 @@ class CalibrationResult:
         interval of a new trial: the dose response a designer asks about."""
         rows = []
         targets = self.spec.targets
-        index = {(t.scenario, t.endpoint, t.week, t.comparison): k
+        index = {(t.scenario, t.endpoint, t.week, t.kind, t.comparison): k
                  for k, t in enumerate(targets) if t.comparison is not None}
         seen = set()
-        for (scen, endpoint, week, cmp), k in index.items():
-            for (s2, e2, w2, cmp2), k2 in index.items():
-                if (s2, e2, w2) != (scen, endpoint, week) or cmp2 == cmp:
+        for (scen, endpoint, week, kind, cmp), k in index.items():
+            for (s2, e2, w2, kind2, cmp2), k2 in index.items():
+                if (s2, e2, w2, kind2) != (scen, endpoint, week, kind) or cmp2 == cmp:
                     continue
                 control, control2 = cmp.split("_vs_")[1], cmp2.split("_vs_")[1]
                 if control != control2 or (k2, k) in seen:
@@ -473,7 +516,7 @@ class CalibrationResult:
                 obs = float(targets[k2].observed - targets[k].observed)
                 half = Z95 * float(np.hypot(se_par, se_trial))
                 rows.append({
-                    "scenario": scen, "endpoint": endpoint, "week": week,
+                    "scenario": scen, "endpoint": endpoint, "week": week, "kind": kind,
                     "contrast": f"{cmp2.split('_vs_')[0]}_vs_{cmp.split('_vs_')[0]}",
                     "published_ratio": float(np.exp(obs)),
                     "published_ci_low": float(np.exp(obs - Z95 * se_trial)),
@@ -513,7 +556,8 @@ def sampling_covariance(spec: CalibrationSpec, replicate_moments: np.ndarray) ->
 
 
 def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
-              max_evaluations: int | None = None, log=print) -> CalibrationResult:
+              max_evaluations: int | None = None, log=print,
+              hold_out: str | None = None) -> CalibrationResult:
     """Fit the free parameters by simulated generalized method of moments.
 
     The objective is the GMM distance ``(m(θ) - m̂)' S⁻¹ (m(θ) - m̂)`` over the fitted targets,
@@ -521,8 +565,16 @@ def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
     values): a bounded Gauss–Newton fit of the whitened residuals ``L⁻¹ (m(θ) - m̂)``,
     ``S = L L'``. With that (optimal) weighting the sandwich covariance of the estimate
     reduces to ``(G' S⁻¹ G)⁻¹``, ``G = dm/dθ``; it is inflated by ``1 + n_published /
-    n_simulated`` for the simulated moments' own noise.
+    n_simulated`` for the simulated moments' own noise. The bounds enter that covariance as a
+    weak prior (a ±2 SD range per parameter, optimizer scale), so that a direction the
+    targets do not inform carries the uncertainty of its range instead of none.
+
+    ``hold_out`` names a scenario whose targets are not fitted but predicted, each with its
+    prediction interval (leave-one-trial-out cross-validation).
     """
+    if hold_out is not None and hold_out not in scenarios:
+        raise ScenarioError(f"--hold-out {hold_out!r} is not a scenario of the spec; its "
+                            f"scenarios: {', '.join(scenarios)}")
     sim = MomentSimulator(spec, scenarios)
     params = list(spec.parameters.values())
     logs = np.array([p.scale == "log" for p in params])
@@ -537,7 +589,10 @@ def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
         return np.where(logs, np.exp(np.where(logs, x, 0.0)), x)
 
     lo, hi, x0 = to_x(lo_nat), to_x(hi_nat), to_x(start)
-    fitted = np.array([t.fit for t in spec.targets])
+    fitted = np.array([t.fit and t.scenario != hold_out for t in spec.targets])
+    if not fitted.any():
+        raise ScenarioError(f"holding out {hold_out!r} leaves no target to fit")
+    fitting = sorted({t.scenario for t, f in zip(spec.targets, fitted, strict=True) if f})
     obs = np.array([t.observed for t in spec.targets])
     if log:
         log(f"  sampling covariance from {spec.covariance_replicates} trials per scenario")
@@ -545,7 +600,7 @@ def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
     chol = np.linalg.cholesky(cov_all[np.ix_(fitted, fitted)])
 
     def residuals(x):
-        m = sim(to_theta(x))
+        m = sim(to_theta(x), fitting)
         r = np.linalg.solve(chol, (m - obs)[fitted])
         if log:
             log(f"  evaluation {sim.evaluations:4d}: GMM distance {float(r @ r):10.3f}")
@@ -570,7 +625,11 @@ def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
     n_pub = np.array([t.n or 300 for t in spec.targets], dtype=float)
     inflate = 1.0 + float(np.mean(n_pub)) / spec.patients_per_arm
     whitened = np.linalg.solve(chol, gradient[fitted])
-    cov = np.linalg.pinv(whitened.T @ whitened) * inflate
+    # the bounds as a weak prior (each a +-2 SD range on the optimizer's scale): a parameter
+    # the fitted targets do not inform (the waning after week 52 when only BLISS-52 is
+    # fitted) keeps the uncertainty of its range instead of none
+    prior_precision = np.diag((4.0 / width) ** 2)
+    cov = np.linalg.inv(whitened.T @ whitened + prior_precision) * inflate
     return CalibrationResult(
         spec=spec, theta=theta, cov=cov, start=start, simulated=simulated, gradient=gradient,
         sampling_cov=cov_all, fitted=fitted, cost=float(fit.cost),

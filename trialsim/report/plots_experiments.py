@@ -314,3 +314,51 @@ def plot_sample_size(
     ax.legend(fontsize="small", loc="lower right")
     ax.set_title(title or "sample size search")
     return fig
+
+
+def plot_assurance(summary: pd.DataFrame, per_draw: pd.DataFrame, statistic: str = "power",
+                   title: str | None = None) -> Figure:
+    """Assurance (``experiments.assurance``): the distribution of power over the parameter
+    draws at the first sample size (one histogram per endpoint/week/comparison, with the
+    assurance and the power at the estimate marked); with several sizes, a second panel of
+    assurance and power at the estimate against total sample size (95% MC bands)."""
+    sizes = sorted(summary.sample_size.unique())
+    fig = Figure(figsize=(12 if len(sizes) > 1 else 7, 5), layout="constrained")
+    axes = fig.subplots(1, 2 if len(sizes) > 1 else 1, squeeze=False)[0]
+    ax = axes[0]
+    s = summary[summary.statistic == statistic]
+    first = s[s.sample_size == sizes[0]]
+    bins = np.linspace(0, 1, 26)
+    for i, r in enumerate(first.itertuples()):
+        sel = ((per_draw.sample_size == r.sample_size) & (per_draw.endpoint == r.endpoint)
+               & (per_draw.week == r.week) & (per_draw.comparison == r.comparison))
+        color = f"C{i}"
+        label = f"{endpoint_label(r.endpoint)} w{r.week}, {comparison_label(r.comparison)}"
+        ax.hist(per_draw.loc[sel, statistic], bins=bins, alpha=0.45, color=color,
+                label=f"{label}: assurance {r.assurance:.2f}")
+        ax.axvline(r.assurance, color=color, lw=2)
+        ax.axvline(r.power_at_estimate, color=color, lw=1, ls="--")
+    ax.set_xlabel(f"{statistic.replace('_', ' ')} of a parameter draw")
+    ax.set_ylabel("parameter draws")
+    ax.set_title(f"N = {sizes[0]}: solid = assurance, dashed = power at the estimate",
+                 fontsize=9)
+    ax.legend(fontsize=8)
+    if len(sizes) > 1:
+        ax2 = axes[1]
+        for i, (key, g) in enumerate(s.groupby(["endpoint", "week", "comparison"], sort=False)):
+            g = g.sort_values("sample_size")
+            color = f"C{i}"
+            label = f"{endpoint_label(key[0])} w{key[1]}, {comparison_label(key[2])}"
+            ax2.plot(g.sample_size, g.assurance, "o-", color=color, label=f"{label}: assurance")
+            ax2.fill_between(g.sample_size, g.assurance - Z_95 * g.mcse,
+                             g.assurance + Z_95 * g.mcse, color=color, alpha=0.2)
+            ax2.plot(g.sample_size, g.power_at_estimate, "--", color=color,
+                     label=f"{label}: power at the estimate")
+        ax2.set_xlabel("total sample size")
+        ax2.set_ylabel(statistic.replace("_", " "))
+        ax2.set_ylim(0, 1)
+        ax2.yaxis.set_major_formatter(ticker.PercentFormatter(1.0))
+        ax2.grid(alpha=0.3)
+        ax2.legend(fontsize=8)
+    fig.suptitle(title or "Assurance over the calibration's parameter uncertainty")
+    return fig
