@@ -482,7 +482,8 @@ class CalibrationResult:
             rows.append({
                 "scenario": t.scenario, "endpoint": t.endpoint, "week": t.week,
                 "arm": t.arm or "", "comparison": t.comparison or "", "kind": t.kind,
-                "fitted": bool(self.fitted[k]), "published": float(show(obs)), "ci_low": lo, "ci_high": hi,
+                "fitted": bool(self.fitted[k]), "published": float(show(obs)),
+                "ci_low": lo, "ci_high": hi,
                 "simulated": value, "z": (sim - obs) / se,
                 "inside_ci": bool(lo <= value <= hi),
                 "parameter_se": se_par, "prediction_low": float(show(sim - half)),
