@@ -55,7 +55,7 @@ def test_each_draw_is_the_power_of_its_parameters(small):
     assurance is their mean with a between-draw MCSE of sd / sqrt(K)."""
     summary, per_draw = assurance(small, posterior(0.25, 0.1), draws=4, sizes=[300],
                                   comparisons=["bel10_vs_placebo"], settings=SETTINGS)
-    assert per_draw.emax.nunique() == 4 and per_draw.emax.iloc[0] == 0.6
+    assert per_draw.emax.nunique() == 5 and per_draw.emax.iloc[0] == 0.6  # + the estimate
     k = 2
     row = per_draw[per_draw.draw == k].iloc[0]
     sc = with_overrides(small, {"drug.emax": float(row.emax),
@@ -63,8 +63,9 @@ def test_each_draw_is_the_power_of_its_parameters(small):
     curve = power_curve(sc, [300], comparisons=["bel10_vs_placebo"], settings=SETTINGS)
     assert row.power == float(curve[curve.statistic == "power"].value.iloc[0])
     s = summary[summary.statistic == "power"].iloc[0]
-    p = per_draw.sort_values("draw").power.to_numpy()
+    p = per_draw.sort_values("draw").power.to_numpy()[1:]  # draw 0 is the estimate
     assert s.assurance == pytest.approx(p.mean())
+    assert s.power_at_estimate == per_draw[per_draw.draw == 0].power.iloc[0]
     assert s.mcse_between == pytest.approx(p.std(ddof=1) / 2)
     assert s.mcse == pytest.approx(np.hypot(s.mcse_between, s.mcse_within))
 
@@ -97,7 +98,8 @@ def test_cli_writes_tables_and_figure(tmp_path, capsys):
         "parameter_covariance": [[0.01, 0.0], [0.0, 0.25]]}))
     post = load_posterior(cal)
     assert post.scales == ["linear", "log"]
-    draws = post.draws(2000, 1)
+    draws, accepted = post.draws(2000, 1)
+    assert draws.shape == (2001, 2) and accepted == 1.0
     assert np.median(draws[:, 1]) == pytest.approx(5.0, rel=0.05)  # log-normal around 5
     assert draws[:, 1].min() > 0
     out = tmp_path / "out"
@@ -120,4 +122,45 @@ def test_cli_names_a_missing_calibration(tmp_path, capsys):
     assert rc == 2
     err = capsys.readouterr().err
     assert "--calibration" in err and "trialsim calibrate" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_draws_are_truncated_to_the_bounds_not_clipped():
+    """A parameter near its bound: proposals outside are rejected, so no draw sits on the
+    bound (clipping put 5% of the drug effects at exactly 0) and the share accepted is
+    reported; the accepted draws follow the truncated normal."""
+    from scipy import stats
+
+    post = posterior(0.1)
+    post.fitted = np.array([0.1, 0.3])
+    theta, accepted = post.draws(4000, 3)
+    emax = theta[1:, 0]
+    assert emax.min() > 0.0
+    assert accepted == pytest.approx(stats.norm.sf(-1.0), abs=0.02)  # P(N(0.1, 0.1) > 0)
+    truncated = stats.truncnorm(-1.0, np.inf, loc=0.1, scale=0.1)
+    assert stats.kstest(emax, truncated.cdf).pvalue > 0.001
+
+
+@pytest.mark.parametrize("column_change, message", [
+    ("drop-scale", "lacks column(s) scale"),
+    ("rename", "does not list"),
+])
+def test_a_broken_calibration_folder_is_named(tmp_path, capsys, column_change, message):
+    cal = tmp_path / "cal"
+    cal.mkdir()
+    params = pd.DataFrame({
+        "parameter": ["emax", "ec50"], "paths": ["drug.emax", "drug.ec50_ug_ml"],
+        "scale": ["linear", "log"], "fitted": [0.6, 5.0], "lower_bound": [0.0, 0.3],
+        "upper_bound": [2.5, 1000.0]})
+    if column_change == "drop-scale":
+        params = params.drop(columns="scale")
+    else:
+        params["parameter"] = ["emax", "zzz"]
+    params.to_csv(cal / "parameters.csv", index=False)
+    (cal / "report.json").write_text(json.dumps({
+        "parameter_names": ["emax", "ec50"],
+        "parameter_covariance": [[0.01, 0.0], [0.0, 0.25]]}))
+    rc = main(["assurance", CONFIG, "--calibration", str(cal), "--out", str(tmp_path / "o")])
+    assert rc == 2
+    assert message in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

@@ -103,14 +103,21 @@ def cross_validate(spec, scenarios, max_evaluations, stage: Path):
         h = res.fit_table()
         h = h[h.scenario == name]
         write_csv(h, stage / f"holdout_{name}.csv")
-        held.append(h.assign(held_out=name))
+        held.append(h.assign(held_out=name, j_df=res.j_test()[1],
+                             moved=float(np.max(np.abs(res.theta - res.start)
+                                                / np.maximum(np.abs(res.start), 1e-12)))))
     for name, h in [(h.held_out.iloc[0], h) for h in held] + [("all", pd.concat(held))]:
         width = h.prediction_high - h.prediction_low
         ratio = h.comparison.fillna("") != ""
         rate = (h.kind == "rate")
         days = (h.kind == "median")
         rows.append({
-            "held_out": name, "targets": len(h), "covered": int(h.inside_prediction.sum()),
+            "held_out": name, "targets": len(h),
+            # degrees of freedom of the fit without it (< 0: not identified), and the largest
+            # relative move of a parameter from its start (0: the fit stayed where it began)
+            "fit_df": int(h.j_df.iloc[0]) if name != "all" else None,
+            "largest_relative_move": float(h.moved.max()),
+            "covered": int(h.inside_prediction.sum()),
             "coverage": float(h.inside_prediction.mean()),
             "median_width_rate_pp": float(np.median(100 * width[rate])) if rate.any() else None,
             "median_width_ratio": (float(np.median(h.prediction_high[ratio]
@@ -131,6 +138,13 @@ def cmd_calibrate(args) -> int:
     if args.hold_out is not None and args.cross_validate:
         raise ScenarioError("--hold-out and --cross-validate: give one; --cross-validate "
                             "already leaves each scenario out in turn")
+    if args.cross_validate:
+        bare = [n for n in scenarios if not any(t.scenario == n and t.fit for t in spec.targets)]
+        if len(scenarios) < 2 or bare:
+            raise ScenarioError(
+                "--cross-validate leaves each scenario out in turn: it needs at least two "
+                "scenarios, each with fitted targets"
+                + (f" ({', '.join(bare)} has none)" if bare else ""))
     if args.hold_out is not None and args.hold_out not in scenarios:
         raise ScenarioError(f"--hold-out {args.hold_out!r} is not a scenario of {args.spec}; "
                             f"its scenarios: {', '.join(scenarios)}")

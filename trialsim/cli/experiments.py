@@ -592,6 +592,10 @@ def cmd_samplesize(args) -> int:
     return 0
 
 
+#: success of a trial, for assurance: significant and favouring treatment
+SUCCESS = "power_favoring_treatment"
+
+
 def cmd_assurance(args) -> int:
     """``trialsim assurance``: assurance.csv, assurance_draws.csv, assurance.png, run.json."""
     check_target_options(args)
@@ -601,6 +605,12 @@ def cmd_assurance(args) -> int:
     t0 = time.perf_counter()
     scenario = load_from_args(args)
     posterior = load_posterior(args.calibration)
+    replaced = posterior.replaced(scenario)
+    if replaced and not args.quiet:
+        import sys
+
+        print("trialsim: note: each parameter draw replaces the scenario's value of the "
+              "calibrated path(s) " + "; ".join(replaced), file=sys.stderr)
     out = _out_dir(args, scenario, "assurance")
     n0 = scenario.design.sample_size
     sizes = args.sizes or [n0]
@@ -618,20 +628,24 @@ def cmd_assurance(args) -> int:
         write_csv(summary, stage / "assurance.csv")
         write_csv(per_draw, stage / "assurance_draws.csv")
         if not args.no_figures:
-            _save(px.plot_assurance(summary, per_draw,
+            _save(px.plot_assurance(summary, per_draw, statistic=SUCCESS,
                                     title=f"{scenario.name}: assurance over the calibration's "
                                     "parameter uncertainty"), stage / "assurance.png")
         write_json(_provenance("assurance", scenario, settings, t0, sizes=sorted(set(sizes)),
                                draws=args.draws, draw_seed=args.draw_seed,
-                               calibration=posterior.source, parameters=posterior.names),
+                               calibration=posterior.source, parameters=posterior.names,
+                               draws_accepted_share=float(summary.draws_accepted_share.iloc[0]),
+                               replaced_paths=replaced),
                    stage / "run.json")
     if not args.quiet:
-        p = summary[summary.statistic == "power"]
+        p = summary[summary.statistic == SUCCESS]
         cols = ["sample_size", "endpoint", "week", "comparison", "assurance", "mcse",
                 "power_at_estimate", "power_q05", "power_q50", "power_q95",
                 "odds_ratio_q05", "odds_ratio_q50", "odds_ratio_q95"]
-        print(f"{scenario.name}: assurance over {args.draws} parameter draws of "
-              f"{posterior.source} ({reps} trials each; MCSE ≤ {p.mcse.max():.3f})")
+        print(f"{scenario.name}: assurance (probability of a significant result favouring "
+              f"treatment) over {args.draws} parameter draws of {posterior.source} ({reps} "
+              f"trials each; MCSE ≤ {p.mcse.max():.3f}; "
+              f"{p.draws_accepted_share.iloc[0]:.0%} of proposals inside the bounds)")
         print(p[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         print(f"results written to {out}/")
     return 0

@@ -6,7 +6,7 @@ Assurance (O'Hagan et al. 2005, "Assurance in clinical trial design", Pharm Stat
 integrates power over that uncertainty:
 
     assurance = E_θ[power(θ)],   θ ~ N(θ̂, V)  (the fit's asymptotic normal; on the log
-    scale for log-scale parameters, clipped to the fitted bounds).
+    scale for log-scale parameters, truncated to the fitted bounds by rejection).
 
 Two levels of sampling: K parameter draws, and R simulated trials per draw. Every draw uses
 the same seed (common random numbers), so the differences between draws are the parameters'
@@ -58,16 +58,46 @@ class Posterior:
     def _logs(self) -> np.ndarray:
         return np.array([s == "log" for s in self.scales])
 
-    def draws(self, k: int, seed: int) -> np.ndarray:
-        """``k`` parameter draws (natural scale), shape (k, n_parameters); the first is the
-        estimate itself, so draw 0 is the design's power at the fit."""
+    def draws(self, k: int, seed: int) -> tuple[np.ndarray, float]:
+        """The estimate (row 0) and ``k`` parameter draws (rows 1…k), natural scale, shape
+        (k + 1, n_parameters), and the share of proposals accepted.
+
+        The draws come from the asymptotic normal truncated to the fitted bounds (the
+        parameters' support): proposals outside are rejected, not clipped, so no mass piles
+        up on a bound (a probability of exactly 0, an effect of exactly 0)."""
         logs = self._logs
         mean = np.where(logs, np.log(np.where(logs, self.fitted, 1.0)), self.fitted)
+        lo = np.where(logs, np.log(np.where(logs, self.lower, 1.0)), self.lower)
+        hi = np.where(logs, np.log(np.where(logs, self.upper, 1.0)), self.upper)
         rng = np.random.default_rng(seed)
-        x = rng.multivariate_normal(mean, self.cov, size=k, method="eigh")
-        x[0] = mean
-        theta = np.where(logs, np.exp(np.where(logs, x, 0.0)), x)
-        return np.clip(theta, self.lower, self.upper)
+        kept, proposed = [], 0
+        while sum(len(b) for b in kept) < k:
+            if proposed > 1000 * k:
+                raise ScenarioError(
+                    f"--calibration {self.source}: fewer than 1 in 1,000 draws of the fit's "
+                    "normal approximation lie inside the parameters' bounds; the fit's "
+                    "covariance is not usable for assurance (rerun `trialsim calibrate`)")
+            x = rng.multivariate_normal(mean, self.cov, size=max(k, 100), method="eigh")
+            proposed += len(x)
+            kept.append(x[np.all((x >= lo) & (x <= hi), axis=1)])
+        inside = np.vstack(kept)
+        accepted = len(inside) / proposed if proposed else 1.0
+        x = np.vstack([mean[None, :], inside[:k]])
+        return np.where(logs, np.exp(np.where(logs, x, 0.0)), x), float(accepted)
+
+    def replaced(self, scenario: Scenario) -> list[str]:
+        """The calibrated paths at which ``scenario`` holds a value other than the fit's:
+        the draws replace them (a design's own dropout, say), which the user should know."""
+        data = scenario.model_dump()
+        out = []
+        for paths, value in zip(self.paths, self.fitted, strict=True):
+            for path in paths:
+                node = data
+                for key in path.split("."):
+                    node = node.get(key) if isinstance(node, dict) else None
+                if node is None or not np.isclose(float(node), value, rtol=1e-3):
+                    out.append(f"{path} ({node} in the scenario, {value:g} fitted)")
+        return out
 
     def overrides(self, theta: np.ndarray) -> dict[str, float]:
         return {path: float(v) for paths, v in zip(self.paths, theta, strict=True)
@@ -92,20 +122,38 @@ def load_posterior(folder: str | Path) -> Posterior:
         raise ScenarioError(f"--calibration {folder}: not a calibration result this version "
                             f"of trialsim can read ({type(exc).__name__}: {exc}); rerun "
                             "`trialsim calibrate`") from None
+    need = {"parameter", "paths", "scale", "fitted", "lower_bound", "upper_bound"}
+    missing = sorted(need - set(params.columns))
+    if missing:
+        raise ScenarioError(f"--calibration {folder}: parameters.csv lacks column(s) "
+                            f"{', '.join(missing)}; rerun `trialsim calibrate`")
+    absent = [n for n in names if n not in set(params.parameter)]
+    if absent:
+        raise ScenarioError(f"--calibration {folder}: report.json names parameter(s) "
+                            f"{', '.join(absent)} that parameters.csv does not list; rerun "
+                            "`trialsim calibrate`")
     rows = params.set_index("parameter").loc[names]
     if cov.shape != (len(names), len(names)) or not np.isfinite(cov).all():
         raise ScenarioError(f"--calibration {folder}: its parameter covariance is not a finite "
                             f"{len(names)} x {len(names)} matrix; rerun `trialsim calibrate`")
-    return Posterior(
-        names=names,
-        paths=[str(p).split(";") for p in rows.paths],
-        scales=[str(s) for s in rows["scale"]],
-        fitted=rows.fitted.to_numpy(float),
-        lower=rows.lower_bound.to_numpy(float),
-        upper=rows.upper_bound.to_numpy(float),
-        cov=(cov + cov.T) / 2,
-        source=str(folder),
-    )
+    cov = (cov + cov.T) / 2
+    if np.linalg.eigvalsh(cov).min() < -1e-10 * max(np.abs(cov).max(), 1e-300):
+        raise ScenarioError(f"--calibration {folder}: its parameter covariance is not positive "
+                            "semi-definite; rerun `trialsim calibrate`")
+    try:
+        return Posterior(
+            names=names,
+            paths=[str(p).split(";") for p in rows.paths],
+            scales=[str(s) for s in rows["scale"]],
+            fitted=rows.fitted.to_numpy(float),
+            lower=rows.lower_bound.to_numpy(float),
+            upper=rows.upper_bound.to_numpy(float),
+            cov=cov,
+            source=str(folder),
+        )
+    except (ValueError, TypeError) as exc:
+        raise ScenarioError(f"--calibration {folder}: parameters.csv has a value that is not "
+                            f"a number ({exc}); rerun `trialsim calibrate`") from None
 
 
 def assurance(
@@ -127,7 +175,8 @@ def assurance(
         The design; its parameters at the calibrated paths are replaced by each draw's.
     posterior : Posterior
     draws : int
-        Parameter draws K (draw 0 is the estimate).
+        Parameter draws K; the estimate itself is simulated too (draw 0), for
+        ``power_at_estimate``, and is not one of the K.
     sizes : sequence of int, optional
         Total sample sizes (default: the scenario's).
     endpoints, weeks, comparisons : optional
@@ -146,16 +195,16 @@ def assurance(
         distribution of the true effect over draws (median odds ratio of the draw's trials:
         ``odds_ratio_q05/_q50/_q95``).
     per_draw : DataFrame
-        Every draw's parameter values, power and median odds ratio.
+        Every draw's parameter values, power and median odds ratio (draw 0: the estimate).
     """
     if not 2 <= draws <= MAX_DRAWS:
         raise ScenarioError(f"--draws {draws}: give 2 to {MAX_DRAWS:,} parameter draws")
     settings = settings or RunSettings()
     endpoints, weeks, comparisons = _power_selection(scenario, endpoints, weeks, comparisons)
     sizes = sorted(dict.fromkeys(int(n) for n in (sizes or [scenario.design.sample_size])))
-    theta = posterior.draws(draws, draw_seed)
+    theta, accepted = posterior.draws(draws, draw_seed)
     points, keys = [], []
-    for k in range(draws):
+    for k in range(draws + 1):
         over = posterior.overrides(theta[k])
         for n in sizes:
             try:
@@ -186,6 +235,10 @@ def assurance(
     for key, g in wide.groupby(["sample_size", "endpoint", "week", "comparison"], sort=False):
         g = g.sort_values("draw")
         odds = g["odds_ratio_median"].to_numpy(float) if "odds_ratio_median" in g else None
+        at_estimate = g[g.draw == 0]
+        g = g[g.draw > 0]  # the draws; draw 0 is the estimate
+        if odds is not None:
+            odds = odds[1:]
         for stat in POWER_STATISTICS:
             if stat not in g:
                 continue
@@ -197,7 +250,8 @@ def assurance(
                            strict=True)),
                 "statistic": stat, "assurance": float(p.mean()),
                 "mcse": float(np.hypot(between, within)), "mcse_between": between,
-                "mcse_within": within, "power_at_estimate": float(p[0]),
+                "mcse_within": within,
+                "power_at_estimate": float(at_estimate[stat].iloc[0]),
                 "power_q05": float(np.quantile(p, 0.05)),
                 "power_q50": float(np.quantile(p, 0.5)),
                 "power_q95": float(np.quantile(p, 0.95)),
@@ -205,7 +259,7 @@ def assurance(
                 "odds_ratio_q05": float(np.nanquantile(odds, 0.05)) if odds is not None else np.nan,
                 "odds_ratio_q50": float(np.nanquantile(odds, 0.5)) if odds is not None else np.nan,
                 "odds_ratio_q95": float(np.nanquantile(odds, 0.95)) if odds is not None else np.nan,
-                "draws": len(p), "replicates": replicates,
+                "draws": len(p), "replicates": replicates, "draws_accepted_share": accepted,
             })
     out = pd.DataFrame(summary)
     out.insert(0, "scenario", scenario.name)

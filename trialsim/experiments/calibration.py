@@ -25,6 +25,7 @@ dose contrasts (one dose's contrast minus the other's) with theirs.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -594,6 +595,11 @@ def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
     if not fitted.any():
         raise ScenarioError(f"holding out {hold_out!r} leaves no target to fit")
     fitting = sorted({t.scenario for t, f in zip(spec.targets, fitted, strict=True) if f})
+    if int(fitted.sum()) < len(params):
+        held = f" without {hold_out}" if hold_out else ""
+        print(f"trialsim: warning: {int(fitted.sum())} fitted targets{held} for "
+              f"{len(params)} parameters: the fit is not identified (fewer moments than "
+              "parameters; only the bounds' weak prior bounds the covariance)", file=sys.stderr)
     obs = np.array([t.observed for t in spec.targets])
     if log:
         log(f"  sampling covariance from {spec.covariance_replicates} trials per scenario")
@@ -602,6 +608,14 @@ def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
 
     def residuals(x):
         m = sim(to_theta(x), fitting)
+        bad = [t.label for t, v, f in zip(spec.targets, m, fitted, strict=True)
+               if f and not np.isfinite(v)]
+        if bad:
+            raise ScenarioError(
+                f"the simulated moment of target(s) {', '.join(bad)} is not finite at "
+                f"{dict(zip(spec.parameters, np.round(to_theta(x), 4).tolist(), strict=True))}"
+                " (a rate of 0 or 1, an odds or hazard ratio that cannot be estimated): raise "
+                "patients_per_arm or choose another endpoint or week")
         r = np.linalg.solve(chol, (m - obs)[fitted])
         if log:
             log(f"  evaluation {sim.evaluations:4d}: GMM distance {float(r @ r):10.3f}")
