@@ -118,3 +118,17 @@ def test_calibrate_hold_out_options_are_checked(tmp_path, capsys, extra, message
     assert main(["calibrate", str(small_spec(tmp_path)), "--out", str(out), *extra]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_calibrate_names_a_target_whose_moment_cannot_be_simulated(tmp_path, capsys):
+    """SRI-8 at week 4 in 50 patients per arm has no responders: its log odds ratio is not
+    finite. The fit used to end in scipy's 'Residuals are not finite' traceback."""
+    spec = yaml.safe_load(small_spec(tmp_path, patients_per_arm=50).read_text())
+    spec["targets"].append({"scenario": "bliss52", "endpoint": "sri8", "week": 4,
+                            "comparison": "bel1_vs_placebo", "counts": [[2, 100], [1, 100]]})
+    p = tmp_path / "nan.yaml"
+    p.write_text(yaml.safe_dump(spec))
+    assert main(["calibrate", str(p), "--out", str(tmp_path / "o"),
+                 "--max-evaluations", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "bliss52:sri8:w4:bel1_vs_placebo:crude" in err and "not finite" in err

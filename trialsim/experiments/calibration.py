@@ -377,7 +377,8 @@ def _fill_moments(spec, name, sc, plan, res, r, out) -> None:
             treated, control = t.comparison.split("_vs_")
             rates = res.rates[r, plan.targets.index((t.endpoint, t.week))]
             p1, p0 = rates[plan.arms.index(treated)], rates[plan.arms.index(control)]
-            out[k] = np.log(p1 / (1 - p1)) - np.log(p0 / (1 - p0))
+            with np.errstate(divide="ignore", invalid="ignore"):  # 0 or 1: not finite, named
+                out[k] = np.log(p1 / (1 - p1)) - np.log(p0 / (1 - p0))
         else:
             out[k] = res.rates[r, plan.targets.index((t.endpoint, t.week)),
                                plan.arms.index(t.arm)]
