@@ -129,7 +129,7 @@ def cross_validate(spec, scenarios, max_evaluations, stage: Path):
 
 
 def cmd_calibrate(args) -> int:
-    from trialsim.experiments.calibration import calibrate, load_spec
+    from trialsim.experiments.calibration import calibrate, check_hold_out, load_spec
     from trialsim.report.plots import save_figure
     from trialsim.report.plots_calibration import plot_calibration_fit
 
@@ -145,9 +145,7 @@ def cmd_calibrate(args) -> int:
                 "--cross-validate leaves each scenario out in turn: it needs at least two "
                 "scenarios, each with fitted targets"
                 + (f" ({', '.join(bare)} has none)" if bare else ""))
-    if args.hold_out is not None and args.hold_out not in scenarios:
-        raise ScenarioError(f"--hold-out {args.hold_out!r} is not a scenario of {args.spec}; "
-                            f"its scenarios: {', '.join(scenarios)}")
+    check_hold_out(scenarios, args.hold_out)  # before the results folder is touched
     out = Path(args.out)
     with _writing(out, "calibrate") as stage:
         res = calibrate(spec, scenarios, max_evaluations=args.max_evaluations,

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from trialsim.config.scenario import Scenario, ScenarioError, with_overrides
+from trialsim.experiments.calibration import from_optimizer_scale, to_optimizer_scale
 from trialsim.experiments.power import (
     POWER_STATISTICS,
     RunSettings,
@@ -66,9 +67,7 @@ class Posterior:
         parameters' support): proposals outside are rejected, not clipped, so no mass piles
         up on a bound (a probability of exactly 0, an effect of exactly 0)."""
         logs = self._logs
-        mean = np.where(logs, np.log(np.where(logs, self.fitted, 1.0)), self.fitted)
-        lo = np.where(logs, np.log(np.where(logs, self.lower, 1.0)), self.lower)
-        hi = np.where(logs, np.log(np.where(logs, self.upper, 1.0)), self.upper)
+        mean, lo, hi = (to_optimizer_scale(v, logs) for v in (self.fitted, self.lower, self.upper))
         rng = np.random.default_rng(seed)
         kept, proposed = [], 0
         while sum(len(b) for b in kept) < k:
@@ -83,7 +82,7 @@ class Posterior:
         inside = np.vstack(kept)
         accepted = len(inside) / proposed if proposed else 1.0
         x = np.vstack([mean[None, :], inside[:k]])
-        return np.where(logs, np.exp(np.where(logs, x, 0.0)), x), float(accepted)
+        return from_optimizer_scale(x, logs), float(accepted)
 
     def replaced(self, scenario: Scenario) -> list[str]:
         """The calibrated paths at which ``scenario`` holds a value other than the fit's:
@@ -154,6 +153,12 @@ def load_posterior(folder: str | Path) -> Posterior:
     except (ValueError, TypeError) as exc:
         raise ScenarioError(f"--calibration {folder}: parameters.csv has a value that is not "
                             f"a number ({exc}); rerun `trialsim calibrate`") from None
+
+
+def _quantile(x: np.ndarray, q: float) -> float:
+    """The ``q`` quantile of the finite values of ``x`` (nan when there are none)."""
+    x = x[np.isfinite(x)]
+    return float(np.quantile(x, q)) if x.size else float("nan")
 
 
 def assurance(
@@ -233,12 +238,10 @@ def assurance(
         wide[name] = theta[wide.draw.to_numpy(), j]
     summary = []
     for key, g in wide.groupby(["sample_size", "endpoint", "week", "comparison"], sort=False):
-        g = g.sort_values("draw")
-        odds = g["odds_ratio_median"].to_numpy(float) if "odds_ratio_median" in g else None
         at_estimate = g[g.draw == 0]
         g = g[g.draw > 0]  # the draws; draw 0 is the estimate
-        if odds is not None:
-            odds = odds[1:]
+        odds = (g["odds_ratio_median"].to_numpy(float) if "odds_ratio_median" in g
+                else np.full(len(g), np.nan))
         for stat in POWER_STATISTICS:
             if stat not in g:
                 continue
@@ -256,9 +259,8 @@ def assurance(
                 "power_q50": float(np.quantile(p, 0.5)),
                 "power_q95": float(np.quantile(p, 0.95)),
                 "prob_power_above_80": float(np.mean(p >= 0.8)),
-                "odds_ratio_q05": float(np.nanquantile(odds, 0.05)) if odds is not None else np.nan,
-                "odds_ratio_q50": float(np.nanquantile(odds, 0.5)) if odds is not None else np.nan,
-                "odds_ratio_q95": float(np.nanquantile(odds, 0.95)) if odds is not None else np.nan,
+                **{f"odds_ratio_q{round(100 * q):02d}": _quantile(odds, q)
+                   for q in (0.05, 0.5, 0.95)},
                 "draws": len(p), "replicates": replicates, "draws_accepted_share": accepted,
             })
     out = pd.DataFrame(summary)

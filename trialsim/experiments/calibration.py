@@ -35,6 +35,7 @@ import pandas as pd
 from pydantic import Field, ValidationError, model_validator
 from scipy import optimize, stats
 
+from trialsim.analysis import Z_95
 from trialsim.analysis.comparisons import RESULT_FIELDS
 from trialsim.analysis.survival import LOG_HR
 from trialsim.config.scenario import (
@@ -74,10 +75,21 @@ class FreeParameter(Model):
         return self
 
 
-#: z of a two-sided 95% interval
-Z95 = float(stats.norm.ppf(0.975))
-#: comparison statistic of a contrast target, by endpoint
-CONTRAST_STATISTIC = {"time_to_first_flare": "hazard ratio"}
+def to_optimizer_scale(values: np.ndarray, logs: np.ndarray) -> np.ndarray:
+    """Parameter values on the optimizer's scale: log where ``logs``, else as they are."""
+    return np.where(logs, np.log(np.where(logs, values, 1.0)), values)
+
+
+def from_optimizer_scale(x: np.ndarray, logs: np.ndarray) -> np.ndarray:
+    """The inverse of ``to_optimizer_scale``."""
+    return np.where(logs, np.exp(np.where(logs, x, 0.0)), x)
+
+
+def check_hold_out(scenarios, hold_out: str | None) -> None:
+    """Refuse a ``--hold-out`` that is not one of the spec's scenarios."""
+    if hold_out is not None and hold_out not in scenarios:
+        raise ScenarioError(f"--hold-out {hold_out!r} is not a scenario of the spec; its "
+                            f"scenarios: {', '.join(scenarios)}")
 
 
 class Target(Model):
@@ -171,7 +183,7 @@ class Target(Model):
         if self.counts is not None:
             return float(np.sqrt(sum(1 / e + 1 / (n - e) for e, n in self.counts)))
         if self.comparison is not None:
-            return float((np.log(self.ci[1]) - np.log(self.ci[0])) / (2 * Z95))
+            return float((np.log(self.ci[1]) - np.log(self.ci[0])) / (2 * Z_95))
         if self.events is not None:
             p = self.observed
             return float(np.sqrt(max(p * (1 - p), 0.25 / self.n) / self.n))
@@ -423,15 +435,15 @@ class CalibrationResult:
     def parameter_table(self) -> pd.DataFrame:
         rows = []
         sens = np.abs(self.jacobian)
-        labels = [t.label for t in self.spec.targets if t.fit]
+        labels = [t.label for t, f in zip(self.spec.targets, self.fitted, strict=True) if f]
         se_x = np.sqrt(np.maximum(np.diag(self.cov), 0.0))
         for j, (name, p) in enumerate(self.spec.parameters.items()):
             top = np.argsort(-sens[:, j])[:3]
             if p.scale == "log":
-                lo, hi = (float(np.exp(np.log(self.theta[j]) + s * Z95 * se_x[j]))
+                lo, hi = (float(np.exp(np.log(self.theta[j]) + s * Z_95 * se_x[j]))
                           for s in (-1, 1))
             else:
-                lo, hi = self.theta[j] - Z95 * se_x[j], self.theta[j] + Z95 * se_x[j]
+                lo, hi = self.theta[j] - Z_95 * se_x[j], self.theta[j] + Z_95 * se_x[j]
             rows.append({
                 "parameter": name,
                 "paths": ";".join(p.paths),
@@ -469,15 +481,15 @@ class CalibrationResult:
             if t.events is not None:
                 lo, hi = binomial_ci(t.events, t.n)
             elif t.counts is not None:
-                lo, hi = float(np.exp(obs - Z95 * se)), float(np.exp(obs + Z95 * se))
+                lo, hi = float(np.exp(obs - Z_95 * se)), float(np.exp(obs + Z_95 * se))
             elif t.comparison is not None:
                 lo, hi = t.ci
             else:
-                lo, hi = obs - Z95 * se, obs + Z95 * se
+                lo, hi = obs - Z_95 * se, obs + Z_95 * se
             e = np.zeros(len(self.spec.targets))
             e[k] = 1.0
             se_par, se_trial = self.prediction_se(e)
-            half = Z95 * float(np.hypot(se_par, se_trial))
+            half = Z_95 * float(np.hypot(se_par, se_trial))
             ratio = t.comparison is not None
             show = np.exp if ratio else (lambda x: x)
             value = float(show(sim))
@@ -517,16 +529,16 @@ class CalibrationResult:
                 se_par, se_trial = self.prediction_se(w)
                 sim = float(w @ self.simulated)
                 obs = float(targets[k2].observed - targets[k].observed)
-                half = Z95 * float(np.hypot(se_par, se_trial))
+                half = Z_95 * float(np.hypot(se_par, se_trial))
                 rows.append({
                     "scenario": scen, "endpoint": endpoint, "week": week, "kind": kind,
                     "contrast": f"{cmp2.split('_vs_')[0]}_vs_{cmp.split('_vs_')[0]}",
                     "published_ratio": float(np.exp(obs)),
-                    "published_ci_low": float(np.exp(obs - Z95 * se_trial)),
-                    "published_ci_high": float(np.exp(obs + Z95 * se_trial)),
+                    "published_ci_low": float(np.exp(obs - Z_95 * se_trial)),
+                    "published_ci_high": float(np.exp(obs + Z_95 * se_trial)),
                     "simulated_ratio": float(np.exp(sim)),
-                    "parameter_ci_low": float(np.exp(sim - Z95 * se_par)),
-                    "parameter_ci_high": float(np.exp(sim + Z95 * se_par)),
+                    "parameter_ci_low": float(np.exp(sim - Z_95 * se_par)),
+                    "parameter_ci_high": float(np.exp(sim + Z_95 * se_par)),
                     "prediction_low": float(np.exp(sim - half)),
                     "prediction_high": float(np.exp(sim + half)),
                 })
@@ -575,9 +587,7 @@ def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
     ``hold_out`` names a scenario whose targets are not fitted but predicted, each with its
     prediction interval (leave-one-trial-out cross-validation).
     """
-    if hold_out is not None and hold_out not in scenarios:
-        raise ScenarioError(f"--hold-out {hold_out!r} is not a scenario of the spec; its "
-                            f"scenarios: {', '.join(scenarios)}")
+    check_hold_out(scenarios, hold_out)
     sim = MomentSimulator(spec, scenarios)
     params = list(spec.parameters.values())
     logs = np.array([p.scale == "log" for p in params])
@@ -586,10 +596,10 @@ def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
     start = np.clip(start_values(spec, scenarios), lo_nat, hi_nat)
 
     def to_x(theta):
-        return np.where(logs, np.log(np.where(logs, theta, 1.0)), theta)
+        return to_optimizer_scale(theta, logs)
 
     def to_theta(x):
-        return np.where(logs, np.exp(np.where(logs, x, 0.0)), x)
+        return from_optimizer_scale(x, logs)
 
     lo, hi, x0 = to_x(lo_nat), to_x(hi_nat), to_x(start)
     fitted = np.array([t.fit and t.scenario != hold_out for t in spec.targets])

@@ -314,6 +314,10 @@ def course_patient(p, pt, i, u, z, z_as_uniform, sledai, pga, bilag, pred, flare
     fluct_sd, fluct_ar1 = p.fluctuation_sd, p.fluctuation_ar1
     innov = math.sqrt(1.0 - fluct_ar1 * fluct_ar1) * fluct_sd
     p_norm0 = -math.log(1.0 - min(p.serology_normalize, 1.0 - 1e-12))
+    # off drug the serology chain's interval transition is the same at every visit
+    off0 = 1.0 - math.exp(-p_norm0)
+    sero_on_on = two_state_on_probability(p.serology_appear, off0, interval_weeks, True)
+    sero_on_off = two_state_on_probability(p.serology_appear, off0, interval_weeks, False)
     state = np.empty(d, dtype=np.bool_)
     odds_off = np.empty(d)  # exp(-organ log-odds): expit(o + g) = 1 / (1 + odds_off exp(-g))
     ever = np.empty(N_BILAG, dtype=np.bool_)
@@ -364,9 +368,12 @@ def course_patient(p, pt, i, u, z, z_as_uniform, sledai, pga, bilag, pred, flare
             else:
                 # per-week chain: appear, normalize (faster on drug), over the interval; a
                 # marker changes when u < P(change), as a clinical descriptor's does not
-                off_per_week = 1.0 - math.exp(-(p_norm0 + p.serology_drug_normalize * drug))
-                p_on = two_state_on_probability(p.serology_appear, off_per_week,
-                                                interval_weeks, state[j])
+                if drug == 0.0:
+                    p_on = sero_on_on if state[j] else sero_on_off
+                else:
+                    off_per_week = 1.0 - math.exp(-(p_norm0 + p.serology_drug_normalize * drug))
+                    p_on = two_state_on_probability(p.serology_appear, off_per_week,
+                                                    interval_weeks, state[j])
                 state[j] = u[v, j] >= 1.0 - p_on if state[j] else u[v, j] < p_on
         score = sledai_score(state, weights)
         sledai[i, v] = score
