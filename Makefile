@@ -36,7 +36,7 @@ power: $(STAMP)
 	$(VENV)/bin/trialsim power configs/$(SCENARIO).yaml --sizes $(SIZES) $(SIM_ARGS)
 
 calibrate: $(STAMP)
-	$(VENV)/bin/trialsim calibrate configs/calibration.yaml --cross-validate
+	$(VENV)/bin/trialsim calibrate configs/calibration.yaml --cross-validate --n-jobs 3
 
 # make assurance SCENARIO=bliss76 [ASIZES=600,800,1000] [DRAWS=100] [REPS=...]
 assurance: $(STAMP)

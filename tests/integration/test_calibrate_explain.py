@@ -132,3 +132,60 @@ def test_calibrate_names_a_target_whose_moment_cannot_be_simulated(tmp_path, cap
                  "--max-evaluations", "2"]) == 2
     err = capsys.readouterr().err
     assert "bliss52:sri8:w4:bel1_vs_placebo:crude" in err and "not finite" in err
+
+
+def _spec_with_waning(tmp_path, alone=False):
+    """The small spec plus the waning half-life, which week-52 targets cannot inform (the
+    effect wanes only after week 52); ``alone``: the only free parameter."""
+    from trialsim.experiments.calibration import load_spec
+
+    p = small_spec(tmp_path, covariance_replicates=20)
+    spec = yaml.safe_load(p.read_text())
+    if alone:
+        spec["parameters"] = {}
+    spec["parameters"]["waning"] = {"paths": ["drug.waning_half_life_weeks"],
+                                    "bounds": [4.0, 400.0], "scale": "log", "start": 10.0,
+                                    "why": "test"}
+    p.write_text(yaml.safe_dump(spec))
+    return load_spec(p)
+
+
+def test_calibrate_holds_an_uninformed_parameter_by_its_prior(tmp_path):
+    """The bounds' prior is part of the objective: a parameter no fitted target informs ends
+    at the centre of its range (geometric, on a log scale) with the prior's SD (range / 4 on
+    the optimizer's scale), wherever it started; without the prior it would stay at its
+    start (10 weeks) and its SD would be that of the prior only by the covariance's
+    construction."""
+    from trialsim.experiments.calibration import calibrate
+
+    spec, scenarios = _spec_with_waning(tmp_path, alone=True)
+    res = calibrate(spec, scenarios, max_evaluations=10, log=None)
+    j = list(spec.parameters).index("waning")
+    assert res.start[j] == 10.0
+    assert res.theta[j] == pytest.approx(np.sqrt(4.0 * 400.0), rel=1e-3)
+    assert np.abs(res.gradient[:, j]).max() == 0.0  # no target moves with it
+    inflate = 1.0 + np.mean([t.n or 300 for t in spec.targets]) / spec.patients_per_arm
+    assert np.sqrt(res.cov[j, j]) == pytest.approx(np.log(100.0) / 4 * np.sqrt(inflate),
+                                                   rel=1e-6)
+    # the reported distance is the moments' alone: the prior's terms are not in J
+    fitted = res.fitted
+    r = np.linalg.solve(np.linalg.cholesky(res.sampling_cov[np.ix_(fitted, fitted)]),
+                        (res.simulated - [t.observed for t in spec.targets])[fitted])
+    assert 2 * res.cost == pytest.approx(float(r @ r), rel=1e-9)
+
+
+def test_a_held_out_fit_starts_from_the_centre_of_the_ranges(tmp_path):
+    """Leave-one-trial-out must not start from the shipped values (fitted to the held-out
+    trial too): a held-out fit starts from the centre of every range."""
+    from trialsim.experiments.calibration import MomentSimulator, calibrate
+
+    spec, scenarios = _spec_with_waning(tmp_path)
+    res = calibrate(spec, scenarios, max_evaluations=1, log=None, hold_out="bliss76")
+    bounds = np.array([p.bounds for p in spec.parameters.values()])
+    centre = bounds.mean(axis=1)
+    centre[-1] = np.sqrt(bounds[-1].prod())  # log scale: geometric centre
+    assert res.start == pytest.approx(centre, rel=1e-12)
+    # and each scenario's simulated trials have their own seed (no shared random numbers)
+    sim = MomentSimulator(spec, scenarios)
+    assert sim.seed("bliss52") != sim.seed("bliss76")
+    assert sim.scenario("bliss76", res.theta).seed == sim.seed("bliss76")

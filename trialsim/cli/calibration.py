@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     cal.add_argument("--cross-validate", action="store_true",
                      help="after the fit, leave each scenario out in turn: fit the others and "
                           "predict it (holdout_<scenario>.csv, cross_validation.csv)")
+    cal.add_argument("--n-jobs", type=_int_at_least(1, 64), default=1,
+                     help="with --cross-validate: fits run at once in separate processes "
+                          "(each fit is seeded on its own: the results do not depend on it)")
     cal.set_defaults(func=cmd_calibrate)
     exp = sub.add_parser("explain", help="decompose why two trials' treatment effects differ")
     exp.add_argument("a", help="first scenario (e.g. configs/bliss52.yaml)")
@@ -75,6 +78,16 @@ def _provenance(command: str, t0: float, **extra) -> dict:
     return {"command": command, **extra, **stamp(t0)}
 
 
+class _Log:
+    """Progress lines of one fit, named by what it leaves out (fits may run at once)."""
+
+    def __init__(self, hold_out: str | None):
+        self.prefix = "fit" if hold_out is None else f"fit without {hold_out}"
+
+    def __call__(self, line: str) -> None:
+        print(f"{self.prefix}:{line}", flush=True)
+
+
 def held_out_report(fit, hold_out: str | None) -> dict:
     """Coverage of a held-out scenario's published values by their prediction intervals."""
     if hold_out is None:
@@ -85,21 +98,16 @@ def held_out_report(fit, hold_out: str | None) -> dict:
             "held_out_coverage": float(h.inside_prediction.mean())}
 
 
-def cross_validate(spec, scenarios, max_evaluations, stage: Path):
-    """Leave each scenario out in turn: fit the others, predict it; writes
-    ``holdout_<scenario>.csv`` (its targets with prediction intervals) and returns the
-    coverage table (one row per held-out scenario, and all of them together)."""
+def cross_validate(held_out_fits: dict, stage: Path):
+    """The leave-one-scenario-out fits (scenario -> the fit without it) as predictions of the
+    scenario left out: writes ``holdout_<scenario>.csv`` (its targets with prediction
+    intervals) and returns the coverage table (one row per held-out scenario, and all of
+    them together)."""
     import numpy as np
     import pandas as pd
 
-    from trialsim.experiments.calibration import calibrate
-
-    if len(scenarios) < 2:
-        raise ScenarioError("--cross-validate needs at least two scenarios in the spec")
     rows, held = [], []
-    for name in scenarios:
-        print(f"cross-validation: fitting without {name}")
-        res = calibrate(spec, scenarios, max_evaluations=max_evaluations, hold_out=name)
+    for name, res in held_out_fits.items():
         h = res.fit_table()
         h = h[h.scenario == name]
         write_csv(h, stage / f"holdout_{name}.csv")
@@ -129,6 +137,8 @@ def cross_validate(spec, scenarios, max_evaluations, stage: Path):
 
 
 def cmd_calibrate(args) -> int:
+    from joblib import Parallel, delayed
+
     from trialsim.experiments.calibration import calibrate, check_hold_out, load_spec
     from trialsim.report.plots import save_figure
     from trialsim.report.plots_calibration import plot_calibration_fit
@@ -148,8 +158,13 @@ def cmd_calibrate(args) -> int:
     check_hold_out(scenarios, args.hold_out)  # before the results folder is touched
     out = Path(args.out)
     with _writing(out, "calibrate") as stage:
-        res = calibrate(spec, scenarios, max_evaluations=args.max_evaluations,
-                        hold_out=args.hold_out)
+        # the fit itself, then (--cross-validate) one fit without each scenario: independent
+        # jobs, run at once with --n-jobs
+        jobs = [args.hold_out] + (list(scenarios) if args.cross_validate else [])
+        fits = Parallel(n_jobs=min(args.n_jobs, len(jobs)))(
+            delayed(calibrate)(spec, scenarios, max_evaluations=args.max_evaluations,
+                               hold_out=h, log=_Log(h)) for h in jobs)
+        res = fits[0]
         params = res.parameter_table()
         fit = res.fit_table()
         write_csv(params, stage / "parameters.csv")
@@ -175,11 +190,12 @@ def cmd_calibrate(args) -> int:
         save_figure(plot_calibration_fit(fit), stage / "fit.png")
         cv = None
         if args.cross_validate:
-            cv = cross_validate(spec, scenarios, args.max_evaluations, stage)
+            cv = cross_validate(dict(zip(jobs[1:], fits[1:], strict=True)), stage)
             write_csv(cv, stage / "cross_validation.csv")
         write_json(_provenance("calibrate", t0, spec=str(args.spec),
                                max_evaluations=args.max_evaluations,
                                hold_out=args.hold_out, cross_validate=args.cross_validate,
+                               n_jobs=args.n_jobs,
                                spec_config=spec.model_dump(mode="json")),
                    stage / "run.json")
     cols = ["parameter", "start", "fitted", "se", "ci_low", "ci_high", "identified_by"]

@@ -219,6 +219,9 @@ class CalibrationSpec(Model):
     covariance_replicates: Annotated[int, Field(ge=20, le=20_000)] = 400
     #: shrinkage of that correlation matrix toward the identity (keeps it well conditioned)
     shrinkage: Annotated[float, Field(ge=0.0, le=1.0)] = 0.05
+    #: the bounds as a weak prior in the objective and the covariance: each parameter a
+    #: normal centred in its range with SD = range / ``prior_sds`` (optimizer scale); 0 = none
+    prior_sds: Annotated[float, Field(ge=0.0, le=100.0)] = 4.0
 
     @model_validator(mode="after")
     def _check(self) -> CalibrationSpec:
@@ -328,6 +331,12 @@ class MomentSimulator:
     scenarios: dict[str, Scenario]
     evaluations: int = 0
 
+    def seed(self, name: str) -> int:
+        """The seed of scenario ``name``'s simulated trials: the spec's seed plus the
+        scenario's position, so that two trials' moments share no random numbers (a shared
+        seed would correlate their simulation errors across trials)."""
+        return self.spec.seed + list(self.spec.scenarios).index(name)
+
     def scenario(self, name: str, theta: np.ndarray) -> Scenario:
         sc = self.scenarios[name]
         endpoints = sorted({t.endpoint for t in self.spec.targets if t.scenario == name}
@@ -339,7 +348,7 @@ class MomentSimulator:
             "design.sample_size": self.spec.patients_per_arm * len(sc.design.arms),
             "analysis.endpoints": endpoints,
             "design.endpoint_weeks": weeks or sc.design.endpoint_weeks,
-            "seed": self.spec.seed,
+            "seed": self.seed(name),
         }
         return with_overrides(sc, over)
 
@@ -408,7 +417,7 @@ class CalibrationResult:
     gradient: np.ndarray  # d moment / d optimizer variable, (n_targets, n_parameters)
     sampling_cov: np.ndarray  # the published moments' sampling covariance (every target)
     fitted: np.ndarray  # bool per target: part of the objective
-    cost: float  # half the GMM distance at the fit
+    cost: float  # half the GMM distance of the moments at the fit (without the prior's terms)
     evaluations: int
     message: str
 
@@ -580,12 +589,16 @@ def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
     values): a bounded Gauss–Newton fit of the whitened residuals ``L⁻¹ (m(θ) - m̂)``,
     ``S = L L'``. With that (optimal) weighting the sandwich covariance of the estimate
     reduces to ``(G' S⁻¹ G)⁻¹``, ``G = dm/dθ``; it is inflated by ``1 + n_published /
-    n_simulated`` for the simulated moments' own noise. The bounds enter that covariance as a
-    weak prior (a ±2 SD range per parameter, optimizer scale), so that a direction the
-    targets do not inform carries the uncertainty of its range instead of none.
+    n_simulated`` for the simulated moments' own noise. The bounds enter the objective and
+    that covariance as a weak prior (each parameter normal, centred in its range, SD = range /
+    ``prior_sds`` on the optimizer's scale: pseudo-residuals beside the whitened moments), so
+    that a direction the targets do not inform is held by its range, and carries its
+    uncertainty, instead of staying wherever the optimizer started.
 
     ``hold_out`` names a scenario whose targets are not fitted but predicted, each with its
-    prediction interval (leave-one-trial-out cross-validation).
+    prediction interval (leave-one-trial-out cross-validation). A held-out fit starts from
+    the centre of every parameter's range, not from the shipped values (which were fitted to
+    the held-out trial too): its prediction owes nothing to the trial it predicts.
     """
     check_hold_out(scenarios, hold_out)
     sim = MomentSimulator(spec, scenarios)
@@ -593,7 +606,6 @@ def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
     logs = np.array([p.scale == "log" for p in params])
     lo_nat = np.array([p.bounds[0] for p in params])
     hi_nat = np.array([p.bounds[1] for p in params])
-    start = np.clip(start_values(spec, scenarios), lo_nat, hi_nat)
 
     def to_x(theta):
         return to_optimizer_scale(theta, logs)
@@ -601,7 +613,13 @@ def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
     def to_theta(x):
         return from_optimizer_scale(x, logs)
 
-    lo, hi, x0 = to_x(lo_nat), to_x(hi_nat), to_x(start)
+    lo, hi = to_x(lo_nat), to_x(hi_nat)
+    centre, width = (lo + hi) / 2.0, hi - lo
+    if hold_out is None:
+        start = np.clip(start_values(spec, scenarios), lo_nat, hi_nat)
+    else:
+        start = to_theta(centre)
+    x0 = to_x(start)
     fitted = np.array([t.fit and t.scenario != hold_out for t in spec.targets])
     if not fitted.any():
         raise ScenarioError(f"holding out {hold_out!r} leaves no target to fit")
@@ -630,9 +648,13 @@ def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
         r = np.linalg.solve(chol, (m - obs)[fitted])
         if log:
             log(f"  evaluation {sim.evaluations:4d}: GMM distance {float(r @ r):10.3f}")
-        return r
+        return np.concatenate([r, prior_residuals(x)])
 
-    width = hi - lo
+    def prior_residuals(x):
+        if spec.prior_sds == 0.0:
+            return np.zeros(0)
+        return (x - centre) / (width / spec.prior_sds)
+
     fit = optimize.least_squares(
         residuals, x0, bounds=(lo, hi), method=spec.method, x_scale=width,
         diff_step=spec.step * width / np.maximum(np.abs(x0), 1e-3),
@@ -651,13 +673,14 @@ def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
     n_pub = np.array([t.n or 300 for t in spec.targets], dtype=float)
     inflate = 1.0 + float(np.mean(n_pub)) / spec.patients_per_arm
     whitened = np.linalg.solve(chol, gradient[fitted])
-    # the bounds as a weak prior (each a +-2 SD range on the optimizer's scale): a parameter
-    # the fitted targets do not inform (the waning after week 52 when only BLISS-52 is
-    # fitted) keeps the uncertainty of its range instead of none
-    prior_precision = np.diag((4.0 / width) ** 2)
+    # the bounds' weak prior (as in the objective): a parameter the fitted targets do not
+    # inform (the waning after week 52 when only BLISS-52 is fitted) keeps the uncertainty of
+    # its range instead of none
+    prior_precision = np.diag((spec.prior_sds / width) ** 2)
     cov = np.linalg.inv(whitened.T @ whitened + prior_precision) * inflate
+    data = np.linalg.solve(chol, (simulated - obs)[fitted])
     return CalibrationResult(
         spec=spec, theta=theta, cov=cov, start=start, simulated=simulated, gradient=gradient,
-        sampling_cov=cov_all, fitted=fitted, cost=float(fit.cost),
+        sampling_cov=cov_all, fitted=fitted, cost=0.5 * float(data @ data),
         evaluations=sim.evaluations, message=str(fit.message),
     )
