@@ -39,8 +39,24 @@ def test_calibrate_writes_fit(tmp_path, capsys):
     assert fit.fitted.sum() == 6
     assert set(fit[fit.fitted].kind) == {"rate", "log_or_crude"}
     assert (fit.ci_low < fit.published).all() and (fit.published < fit.ci_high).all()
-    assert (fit.prediction_low < fit.simulated).all()
-    assert (fit.simulated < fit.prediction_high).all()
+    # a rate's 95% prediction interval is simulated +- 1.96 sqrt(parameter variance + the
+    # published arm's binomial variance), the latter recomputed here from the counts; an
+    # odds ratio's is symmetric on the log scale, with Woolf's variance of the counts
+    spec = yaml.safe_load(small_spec(tmp_path).read_text())
+    rates = fit[fit.kind == "rate"].reset_index(drop=True)
+    counts = [(t["events"], t["n"]) for t in spec["targets"] if "arm" in t]
+    assert len(counts) == len(rates)
+    for (e, n), row in zip(counts, rates.itertuples(), strict=True):
+        half = 1.959964 * np.hypot(row.parameter_se, np.sqrt(e / n * (1 - e / n) / n))
+        assert row.prediction_low == pytest.approx(row.simulated - half, rel=1e-6)
+        assert row.prediction_high == pytest.approx(row.simulated + half, rel=1e-6)
+    crude = fit[fit.kind == "log_or_crude"].reset_index(drop=True)
+    woolf = [np.sqrt(sum(1 / a + 1 / (b - a) for a, b in t["counts"]))
+             for t in spec["targets"] if "counts" in t]
+    for se, row in zip(woolf, crude.itertuples(), strict=True):
+        half = 1.959964 * np.hypot(row.parameter_se, se)
+        assert np.log(row.prediction_high / row.simulated) == pytest.approx(half, rel=1e-6)
+        assert np.log(row.simulated / row.prediction_low) == pytest.approx(half, rel=1e-6)
     doses = pd.read_csv(out / "dose_contrasts.csv")
     assert list(doses.contrast) == ["bel10_vs_bel1"] * 4
     adjusted = doses[doses.kind == "log_or"]
