@@ -205,3 +205,21 @@ def test_a_held_out_fit_starts_from_the_centre_of_the_ranges(tmp_path):
     sim = MomentSimulator(spec, scenarios)
     assert sim.seed("bliss52") != sim.seed("bliss76")
     assert sim.scenario("bliss76", res.theta).seed == sim.seed("bliss76")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"endpoint": "sri44"}, "'sri44'"),
+    ({"week": 200}, "200"),
+])
+def test_a_target_the_scenario_cannot_simulate_is_refused_when_read(tmp_path, capsys, change,
+                                                                    message):
+    """An unknown endpoint or a week beyond the trial is refused when the spec is read, naming
+    the target and the value, before anything is simulated or written."""
+    spec = yaml.safe_load(small_spec(tmp_path).read_text())
+    spec["targets"][0].update(change)
+    p = tmp_path / "bad.yaml"
+    p.write_text(yaml.safe_dump(spec))
+    assert main(["calibrate", str(p), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "targets[0]" in err and message in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()

@@ -278,8 +278,16 @@ def load_spec(path: str | Path) -> tuple[CalibrationSpec, dict[str, Scenario]]:
                     raise ScenarioError(
                         f"{path}: parameters.{pname}.paths: {dotted!r} cannot be set in "
                         f"scenario {name}:\n{exc}") from None
-    for t in spec.targets:
+    for i, t in enumerate(spec.targets):
         sc = scenarios[t.scenario]
+        if t.endpoint != "time_to_first_flare":
+            try:  # the scenario's own rules for an endpoint and its week (one home for them)
+                with_overrides(sc, {"analysis.endpoints": [t.endpoint],
+                                    "design.endpoint_weeks": [t.week]})
+            except ScenarioError as exc:
+                raise ScenarioError(
+                    f"{path}: targets[{i}] ({t.label}): endpoint {t.endpoint!r} at week "
+                    f"{t.week} cannot be simulated in scenario {t.scenario}:\n{exc}") from None
         if t.arm is not None and t.arm not in sc.design.arms:
             raise ScenarioError(f"{path}: target {t.label}: arm {t.arm!r} not in the scenario")
         names = [f"{a}_vs_{c}" for a, c in sc.design.comparisons]
