@@ -269,3 +269,46 @@ def test_a_cluster_lost_mid_run_is_a_user_error_and_the_checkpoint_is_kept(loss,
     # what finished is kept for the rerun; no results were published
     assert any((out / "checkpoints").glob("chunk-*.npz"))
     assert not (out / "summary.csv").exists()
+
+
+def test_a_worker_lost_between_finishing_a_chunk_and_handing_it_over(tiny, monkeypatch):
+    """The race behind a CI hang: a chunk finished on the only worker, which died before the
+    client fetched the result. Dask then computes the chunk again, by no one; fetching it
+    without a watch waited forever. Made deterministic here: the worker is closed the moment
+    the client learns that the first chunk finished."""
+    from distributed.utils import sync
+
+    from trialsim.run.backends import ChunkTask, execute
+    from trialsim.run.trial import run_chunk
+
+    run_chunk(tiny, 0, 1)  # compiled and warm: the worker runs in this process
+    real = distributed.as_completed
+
+    class LoseTheWorker(real):
+        def __next__(self):
+            future = super().__next__()
+            for worker in list(cluster.workers.values()):
+                sync(cluster.loop, worker.close)
+            return future
+
+    monkeypatch.setattr(distributed, "as_completed", LoseTheWorker)
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            list(execute([tiny], [ChunkTask(0, s, s + 1) for s in range(4)], backend="dask",
+                         scheduler=cluster.scheduler_address, dask_timeout=TIMEOUT))
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            outcome["error"] = exc
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  protocol="tcp", host="127.0.0.1",
+                                  dashboard_address=":0") as cluster:
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        thread.join(TIMEOUT + 3 * SLACK)
+        hung = thread.is_alive()
+    assert not hung, "the run waited for a result no worker would compute"
+    error = outcome.get("error")
+    assert isinstance(error, ScenarioError), error
+    assert "lost its workers mid-run and none joined within 3 s" in str(error)

@@ -185,8 +185,10 @@ def _bounded(
     """Keep tasks submitted ``window`` at a time; yield ``(task, result)`` as they finish.
 
     ``submit(task)`` returns a future; ``next_done(pending)`` blocks until one of the pending
-    futures is finished and returns it; ``abort(futures)`` gives up the unfinished ones when
-    the consumer stops early or a task fails.
+    futures is finished and returns it with its result (fetching the result is the backend's
+    business: a dask result can be lost with its worker after the future finished);
+    ``abort(futures)`` gives up the unfinished ones when the consumer stops early or a task
+    fails.
     """
     pending: dict[Any, tuple[int, ChunkTask]] = {}
     finished: set[int] = set()
@@ -203,9 +205,8 @@ def _bounded(
                 taken += 1
             if not pending:
                 return
-            future = next_done(pending)
+            future, result = next_done(pending)
             index, task = pending.pop(future)
-            result = future.result()
             finished.add(index)
             while oldest in finished:
                 finished.remove(oldest)
@@ -236,7 +237,8 @@ def _execute_local(scenarios, tasks, workers: int, n_jobs: int, window: int):
 
     def next_done(pending: dict):
         done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-        return min(done, key=lambda f: pending[f][0])
+        future = min(done, key=lambda f: pending[f][0])
+        return future, future.result()
 
     def abort(futures: list) -> None:
         running = [f for f in futures if not f.cancel() and not f.done()]
@@ -483,7 +485,14 @@ def _execute_dask(scenarios, tasks, n_jobs, scheduler, timeout, max_pending):
                     wait(list(pending), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
                 except TimeoutError:
                     alive = _check_cluster(client, where, timeout, alive)
-            return next(finished)
+            future = next(finished)
+            # a finished chunk whose worker died before its result was fetched is computed
+            # again, by no one if no worker is left: fetch it under the same watch
+            while True:
+                try:
+                    return future, future.result(timeout=POLL_SECONDS)
+                except TimeoutError:
+                    alive = _check_cluster(client, where, timeout, alive)
 
         def abort(futures: list) -> None:
             if client.status == "running":
