@@ -570,4 +570,25 @@ def breaks_steroid_rule""",
         tests=("tests/unit/test_course_by_hand.py",),
         why="the disease-duration modifier counts from diagnosis instead of from year 2",
     ),
+    Mutation(
+        name="calibration_subgroup_pool_ignores_trial_size",
+        path="trialsim/experiments/calibration.py",
+        find="""                weight[name] = (self.scenarios[name].design.sample_size
+                                / sc.design.sample_size)""",
+        replace="""                weight[name] = 1.0 / sc.design.sample_size""",
+        tests=("tests/integration/test_calibrate_explain.py::"
+               "test_a_subgroup_target_pools_its_trials_patient_by_patient",),
+        why="a pooled subgroup moment weighs each trial by its simulated size, not its "
+            "published one",
+    ),
+    Mutation(
+        name="calibration_subgroup_counted_in_separate_trials",
+        path="trialsim/experiments/calibration.py",
+        find="counts[r][name] = patient_counts(self.spec, name, sc, patients(r))",
+        replace="counts[r][name] = patient_counts(self.spec, name, sc, patients(r + 10_000))",
+        tests=("tests/integration/test_calibrate_explain.py::"
+               "test_a_subgroup_target_pools_its_trials_patient_by_patient",),
+        why="the subgroup's replicate moments come from other trials than the whole-trial "
+            "moments, so their sampling correlation is lost",
+    ),
 ]

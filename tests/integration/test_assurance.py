@@ -74,11 +74,11 @@ def test_uncertainty_about_a_strong_effect_lowers_the_probability_of_success(sma
     """Power is concave where it is high: spreading the effect size over a wide range lowers
     the mean power below the power at the estimate (a property the wiring could break by
     ignoring the draws)."""
-    big = with_overrides(small, {"drug.emax": 0.25})
+    big = with_overrides(small, {"drug.emax": 0.45})
     post = posterior(0.0)
-    post.fitted = np.array([0.25, 0.3])
-    post.cov = np.diag([0.2 ** 2, 0.0])  # emax from ~0 to ~0.6: power from ~0.1 to 1
-    summary, _ = assurance(big, post, draws=30, sizes=[600],
+    post.fitted = np.array([0.45, 0.3])
+    post.cov = np.diag([0.4 ** 2, 0.0])  # emax from ~0 to ~1.2: power from ~0.1 to 1
+    summary, _ = assurance(big, post, draws=60, sizes=[600],
                            comparisons=["bel10_vs_placebo"], settings=SETTINGS)
     s = summary[summary.statistic == "power"].iloc[0]
     assert s.power_at_estimate > 0.9

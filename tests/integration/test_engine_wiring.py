@@ -112,6 +112,25 @@ def test_logistic_fields_equal_an_independent_analysis(scenario, adjust):
     assert checked >= 0.8 * len(REPLICATES) * len(plan.targets) * len(sc.design.comparisons)
 
 
+def test_replicate_patients_are_the_engine_s_patients(scenario):
+    """``ReplicatePatients`` (the library's patient-level replicate, which the calibration's
+    subgroup targets count) is this file's rebuild and gives the engine's arm rates."""
+    from trialsim.run.trial import ReplicatePatients
+
+    plan = Plan(scenario)
+    res = run_chunk(scenario, 0, 2)
+    patients = ReplicatePatients(scenario)
+    for r in (1, 0):  # out of order: a replicate owes nothing to the one before
+        mine, (ref, _, arms) = patients(r), rebuild(scenario, r)
+        assert np.array_equal(mine.arm, ref.arm)
+        assert np.array_equal(mine.course.sledai, ref.course.sledai)
+        assert np.array_equal(mine.cohort.anti_dsdna, ref.cohort.anti_dsdna)
+        for t, (endpoint, week) in enumerate(plan.targets):
+            flags = ENDPOINTS[endpoint](mine, week // scenario.design.visit_interval_weeks)
+            got = [flags[mine.arm == a].mean() for a in range(len(arms))]
+            assert np.allclose(got, res.rates[r, t], atol=1e-12, rtol=0), (endpoint, week)
+
+
 def test_strata_adjustment_changes_the_estimate(scenario):
     """The adjusted and unadjusted fits of the same trials are different numbers."""
     on = run_chunk(scenario, 0, 2).analysis[..., F["log_or"]]

@@ -88,3 +88,53 @@ def test_a_spec_with_nothing_fitted_is_refused():
                fit=False)
     with pytest.raises(ValidationError, match="fit: false"):
         _spec([t])
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"subgroup": "left_handed", "arm": "placebo", "events": 3, "n": 10},
+     "serologically_active"),
+    ({"subgroup": "serologically_active", "comparison": "bel1_vs_placebo", "ratio": 1.5,
+      "ci": (1.1, 2.0)}, "crude odds ratio"),
+    ({"pooled_with": ["a"], "arm": "placebo", "events": 3, "n": 10}, "other scenarios"),
+    ({"pooled_with": ["b", "b"], "arm": "placebo", "events": 3, "n": 10}, "each once"),
+])
+def test_bad_subgroup_and_pooled_targets_are_refused(fields, message):
+    with pytest.raises(ValidationError, match=message):
+        Target(scenario="a", endpoint="sri4", week=52, **fields)
+
+
+def test_a_pooled_target_names_its_trials_and_needs_them_in_the_spec():
+    t = Target(scenario="a", pooled_with=["b"], subgroup="serologically_active",
+               endpoint="sri4", week=52, arm="placebo", events=91, n=287)
+    assert t.scenarios == ("a", "b") and t.by_patient
+    assert t.label == "a+b:sri4:w52:placebo[serologically_active]"
+    assert t.observed == pytest.approx(91 / 287)
+    with pytest.raises(ValidationError, match="names scenario 'b'"):
+        _spec([t])
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_a_dose_contrast_puts_the_higher_dose_first_whatever_the_config_order(order):
+    from trialsim.experiments.calibration import CalibrationResult
+
+    contrasts = [
+        Target(scenario="a", endpoint="sri4", week=52, comparison="bel1_vs_placebo",
+               counts=((148, 288), (125, 287))),
+        Target(scenario="a", endpoint="sri4", week=52, comparison="bel10_vs_placebo",
+               counts=((167, 290), (125, 287))),
+    ]
+    targets = [contrasts[i] for i in order]
+    spec = _spec(targets)
+    simulated = np.array([t.observed for t in targets]) + 0.01 * np.array(order)
+    res = CalibrationResult(
+        spec=spec, theta=np.array([0.5]), cov=np.eye(1) * 0.01, start=np.array([0.5]),
+        simulated=simulated, gradient=np.ones((2, 1)), sampling_cov=np.eye(2) * 0.02,
+        fitted=np.array([True, True]), cost=0.0, evaluations=1, message="",
+        doses={"placebo": 0.0, "bel1": 1.0, "bel10": 10.0})
+    table = res.dose_contrasts()
+    assert table.contrast.tolist() == ["bel10_vs_bel1"]
+    published = (167 / 123) / (148 / 140)
+    assert table.published_ratio.iloc[0] == pytest.approx(published, rel=1e-12)
+    k10, k1 = (targets.index(contrasts[1]), targets.index(contrasts[0]))
+    assert table.simulated_ratio.iloc[0] == pytest.approx(
+        np.exp(simulated[k10] - simulated[k1]), rel=1e-12)

@@ -122,11 +122,12 @@ def test_flare_hazard_ratios_inside_published_ci(reproduced):
 
 @pytest.mark.xfail(strict=True, reason=(
     "issue 9, not met: in the fitted model treatment failures and dropouts accumulate faster "
-    "in placebo after week 52 (placebo SRI-4 34.2 -> 28.7 %, published 33.8 -> 32.4 %), so the "
-    "10 mg/kg odds ratio grows (1.52 -> 1.63) although the drug effect wanes (half-life 39 "
-    "weeks, CI 5-297); a half-life of 4 weeks gives a decline (crude log OR 0.40 -> 0.31) at "
-    "a GMM distance 2.8 higher (< 3.84), so the data hardly decide. Strict: this test fails "
-    "as soon as the model reproduces it."))
+    "in placebo after week 52 (placebo SRI-4 35.1 -> 29.5 %, published 33.8 -> 32.4 %), so the "
+    "10 mg/kg odds ratio grows (crude log OR 0.40 -> 0.47) although the drug effect wanes "
+    "(half-life 51 weeks, CI 6-418); a half-life of 4 weeks gives the published decline "
+    "(0.40 -> 0.31) at a GMM distance only 1.4 higher (< 3.84), so the data do not decide and "
+    "the bounds' prior holds the half-life long. Strict: this test fails as soon as the model "
+    "reproduces it."))
 def test_effect_not_sustained_to_week_76(reproduced):
     trial, s = reproduced
     if trial != "bliss76":
@@ -142,3 +143,64 @@ def test_higher_dose_at_least_as_good_at_week_52(reproduced):
     odds = {arm: _value(s, endpoint="sri4", week=52, comparison=f"{arm}_vs_placebo",
                         statistic="odds_ratio_median").value for arm in ("bel1", "bel10")}
     assert odds["bel10"] >= odds["bel1"], odds
+
+
+
+# serologically active (anti-dsDNA+ and low C3 or C4): van Vollenhoven et al., Ann Rheum Dis
+# 2012;71:1343, Table 2; per arm (events = rate x n, rounded, n)
+SUBGROUP = {
+    (("bliss52", "bliss76"), 52): [(91, 287), (118, 284), (157, 305)],
+    (("bliss76",), 76): [(36, 131), (45, 125), (53, 134)],
+}
+R_SUBGROUP = 100
+SUBGROUP_MISS = pytest.mark.xfail(strict=True, reason=(
+    "issue 9, not met: the subgroup's placebo rate at week 52 (pooled BLISS) is 37.7 % "
+    "simulated, published 31.7 % [26.4, 37.4]; the model's serologically active patients "
+    "respond on placebo almost as often as the others (published: 7 points less), and the "
+    "fitted persistence of serology (disease.serology.normalize 0.003 per week) narrows the "
+    "gap only as far as the whole trials' placebo rates allow. Strict: fails once reproduced."))
+
+
+@pytest.fixture(scope="module")
+def subgroup_rates(bliss52, bliss76):
+    """The subgroup's mean SRI-4 rate per (trials, week) and arm, counted patient by patient
+    in replicate trials of the published designs (a pooled analysis adds the trials)."""
+    from trialsim.analysis.endpoints import ENDPOINTS
+    from trialsim.run.trial import ReplicatePatients
+
+    scenarios = {"bliss52": bliss52, "bliss76": bliss76}
+    counts = {}  # (trial, week) -> (replicates, arms, [events, n])
+    for name, sc in scenarios.items():
+        patients = ReplicatePatients(sc)
+        weeks = [w for (trials, w) in SUBGROUP if name in trials]
+        got = np.zeros((len(weeks), R_SUBGROUP, len(ARMS), 2))
+        for r in range(R_SUBGROUP):
+            trial = patients(r)
+            c = trial.cohort
+            sero = c.anti_dsdna & (c.low_c3 | c.low_c4)
+            for i, w in enumerate(weeks):
+                flags = ENDPOINTS["sri4"](trial, w // sc.design.visit_interval_weeks)
+                for a, arm in enumerate(ARMS):
+                    mask = sero & (trial.arm == list(sc.design.arms).index(arm))
+                    got[i, r, a] = flags[mask].sum(), mask.sum()
+        for i, w in enumerate(weeks):
+            counts[name, w] = got[i]
+    out = {}
+    for trials, week in SUBGROUP:
+        total = sum(counts[t, week] for t in trials)
+        out[trials, week] = (total[..., 0] / total[..., 1]).mean(axis=0)
+    return out
+
+
+@pytest.mark.parametrize("trials, week, arm", [
+    pytest.param(trials, week, arm, id=f"{'+'.join(trials)}-w{week}-{arm}",
+                 marks=[SUBGROUP_MISS] if (week, arm) == (52, "placebo") else [])
+    for trials, week in SUBGROUP for arm in ARMS])
+def test_serologically_active_subgroup_rates_inside_published_ci(subgroup_rates, trials, week,
+                                                                  arm):
+    """The subgroup's SRI-4 rates (pooled over both trials at week 52, BLISS-76 at week 76)
+    inside the published rates' exact 95% CIs."""
+    events, n = SUBGROUP[trials, week][ARMS.index(arm)]
+    lo, hi = binomial_ci(events, n)
+    v = subgroup_rates[trials, week][ARMS.index(arm)]
+    assert lo <= v <= hi, f"{v:.3f} not in [{lo:.3f}, {hi:.3f}]"

@@ -21,6 +21,8 @@ COPULA_DIMS = (
     "weight",
 )
 STRATIFIERS = ("sledai", "proteinuria", "race")
+#: patient subgroups by baseline characteristics (defined in analysis/subgroups.py)
+SUBGROUP_NAMES = ("serologically_active", "high_steroid", "black")
 
 #: (name, SELENA-SLEDAI weight, SLEDAI domain, classic BILAG system index or -1), domain.md §2.1
 DESCRIPTORS: tuple[tuple[str, int, str, int], ...] = (

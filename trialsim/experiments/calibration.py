@@ -26,7 +26,7 @@ dose contrasts (one dose's contrast minus the other's) with theirs.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -37,6 +37,8 @@ from scipy import optimize, stats
 
 from trialsim.analysis import Z_95
 from trialsim.analysis.comparisons import RESULT_FIELDS
+from trialsim.analysis.endpoints import ENDPOINTS
+from trialsim.analysis.subgroups import SUBGROUPS
 from trialsim.analysis.survival import LOG_HR
 from trialsim.config.scenario import (
     Model,
@@ -47,7 +49,9 @@ from trialsim.config.scenario import (
     read_yaml_file,
     with_overrides,
 )
-from trialsim.run.trial import Plan, run_chunk
+from trialsim.config.vocab import SUBGROUP_NAMES
+from trialsim.model.protocol import visit_of_week
+from trialsim.run.trial import Plan, ReplicatePatients, run_chunk
 
 LOG_OR = RESULT_FIELDS.index("log_or")
 
@@ -103,6 +107,13 @@ class Target(Model):
     by Woolf's formula), which the simulated arms' rates give exactly.
     ``fit: false`` reports a target beside the fit without fitting it (an arm rate that the
     fitted placebo rate and contrast already imply).
+
+    A rate or crude odds ratio may be that of a ``subgroup`` of the patients
+    (``config.vocab.SUBGROUP_NAMES``), and may pool the patients of several trials
+    (``pooled_with``: a published pooled analysis, whose events and patients add up across
+    the trials, each in proportion to its published size). Such a target is counted patient
+    by patient in the same simulated trials as the others, so its sampling covariance with
+    them (the subgroup is part of the trial) is estimated, not assumed away.
     """
 
     scenario: str
@@ -120,9 +131,24 @@ class Target(Model):
                   tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=2)]]] | None = None
     fit: bool = True
     source: str = ""
+    subgroup: str | None = None
+    pooled_with: list[str] = []
 
     @model_validator(mode="after")
     def _check(self) -> Target:
+        if self.subgroup is not None and self.subgroup not in SUBGROUP_NAMES:
+            raise ValueError(f"subgroup {self.subgroup!r} is not one of "
+                             f"{', '.join(SUBGROUP_NAMES)}")
+        if self.pooled_with and (self.scenario in self.pooled_with
+                                 or len(set(self.pooled_with)) < len(self.pooled_with)):
+            raise ValueError(f"pooled_with {self.pooled_with} must name other scenarios than "
+                             f"{self.scenario!r}, each once")
+        if self.by_patient and (self.endpoint == "time_to_first_flare"
+                                or (self.comparison is not None and self.counts is None)):
+            raise ValueError("a subgroup or pooled target is an arm's rate (events and n) or a "
+                             "crude odds ratio (counts) of a response endpoint: counted "
+                             "patient by patient, not a median, hazard ratio or adjusted odds "
+                             "ratio")
         if (self.arm is None) == (self.comparison is None):
             raise ValueError("a target names an arm (a rate or median) or a comparison "
                              "(a contrast), not both and not neither")
@@ -190,10 +216,26 @@ class Target(Model):
         return float(self.se)
 
     @property
+    def scenarios(self) -> tuple[str, ...]:
+        """The scenarios whose patients the moment counts (one unless pooled)."""
+        return (self.scenario, *self.pooled_with)
+
+    @property
+    def where(self) -> str:
+        """The scenarios, joined by ``+`` when pooled."""
+        return "+".join(self.scenarios)
+
+    @property
+    def by_patient(self) -> bool:
+        """Counted patient by patient (a subgroup's, or pooled across trials)."""
+        return self.subgroup is not None or bool(self.pooled_with)
+
+    @property
     def label(self) -> str:
         crude = ":crude" if self.counts is not None else ""
-        return (f"{self.scenario}:{self.endpoint}:w{self.week}:{self.arm or self.comparison}"
-                f"{crude}")
+        sub = f"[{self.subgroup}]" if self.subgroup else ""
+        return (f"{self.where}:{self.endpoint}:w{self.week}:{self.arm or self.comparison}"
+                f"{crude}{sub}")
 
 
 #: most evaluations of the simulated moments in one fit (each simulates every scenario once)
@@ -233,11 +275,12 @@ class CalibrationSpec(Model):
                 raise ValueError(f"target {t.label} is given twice; give each target once")
             seen.add(t.label)
         for t in self.targets:
-            if t.scenario not in self.scenarios:
-                raise ValueError(
-                    f"target {t.label} names scenario {t.scenario!r}; defined: "
-                    f"{', '.join(self.scenarios)}"
-                )
+            for name in t.scenarios:
+                if name not in self.scenarios:
+                    raise ValueError(
+                        f"target {t.label} names scenario {name!r}; defined: "
+                        f"{', '.join(self.scenarios)}"
+                    )
         return self
 
 
@@ -279,22 +322,27 @@ def load_spec(path: str | Path) -> tuple[CalibrationSpec, dict[str, Scenario]]:
                         f"{path}: parameters.{pname}.paths: {dotted!r} cannot be set in "
                         f"scenario {name}:\n{exc}") from None
     for i, t in enumerate(spec.targets):
-        sc = scenarios[t.scenario]
-        if t.endpoint != "time_to_first_flare":
-            try:  # the scenario's own rules for an endpoint and its week (one home for them)
-                with_overrides(sc, {"analysis.endpoints": [t.endpoint],
-                                    "design.endpoint_weeks": [t.week]})
-            except ScenarioError as exc:
-                raise ScenarioError(
-                    f"{path}: targets[{i}] ({t.label}): endpoint {t.endpoint!r} at week "
-                    f"{t.week} cannot be simulated in scenario {t.scenario}:\n{exc}") from None
-        if t.arm is not None and t.arm not in sc.design.arms:
-            raise ScenarioError(f"{path}: target {t.label}: arm {t.arm!r} not in the scenario")
-        names = [f"{a}_vs_{c}" for a, c in sc.design.comparisons]
-        if t.comparison is not None and t.comparison not in names:
-            raise ScenarioError(f"{path}: target {t.label}: comparison {t.comparison!r} not "
-                                f"in the scenario; its comparisons: {', '.join(names)}")
+        for name in t.scenarios:
+            _check_target(path, i, t, name, scenarios[name])
     return spec, scenarios
+
+
+def _check_target(path: Path, i: int, t: Target, name: str, sc: Scenario) -> None:
+    """Refuse a target that scenario ``name`` cannot simulate."""
+    if t.endpoint != "time_to_first_flare":
+        try:  # the scenario's own rules for an endpoint and its week (one home for them)
+            with_overrides(sc, {"analysis.endpoints": [t.endpoint],
+                                "design.endpoint_weeks": [t.week]})
+        except ScenarioError as exc:
+            raise ScenarioError(
+                f"{path}: targets[{i}] ({t.label}): endpoint {t.endpoint!r} at week "
+                f"{t.week} cannot be simulated in scenario {name}:\n{exc}") from None
+    if t.arm is not None and t.arm not in sc.design.arms:
+        raise ScenarioError(f"{path}: target {t.label}: arm {t.arm!r} not in scenario {name}")
+    names = [f"{a}_vs_{c}" for a, c in sc.design.comparisons]
+    if t.comparison is not None and t.comparison not in names:
+        raise ScenarioError(f"{path}: target {t.label}: comparison {t.comparison!r} not "
+                            f"in scenario {name}; its comparisons: {', '.join(names)}")
 
 
 def _kind(value) -> str:
@@ -347,10 +395,10 @@ class MomentSimulator:
 
     def scenario(self, name: str, theta: np.ndarray) -> Scenario:
         sc = self.scenarios[name]
-        endpoints = sorted({t.endpoint for t in self.spec.targets if t.scenario == name}
+        endpoints = sorted({t.endpoint for t in self.spec.targets if name in t.scenarios}
                            - {"time_to_first_flare"}) or ["sri4"]
         weeks = sorted({t.week for t in self.spec.targets
-                        if t.scenario == name and t.endpoint != "time_to_first_flare"})
+                        if name in t.scenarios and t.endpoint != "time_to_first_flare"})
         over = {
             **parameter_overrides(self.spec, theta),
             "design.sample_size": self.spec.patients_per_arm * len(sc.design.arms),
@@ -365,32 +413,95 @@ class MomentSimulator:
         scenarios ``names``, when given: the other targets are nan)."""
         self.evaluations += 1
         out = np.full(len(self.spec.targets), np.nan)
+        counts, weight = {}, {}
         for name in self.scenarios if names is None else names:
             sc = self.scenario(name, theta)
             res = run_chunk(sc, 0, 1)
             _fill_moments(self.spec, name, sc, Plan(sc), res, 0, out)
+            if self._by_patient(name):
+                counts[name] = patient_counts(self.spec, name, sc, ReplicatePatients(sc)(0))
+                # a pooled analysis weighs each trial by its published size
+                weight[name] = (self.scenarios[name].design.sample_size
+                                / sc.design.sample_size)
+        _fill_pooled(self.spec, self.scenarios, counts, weight, out)
         return out
+
+    def _by_patient(self, name: str) -> bool:
+        return any(t.by_patient and name in t.scenarios for t in self.spec.targets)
 
     def replicates(self, theta: np.ndarray, replicates: int) -> np.ndarray:
         """The targets' moments in ``replicates`` trials of each scenario's own (published)
-        design, shape (replicates, n_targets): their spread is the sampling covariance."""
+        design, shape (replicates, n_targets): their spread is the sampling covariance.
+        A pooled target pools replicate ``r`` of each of its trials."""
         out = np.empty((replicates, len(self.spec.targets)))
+        counts: list[dict] = [{} for _ in range(replicates)]
         for name in self.scenarios:
             sc = self.scenario(name, theta)
             sc = with_overrides(sc, {"design.sample_size":
                                      self.scenarios[name].design.sample_size})
             res = run_chunk(sc, 0, replicates)
             plan = Plan(sc)
+            patients = ReplicatePatients(sc) if self._by_patient(name) else None
             for r in range(replicates):
                 _fill_moments(self.spec, name, sc, plan, res, r, out[r])
+                if patients is not None:
+                    counts[r][name] = patient_counts(self.spec, name, sc, patients(r))
+        for r in range(replicates):
+            _fill_pooled(self.spec, self.scenarios, counts[r],
+                         dict.fromkeys(counts[r], 1.0), out[r])
         return out
+
+
+def patient_counts(spec: CalibrationSpec, name: str, sc: Scenario, trial) -> dict:
+    """Responders and patients per arm (in ``sc.design.arms`` order) of every subgroup or
+    pooled target's (endpoint, week, subgroup) in scenario ``name``, counted in ``trial``
+    (a ``ReplicatePatients`` replicate of ``sc``)."""
+    out = {}
+    arms = np.arange(len(sc.design.arms))
+    for t in spec.targets:
+        key = (t.endpoint, t.week, t.subgroup)
+        if not t.by_patient or name not in t.scenarios or key in out:
+            continue
+        flags = ENDPOINTS[t.endpoint](trial, visit_of_week(t.week,
+                                                            sc.design.visit_interval_weeks))
+        member = (SUBGROUPS[t.subgroup](trial.cohort) if t.subgroup is not None
+                  else np.ones(trial.arm.size, dtype=bool))
+        in_arm = (trial.arm[None, :] == arms[:, None]) & member[None, :]
+        out[key] = ((in_arm & flags[None, :]).sum(axis=1).astype(float),
+                    in_arm.sum(axis=1).astype(float))
+    return out
+
+
+def _fill_pooled(spec, scenarios, counts: dict, weight: dict, out) -> None:
+    """Write every subgroup or pooled target's moment from ``counts`` (scenario ->
+    ``patient_counts``), each trial's events and patients times ``weight[scenario]``; nan
+    when one of its scenarios was not simulated."""
+    def rate(t: Target, arm: str) -> float:
+        events = n = 0.0
+        for s in t.scenarios:
+            a = list(scenarios[s].design.arms).index(arm)
+            got = counts[s][(t.endpoint, t.week, t.subgroup)]
+            events += weight[s] * got[0][a]
+            n += weight[s] * got[1][a]
+        return events / n if n > 0 else np.nan
+
+    for k, t in enumerate(spec.targets):
+        if not t.by_patient or not all(s in counts for s in t.scenarios):
+            continue
+        if t.arm is not None:
+            out[k] = rate(t, t.arm)
+        else:
+            treated, control = t.comparison.split("_vs_")
+            p1, p0 = rate(t, treated), rate(t, control)
+            with np.errstate(divide="ignore", invalid="ignore"):  # 0 or 1: not finite, named
+                out[k] = np.log(p1 / (1 - p1)) - np.log(p0 / (1 - p0))
 
 
 def _fill_moments(spec, name, sc, plan, res, r, out) -> None:
     """Write replicate ``r``'s moment of every target of scenario ``name`` into ``out``."""
     cmp_names = plan.comparisons
     for k, t in enumerate(spec.targets):
-        if t.scenario != name:
+        if t.scenario != name or t.by_patient:
             continue
         if t.kind == "median":
             # a median beyond follow-up is capped, so the objective stays finite
@@ -428,6 +539,8 @@ class CalibrationResult:
     cost: float  # half the GMM distance of the moments at the fit (without the prior's terms)
     evaluations: int
     message: str
+    #: each arm's dose (mg/kg) in the scenarios: a dose contrast puts the higher dose first
+    doses: dict[str, float] = field(default_factory=dict)
 
     @property
     def se(self) -> np.ndarray:
@@ -511,8 +624,9 @@ class CalibrationResult:
             show = np.exp if ratio else (lambda x: x)
             value = float(show(sim))
             rows.append({
-                "scenario": t.scenario, "endpoint": t.endpoint, "week": t.week,
-                "arm": t.arm or "", "comparison": t.comparison or "", "kind": t.kind,
+                "scenario": t.where, "endpoint": t.endpoint, "week": t.week,
+                "arm": t.arm or "", "comparison": t.comparison or "",
+                "subgroup": t.subgroup or "", "kind": t.kind,
                 "fitted": bool(self.fitted[k]), "published": float(show(obs)),
                 "ci_low": lo, "ci_high": hi,
                 "simulated": value, "z": (sim - obs) / se,
@@ -530,16 +644,18 @@ class CalibrationResult:
         interval of a new trial: the dose response a designer asks about."""
         rows = []
         targets = self.spec.targets
-        index = {(t.scenario, t.endpoint, t.week, t.kind, t.comparison): k
+        index = {(t.where, t.endpoint, t.week, t.kind, t.subgroup or "", t.comparison): k
                  for k, t in enumerate(targets) if t.comparison is not None}
         seen = set()
-        for (scen, endpoint, week, kind, cmp), k in index.items():
-            for (s2, e2, w2, kind2, cmp2), k2 in index.items():
-                if (s2, e2, w2, kind2) != (scen, endpoint, week, kind) or cmp2 == cmp:
+        for (scen, endpoint, week, kind, sub, cmp), k in index.items():
+            for (s2, e2, w2, kind2, sub2, cmp2), k2 in index.items():
+                if (s2, e2, w2, kind2, sub2) != (scen, endpoint, week, kind, sub) or cmp2 == cmp:
                     continue
-                control, control2 = cmp.split("_vs_")[1], cmp2.split("_vs_")[1]
+                (arm, control), (arm2, control2) = cmp.split("_vs_"), cmp2.split("_vs_")
                 if control != control2 or (k2, k) in seen:
                     continue
+                if self.doses.get(arm, 0.0) > self.doses.get(arm2, 0.0):
+                    continue  # the pair comes again the other way round: higher dose first
                 seen.add((k, k2))
                 w = np.zeros(len(targets))
                 w[k2], w[k] = 1.0, -1.0
@@ -549,6 +665,7 @@ class CalibrationResult:
                 half = Z_95 * float(np.hypot(se_par, se_trial))
                 rows.append({
                     "scenario": scen, "endpoint": endpoint, "week": week, "kind": kind,
+                    "subgroup": sub,
                     "contrast": f"{cmp2.split('_vs_')[0]}_vs_{cmp.split('_vs_')[0]}",
                     "published_ratio": float(np.exp(obs)),
                     "published_ci_low": float(np.exp(obs - Z_95 * se_trial)),
@@ -628,10 +745,11 @@ def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
     else:
         start = to_theta(centre)
     x0 = to_x(start)
-    fitted = np.array([t.fit and t.scenario != hold_out for t in spec.targets])
+    fitted = np.array([t.fit and hold_out not in t.scenarios for t in spec.targets])
     if not fitted.any():
         raise ScenarioError(f"holding out {hold_out!r} leaves no target to fit")
-    fitting = sorted({t.scenario for t, f in zip(spec.targets, fitted, strict=True) if f})
+    fitting = sorted({s for t, f in zip(spec.targets, fitted, strict=True) if f
+                      for s in t.scenarios})
     if int(fitted.sum()) < len(params):
         held = f" without {hold_out}" if hold_out else ""
         print(f"trialsim: warning: {int(fitted.sum())} fitted targets{held} for "
@@ -691,4 +809,6 @@ def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
         spec=spec, theta=theta, cov=cov, start=start, simulated=simulated, gradient=gradient,
         sampling_cov=cov_all, fitted=fitted, cost=0.5 * float(data @ data),
         evaluations=sim.evaluations, message=str(fit.message),
+        doses={a: arm.dose_mg_kg for sc in scenarios.values()
+               for a, arm in sc.design.arms.items()},
     )

@@ -27,8 +27,10 @@ def plot_calibration_fit(fit: pd.DataFrame, title: str = "Calibration fit") -> F
         d = fit[(fit.scenario == scen) & (panel == kind)]
         scale = 100.0 if kind == "rate" else 1.0
         y = np.arange(len(d))[::-1]
-        labels = [f"{r.endpoint} w{r.week} {r.arm or ''}{getattr(r, 'comparison', '') or ''}"
-                  .replace("_vs_placebo", " vs pbo") for r in d.itertuples()]
+        labels = [(f"{r.endpoint} w{r.week} {r.arm or ''}{getattr(r, 'comparison', '') or ''}"
+                   + (f" [{r.subgroup}]" if getattr(r, "subgroup", "") else ""))
+                  .replace("_vs_placebo", " vs pbo").replace("serologically_active", "sero+")
+                  for r in d.itertuples()]
         ax.errorbar(d.published * scale, y,
                     xerr=[(d.published - d.ci_low) * scale, (d.ci_high - d.published) * scale],
                     fmt="o", color="black", capsize=3, label="published (95% CI)")

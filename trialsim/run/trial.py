@@ -19,16 +19,17 @@ import numpy as np
 
 from trialsim.analysis.baseline import BASELINE_NAMES, add_moments, baseline_row
 from trialsim.analysis.comparisons import N_FIELDS, RESULT_FIELDS, compare_arms_kernel
-from trialsim.analysis.endpoints import ENDPOINT_SPECS, endpoint_flags, first_flare
+from trialsim.analysis.endpoints import ENDPOINT_SPECS, Trial, endpoint_flags, first_flare
 from trialsim.analysis.survival import SURVIVAL_FIELDS, compare_survival, km_median
 from trialsim.config.scenario import Scenario
 from trialsim.core.jit import jit
-from trialsim.core.rng import STAGE_REDUCED, counter_uniforms, replicate_keys
+from trialsim.core.rng import STAGE_REDUCED, counter_uniforms, replicate_key, replicate_keys
 from trialsim.model.course import (
     CourseParams,
     CoursePatients,
     amplitudes,
     course_params,
+    run_course,
     simulate_course,
 )
 from trialsim.model.population import (
@@ -60,9 +61,12 @@ from trialsim.model.population import (
 from trialsim.model.protocol import n_visits, visit_of_week
 from trialsim.model.randomization import (
     factor_codes,
+    randomize,
     randomize_kernel,
+    strata_indicators,
     strata_matrix,
     stratum_codes,
+    stratum_index,
 )
 
 
@@ -319,4 +323,38 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
     return res
 
 
-__all__ = ["Plan", "ChunkResult", "run_chunk", "RESULT_FIELDS"]
+class ReplicatePatients:
+    """The patients of a scenario's replicates, one by one, from the stage functions that
+    the compiled trial runs with the same draws: ``patients(r)`` is the trial that
+    ``run_chunk(scenario, r, r + 1)`` analyses, patient for patient
+    (tests/integration/test_engine_wiring.py). For what a trial's summary does not keep, such
+    as a subgroup's responders (the calibration's subgroup targets).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The responders of a ``constant_response`` reduced model are not drawn here (the
+        trials' ``constant_response`` is None): only the mechanistic endpoints.
+    """
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.population = PopulationModel(scenario)
+        self.course = course_params(scenario)
+        des = scenario.design
+        self.allocation = np.array([des.arms[a].allocation for a in des.arms])
+        self.doses = np.array([des.arms[a].dose_mg_kg for a in des.arms])
+
+    def __call__(self, r: int) -> Trial:
+        """Replicate ``r``: the enrolled cohort, each patient's arm (an index into
+        ``design.arms``) and course."""
+        sc, des = self.scenario, self.scenario.design
+        key = replicate_key(sc.seed, r)
+        cohort, _ = self.population.enroll(des.sample_size, key)
+        x, _ = strata_indicators(cohort, des)
+        arm = randomize(stratum_index(x), self.allocation, des.block_multiplier, key)
+        course = run_course(sc, cohort, self.doses[arm], key, self.course)
+        return Trial(cohort, arm, course)
+
+
+__all__ = ["Plan", "ChunkResult", "run_chunk", "RESULT_FIELDS", "ReplicatePatients"]
