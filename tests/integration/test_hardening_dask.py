@@ -271,11 +271,14 @@ def test_a_cluster_lost_mid_run_is_a_user_error_and_the_checkpoint_is_kept(loss,
     assert not (out / "summary.csv").exists()
 
 
-def test_a_worker_lost_between_finishing_a_chunk_and_handing_it_over(tiny, monkeypatch):
-    """The race behind a CI hang: a chunk finished on the only worker, which died before the
-    client fetched the result. Dask then computes the chunk again, by no one; fetching it
-    without a watch waited forever. Made deterministic here: the worker is closed the moment
-    the client learns that the first chunk finished."""
+@pytest.mark.parametrize("loss", ["worker", "scheduler", "connection"])
+def test_a_cluster_lost_between_finishing_a_chunk_and_handing_it_over(loss, tiny,
+                                                                      monkeypatch):
+    """The races behind two CI failures: a chunk finished on the only worker, which died
+    before the client fetched the result, so dask computes the chunk again, by no one
+    (fetching it without a watch waited forever); or the scheduler died then, and the fetch
+    found its connection closed (a traceback). Made deterministic here: the worker (or the
+    scheduler) is closed the moment the client learns that the first chunk finished."""
     from distributed.utils import sync
 
     from trialsim.run.backends import ChunkTask, execute
@@ -287,11 +290,21 @@ def test_a_worker_lost_between_finishing_a_chunk_and_handing_it_over(tiny, monke
     class LoseTheWorker(real):
         def __next__(self):
             future = super().__next__()
-            for worker in list(cluster.workers.values()):
-                sync(cluster.loop, worker.close)
+            if loss == "worker":
+                for worker in list(cluster.workers.values()):
+                    sync(cluster.loop, worker.close)
+            elif loss == "scheduler":
+                sync(cluster.loop, cluster.scheduler.close)
             return future
 
+    def closed(self, timeout=None):  # the scheduler's connection closed during the fetch
+        from distributed.comm import CommClosedError
+
+        raise CommClosedError("in <TCP (closed) ConnectionPool.gather>: Stream is closed")
+
     monkeypatch.setattr(distributed, "as_completed", LoseTheWorker)
+    if loss == "connection":
+        monkeypatch.setattr(distributed.Future, "result", closed)
     outcome: dict = {}
 
     def run() -> None:
@@ -310,5 +323,7 @@ def test_a_worker_lost_between_finishing_a_chunk_and_handing_it_over(tiny, monke
         hung = thread.is_alive()
     assert not hung, "the run waited for a result no worker would compute"
     error = outcome.get("error")
-    assert isinstance(error, ScenarioError), error
-    assert "lost its workers mid-run and none joined within 3 s" in str(error)
+    assert isinstance(error, ScenarioError), repr(error)
+    expected = ("lost its workers mid-run and none joined within 3 s" if loss == "worker"
+                else "the connection to the dask scheduler was lost mid-run")
+    assert expected in str(error)

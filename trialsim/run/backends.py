@@ -461,6 +461,7 @@ def _execute_dask(scenarios, tasks, n_jobs, scheduler, timeout, max_pending):
     from concurrent.futures import CancelledError
 
     from dask.distributed import KilledWorker, as_completed, wait
+    from distributed.comm import CommClosedError
 
     client, cluster, timeout = _dask_client(n_jobs, scheduler, timeout)
     lost = False
@@ -500,7 +501,8 @@ def _execute_dask(scenarios, tasks, n_jobs, scheduler, timeout, max_pending):
 
         try:
             yield from _bounded(tasks, window, submit, next_done, abort)
-        except CancelledError:  # by dask, when the client lost its scheduler
+        except (CancelledError, CommClosedError):  # the client lost its scheduler: dask
+            # cancels the futures, or the fetch of a finished one finds the connection closed
             lost = True
             raise ScenarioError(
                 f"{where}: the connection to the dask scheduler was lost mid-run; check the "
