@@ -666,7 +666,7 @@ class CalibrationResult:
                 rows.append({
                     "scenario": scen, "endpoint": endpoint, "week": week, "kind": kind,
                     "subgroup": sub,
-                    "contrast": f"{cmp2.split('_vs_')[0]}_vs_{cmp.split('_vs_')[0]}",
+                    "contrast": f"{arm2}_vs_{arm}",
                     "published_ratio": float(np.exp(obs)),
                     "published_ci_low": float(np.exp(obs - Z_95 * se_trial)),
                     "published_ci_high": float(np.exp(obs + Z_95 * se_trial)),

@@ -338,22 +338,18 @@ class ReplicatePatients:
     """
 
     def __init__(self, scenario: Scenario) -> None:
-        self.scenario = scenario
-        self.population = PopulationModel(scenario)
-        self.course = course_params(scenario)
-        des = scenario.design
-        self.allocation = np.array([des.arms[a].allocation for a in des.arms])
-        self.doses = np.array([des.arms[a].dose_mg_kg for a in des.arms])
+        self.plan = _plan(scenario)  # the compiled trial's own, built once per process
 
     def __call__(self, r: int) -> Trial:
         """Replicate ``r``: the enrolled cohort, each patient's arm (an index into
         ``design.arms``) and course."""
-        sc, des = self.scenario, self.scenario.design
+        plan = self.plan
+        sc, des = plan.scenario, plan.scenario.design
         key = replicate_key(sc.seed, r)
-        cohort, _ = self.population.enroll(des.sample_size, key)
+        cohort, _ = plan.population.enroll(des.sample_size, key)
         x, _ = strata_indicators(cohort, des)
-        arm = randomize(stratum_index(x), self.allocation, des.block_multiplier, key)
-        course = run_course(sc, cohort, self.doses[arm], key, self.course)
+        arm = randomize(stratum_index(x), plan.allocation, des.block_multiplier, key)
+        course = run_course(sc, cohort, plan.doses[arm], key, plan.course)
         return Trial(cohort, arm, course)
 
 
