@@ -357,6 +357,15 @@ def breaks_steroid_rule""",
         why="the drug effect never wanes",
     ),
     Mutation(
+        name="calibration_prior_ignored",
+        path="trialsim/experiments/calibration.py",
+        find="for v in (self.prior.interval if self.prior else self.bounds))",
+        replace="for v in self.bounds)",
+        tests=("tests/integration/test_calibrate_explain.py::"
+               "test_an_informative_prior_replaces_the_bounds_prior",),
+        why="a parameter's informative prior is replaced by its bounds' (centre and SD)",
+    ),
+    Mutation(
         name="taper_floor_ignored",
         path="trialsim/model/course.py",
         find="return max(floor_mg, dose * (1.0 - fraction))",

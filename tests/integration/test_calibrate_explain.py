@@ -157,9 +157,10 @@ def test_calibrate_names_a_target_whose_moment_cannot_be_simulated(tmp_path, cap
     assert "bliss52:sri8:w4:bel1_vs_placebo:crude" in err and "not finite" in err
 
 
-def _spec_with_waning(tmp_path, alone=False):
+def _spec_with_waning(tmp_path, alone=False, prior=None):
     """The small spec plus the waning half-life, which week-52 targets cannot inform (the
-    effect wanes only after week 52); ``alone``: the only free parameter."""
+    effect wanes only after week 52); ``alone``: the only free parameter; ``prior``: its
+    informative prior."""
     from trialsim.experiments.calibration import load_spec
 
     p = small_spec(tmp_path, covariance_replicates=20)
@@ -167,8 +168,10 @@ def _spec_with_waning(tmp_path, alone=False):
     if alone:
         spec["parameters"] = {}
     spec["parameters"]["waning"] = {"paths": ["drug.waning_half_life_weeks"],
-                                    "bounds": [4.0, 400.0], "scale": "log", "start": 10.0,
-                                    "why": "test"}
+                                    "bounds": [2.0, 400.0] if prior else [4.0, 400.0],
+                                    "scale": "log", "start": 10.0, "why": "test"}
+    if prior:
+        spec["parameters"]["waning"]["prior"] = prior
     p.write_text(yaml.safe_dump(spec))
     return load_spec(p)
 
@@ -195,6 +198,42 @@ def test_calibrate_holds_an_uninformed_parameter_by_its_prior(tmp_path):
     r = np.linalg.solve(np.linalg.cholesky(res.sampling_cov[np.ix_(fitted, fitted)]),
                         (res.simulated - [t.observed for t in spec.targets])[fitted])
     assert 2 * res.cost == pytest.approx(float(r @ r), rel=1e-9)
+
+
+def test_an_informative_prior_replaces_the_bounds_prior(tmp_path):
+    """A parameter's own prior (a 95% interval, log scale here) replaces its bounds' weak
+    one: an uninformed parameter ends at the interval's geometric centre, with the prior's SD
+    ((log 24 - log 3) / 3.92) in its covariance, not the range's (log 200 / 4), and the
+    table says where the prior comes from."""
+    from trialsim.experiments.calibration import calibrate
+
+    prior = {"interval": [3.0, 24.0], "source": "a test's source"}
+    spec, scenarios = _spec_with_waning(tmp_path, alone=True, prior=prior)
+    res = calibrate(spec, scenarios, max_evaluations=10, log=None)
+    assert res.theta[0] == pytest.approx(np.sqrt(3.0 * 24.0), rel=1e-3)
+    inflate = 1.0 + np.mean([t.n or 300 for t in spec.targets]) / spec.patients_per_arm
+    assert np.sqrt(res.cov[0, 0]) == pytest.approx(
+        np.log(8.0) / (2 * 1.959964) * np.sqrt(inflate), rel=1e-5)
+    row = res.parameter_table().iloc[0]
+    assert (row.prior_low, row.prior_high, row.prior_source) == (3.0, 24.0, "a test's source")
+
+
+@pytest.mark.parametrize("prior, message", [
+    ({"interval": [24.0, 3.0], "source": "x"}, "must be increasing"),
+    ({"interval": [1.0, 24.0], "source": "x"}, "inside the bounds"),
+    ({"interval": [3.0, 24.0], "source": ""}, "source"),
+    ({"interval": [3.0, 24.0]}, "source"),
+])
+def test_a_bad_prior_is_refused_with_its_path(tmp_path, capsys, prior, message):
+    p = small_spec(tmp_path)
+    spec = yaml.safe_load(p.read_text())
+    spec["parameters"]["waning"] = {"paths": ["drug.waning_half_life_weeks"],
+                                    "bounds": [2.0, 400.0], "scale": "log", "prior": prior}
+    p.write_text(yaml.safe_dump(spec))
+    assert main(["calibrate", str(p), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "parameters.waning" in err and message in err
+    assert not (tmp_path / "o").exists()
 
 
 def test_a_held_out_fit_starts_from_the_centre_of_the_ranges(tmp_path):

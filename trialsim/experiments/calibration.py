@@ -56,6 +56,21 @@ from trialsim.run.trial import Plan, ReplicatePatients, run_chunk
 LOG_OR = RESULT_FIELDS.index("log_or")
 
 
+class Prior(Model):
+    """An informative normal prior on a free parameter's optimizer scale (log where the
+    parameter is fitted on a log scale), given by its central 95% interval in natural units
+    and where that interval comes from."""
+
+    interval: tuple[float, float]
+    source: Annotated[str, Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _check(self) -> Prior:
+        if not self.interval[0] < self.interval[1]:
+            raise ValueError(f"interval {list(self.interval)} must be increasing")
+        return self
+
+
 class FreeParameter(Model):
     """One fitted value shared by every path listed (tying, e.g., two regions' effects)."""
 
@@ -67,6 +82,8 @@ class FreeParameter(Model):
     #: as an EC50); its CI is then exp(log value ± z se)
     scale: Literal["linear", "log"] = "linear"
     why: str = ""
+    #: an informative prior in place of the bounds' weak one (``prior_sds``); null = the bounds'
+    prior: Prior | None = None
 
     @model_validator(mode="after")
     def _check(self) -> FreeParameter:
@@ -76,7 +93,23 @@ class FreeParameter(Model):
             raise ValueError(f"bounds {self.bounds} must be increasing")
         if self.scale == "log" and self.bounds[0] <= 0:
             raise ValueError(f"a log-scale parameter needs positive bounds, not {self.bounds}")
+        if self.prior is not None and not (
+                self.bounds[0] <= self.prior.interval[0] < self.prior.interval[1]
+                <= self.bounds[1]):
+            raise ValueError(f"prior.interval {list(self.prior.interval)} must lie inside the "
+                             f"bounds {list(self.bounds)}")
         return self
+
+    def prior_normal(self, prior_sds: float) -> tuple[float, float]:
+        """Centre and SD of the parameter's prior on the optimizer's scale: its informative
+        prior's (95% interval = centre ± 1.96 SD), else the bounds' weak one (centred in the
+        range, SD = range / ``prior_sds``; SD inf when ``prior_sds`` is 0: no prior)."""
+        log = self.scale == "log"
+        lo, hi = (np.log(v) if log else v
+                  for v in (self.prior.interval if self.prior else self.bounds))
+        if self.prior is not None:
+            return float((lo + hi) / 2), float((hi - lo) / (2 * Z_95))
+        return float((lo + hi) / 2), float((hi - lo) / prior_sds) if prior_sds else float("inf")
 
 
 def to_optimizer_scale(values: np.ndarray, logs: np.ndarray) -> np.ndarray:
@@ -262,7 +295,8 @@ class CalibrationSpec(Model):
     #: shrinkage of that correlation matrix toward the identity (keeps it well conditioned)
     shrinkage: Annotated[float, Field(ge=0.0, le=1.0)] = 0.05
     #: the bounds as a weak prior in the objective and the covariance: each parameter a
-    #: normal centred in its range with SD = range / ``prior_sds`` (optimizer scale); 0 = none
+    #: normal centred in its range with SD = range / ``prior_sds`` (optimizer scale); 0 = none.
+    #: A parameter's own ``prior`` replaces it.
     prior_sds: Annotated[float, Field(ge=0.0, le=100.0)] = 4.0
 
     @model_validator(mode="after")
@@ -586,6 +620,10 @@ class CalibrationResult:
                 "lower_bound": p.bounds[0],
                 "upper_bound": p.bounds[1],
                 "at_bound": bool(np.isclose(self.theta[j], p.bounds, rtol=1e-3).any()),
+                # an informative prior's 95% interval (empty: the bounds' weak prior)
+                "prior_low": p.prior.interval[0] if p.prior else np.nan,
+                "prior_high": p.prior.interval[1] if p.prior else np.nan,
+                "prior_source": p.prior.source if p.prior else "",
                 "identified_by": "; ".join(labels[i] for i in top if sens[i, j] > 0),
                 "why": p.why,
             })
@@ -740,6 +778,10 @@ def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
 
     lo, hi = to_x(lo_nat), to_x(hi_nat)
     centre, width = (lo + hi) / 2.0, hi - lo
+    # the prior of each parameter: its informative one, else the bounds' weak one
+    prior_centre, prior_sd = (np.array(v) for v in
+                              zip(*(p.prior_normal(spec.prior_sds) for p in params), strict=True))
+    any_prior = bool(np.isfinite(prior_sd).any())
     if hold_out is None:
         start = np.clip(start_values(spec, scenarios), lo_nat, hi_nat)
     else:
@@ -777,9 +819,9 @@ def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
         return np.concatenate([r, prior_residuals(x)])
 
     def prior_residuals(x):
-        if spec.prior_sds == 0.0:
+        if not any_prior:
             return np.zeros(0)
-        return (x - centre) / (width / spec.prior_sds)
+        return (x - prior_centre) / prior_sd  # 0 where a parameter has no prior (SD inf)
 
     fit = optimize.least_squares(
         residuals, x0, bounds=(lo, hi), method=spec.method, x_scale=width,
@@ -802,7 +844,7 @@ def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
     # the bounds' weak prior (as in the objective): a parameter the fitted targets do not
     # inform (the waning after week 52 when only BLISS-52 is fitted) keeps the uncertainty of
     # its range instead of none
-    prior_precision = np.diag((spec.prior_sds / width) ** 2)
+    prior_precision = np.diag(1.0 / prior_sd**2)
     cov = np.linalg.inv(whitened.T @ whitened + prior_precision) * inflate
     data = np.linalg.solve(chol, (simulated - obs)[fitted])
     return CalibrationResult(
