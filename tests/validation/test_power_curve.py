@@ -30,7 +30,7 @@ FAST = {
     "analysis.endpoints": ["sri4"],
     "drug.onset_lag_weeks": 0.0,
     "drug.onset_weeks": 2.0,
-    "drug.emax": 1.0,
+    "drug.emax": 1.4,
 }
 
 

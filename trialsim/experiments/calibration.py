@@ -14,8 +14,9 @@ are the same patients). Their sampling covariance ``S`` has the published SEs on
 and the correlations of the same moments across ``covariance_replicates`` simulated trials of
 the published designs, shrunk slightly toward the identity (``sampling_covariance``). The
 objective is the GMM distance with weight ``S⁻¹`` (the efficient choice), so Hansen's J
-tests the model's fit, and the estimate's covariance is ``(G' S⁻¹ G)⁻¹`` (the sandwich
-with efficient weights), ``G`` the moments' gradient, inflated by ``1 + n_published /
+tests the model's fit, and the estimate's covariance is ``(G' S⁻¹ G / c + P)⁻¹`` (the
+sandwich with efficient weights, plus the priors' precision ``P``: the bounds' weak prior or
+a parameter's own informative one), ``G`` the moments' gradient, ``c = 1 + n_published /
 n_simulated`` for simulation noise. It is an asymptotic normal approximation: a
 likelihood-free alternative (ABC, a bootstrap over the published moments) would avoid it at
 the cost of thousands of fits. The gradient also gives every moment's prediction interval for
@@ -62,7 +63,11 @@ class Prior(Model):
     and where that interval comes from."""
 
     interval: tuple[float, float]
-    source: Annotated[str, Field(min_length=1)]
+    source: Annotated[str, Field(pattern=r"\S")]
+    #: the spec's scenarios whose published results the prior restates: a fit holding one
+    #: of them out (leave-one-trial-out) uses the bounds' weak prior instead, so that nothing
+    #: of the held-out trial enters its prediction
+    uses: list[str] = []
 
     @model_validator(mode="after")
     def _check(self) -> Prior:
@@ -100,14 +105,17 @@ class FreeParameter(Model):
                              f"bounds {list(self.bounds)}")
         return self
 
-    def prior_normal(self, prior_sds: float) -> tuple[float, float]:
+    def prior_normal(self, prior_sds: float,
+                     hold_out: str | None = None) -> tuple[float, float]:
         """Centre and SD of the parameter's prior on the optimizer's scale: its informative
-        prior's (95% interval = centre ± 1.96 SD), else the bounds' weak one (centred in the
-        range, SD = range / ``prior_sds``; SD inf when ``prior_sds`` is 0: no prior)."""
+        prior's (95% interval = centre ± 1.96 SD) unless ``hold_out`` is among the trials
+        the prior ``uses``, else the bounds' weak one (centred in the range, SD = range /
+        ``prior_sds``; SD inf when ``prior_sds`` is 0: no prior)."""
         log = self.scale == "log"
+        prior = self.prior if self.prior and hold_out not in self.prior.uses else None
         lo, hi = (np.log(v) if log else v
-                  for v in (self.prior.interval if self.prior else self.bounds))
-        if self.prior is not None:
+                  for v in (prior.interval if prior else self.bounds))
+        if prior is not None:
             return float((lo + hi) / 2), float((hi - lo) / (2 * Z_95))
         return float((lo + hi) / 2), float((hi - lo) / prior_sds) if prior_sds else float("inf")
 
@@ -315,6 +323,12 @@ class CalibrationSpec(Model):
                         f"target {t.label} names scenario {name!r}; defined: "
                         f"{', '.join(self.scenarios)}"
                     )
+        for pname, p in self.parameters.items():
+            for name in p.prior.uses if p.prior else []:
+                if name not in self.scenarios:
+                    raise ValueError(
+                        f"parameters.{pname}.prior.uses names scenario {name!r}; defined: "
+                        f"{', '.join(self.scenarios)}")
         return self
 
 
@@ -756,12 +770,16 @@ def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
     that covariance as a weak prior (each parameter normal, centred in its range, SD = range /
     ``prior_sds`` on the optimizer's scale: pseudo-residuals beside the whitened moments), so
     that a direction the targets do not inform is held by its range, and carries its
-    uncertainty, instead of staying wherever the optimizer started.
+    uncertainty, instead of staying wherever the optimizer started; a parameter's own
+    informative ``prior`` replaces its bounds' (``FreeParameter.prior_normal``). The
+    covariance is ``(G' S⁻¹ G / inflation + P)⁻¹``, ``P`` the priors' precision: the
+    simulation noise inflates the moments' information, not the prior's.
 
     ``hold_out`` names a scenario whose targets are not fitted but predicted, each with its
     prediction interval (leave-one-trial-out cross-validation). A held-out fit starts from
     the centre of every parameter's range, not from the shipped values (which were fitted to
-    the held-out trial too): its prediction owes nothing to the trial it predicts.
+    the held-out trial too), and drops every informative prior that ``uses`` the held-out
+    trial (for the bounds' weak one): its prediction owes nothing to the trial it predicts.
     """
     check_hold_out(scenarios, hold_out)
     sim = MomentSimulator(spec, scenarios)
@@ -780,7 +798,8 @@ def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
     centre, width = (lo + hi) / 2.0, hi - lo
     # the prior of each parameter: its informative one, else the bounds' weak one
     prior_centre, prior_sd = (np.array(v) for v in
-                              zip(*(p.prior_normal(spec.prior_sds) for p in params), strict=True))
+                              zip(*(p.prior_normal(spec.prior_sds, hold_out) for p in params),
+                                  strict=True))
     any_prior = bool(np.isfinite(prior_sd).any())
     if hold_out is None:
         start = np.clip(start_values(spec, scenarios), lo_nat, hi_nat)
@@ -796,7 +815,7 @@ def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
         held = f" without {hold_out}" if hold_out else ""
         print(f"trialsim: warning: {int(fitted.sum())} fitted targets{held} for "
               f"{len(params)} parameters: the fit is not identified (fewer moments than "
-              "parameters; only the bounds' weak prior bounds the covariance)", file=sys.stderr)
+              "parameters; only the priors bound the covariance)", file=sys.stderr)
     obs = np.array([t.observed for t in spec.targets])
     if log:
         log(f"  sampling covariance from {spec.covariance_replicates} trials per scenario")
@@ -841,11 +860,11 @@ def calibrate(spec: CalibrationSpec, scenarios: dict[str, Scenario],
     n_pub = np.array([t.n or 300 for t in spec.targets], dtype=float)
     inflate = 1.0 + float(np.mean(n_pub)) / spec.patients_per_arm
     whitened = np.linalg.solve(chol, gradient[fitted])
-    # the bounds' weak prior (as in the objective): a parameter the fitted targets do not
-    # inform (the waning after week 52 when only BLISS-52 is fitted) keeps the uncertainty of
-    # its range instead of none
+    # the priors (as in the objective): a parameter the fitted targets do not inform (the
+    # waning after week 52 when only BLISS-52 is fitted) keeps its prior's uncertainty
+    # instead of none; the simulated moments' noise inflates their variance, not the prior's
     prior_precision = np.diag(1.0 / prior_sd**2)
-    cov = np.linalg.inv(whitened.T @ whitened + prior_precision) * inflate
+    cov = np.linalg.inv(whitened.T @ whitened / inflate + prior_precision)
     data = np.linalg.solve(chol, (simulated - obs)[fitted])
     return CalibrationResult(
         spec=spec, theta=theta, cov=cov, start=start, simulated=simulated, gradient=gradient,

@@ -514,10 +514,17 @@ def _execute_dask(scenarios, tasks, n_jobs, scheduler, timeout, max_pending):
                 "workers may be short of memory: give them more, or a smaller "
                 "engine.chunk_size"
             ) from None
+        except BaseException:
+            lost = True  # stopped by an error (e.g. the workers lost): nothing more to report
+            raise
     finally:
         if lost or client.status != "running":
-            # dask logs its own failed reconnection, with a traceback, as the client closes
+            # dask logs its own failed reconnection, with a traceback, as the client closes;
+            # and a result fetch cut short by the error leaves a gather task that fails with
+            # AllExit when the client closes, which asyncio reports (with a traceback) when the
+            # task is collected: the user has had the one-line error already
             logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
+            logging.getLogger("asyncio").setLevel(logging.CRITICAL)
         client.close()
         if cluster is not None:
             cluster.close()
