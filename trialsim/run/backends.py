@@ -464,7 +464,7 @@ def _execute_dask(scenarios, tasks, n_jobs, scheduler, timeout, max_pending):
     from distributed.comm import CommClosedError
 
     client, cluster, timeout = _dask_client(n_jobs, scheduler, timeout)
-    lost = False
+    failed = False
     try:
         where = f"--scheduler {scheduler}" if scheduler is not None else "--backend dask"
         threads = check_workers(client, timeout, where)
@@ -503,7 +503,6 @@ def _execute_dask(scenarios, tasks, n_jobs, scheduler, timeout, max_pending):
             yield from _bounded(tasks, window, submit, next_done, abort)
         except (CancelledError, CommClosedError):  # the client lost its scheduler: dask
             # cancels the futures, or the fetch of a finished one finds the connection closed
-            lost = True
             raise ScenarioError(
                 f"{where}: the connection to the dask scheduler was lost mid-run; check the "
                 "scheduler and run the command again"
@@ -514,11 +513,11 @@ def _execute_dask(scenarios, tasks, n_jobs, scheduler, timeout, max_pending):
                 "workers may be short of memory: give them more, or a smaller "
                 "engine.chunk_size"
             ) from None
-        except BaseException:
-            lost = True  # stopped by an error (e.g. the workers lost): nothing more to report
-            raise
+    except BaseException:
+        failed = True  # stopped by an error (e.g. the cluster lost): nothing more to report
+        raise
     finally:
-        if lost or client.status != "running":
+        if failed or client.status != "running":
             # dask logs its own failed reconnection, with a traceback, as the client closes;
             # and a result fetch cut short by the error leaves a gather task that fails with
             # AllExit when the client closes, which asyncio reports (with a traceback) when the
