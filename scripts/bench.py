@@ -5,7 +5,9 @@ trials per second serial and with 2 jobs (after a warm-up that loads the compile
 every worker); wall time of a large run (default 10,000 trials, 2 jobs); the RNG bound (the
 time a numba kernel needs to make as many uniforms and normals as the engine makes per
 trial, from a passed numpy Generator; and with the engine's own counter generator); trials per
-second of the plain reference implementation (``tests/reference_model/plain.py``); peak RSS
+second of the plain reference implementation (``tests/reference_model/plain.py``); the cost
+of the subgroup analyses (serial trials per second without them over with the defaults, and
+over with every endpoint analysed within subgroups); peak RSS
 of a fresh process running 1,000 and 100,000 replicates (the run streams its replicates to
 disk: the target is 100,000 within 1.1x of 1,000).
 
@@ -27,6 +29,7 @@ import numpy as np
 from numba import njit
 
 from trialsim import __version__, load_scenario
+from trialsim.config.scenario import with_overrides
 from trialsim.core.io import write_json
 from trialsim.core.rng import normal_quantile, philox4x32_lanes, replicate_key
 from trialsim.run.simulate import simulate
@@ -168,6 +171,13 @@ def main() -> None:
     simulate(sc, replicates=4, n_jobs=2, chunk_size=1, progress=False)
     serial, serial_wall = trials_per_second(sc, args.replicates, 1)
     parallel, parallel_wall = trials_per_second(sc, args.replicates, 2)
+    # subgroup analyses (issue 10: at most 2x the trial without them), serial, same replicates
+    no_sg = with_overrides(sc, {"analysis.subgroups.factors": [], "analysis.subgroups.custom": {}})
+    all_sg = with_overrides(sc, {"analysis.subgroups.endpoints": list(sc.analysis.endpoints)})
+    for extra in (no_sg, all_sg):
+        simulate(extra, replicates=2, n_jobs=1, progress=False)
+    without, _ = trials_per_second(no_sg, args.replicates, 1)
+    every, _ = trials_per_second(all_sg, args.replicates, 1)
     draws = engine_draws(sc)
     bound, _ = rng_bounds(draws["used_uniforms"], draws["used_normals"])
     _, bound_counter = rng_bounds(draws["slot_uniforms"], draws["slot_normals"])
@@ -181,6 +191,10 @@ def main() -> None:
         "two_jobs_trials_per_second": round(parallel, 2),
         "two_jobs_wall_seconds": round(parallel_wall, 3),
         "speedup_two_jobs": round(parallel / serial, 3),
+        "subgroup_levels": Plan(sc).subgroups.n_levels,
+        "serial_trials_per_second_without_subgroups": round(without, 2),
+        "cost_ratio_subgroups_default": round(without / serial, 3),
+        "cost_ratio_subgroups_every_endpoint": round(without / every, 3),
         **{f"{k}_per_trial": val for k, val in draws.items()},
         "rng_bound_seconds_per_trial": round(bound, 6),
         "rng_bound_counter_seconds_per_trial": round(bound_counter, 6),

@@ -51,6 +51,8 @@ def test_cli_run_writes_every_output(tmp_path, capsys):
         "power.png",
         "odds_ratio_distribution.png",
         "sledai_trajectory.png",
+        "forest_sri4_week12.png",
+        "forest_sri4_week24.png",
     ):
         assert (out / f).stat().st_size > 0, f
     assert not list(out.glob(".*tmp")) and not list(out.parent.glob(".*staging*"))
@@ -61,6 +63,8 @@ def test_cli_run_writes_every_output(tmp_path, capsys):
         "week",
         "arm",
         "comparison",
+        "subgroup",
+        "level",
         "statistic",
         "value",
         "mcse",

@@ -30,7 +30,7 @@ from trialsim.model.population import PopulationModel
 from trialsim.model.randomization import randomize, strata_indicators, stratum_index
 from trialsim.run.simulate import simulate
 from trialsim.run.trial import ChunkResult, Plan, run_chunk
-from trialsim.summarize.tables import summarize
+from trialsim.summarize.tables import summarize, whole_trial
 
 F = {name: k for k, name in enumerate(RESULT_FIELDS)}
 S = {name: k for k, name in enumerate(SURVIVAL_FIELDS)}
@@ -217,7 +217,7 @@ def test_power_favoring_treatment_counts_the_right_side(strong_drug):
     fake.analysis[:, :, :, F["log_or"]] = np.where(np.arange(r) < 3, 0.5, -0.5)[:, None, None]
     fake.flare_analysis[:, :, S["p_logrank"]] = 0.001
     fake.flare_analysis[:, :, S["log_hr"]] = np.where(np.arange(r) < 5, -0.3, 0.3)[:, None]
-    table = summarize(plan, fake)
+    table = whole_trial(summarize(plan, fake))
     fav = table[table["statistic"] == "power_favoring_treatment"]
     binary = fav[fav["endpoint"] != "time_to_first_flare"]["value"]
     flare = fav[fav["endpoint"] == "time_to_first_flare"]["value"]

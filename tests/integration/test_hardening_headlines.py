@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from trialsim.cli import main
+from trialsim.core.io import whole_trial
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = str(ROOT / "configs/bliss76.yaml")
@@ -40,7 +41,7 @@ def test_one_replicate_prints_no_zero_mcse(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "MCSE 0.000" not in printed and "MCSE 0.00)" not in printed
     assert "MCSE undefined" in printed and "at least 2" in printed
-    summary = pd.read_csv(out / "summary.csv")
+    summary = whole_trial(pd.read_csv(out / "summary.csv"))
     assert not (summary.mcse == 0).any()
     assert summary.mcse.isna().all()
 
@@ -53,7 +54,7 @@ def test_a_headline_on_few_analysable_trials_is_flagged(tmp_path, capsys):
                "--out", str(out)])
     assert rc == 0
     printed = capsys.readouterr().out
-    summary = pd.read_csv(out / "summary.csv")
+    summary = whole_trial(pd.read_csv(out / "summary.csv"))
     sel = summary[(summary.endpoint == "sri4") & (summary.week == 52)
                   & (summary.statistic == "analyzable")].set_index("comparison").value
     assert (sel < 0.5).all()

@@ -227,7 +227,8 @@ def test_a_rerun_with_other_arms_and_seed_leaves_no_stale_output(tmp_path):
     run's files (its PNGs) is left beside the second run's tables."""
     out = tmp_path / "res"
     assert main(run_args(out, seed=1, figures=True)) == 0
-    assert names(out) == RUN_OUTPUTS | RUN_FIGURES
+    forests = {n for n in names(out) if n.startswith("forest_")}
+    assert forests and names(out) == RUN_OUTPUTS | RUN_FIGURES | forests
     add_others(out)
     assert main(run_args(out, *TWO_ARMS, seed=2)) == 0
     assert names(out) == RUN_OUTPUTS | OTHERS

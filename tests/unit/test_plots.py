@@ -68,7 +68,9 @@ def make_summary(scenario: str = "base") -> pd.DataFrame:
                 rows.append((scenario, e, w, "", c, "odds_ratio_q025", 0.9, np.nan))
                 rows.append((scenario, e, w, "", c, "odds_ratio_q975", 2.4, np.nan))
                 rows.append((scenario, e, w, "", c, "risk_difference_mean", 0.1, 0.003))
-    return pd.DataFrame(rows, columns=list(plots.SUMMARY_COLUMNS))
+    old = [c for c in plots.SUMMARY_COLUMNS if c not in ("subgroup", "level")]
+    df = pd.DataFrame(rows, columns=old).assign(subgroup="", level="")
+    return df[list(plots.SUMMARY_COLUMNS)]
 
 
 def make_replicates(seed: int = 1, n_nan: int = 0) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from trialsim.analysis.comparisons import RESULT_FIELDS
 from trialsim.run.simulate import simulate
 from trialsim.run.trial import ChunkResult, Plan
 from trialsim.summarize.reduce import PartWriter, Reducer, Welford, dataset_columns, trial_table
-from trialsim.summarize.tables import baseline_table, summarize, trajectory_table
+from trialsim.summarize.tables import baseline_table, summarize, trajectory_table, whole_trial
 
 F = {n: i for i, n in enumerate(RESULT_FIELDS)}
 
@@ -37,7 +37,8 @@ def test_welford_matches_two_pass_and_skips_non_finite():
 
 def test_summary_statistics_against_two_pass_numpy(run):
     plan, res = run
-    s = summarize(plan, res).set_index(["endpoint", "week", "arm", "comparison", "statistic"])
+    s = whole_trial(summarize(plan, res)).set_index(
+        ["endpoint", "week", "arm", "comparison", "statistic"])
     alpha = plan.scenario.analysis.alpha
     for t, (e, w) in enumerate(plan.targets):
         for a, arm in enumerate(plan.arms):

@@ -17,7 +17,7 @@ import pytest
 from trialsim.experiments.calibration import binomial_ci
 from trialsim.run.simulate import simulate
 from trialsim.run.trial import Plan
-from trialsim.summarize.tables import summarize
+from trialsim.summarize.tables import summarize, whole_trial
 
 pytestmark = pytest.mark.acceptance
 
@@ -69,7 +69,7 @@ def reproduced(request, bliss52, bliss76):
     plan = Plan(sc)
     res = simulate(sc, replicates=R, n_jobs=2, progress=False)
     RUNS[request.param] = plan, res
-    return request.param, summarize(plan, res)
+    return request.param, whole_trial(summarize(plan, res))
 
 
 def _value(s, **kw):
@@ -125,25 +125,23 @@ def test_flare_hazard_ratios_inside_published_ci(reproduced):
     assert not misses, "\n".join(misses)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 9, not met: at the fit (waning half-life 9.3 weeks under its informative prior) "
-    "BLISS-76's 10 mg/kg power is 0.67 at week 52 and 0.65 at week 76 (paired gap 0.017, MCSE "
-    "0.030): the drug arm falls as published (SRI-4 45.1 -> 38.5 %, published 43.2 -> "
-    "38.5 %), but treatment failures and withdrawals keep accumulating on placebo (35.4 -> "
-    "29.6 %, published 33.8 -> 32.4 %), so the odds ratio hardly falls. Strict: fails as soon "
-    "as the model reproduces the decline."))
-def test_effect_not_sustained_to_week_76(reproduced):
+#: trials of the week-76 test: the decline is a few points of power, so its paired
+#: difference needs more trials than the arm-level checks (MCSE about 0.010 here)
+R_WEEK76 = 3000
+
+
+def test_effect_not_sustained_to_week_76(bliss76):
     """BLISS-76's 10 mg/kg power (significant and favouring the drug) at week 76 is below
     week 52 (published: significant at week 52, not at week 76), by more than twice the MCSE
-    of the paired difference (the same trials at both weeks). A consistency check of the
-    fitted model: the decline comes from the waning half-life's informative prior
-    (configs/calibration.yaml), which the week-76 moments hardly inform."""
-    trial, _ = reproduced
-    if trial != "bliss76":
-        pytest.skip("BLISS-76 only")
+    of the paired difference (the same trials at both weeks). At the fit the decline is
+    small: power 0.63-0.65 at week 52, 4-5 points less at week 76 (the drug arm falls
+    as published, the placebo arm more than published; README, calibration status)."""
     from trialsim.analysis.comparisons import RESULT_FIELDS
+    from trialsim.config.scenario import with_overrides
 
-    plan, res = RUNS["bliss76"]
+    sc = with_overrides(bliss76, {"analysis.subgroups.factors": []})
+    plan = Plan(sc)
+    res = simulate(sc, replicates=R_WEEK76, n_jobs=2, progress=False)
     c = plan.comparisons.index("bel10_vs_placebo")
     a = res.analysis[:, :, c, :]
     favor = (a[..., RESULT_FIELDS.index("p_value")] < plan.trial.alpha) & (
@@ -151,7 +149,7 @@ def test_effect_not_sustained_to_week_76(reproduced):
     w52, w76 = (favor[:, plan.targets.index(("sri4", w))].astype(float) for w in (52, 76))
     diff = w52 - w76
     gap, mcse = diff.mean(), diff.std(ddof=1) / np.sqrt(len(diff))
-    assert gap > 2 * mcse, (w52.mean(), w76.mean(), mcse)
+    assert gap > 2 * mcse, (w52.mean(), w76.mean(), gap, mcse)
 
 
 def test_higher_dose_at_least_as_good_at_week_52(reproduced):

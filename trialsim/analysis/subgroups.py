@@ -1,43 +1,387 @@
-"""Patient subgroups by baseline characteristics: one home for their definitions.
+"""Patient subgroups by baseline characteristics: one home for their definitions and their
+per-trial analysis.
 
-Each subgroup is a function of the enrolled cohort (``Cohort``) giving every patient's
-membership. The names are the vocabulary's (``config.vocab.SUBGROUP_NAMES``), which the
-configuration validates against.
+A subgroup *factor* splits the enrolled patients into *levels*, each level a condition in the
+subgroup expression language (``config.expressions``) over the baseline covariates
+(``vocab.SUBGROUP_COVARIATES``). The predefined factors (``FACTORS``) are written in that
+language, and so are a scenario's own (``analysis.subgroups.custom``: a level ``yes`` for the
+expression and ``no`` for the rest), so one compiled evaluator decides every patient's
+membership (``eval_programs``).
+
+In every replicate the compiled trial then analyses, per level, endpoint, week and
+comparison, the level's patients as the whole trial is analysed (``compare_arms_kernel``:
+arm rates, the stratification-adjusted OR with its CI, the risk difference), and per factor
+the treatment x subgroup interaction: a logistic model of response on treatment, the
+factor's levels and their products with treatment (and the strata), with a Wald chi-square
+test of the product terms (``interaction_kernel``). Levels empty in a replicate, or whose
+model cannot be fitted, are "not analysable" there and counted as such, never an error.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from trialsim.config.vocab import RACES, SUBGROUP_NAMES
+from trialsim.analysis.logistic import (
+    _cholesky,
+    _cholesky_solve,
+    drop_constant_columns,
+    fit_logistic_grouped,
+)
+from trialsim.config.expressions import (
+    AND,
+    EQ,
+    GE,
+    GT,
+    LE,
+    LT,
+    NE,
+    NOT,
+    PUSH_CONST,
+    PUSH_VAR,
+    TRUTH,
+    compile_expression,
+)
+from trialsim.config.vocab import RACES, REGIONS, SUBGROUP_FACTORS, SUBGROUP_NAMES
+from trialsim.core.jit import jit
 from trialsim.model.instruments import HIGH_STEROID_MG
 from trialsim.model.population import Cohort
 
+#: the predefined factors: name -> {level: expression}; each a partition of the patients
+FACTORS: dict[str, dict[str, str]] = {
+    "race": {r: f'race == "{r}"' for r in RACES},
+    "black": {"black": 'race == "black"', "not_black": 'race != "black"'},
+    "region": {r: f'region == "{r}"' for r in REGIONS},
+    "serologically_active": {"yes": "serologically_active", "no": "not serologically_active"},
+    "anti_dsdna": {"positive": "anti_dsdna", "negative": "not anti_dsdna"},
+    "low_complement": {"yes": "low_complement", "no": "not low_complement"},
+    # SELENA-SLEDAI <= 9 / >= 10: the BLISS stratification factor (domain.md §3)
+    "sledai": {"le9": "sledai <= 9", "ge10": "sledai >= 10"},
+    "disease_duration": {"le5y": "disease_duration <= 5", "gt5y": "disease_duration > 5"},
+    "prednisone": {
+        "le7.5mg": f"prednisone <= {HIGH_STEROID_MG}", "gt7.5mg": f"prednisone > {HIGH_STEROID_MG}"
+    },
+    "immunosuppressant": {"yes": "immunosuppressant", "no": "not immunosuppressant"},
+}
+if tuple(FACTORS) != SUBGROUP_FACTORS:  # the schema validates against the vocabulary
+    raise RuntimeError(f"vocab.SUBGROUP_FACTORS {SUBGROUP_FACTORS} != defined {tuple(FACTORS)}")
 
-def serologically_active(cohort: Cohort) -> np.ndarray:
-    """Anti-dsDNA positive and low C3 or C4 at baseline: the "low complement/anti-dsDNA
-    positive" subgroup of the pooled BLISS analysis (van Vollenhoven et al., Ann Rheum Dis
-    2012;71:1343) and of the EMA label (seed 000)."""
-    return cohort.serologically_active
+#: the levels of a scenario's own subgroups (``analysis.subgroups.custom``)
+CUSTOM_LEVELS = ("yes", "no")
+#: fields of the interaction test, last axis of ``interaction_kernel``'s output
+INTERACTION_FIELDS = ("chi2", "df", "p_value")
 
 
-def high_steroid(cohort: Cohort) -> np.ndarray:
-    """On more than 7.5 mg/day prednisone at baseline (seed 000 Table 4)."""
-    return cohort.prednisone > HIGH_STEROID_MG
+@jit
+def covariate_matrix(race, region, sledai, age, weight, duration, prednisone, proteinuria,
+                     pga, female, ana, dsdna, low_c3, low_c4, immunosuppressant, antimalarial):
+    """The baseline covariates of ``vocab.SUBGROUP_COVARIATES``, one row per patient.
+
+    Race and region hold their level's index; yes/no covariates 1.0 or 0.0;
+    ``low_complement`` is low C3 or low C4 and ``serologically_active`` anti-dsDNA positive
+    and low complement (the BLISS subgroup, van Vollenhoven et al. 2012).
+    """
+    n = race.shape[0]
+    out = np.empty((n, 18))
+    for i in range(n):
+        low = low_c3[i] or low_c4[i]
+        out[i, 0] = race[i]
+        out[i, 1] = region[i]
+        out[i, 2] = sledai[i]
+        out[i, 3] = age[i]
+        out[i, 4] = weight[i]
+        out[i, 5] = duration[i]
+        out[i, 6] = prednisone[i]
+        out[i, 7] = proteinuria[i]
+        out[i, 8] = pga[i]
+        out[i, 9] = 1.0 if female[i] else 0.0
+        out[i, 10] = 1.0 if ana[i] else 0.0
+        out[i, 11] = 1.0 if dsdna[i] else 0.0
+        out[i, 12] = 1.0 if low_c3[i] else 0.0
+        out[i, 13] = 1.0 if low_c4[i] else 0.0
+        out[i, 14] = 1.0 if low else 0.0
+        out[i, 15] = 1.0 if (dsdna[i] and low) else 0.0
+        out[i, 16] = 1.0 if immunosuppressant[i] else 0.0
+        out[i, 17] = 1.0 if antimalarial[i] else 0.0
+    return out
 
 
-def black(cohort: Cohort) -> np.ndarray:
-    """Black race (the BLISS and EMBRACE subgroup)."""
-    return cohort.race == RACES.index("black")
+def cohort_covariates(cohort: Cohort) -> np.ndarray:
+    """``covariate_matrix`` of an enrolled ``Cohort``."""
+    c = cohort
+    return covariate_matrix(
+        c.race, c.region, c.sledai.astype(np.float64), c.age, c.weight_kg, c.disease_duration,
+        c.prednisone, c.proteinuria_g, c.pga, c.female, c.ana, c.anti_dsdna, c.low_c3,
+        c.low_c4, c.immunosuppressant, c.antimalarial,
+    )
 
 
+@jit
+def eval_programs(ops, args, starts, cov):
+    """Membership of every patient in every compiled subgroup condition.
+
+    Parameters
+    ----------
+    ops, args : ndarray (int64, float64)
+        The programs' postfix code, concatenated (``config.expressions``).
+    starts : ndarray of int64, shape (n_programs + 1,)
+        Program ``k`` is ``ops[starts[k]:starts[k + 1]]``.
+    cov : ndarray of float64, shape (n_patients, n_covariates)
+        ``covariate_matrix``.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_programs, n_patients)
+    """
+    n_prog = starts.shape[0] - 1
+    n = cov.shape[0]
+    out = np.zeros((n_prog, n), dtype=np.bool_)
+    depth = 1
+    for k in range(n_prog):
+        depth = max(depth, starts[k + 1] - starts[k])
+    stack = np.empty(depth)
+    for k in range(n_prog):
+        for i in range(n):
+            top = 0
+            for pc in range(starts[k], starts[k + 1]):
+                op = ops[pc]
+                if op == PUSH_VAR:
+                    stack[top] = cov[i, int(args[pc])]
+                    top += 1
+                elif op == PUSH_CONST:
+                    stack[top] = args[pc]
+                    top += 1
+                elif op == NOT:
+                    stack[top - 1] = 0.0 if stack[top - 1] != 0.0 else 1.0
+                elif op == TRUTH:
+                    stack[top - 1] = 1.0 if stack[top - 1] != 0.0 else 0.0
+                else:
+                    b = stack[top - 1]
+                    a = stack[top - 2]
+                    top -= 1
+                    if op == LT:
+                        r = a < b
+                    elif op == LE:
+                        r = a <= b
+                    elif op == GT:
+                        r = a > b
+                    elif op == GE:
+                        r = a >= b
+                    elif op == EQ:
+                        r = a == b
+                    elif op == NE:
+                        r = a != b
+                    elif op == AND:
+                        r = a != 0.0 and b != 0.0
+                    else:  # OR
+                        r = a != 0.0 or b != 0.0
+                    stack[top - 1] = 1.0 if r else 0.0
+            out[k, i] = stack[0] != 0.0
+    return out
+
+
+@jit
+def chi2_sf(x, df):
+    """Upper tail of the chi-square distribution with integer ``df`` ≥ 1 at ``x`` ≥ 0
+    (closed forms: the Poisson sum for even df, erfc plus a half-integer series for odd)."""
+    if not x > 0.0:
+        return 1.0
+    h = 0.5 * x
+    if df % 2 == 0:
+        term = math.exp(-h)
+        total = term
+        for j in range(1, df // 2):
+            term *= h / j
+            total += term
+        return min(total, 1.0)
+    total = math.erfc(math.sqrt(h))
+    term = math.exp(-h) * math.sqrt(h) / (0.5 * math.sqrt(math.pi))  # j = 1: h^0.5 / G(1.5)
+    for j in range(1, (df + 1) // 2):
+        total += term
+        term *= h / (j + 0.5)
+    return min(total, 1.0)
+
+
+@jit
+def interaction_kernel(response, arm, code, n_levels, strata, pairs):
+    """Treatment x subgroup interaction test per endpoint and comparison.
+
+    For the patients of the comparison's two arms with a level (``code >= 0``): the logistic
+    model ``response ~ 1 + treated + level dummies + treated x level dummies + strata``
+    (dummies for levels 1 … L-1; columns that are constant or linearly dependent in this
+    trial are dropped, e.g. an empty level or a stratum that is a function of the levels),
+    and the Wald chi-square of the product terms left, with that many degrees of freedom.
+
+    Parameters
+    ----------
+    response : ndarray of uint8, shape (n_endpoints, n_patients)
+    arm : ndarray of int64, shape (n_patients,)
+    code : ndarray of int64, shape (n_patients,)
+        Each patient's level (0 … n_levels - 1), -1 for none.
+    n_levels : int
+    strata : ndarray of float64, shape (n_patients, q)
+    pairs : ndarray of int64, shape (n_comparisons, 2)
+
+    Returns
+    -------
+    ndarray of float64, shape (n_endpoints, n_comparisons, 3)
+        ``INTERACTION_FIELDS``: chi2, df, p (nan, 0, nan when not analysable: fewer than two
+        levels with both arms, or a model that cannot be fitted).
+    """
+    n_end = response.shape[0]
+    n_pat = arm.shape[0]
+    q = strata.shape[1]
+    n_cmp = pairs.shape[0]
+    out = np.empty((n_end, n_cmp, 3))
+    p_full = 2 + 2 * (n_levels - 1) + q
+    for c in range(n_cmp):
+        trt = pairs[c, 0]
+        ctl = pairs[c, 1]
+        m = 0
+        for i in range(n_pat):
+            if (arm[i] == trt or arm[i] == ctl) and code[i] >= 0:
+                m += 1
+        idx = np.empty(m, dtype=np.int64)
+        k = 0
+        for i in range(n_pat):
+            if (arm[i] == trt or arm[i] == ctl) and code[i] >= 0:
+                idx[k] = i
+                k += 1
+        full = np.zeros((m, p_full))
+        for k in range(m):
+            i = idx[k]
+            t = 1.0 if arm[i] == trt else 0.0
+            full[k, 0] = 1.0
+            full[k, 1] = t
+            lv = code[i]
+            if lv >= 1:  # dummy: column 1 + lv; product with treatment: n_levels + lv
+                full[k, 1 + lv] = 1.0
+                full[k, n_levels + lv] = t
+            for j in range(q):
+                full[k, 2 + 2 * (n_levels - 1) + j] = strata[i, j]
+        keep = drop_constant_columns(full, 1)
+        p = keep.shape[0]
+        X = np.empty((m, p))
+        for k in range(m):
+            for j in range(p):
+                X[k, j] = full[k, keep[j]]
+        # positions (in X) of the product terms kept
+        inter = np.empty(p, dtype=np.int64)
+        n_int = 0
+        for j in range(p):
+            if n_levels + 1 <= keep[j] <= 2 * n_levels - 1:
+                inter[n_int] = j
+                n_int += 1
+        y = np.empty(m)
+        for e in range(n_end):
+            out[e, c, 0] = np.nan
+            out[e, c, 1] = 0.0
+            out[e, c, 2] = np.nan
+            if n_int == 0:
+                continue
+            for k in range(m):
+                y[k] = 1.0 if response[e, idx[k]] else 0.0
+            beta, cov, converged = fit_logistic_grouped(X, y)
+            if not converged:
+                continue
+            V = np.empty((n_int, n_int))
+            b = np.empty(n_int)
+            for a in range(n_int):
+                b[a] = beta[inter[a]]
+                for d in range(n_int):
+                    V[a, d] = cov[inter[a], inter[d]]
+            L, ok = _cholesky(V)
+            if not ok:
+                continue
+            x = _cholesky_solve(L, b)
+            stat = 0.0
+            for a in range(n_int):
+                stat += b[a] * x[a]
+            if not math.isfinite(stat):
+                continue
+            out[e, c, 0] = stat
+            out[e, c, 1] = n_int
+            out[e, c, 2] = chi2_sf(stat, n_int)
+    return out
+
+
+@dataclass(frozen=True)
+class SubgroupPlan:
+    """A scenario's subgroup factors and levels, compiled for the trial.
+
+    ``level_factor[l]`` is the factor of flat level ``l``; factor ``f``'s levels are
+    ``factor_start[f] … factor_start[f + 1] - 1``; ``targets`` index the scenario's
+    (endpoint, week) targets analysed within subgroups.
+    """
+
+    factors: tuple[str, ...]
+    levels: tuple[tuple[str, str], ...]  # (factor, level) of each flat level
+    expressions: tuple[str, ...]  # of each flat level
+    ops: np.ndarray
+    args: np.ndarray
+    starts: np.ndarray
+    factor_start: np.ndarray
+    targets: np.ndarray
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.levels)
+
+
+def subgroup_plan(factors: list[str], custom: dict[str, str],
+                  targets: list[int]) -> SubgroupPlan:
+    """Compile the predefined ``factors`` and the ``custom`` {name: expression} subgroups."""
+    defs: list[tuple[str, dict[str, str]]] = [(f, FACTORS[f]) for f in factors]
+    for name, expr in custom.items():
+        defs.append((name, {"yes": expr, "no": f"not ({expr})"}))
+    levels, expressions, ops, args, starts, fstart = [], [], [], [], [0], [0]
+    for name, lv in defs:
+        for level, expr in lv.items():
+            program = compile_expression(expr)
+            levels.append((name, level))
+            expressions.append(expr)
+            ops += [o for o, _ in program]
+            args += [a for _, a in program]
+            starts.append(len(ops))
+        fstart.append(len(levels))
+    return SubgroupPlan(
+        factors=tuple(n for n, _ in defs),
+        levels=tuple(levels),
+        expressions=tuple(expressions),
+        ops=np.array(ops, dtype=np.int64),
+        args=np.array(args, dtype=np.float64),
+        starts=np.array(starts, dtype=np.int64),
+        factor_start=np.array(fstart, dtype=np.int64),
+        targets=np.array(targets, dtype=np.int64),
+    )
+
+
+def membership(expression: str, cohort: Cohort) -> np.ndarray:
+    """Whether each patient of ``cohort`` meets a subgroup expression (the Python API of the
+    evaluator the compiled trial runs)."""
+    program = compile_expression(expression)
+    return eval_programs(
+        np.array([o for o, _ in program], dtype=np.int64),
+        np.array([a for _, a in program], dtype=np.float64),
+        np.array([0, len(program)], dtype=np.int64),
+        cohort_covariates(cohort),
+    )[0]
+
+
+# --- the calibration's subgroups (named conditions on a cohort) -------------------------
+
+#: name -> expression of the calibration's subgroup targets
+NAMED = {
+    "serologically_active": FACTORS["serologically_active"]["yes"],
+    "high_steroid": FACTORS["prednisone"]["gt7.5mg"],
+    "black": FACTORS["black"]["black"],
+}
 #: name -> function(cohort) of the patients' membership
 SUBGROUPS: dict[str, Callable[[Cohort], np.ndarray]] = {
-    "serologically_active": serologically_active,
-    "high_steroid": high_steroid,
-    "black": black,
+    name: (lambda cohort, e=expr: membership(e, cohort)) for name, expr in NAMED.items()
 }
 
 if tuple(SUBGROUPS) != SUBGROUP_NAMES:  # the schema validates against the vocabulary

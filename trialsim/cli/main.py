@@ -30,6 +30,7 @@ from trialsim.config.scenario import (
     load_scenario,
     parse_override,
 )
+from trialsim.core.io import whole_trial
 
 #: modules that add subcommands: each has ``register(subparsers)``, which adds its parsers
 #: with ``set_defaults(func=...)``; ``func(args) -> int`` may raise ScenarioError
@@ -185,7 +186,7 @@ ANALYZABLE_WARNING = 0.9
 
 
 def _print_headline(out) -> None:
-    s = out.summary
+    s = whole_trial(out.summary)
     sc = out.plan.scenario
     primary = sc.analysis.endpoints[0]
     week = sc.design.endpoint_weeks[0]

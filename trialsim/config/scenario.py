@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from trialsim.config.expressions import compile_expression
 from trialsim.config.vocab import (  # noqa: F401  (re-exported: the schema's names)
     COPULA_DIMS,
     DESCRIPTOR_NAMES,
@@ -35,6 +36,7 @@ from trialsim.config.vocab import (  # noqa: F401  (re-exported: the schema's na
     RACES,
     REGIONS,
     STRATIFIERS,
+    SUBGROUP_FACTORS,
 )
 from trialsim.errors import ScenarioError
 
@@ -537,6 +539,52 @@ class Drug(Model):
     modifiers: DrugModifiers = DrugModifiers()
 
 
+def _expression(v: str) -> str:
+    compile_expression(v)  # ExpressionError (a ValueError) names the bad part
+    return v
+
+
+#: a subgroup condition in the expression language (config/expressions.py)
+Expression = Annotated[str, AfterValidator(_expression)]
+
+
+class Subgroups(Model):
+    """Subgroup analyses of every run (analysis/subgroups.py)."""
+
+    #: predefined factors analysed (each split into its levels); [] for none
+    factors: Annotated[list[str], Distinct] = list(SUBGROUP_FACTORS)
+    #: the scenario's own subgroups: name -> expression (levels ``yes`` and ``no``)
+    custom: dict[Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$")], Expression] = {}
+    #: endpoints analysed within subgroups (at every endpoint week); default: the first of
+    #: ``analysis.endpoints`` (the primary)
+    endpoints: Annotated[list[str], Distinct] | None = None
+
+    @field_validator("factors")
+    @classmethod
+    def _check_factors(cls, v: list[str]) -> list[str]:
+        bad = [f for f in v if f not in SUBGROUP_FACTORS]
+        if bad:
+            raise ValueError(
+                f"unknown subgroup factor(s) {bad}; allowed: {', '.join(SUBGROUP_FACTORS)} "
+                "(your own subgroups go under analysis.subgroups.custom)"
+            )
+        return v
+
+    @field_validator("custom")
+    @classmethod
+    def _check_custom(cls, v: dict[str, str]) -> dict[str, str]:
+        clash = [name for name in v if name in SUBGROUP_FACTORS]
+        if clash:
+            raise ValueError(
+                f"custom subgroup name(s) {clash} are predefined factors; choose other names"
+            )
+        return v
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.factors or self.custom)
+
+
 class Analysis(Model):
     alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
     endpoints: Annotated[list[str], Distinct] = [
@@ -551,6 +599,7 @@ class Analysis(Model):
     ]
     #: adjust the logistic regression for the stratification factors
     adjust_for_strata: bool = True
+    subgroups: Subgroups = Subgroups()
 
     @field_validator("endpoints")
     @classmethod
@@ -561,6 +610,26 @@ class Analysis(Model):
         if not v:
             raise ValueError("at least one endpoint is needed")
         return v
+
+    @model_validator(mode="after")
+    def _check_subgroup_endpoints(self) -> Analysis:
+        wanted = self.subgroups.endpoints
+        if wanted is not None:
+            bad = [e for e in wanted if e not in self.endpoints]
+            if bad:
+                raise ValueError(
+                    f"subgroups.endpoints {bad} are not among analysis.endpoints "
+                    f"({', '.join(self.endpoints)}); subgroups are analysed on those only"
+                )
+        return self
+
+    @property
+    def subgroup_endpoints(self) -> list[str]:
+        """The endpoints analysed within subgroups (none when subgroups are off)."""
+        if not self.subgroups.enabled:
+            return []
+        wanted = self.subgroups.endpoints
+        return list(self.endpoints[:1] if wanted is None else wanted)
 
 
 class Engine(Model):

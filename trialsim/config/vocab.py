@@ -23,6 +23,42 @@ COPULA_DIMS = (
 STRATIFIERS = ("sledai", "proteinuria", "race")
 #: patient subgroups by baseline characteristics (defined in analysis/subgroups.py)
 SUBGROUP_NAMES = ("serologically_active", "high_steroid", "black")
+#: baseline covariates that subgroup expressions may use (config/expressions.py), in the
+#: column order of the compiled trial's covariate matrix (analysis/subgroups.py); race and
+#: region hold the index of their level, yes/no covariates 1 or 0
+SUBGROUP_COVARIATES = (
+    "race",
+    "region",
+    "sledai",
+    "age",
+    "weight",
+    "disease_duration",
+    "prednisone",
+    "proteinuria",
+    "pga",
+    "female",
+    "ana",
+    "anti_dsdna",
+    "low_c3",
+    "low_c4",
+    "low_complement",
+    "serologically_active",
+    "immunosuppressant",
+    "antimalarial",
+)
+#: the predefined subgroup factors of every run (their levels: analysis/subgroups.py)
+SUBGROUP_FACTORS = (
+    "race",
+    "black",
+    "region",
+    "serologically_active",
+    "anti_dsdna",
+    "low_complement",
+    "sledai",
+    "disease_duration",
+    "prednisone",
+    "immunosuppressant",
+)
 
 #: (name, SELENA-SLEDAI weight, SLEDAI domain, classic BILAG system index or -1), domain.md §2.1
 DESCRIPTORS: tuple[tuple[str, int, str, int], ...] = (

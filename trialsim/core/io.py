@@ -13,8 +13,20 @@ import pandas as pd
 
 #: columns of ``summary.csv`` (the tidy summary table)
 SUMMARY_COLUMNS = (
-    "scenario", "endpoint", "week", "arm", "comparison", "statistic", "value", "mcse",
+    "scenario", "endpoint", "week", "arm", "comparison", "subgroup", "level", "statistic",
+    "value", "mcse",
 )
+
+
+
+def whole_trial(summary: pd.DataFrame) -> pd.DataFrame:
+    """The whole-trial rows of a summary table: ``subgroup`` empty (read back from
+    ``summary.csv``, an empty cell is nan); a table without the column is all whole-trial."""
+    if "subgroup" not in summary.columns:
+        return summary
+    sg = summary["subgroup"]
+    return summary[sg.isna() | (sg == "")]
+
 
 _UMASK = os.umask(0)  # read once: changing the umask is process-wide
 os.umask(_UMASK)

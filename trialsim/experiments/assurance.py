@@ -36,7 +36,7 @@ from trialsim.experiments.power import (
     _runner,
 )
 from trialsim.run.trial import Plan
-from trialsim.summarize.tables import summarize
+from trialsim.summarize.tables import summarize, whole_trial
 
 #: most parameter draws of one assurance run
 MAX_DRAWS = 10_000
@@ -223,7 +223,7 @@ def assurance(
         replicates = run.replicates
     rows = []
     for (k, n), sc, res in zip(keys, points, results, strict=True):
-        s = summarize(Plan(sc), res)
+        s = whole_trial(summarize(Plan(sc), res))
         s = s[(s.comparison != "") & s.statistic.isin((*POWER_STATISTICS, "odds_ratio_median"))]
         if endpoints is not None:
             s = s[s.endpoint.isin(endpoints)]

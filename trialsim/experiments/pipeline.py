@@ -48,6 +48,8 @@ from trialsim.config.scenario import Scenario
 from trialsim.core.io import write_csv, write_json
 from trialsim.errors import ScenarioError
 from trialsim.report import plots
+from trialsim.report.plots import endpoint_label
+from trialsim.report.plots_subgroups import forest_targets, plot_forest
 from trialsim.run.backends import iter_chunks
 from trialsim.run.checkpoint import ChunkStore, locked
 from trialsim.run.trial import Plan
@@ -69,6 +71,7 @@ DATASETS = ("replicates", "trials")
 RUN_OUTPUTS = (
     "summary.csv", "baseline.csv", "trajectory.csv", "run.json", *DATASETS,
     "response_rates.png", "power.png", "odds_ratio_distribution.png", "sledai_trajectory.png",
+    "forest_*_week*.png",
 )
 
 
@@ -778,3 +781,9 @@ def write_outputs(out: RunOutput, out_dir: Path, figures: bool = True) -> None:
         plots.plot_sledai_trajectory(out.trajectory, title=f"{name}: mean SELENA-SLEDAI"),
         out_dir / "sledai_trajectory.png",
     )
+    for endpoint, week in forest_targets(out.summary):
+        plots.save_figure(
+            plot_forest(out.summary, endpoint, week,
+                        title=f"{name}: {endpoint_label(endpoint)} week {week}, subgroups"),
+            out_dir / f"forest_{endpoint}_week{week}.png",
+        )

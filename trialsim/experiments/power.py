@@ -47,7 +47,7 @@ from trialsim.experiments.samplesize import (
 from trialsim.run.backends import run_scenarios
 from trialsim.run.checkpoint import ExperimentStore, locked
 from trialsim.run.trial import ChunkResult, Plan
-from trialsim.summarize.tables import summarize
+from trialsim.summarize.tables import summarize, whole_trial
 
 #: summary statistics a power curve reports
 POWER_STATISTICS = ("power", "power_favoring_treatment")
@@ -237,7 +237,7 @@ def power_curve(
         replicates = run.replicates
     frames = []
     for n, sc, res in zip(sizes, points, results, strict=True):
-        s = summarize(Plan(sc), res)
+        s = whole_trial(summarize(Plan(sc), res))
         s = s[s.statistic.isin((*POWER_STATISTICS, "analyzable")) & (s.comparison != "")]
         if endpoints is not None:
             s = s[s.endpoint.isin(endpoints)]
@@ -351,7 +351,7 @@ def sweep(
         results = run(points)
     frames = []
     for i, ((varied, _), sc, res) in enumerate(zip(grid, points, results, strict=True)):
-        s = summarize(Plan(sc), res)
+        s = whole_trial(summarize(Plan(sc), res))  # subgroup rows: the run's own summary
         dumped = sc.model_dump(mode="json")
         values = {p: _cell(get_path(dumped, p)) for p in factors}
         frames.append(s.assign(point=i, varied=varied, **values))

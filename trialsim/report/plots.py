@@ -45,7 +45,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from trialsim.analysis import Z_95
-from trialsim.core.io import SUMMARY_COLUMNS
+from trialsim.core.io import SUMMARY_COLUMNS, whole_trial
 
 __all__ = [
     "comparison_label",
@@ -293,7 +293,7 @@ def plot_response_rates(
         ``response_rate`` rows, or rows are duplicated.
     """
     _require_columns(summary, SUMMARY_COLUMNS, "summary")
-    df, scenario = _select_scenario(summary, scenario, "summary")
+    df, scenario = _select_scenario(whole_trial(summary), scenario, "summary")
     stats = ("response_rate", "response_rate_q025", "response_rate_q975")
     df = df[df["statistic"].isin(stats) & (df["arm"].astype(str) != "")]
     rates = df[df["statistic"] == "response_rate"]
@@ -648,7 +648,7 @@ def plot_power(
         ``power`` rows, or rows are duplicated.
     """
     _require_columns(summary, SUMMARY_COLUMNS, "summary")
-    df, scenario = _select_scenario(summary, scenario, "summary")
+    df, scenario = _select_scenario(whole_trial(summary), scenario, "summary")
     df = df[(df["statistic"] == "power") & (df["comparison"].astype(str) != "")]
     if df.empty:
         raise ValueError("summary has no 'power' rows to plot")

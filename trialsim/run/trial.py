@@ -20,6 +20,14 @@ import numpy as np
 from trialsim.analysis.baseline import BASELINE_NAMES, add_moments, baseline_row
 from trialsim.analysis.comparisons import N_FIELDS, RESULT_FIELDS, compare_arms_kernel
 from trialsim.analysis.endpoints import ENDPOINT_SPECS, Trial, endpoint_flags, first_flare
+from trialsim.analysis.subgroups import (
+    INTERACTION_FIELDS,
+    SubgroupPlan,
+    covariate_matrix,
+    eval_programs,
+    interaction_kernel,
+    subgroup_plan,
+)
 from trialsim.analysis.survival import SURVIVAL_FIELDS, compare_survival, km_median
 from trialsim.config.scenario import Scenario
 from trialsim.core.jit import jit
@@ -86,6 +94,11 @@ class TrialParams(NamedTuple):
     visits: np.ndarray  # per target: the visit of its week
     constant_rates: np.ndarray  # per arm, the reduced model's response rate (empty: none)
     interval_days: float
+    sg_ops: np.ndarray  # subgroup conditions' postfix programs (analysis/subgroups.py)
+    sg_args: np.ndarray
+    sg_starts: np.ndarray  # (n_levels + 1,) program bounds
+    sg_factor_start: np.ndarray  # (n_factors + 1,) level bounds of each factor
+    sg_targets: np.ndarray  # indices of the targets analysed within subgroups
 
 
 @dataclass
@@ -102,6 +115,7 @@ class Plan:
     targets: list[tuple[str, int]] = field(init=False)  # (endpoint, week)
     n_visits: int = field(init=False)
     course: CourseParams = field(init=False)
+    subgroups: SubgroupPlan = field(init=False)
     trial: TrialParams = field(init=False)
 
     def __post_init__(self) -> None:
@@ -122,6 +136,12 @@ class Plan:
         sc = self.scenario
         template = np.repeat(np.arange(len(self.arms)), self.allocation * des.block_multiplier)
         constant = sc.constant_response
+        sg = sc.analysis.subgroups
+        wanted = sc.analysis.subgroup_endpoints
+        self.subgroups = subgroup_plan(
+            sg.factors if sg.enabled else [], sg.custom if sg.enabled else {},
+            [t for t, (e, _) in enumerate(self.targets) if e in wanted],
+        )
         self.trial = TrialParams(
             sample_size=int(des.sample_size),
             max_candidates=int(max_candidates(des.sample_size)),
@@ -141,7 +161,17 @@ class Plan:
                 [] if constant is None else [constant.rates[a] for a in self.arms], dtype=float
             ),
             interval_days=float(des.visit_interval_weeks * 7.0),
+            sg_ops=self.subgroups.ops,
+            sg_args=self.subgroups.args,
+            sg_starts=self.subgroups.starts,
+            sg_factor_start=self.subgroups.factor_start,
+            sg_targets=self.subgroups.targets,
         )
+
+    @property
+    def subgroup_targets(self) -> list[tuple[str, int]]:
+        """The (endpoint, week) targets analysed within subgroups."""
+        return [self.targets[t] for t in self.subgroups.targets]
 
 
 @dataclass
@@ -157,6 +187,13 @@ class ChunkResult:
     flare_median_days: np.ndarray  # (r, n_arms) Kaplan–Meier median time to first flare
     flare_analysis: np.ndarray  # (r, n_comparisons, n_survival_fields) first-flare Cox/log-rank
     screened: np.ndarray  # (r,) candidates screened
+    #: per subgroup level (analysis/subgroups.py), the analysis of its patients:
+    #: (r, n_levels, n_subgroup_targets, n_comparisons, n_fields)
+    subgroup_analysis: np.ndarray
+    subgroup_rates: np.ndarray  # (r, n_levels, n_subgroup_targets, n_arms)
+    subgroup_n: np.ndarray  # (r, n_levels, n_arms) patients
+    #: treatment x subgroup interaction: (r, n_factors, n_subgroup_targets, n_comparisons, 3)
+    interaction: np.ndarray
 
     def take(self, index) -> ChunkResult:
         """The replicates ``index`` (a slice or index array) of this chunk."""
@@ -174,7 +211,8 @@ class ChunkResult:
 
 @jit
 def run_trials(tp, pp, cp, keys, analysis, rates, arm_n, sledai_mean, baseline,
-               flare_median_days, flare_analysis, screened):
+               flare_median_days, flare_analysis, screened, subgroup_analysis, subgroup_rates,
+               subgroup_n, interaction):
     """Simulate and analyse the replicates of ``keys`` (one row per replicate), into the
     arrays of a ``ChunkResult`` (first axis: the chunk's replicates).
 
@@ -279,7 +317,68 @@ def run_trials(tp, pp, cp, keys, analysis, rates, arm_n, sledai_mean, baseline,
                          flags[:, B_ANTIMALARIAL], proteinuria, active, row)
             add_moments(baseline[r], arm[i], row)
         screened[r] = n_screened
+        if tp.sg_starts.shape[0] > 1:
+            cov = covariate_matrix(
+                race, region, sledai0.astype(np.float64), floats[:, F_AGE],
+                floats[:, F_WEIGHT], duration, prednisone, proteinuria, floats[:, F_PGA],
+                flags[:, B_FEMALE], flags[:, B_ANA], flags[:, B_DSDNA], flags[:, B_LOW_C3],
+                flags[:, B_LOW_C4], flags[:, B_IMMUNOSUPPRESSANT], flags[:, B_ANTIMALARIAL],
+            )
+            analyse_subgroups(tp, eval_programs(tp.sg_ops, tp.sg_args, tp.sg_starts, cov),
+                              response, arm, covariates, n_arms, subgroup_analysis[r],
+                              subgroup_rates[r], subgroup_n[r], interaction[r])
     return -1, 0, 0, 0
+
+
+@jit
+def analyse_subgroups(tp, member, response, arm, covariates, n_arms, out, rates, counts,
+                      interaction):
+    """Each subgroup level's patients analysed as the trial is (``compare_arms_kernel``),
+    with their arm sizes and rates, and each factor's treatment x level interaction test
+    (``interaction_kernel``), on the targets ``tp.sg_targets``; into one replicate's rows of
+    the ``ChunkResult`` arrays."""
+    n = arm.shape[0]
+    n_t = tp.sg_targets.shape[0]
+    q = covariates.shape[1]
+    resp = np.empty((n_t, n), dtype=np.uint8)
+    for t in range(n_t):
+        for i in range(n):
+            resp[t, i] = response[tp.sg_targets[t], i]
+    for lv in range(member.shape[0]):
+        m = 0
+        for i in range(n):
+            if member[lv, i]:
+                m += 1
+        sub = np.empty((n_t, m), dtype=np.uint8)
+        sub_arm = np.empty(m, dtype=np.int64)
+        sub_x = np.empty((m, q))
+        k = 0
+        for a in range(n_arms):
+            counts[lv, a] = 0
+        hits = np.zeros((n_t, n_arms))
+        for i in range(n):
+            if member[lv, i]:
+                sub_arm[k] = arm[i]
+                counts[lv, arm[i]] += 1
+                for j in range(q):
+                    sub_x[k, j] = covariates[i, j]
+                for t in range(n_t):
+                    sub[t, k] = resp[t, i]
+                    hits[t, arm[i]] += resp[t, i]
+                k += 1
+        for t in range(n_t):
+            for a in range(n_arms):
+                rates[lv, t, a] = hits[t, a] / counts[lv, a] if counts[lv, a] > 0 else np.nan
+        out[lv] = compare_arms_kernel(sub, sub_arm, sub_x, tp.pairs, tp.alpha)
+    for f in range(tp.sg_factor_start.shape[0] - 1):
+        first = tp.sg_factor_start[f]
+        n_lev = tp.sg_factor_start[f + 1] - first
+        code = np.full(n, -1, dtype=np.int64)
+        for lv in range(n_lev):
+            for i in range(n):
+                if code[i] < 0 and member[first + lv, i]:
+                    code[i] = lv
+        interaction[f] = interaction_kernel(resp, arm, code, n_lev, covariates, tp.pairs)
 
 
 _PLANS: dict[str, Plan] = {}
@@ -301,6 +400,8 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
     r = stop - start
     n_arms = len(plan.arms)
     n_cmp = plan.pairs.shape[0]
+    sg = plan.subgroups
+    n_sgt = sg.targets.shape[0]
     res = ChunkResult(
         replicates=np.arange(start, stop),
         analysis=np.empty((r, len(plan.targets), n_cmp, N_FIELDS)),
@@ -311,12 +412,17 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
         flare_median_days=np.full((r, n_arms), np.nan),
         flare_analysis=np.empty((r, n_cmp, len(SURVIVAL_FIELDS))),
         screened=np.zeros(r, dtype=np.int64),
+        subgroup_analysis=np.empty((r, sg.n_levels, n_sgt, n_cmp, N_FIELDS)),
+        subgroup_rates=np.empty((r, sg.n_levels, n_sgt, n_arms)),
+        subgroup_n=np.zeros((r, sg.n_levels, n_arms), dtype=np.int64),
+        interaction=np.empty((r, len(sg.factors), n_sgt, n_cmp, len(INTERACTION_FIELDS))),
     )
     keys = replicate_keys(scenario.seed, start, stop)
     failed, status, got, candidates = run_trials(
         plan.trial, plan.population.params, plan.course, keys, res.analysis, res.rates,
         res.arm_n, res.sledai_mean, res.baseline, res.flare_median_days, res.flare_analysis,
-        res.screened,
+        res.screened, res.subgroup_analysis, res.subgroup_rates, res.subgroup_n,
+        res.interaction,
     )
     if failed >= 0:
         raise_screening_error(scenario, status, got, candidates, replicate=start + failed)

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from trialsim.analysis.comparisons import RESULT_FIELDS
+from trialsim.analysis.subgroups import INTERACTION_FIELDS
 from trialsim.analysis.survival import HAZARD_RATIO, LOG_HR, P_LOGRANK
 from trialsim.core.jit import jit
 
@@ -99,6 +100,18 @@ class Reducer:
         self.flare_favor = np.zeros(n_c, dtype=np.int64)
         self.baseline_total: np.ndarray | None = None  # (arms + 1, 3, k) sums
         self.baseline_trial_mean: Welford | None = None  # per-trial means, (arms + 1) x k
+        # subgroups: levels x subgroup targets x arms / comparisons; factors for interactions
+        sg = plan.subgroups
+        n_l, n_s, n_f = sg.n_levels, sg.targets.shape[0], len(sg.factors)
+        self.sg_shape = (n_l, n_s, n_a, n_c, n_f)
+        self.sg_rate = Welford(n_l * n_s * n_a)
+        self.sg_n = Welford(n_l * n_a)
+        self.sg_risk_difference = Welford(n_l * n_s * n_c)
+        self.sg_reject = np.zeros((n_l, n_s, n_c), dtype=np.int64)
+        self.sg_favor = np.zeros((n_l, n_s, n_c), dtype=np.int64)
+        self.sg_converged = np.zeros((n_l, n_s, n_c), dtype=np.int64)
+        self.int_reject = np.zeros((n_f, n_s, n_c), dtype=np.int64)
+        self.int_analyzable = np.zeros((n_f, n_s, n_c), dtype=np.int64)
 
     def add(self, res) -> Reducer:
         """Add a chunk (a ``ChunkResult``; its replicates follow the ones added before)."""
@@ -127,6 +140,18 @@ class Reducer:
         with np.errstate(invalid="ignore", divide="ignore"):  # an empty arm: nan, skipped
             per_trial = groups[:, :, 1, :] / groups[:, :, 0, :]
         self.baseline_trial_mean.add(per_trial.reshape(r, -1))
+        if self.sg_shape[0]:
+            self.sg_rate.add(res.subgroup_rates.reshape(r, -1))
+            self.sg_n.add(res.subgroup_n.astype(np.float64).reshape(r, -1))
+            g = res.subgroup_analysis
+            self.sg_risk_difference.add(g[..., F["risk_difference"]].reshape(r, -1))
+            reject = g[..., F["p_value"]] < alpha
+            self.sg_reject += reject.sum(axis=0)
+            self.sg_favor += (reject & (g[..., F["log_or"]] > 0)).sum(axis=0)
+            self.sg_converged += (g[..., F["converged"]] > 0).sum(axis=0)
+            p = res.interaction[..., INTERACTION_FIELDS.index("p_value")]
+            self.int_reject += (p < alpha).sum(axis=0)
+            self.int_analyzable += np.isfinite(p).sum(axis=0)
         return self
 
 
@@ -143,7 +168,19 @@ def trial_columns(plan) -> list[str]:
     cols += [f"sledai_mean.{a}.w{v * interval}" for a in plan.arms for v in range(plan.n_visits)]
     cols += [f"arm_n.{a}" for a in plan.arms]
     cols += ["screened"]
+    sg = plan.subgroups
+    for f, lv in sg.levels:
+        for e, w in plan.subgroup_targets:
+            for c in plan.comparisons:
+                cols += [f"sg_{stat}.{f}={lv}.{e}.w{w}.{c}" for stat in SUBGROUP_TRIAL_STATS]
+    for f in sg.factors:
+        for e, w in plan.subgroup_targets:
+            cols += [f"interaction_p.{f}.{e}.w{w}.{c}" for c in plan.comparisons]
     return cols
+
+
+#: per-trial subgroup statistics kept in ``trials/`` (for their quantiles over trials)
+SUBGROUP_TRIAL_STATS = ("odds_ratio", "ci_low", "ci_high")
 
 
 def trial_table(plan, res) -> pd.DataFrame:
@@ -159,6 +196,10 @@ def trial_table(plan, res) -> pd.DataFrame:
     parts.append(res.sledai_mean.reshape(r, -1))
     parts.append(res.arm_n.astype(np.float64))
     parts.append(res.screened.astype(np.float64)[:, None])
+    if plan.subgroups.n_levels:
+        stats = [F[k] for k in SUBGROUP_TRIAL_STATS]
+        parts.append(res.subgroup_analysis[..., stats].reshape(r, -1))
+        parts.append(res.interaction[..., INTERACTION_FIELDS.index("p_value")].reshape(r, -1))
     values = np.concatenate([np.asarray(p, dtype=np.float64).reshape(r, -1) for p in parts],
                             axis=1)
     df = pd.DataFrame(values, columns=trial_columns(plan))

@@ -7,7 +7,7 @@ import pandas as pd
 
 from trialsim.analysis import Z_95
 from trialsim.analysis.baseline import BASELINE_KINDS, BASELINE_NAMES
-from trialsim.core.io import SUMMARY_COLUMNS
+from trialsim.core.io import SUMMARY_COLUMNS, whole_trial
 from trialsim.run.trial import ChunkResult, Plan
 from trialsim.summarize.reduce import (
     Columns,
@@ -18,9 +18,9 @@ from trialsim.summarize.reduce import (
 )
 
 __all__ = [
-    "summarize", "summarize_from", "baseline_table", "baseline_from", "trajectory_table",
-    "trajectory_from", "replicate_table", "trial_table", "mean_mcse", "proportion_mcse",
-    "quantile_mcse",
+    "whole_trial", "summarize", "summarize_from", "baseline_table", "baseline_from",
+    "trajectory_table", "trajectory_from", "replicate_table", "trial_table", "mean_mcse",
+    "proportion_mcse", "quantile_mcse",
 ]
 
 
@@ -90,8 +90,9 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
     sc = plan.scenario
     rows = []
 
-    def add(endpoint, week, arm, comparison, statistic, value, mcse):
-        rows.append((sc.name, endpoint, week, arm, comparison, statistic, value, mcse))
+    def add(endpoint, week, arm, comparison, statistic, value, mcse, subgroup="", level=""):
+        rows.append((sc.name, endpoint, week, arm, comparison, subgroup, level, statistic,
+                     value, mcse))
 
     def share(count):
         return proportion_of(int(count), red.replicates)
@@ -126,7 +127,53 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
         add(flare, last_week, "", comp, "hazard_ratio_q025", *quantile_mcse(hr, 0.025))
         add(flare, last_week, "", comp, "hazard_ratio_q975", *quantile_mcse(hr, 0.975))
         add(flare, last_week, "", comp, "analyzable", *share(np.count_nonzero(~np.isnan(hr))))
+    _subgroup_rows(plan, red, column, add, share)
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def _subgroup_rows(plan: Plan, red: Reducer, column: Columns, add, share) -> None:
+    """Subgroup rows of the summary (``subgroup`` and ``level`` set): per level, subgroup
+    target and arm the mean ``patients`` and ``response_rate``; per comparison ``power``,
+    ``power_favoring_treatment``, the OR's median and 2.5/97.5% quantiles over trials, the
+    medians of the trials' CI bounds (``ci_low_median``, ``ci_high_median``: the CI a typical
+    trial reports), ``risk_difference_mean`` and ``analyzable``; per factor and comparison
+    (``level`` empty) ``interaction_power`` (share of trials whose interaction test rejects
+    at alpha), ``interaction_p_median`` and ``interaction_analyzable``."""
+    sg = plan.subgroups
+    n_l, n_s, n_a, n_c, _ = red.sg_shape
+    for l_, (factor, level) in enumerate(sg.levels):
+        for s, (endpoint, week) in enumerate(plan.subgroup_targets):
+            def put(arm, comp, stat, value, mcse, e=endpoint, w=week, f=factor, lv=level):
+                add(e, w, arm, comp, stat, value, mcse, subgroup=f, level=lv)
+
+            for a, arm in enumerate(plan.arms):
+                put(arm, "", "patients", *red.sg_n.mean_mcse(l_ * n_a + a))
+                put(arm, "", "response_rate", *red.sg_rate.mean_mcse((l_ * n_s + s) * n_a + a))
+            for c, comp in enumerate(plan.comparisons):
+                put("", comp, "power", *share(red.sg_reject[l_, s, c]))
+                put("", comp, "power_favoring_treatment", *share(red.sg_favor[l_, s, c]))
+                key = f"{factor}={level}.{endpoint}.w{week}.{comp}"
+                odds = column(f"sg_odds_ratio.{key}")
+                put("", comp, "odds_ratio_median", *quantile_mcse(odds, 0.5))
+                put("", comp, "odds_ratio_q025", *quantile_mcse(odds, 0.025))
+                put("", comp, "odds_ratio_q975", *quantile_mcse(odds, 0.975))
+                put("", comp, "ci_low_median", *quantile_mcse(column(f"sg_ci_low.{key}"), 0.5))
+                put("", comp, "ci_high_median",
+                    *quantile_mcse(column(f"sg_ci_high.{key}"), 0.5))
+                put("", comp, "risk_difference_mean",
+                    *red.sg_risk_difference.mean_mcse((l_ * n_s + s) * n_c + c))
+                put("", comp, "analyzable", *share(red.sg_converged[l_, s, c]))
+    for f, factor in enumerate(sg.factors):
+        for s, (endpoint, week) in enumerate(plan.subgroup_targets):
+            for c, comp in enumerate(plan.comparisons):
+                p = column(f"interaction_p.{factor}.{endpoint}.w{week}.{comp}")
+                add(endpoint, week, "", comp, "interaction_power",
+                    *share(red.int_reject[f, s, c]), subgroup=factor)
+                add(endpoint, week, "", comp, "interaction_p_median", *quantile_mcse(p, 0.5),
+                    subgroup=factor)
+                add(endpoint, week, "", comp, "interaction_analyzable",
+                    *share(red.int_analyzable[f, s, c]), subgroup=factor)
+
 
 
 def proportion_of(hits: int, n: int) -> tuple[float, float]:
