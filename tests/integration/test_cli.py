@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from trialsim.cli import main
+from trialsim.config.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_SET = [
@@ -75,7 +76,8 @@ def test_cli_run_writes_every_output(tmp_path, capsys):
     flare = summary[summary.endpoint == "time_to_first_flare"]
     assert {"km_median_days", "hazard_ratio_median", "power"} <= set(flare.statistic)
     reps = pd.read_parquet(out / "replicates")
-    assert len(reps) == 5 * 8 * 2 * 2  # replicates × endpoints × weeks × comparisons
+    n_endpoints = len(load_scenario(ROOT / "configs/bliss76.yaml").analysis.endpoints)
+    assert len(reps) == 5 * n_endpoints * 2 * 2  # replicates × endpoints × weeks × comparisons
     trials = pd.read_parquet(out / "trials")
     assert list(trials.replicate) == list(range(5))
     run = json.loads((out / "run.json").read_text())

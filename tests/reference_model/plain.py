@@ -108,6 +108,11 @@ DESCRIPTORS = (
 SEROLOGICAL = ("low_complement", "increased_dna_binding")
 #: the clinical descriptors, which ``disease.descriptors`` must list exactly
 CLINICAL_NAMES = tuple(d[0] for d in DESCRIPTORS if d[0] not in SEROLOGICAL)
+#: SELENA-SLEDAI domains of "major organ activity" for LLDAS (docs/model.md §4: renal,
+#: vascular, serosal, constitutional)
+MAJOR_ORGAN_DOMAINS = ("renal", "vascular", "serosal", "constitutional")
+#: their descriptors, from the table's domain column
+MAJOR_ORGAN_NAMES = tuple(d[0] for d in DESCRIPTORS if d[2] in MAJOR_ORGAN_DOMAINS)
 
 
 def _check_table() -> None:
@@ -122,6 +127,11 @@ def _check_table() -> None:
             raise RuntimeError(f"plain.DESCRIPTORS: {name}: unknown BILAG system {system!r}")
         if (system is None) != (name in SEROLOGICAL):
             raise RuntimeError(f"plain.DESCRIPTORS: {name}: only serology is outside BILAG")
+    # the descriptors docs/model.md §4 lists by name for LLDAS's major organ activity
+    listed = {"urinary_casts", "hematuria", "proteinuria", "pyuria", "vasculitis", "pleurisy",
+              "pericarditis", "fever"}
+    if set(MAJOR_ORGAN_NAMES) != listed:
+        raise RuntimeError("plain.DESCRIPTORS: major organ domains disagree with model.md §4")
 
 
 _check_table()
@@ -156,6 +166,12 @@ PLAIN_ENDPOINTS = (
     "no_pga_worsening",
     "no_flare",
     "no_severe_flare",
+    "sri4_modified",
+    "sri4_sustained",
+    "bicla",
+    "lldas",
+    "lldas_50",
+    "doris_remission",
 )
 
 #: the races in the order of the scenario schema
@@ -590,7 +606,11 @@ def simulate_course(p: dict, arm: int, m: PlainModel, rng: np.random.Generator) 
     -------
     dict
         Per-visit lists (index 0 = baseline): ``sledai``, ``pga``, ``bilag``, ``flare``,
-        ``prednisone_mg``; and ``failure_visit`` / ``dropout_visit`` (``None`` if never).
+        ``prednisone_mg``; ``clinical_sledai`` (serological descriptors left out),
+        ``major_organ`` (a renal, vascular, serosal or constitutional descriptor active),
+        ``new_activity`` (a clinical descriptor active that was inactive at the previous
+        visit; False at baseline); and ``failure_visit`` / ``dropout_visit`` (``None`` if
+        never).
     """
     sc = m.scenario
     dis, soc, design = sc.disease, sc.standard_of_care, sc.design
@@ -617,12 +637,17 @@ def simulate_course(p: dict, arm: int, m: PlainModel, rng: np.random.Generator) 
     # a system counts as "ever active" if active or D at baseline
     ever = [g != E for g in p["bilag0"]]
 
+    major = [m.descriptor_names.index(name) for name in MAJOR_ORGAN_NAMES]
     out = {
         "sledai": [p["sledai0"]],
         "pga": [p["pga0"]],
         "bilag": [list(p["bilag0"])],
         "flare": [NO_FLARE],
         "prednisone_mg": [dose0],
+        "clinical_sledai": [sledai(active, m, clinical_only=True)],
+        "major_organ": [any(active[j] for j in major)],
+        # "none at baseline" (docs/model.md §4): there is no visit before visit 0
+        "new_activity": [False],
         "failure_visit": None,
         "dropout_visit": None,
     }
@@ -641,6 +666,7 @@ def simulate_course(p: dict, arm: int, m: PlainModel, rng: np.random.Generator) 
         shift += effect
 
         # clinical descriptors: two-state Markov chains
+        previous = list(active)  # the states at visit v - 1, for LLDAS's "new activity"
         u = rng.random(n_desc).tolist()
         for j in range(n_desc):
             if not m.clinical[j]:
@@ -723,21 +749,81 @@ def simulate_course(p: dict, arm: int, m: PlainModel, rng: np.random.Generator) 
         out["bilag"].append(grades)
         out["flare"].append(flare)
         out["prednisone_mg"].append(dose)
+        out["clinical_sledai"].append(sledai(active, m, clinical_only=True))
+        out["major_organ"].append(any(active[j] for j in major))
+        out["new_activity"].append(
+            any(active[j] and not previous[j] for j in range(n_desc) if m.clinical[j])
+        )
     return out
 
 
 # --------------------------------------------------------------------------- section 4
 
 
-def endpoint_flags(p: dict, course: dict, visit: int) -> dict[str, bool]:
-    """Responder flags of one patient at one endpoint visit (docs/model.md §4)."""
+def _on_study(course: dict, visit: int) -> bool:
+    """Neither dropped out nor a treatment failure by ``visit`` (a non-responder otherwise)."""
     observed = course["dropout_visit"] is None or course["dropout_visit"] > visit
     not_failed = course["failure_visit"] is None or course["failure_visit"] > visit
-    ok = observed and not_failed
-    reduction = course["sledai"][0] - course["sledai"][visit]
+    return observed and not_failed
+
+
+def _bilag_ok(course: dict, visit: int) -> bool:
+    """No new BILAG A and at most one new B at ``visit`` against baseline (as in SRI)."""
     new_a, new_b = count_new_bilag(course["bilag"][0], course["bilag"][visit])
-    bilag_ok = new_a == 0 and new_b <= 1
-    pga_ok = course["pga"][visit] - course["pga"][0] < 0.3 - 1e-9
+    return new_a == 0 and new_b <= 1
+
+
+def _pga_ok(course: dict, visit: int) -> bool:
+    """PGA increase from baseline < 0.3 at ``visit``."""
+    return course["pga"][visit] - course["pga"][0] < 0.3 - 1e-9
+
+
+def _sri4(course: dict, visit: int) -> bool:
+    """SRI-4 at ``visit`` (a dropout or treatment failure by then is a non-responder)."""
+    reduction = course["sledai"][0] - course["sledai"][visit]
+    return (
+        _on_study(course, visit)
+        and reduction >= 4
+        and _bilag_ok(course, visit)
+        and _pga_ok(course, visit)
+    )
+
+
+#: tolerance of the prednisone thresholds (7.5 and 5 mg/day)
+# READING: "prednisone ≤ 7.5 mg/day" (and ≤ 5) is compared with a 1e-9 mg tolerance: a
+# dose reached by taper steps (dose x (1 - taper_fraction)) is a float that may land a
+# rounding error above a threshold it equals on paper.
+DOSE_EPS = 1e-9
+
+
+def _lldas_state(course: dict, visit: int) -> bool:
+    """LLDAS's conditions at ``visit`` (docs/model.md §4), on-study status not included."""
+    # READING: "SELENA-SLEDAI ≤ 4" is the full score, serological descriptors included
+    # (model.md says "clinical SELENA-SLEDAI" where it means the clinical one: DORIS,
+    # sri4_modified); so a patient with both serological descriptors active can be in LLDAS.
+    # READING: "(none at baseline)" means no new activity is counted at visit 0 (no visit
+    # before it); visit 1 is compared with the baseline states.
+    # READING: "no clinical descriptor active at v that was inactive at v - 1" compares the
+    # simulated descriptor states at the two visits (unobserved weeks between them do not
+    # count), clinical descriptors only.
+    return (
+        course["sledai"][visit] <= 4
+        and not course["major_organ"][visit]
+        and not course["new_activity"][visit]
+        and course["pga"][visit] <= 1.0
+        and course["prednisone_mg"][visit] <= 7.5 + DOSE_EPS
+    )
+
+
+def endpoint_flags(p: dict, course: dict, visit: int, interval_weeks: int) -> dict[str, bool]:
+    """Responder flags of one patient at one endpoint visit (docs/model.md §4).
+
+    ``interval_weeks`` is ``design.visit_interval_weeks`` (for the sustained SRI's visits).
+    """
+    ok = _on_study(course, visit)
+    reduction = course["sledai"][0] - course["sledai"][visit]
+    bilag_ok = _bilag_ok(course, visit)
+    pga_ok = _pga_ok(course, visit)
     flares = course["flare"][1 : visit + 1]
     flags = {}
     for k in range(4, 9):
@@ -749,6 +835,53 @@ def endpoint_flags(p: dict, course: dict, visit: int) -> dict[str, bool]:
     flags["no_pga_worsening"] = ok and pga_ok
     flags["no_flare"] = ok and all(f == NO_FLARE for f in flares)
     flags["no_severe_flare"] = ok and all(f != SEVERE_FLARE for f in flares)
+
+    # modified SRI-4: the reduction on the clinical SELENA-SLEDAI (serology left out)
+    clinical_reduction = course["clinical_sledai"][0] - course["clinical_sledai"][visit]
+    flags["sri4_modified"] = ok and clinical_reduction >= 4 and bilag_ok and pga_ok
+
+    # sustained SRI-4: at v, v - g and v - 2g (g visits = 4 weeks); before visit 1 is no
+    # response
+    g = max(1, round(4 / interval_weeks))
+    earlier = (visit - g, visit - 2 * g)
+    # READING: each earlier visit is scored as SRI-4 at that visit (on study then, which
+    # being on study at v implies); a visit index < 1 makes the patient a non-responder.
+    flags["sri4_sustained"] = (
+        flags["sri4"] and all(u >= 1 and _sri4(course, u) for u in earlier)
+    )
+
+    # BICLA
+    g0, gv = course["bilag"][0], course["bilag"][visit]
+    # READING: "improves" is grade-wise: a baseline A system must be < A (B, C, D or E) at
+    # v, a baseline B system < B (C, D or E); systems C/D/E at baseline are held only by the
+    # no-new-A / at-most-one-new-B rule. Without an A or B at baseline: non-responder.
+    any_ab = any(g == A or g == B for g in g0)
+    improved = all(gnow < g_base for g_base, gnow in zip(g0, gv, strict=True) if g_base >= B)
+    # READING: "SELENA-SLEDAI at v ≤ baseline" is the full score (serology included).
+    flags["bicla"] = (
+        ok
+        and any_ab
+        and improved
+        and bilag_ok
+        and course["sledai"][visit] <= course["sledai"][0]
+        and pga_ok
+    )
+
+    # LLDAS at v, and at >= 50% of visits 1..v
+    flags["lldas"] = ok and _lldas_state(course, visit)
+    # READING: "at ≥ 50% of visits 1…v" counts the visits 1..v at which the LLDAS conditions
+    # hold (2 x count >= v); on study at v (required, as for every endpoint) implies on
+    # study at all of them, so dropouts/failures by v are non-responders and nothing else.
+    n_lldas = sum(1 for u in range(1, visit + 1) if _lldas_state(course, u))
+    flags["lldas_50"] = ok and visit >= 1 and 2 * n_lldas >= visit
+
+    # DORIS 2021 remission
+    flags["doris_remission"] = (
+        ok
+        and course["clinical_sledai"][visit] == 0
+        and course["pga"][visit] < 0.5
+        and course["prednisone_mg"][visit] <= 5.0 + DOSE_EPS
+    )
     return flags
 
 
@@ -821,7 +954,8 @@ def simulate_trial_plain(
         row = {"arm": m.arm_names[arm], **baseline_row(p, m)}
         row.update(course_summary(course, n_visits))
         for week in scenario.design.endpoint_weeks:
-            flags = endpoint_flags(p, course, week // scenario.design.visit_interval_weeks)
+            interval = scenario.design.visit_interval_weeks
+            flags = endpoint_flags(p, course, week // interval, interval)
             for name in PLAIN_ENDPOINTS:
                 row[f"{name}_w{week}"] = flags[name]
         rows.append(row)

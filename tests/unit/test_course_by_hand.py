@@ -93,6 +93,7 @@ def run(visits, *, weights, bilag_of, active0, bilag0, on_is0, n_visits, propens
         persistence=np.array([0.5, 0.0, 0.0]),  # λ
         weights=np.array(weights, dtype=np.int64),
         clinical=np.array([True, True, False]),
+        major=np.array([False, False, False]),
         bilag_of=np.array(bilag_of, dtype=np.int64),
         fluctuation_sd=1.0,
         fluctuation_ar1=0.6,  # innovation SD = sqrt(1 - 0.36) = 0.8
@@ -155,7 +156,8 @@ def run(visits, *, weights, bilag_of, active0, bilag0, on_is0, n_visits, propens
         np.zeros((1, n_visits), dtype=np.int16), np.zeros((1, n_visits)),
         np.zeros((1, n_visits, N_BILAG), dtype=np.int8), np.zeros((1, n_visits)),
         np.zeros((1, n_visits), dtype=np.int8), np.zeros(1, dtype=np.int64),
-        np.zeros(1, dtype=np.int64),
+        np.zeros(1, dtype=np.int64), np.zeros((1, n_visits), dtype=np.int16),
+        np.zeros((1, n_visits), dtype=np.uint8),
     )
     course_patient(params, patients, 0, u, z, False, *out, visit_curves(params))
     return out
@@ -197,7 +199,7 @@ def test_three_visits_by_hand():
     }
     bilag0 = [GRADE_E] * N_BILAG
     bilag0[MUSCULOSKELETAL] = GRADE_C
-    sledai, pga, bilag, pred, flare, failure, dropout = run(
+    sledai, pga, bilag, pred, flare, failure, dropout, *_ = run(
         visits, weights=[4, 2, 2], bilag_of=[MUSCULOSKELETAL, MUCOCUTANEOUS, -1],
         active0=[True, False, True], bilag0=bilag0, on_is0=False, n_visits=4,
         propensity=[0.0, -1.0, 0.0],
@@ -240,7 +242,7 @@ def test_severe_flare_escalation_and_rules_at_their_weeks(on_is0, failure_visit)
         1: ({0: 0.1, 1: 0.5, 2: 0.5, STEROID: 0.5, ESCALATE: 0.5, DROPOUT: 0.9}, zero),
         2: ({0: 0.62, 1: 0.5, 2: 0.5, SYMPTOM: 0.99, TAPER: 0.4, DROPOUT: 0.9}, zero),
     }
-    sledai, pga, bilag, pred, flare, failure, dropout = run(
+    sledai, pga, bilag, pred, flare, failure, dropout, *_ = run(
         visits, weights=[8, 4, 2], bilag_of=[VASCULITIS, MUSCULOSKELETAL, -1],
         active0=[False, True, True], bilag0=[GRADE_E] * N_BILAG, on_is0=on_is0, n_visits=3,
         propensity=[0.0, 0.0, 0.0],
@@ -281,7 +283,7 @@ def test_drug_background_therapy_and_a_symptom_driven_increase(u_symptom):
     if not increase:
         us[TAPER] = 0.5
     visits = {1: (us, {Z_FLUCTUATION: 0.0, Z_PGA: 0.0, Z_BILAG + MUSCULOSKELETAL: 0.0})}
-    sledai, pga, bilag, pred, flare, failure, dropout = run(
+    sledai, pga, bilag, pred, flare, failure, dropout, *_ = run(
         visits, weights=[4, 2, 2], bilag_of=[MUSCULOSKELETAL, MUCOCUTANEOUS, -1],
         active0=[True, False, True], bilag0=[GRADE_E] * N_BILAG, on_is0=False, n_visits=2,
         propensity=[0.0, -1.0, 0.0], soc_amp=0.6, soc_onset=4.0, drug_amp=0.8, stab_amp=0.5,

@@ -49,6 +49,13 @@ ENDPOINTS = [
     "no_pga_worsening",
     "no_flare",
     "no_severe_flare",
+    # the endpoints used since BLISS (docs/model.md §4)
+    "sri4_modified",
+    "sri4_sustained",
+    "bicla",
+    "lldas",
+    "lldas_50",
+    "doris_remission",
 ]
 #: baseline characteristics compared, pooled over patients (names of trialsim.analysis.baseline)
 BASELINE = [
@@ -228,6 +235,13 @@ def test_plain_reference_is_deterministic_and_well_formed(runs):
         sri = pats[f"sri4_w{week}"]
         for comp in ("sledai_reduction_4", "no_new_bilag", "no_pga_worsening"):
             assert not (sri & ~pats[f"{comp}_w{week}"]).any()
+        # nesting of the endpoints used since BLISS (docs/model.md §4)
+        assert not (pats[f"sri4_sustained_w{week}"] & ~sri).any()
+        bicla = pats[f"bicla_w{week}"]
+        for comp in ("no_new_bilag", "no_pga_worsening"):
+            assert not (bicla & ~pats[f"{comp}_w{week}"]).any()
+        # DORIS remission (clinical SLEDAI 0, PGA < 0.5, prednisone ≤ 5) is LLDAS
+        assert not (pats[f"doris_remission_w{week}"] & ~pats[f"lldas_w{week}"]).any()
     small = with_overrides(scenario, {"design.sample_size": 30})
     a = run_plain(small, 1, seed=7).rates
     b = run_plain(small, 1, seed=7).rates
@@ -429,11 +443,13 @@ def test_course_families_agree_at_1pp_resolution():
 )
 def test_the_family_test_detects_a_shift(plain_trials, engine_trials, shift):
     """Power check of the comparison itself at the fast and slow versions' sizes: a shift of
-    one statistic (of 16, rate 0.4) in every arm is found (2.5 pp fast, 1 pp slow), and no
-    shift passes (so the test can fail, and need not)."""
+    one statistic (of the largest family's, the endpoint flags at weeks 52 and 76; rate 0.4)
+    in every arm is found (2.5 pp fast, 1 pp slow), and no shift passes (so the test can
+    fail, and need not)."""
     rng = np.random.default_rng(1)
     per_arm = 819 // 3  # bliss76: 819 patients, 1:1:1
-    n_p, n_e, n_arms, n_stats = plain_trials * per_arm, engine_trials * per_arm, 3, 16
+    n_stats = 2 * len(ENDPOINTS)  # the "endpoints" family: every endpoint at weeks 52 and 76
+    n_p, n_e, n_arms = plain_trials * per_arm, engine_trials * per_arm, 3
 
     def means_and_se(n, delta):
         # the mean of n Bernoulli(0.4 + delta) per statistic and arm, and its SE

@@ -28,14 +28,33 @@ def null_run(bliss76):
     return Plan(sc), simulate(sc, replicates=R, n_jobs=2, chunk_size=250, progress=False)
 
 
+#: fewest expected responders (and non-responders) per arm for the Wald test's size to be
+#: near alpha; below it (DORIS remission at 5% of 80 patients: 4 per arm) the stratified
+#: Wald test is conservative, which is allowed (size at most alpha), not exact
+SPARSE_EVENTS = 10
+
+
 def test_type1_error_each_endpoint_and_comparison(null_run):
+    """Every endpoint with enough events per arm rejects at alpha; sparse ones (README:
+    the Wald test on rare endpoints) at most at alpha, and they are named here."""
     plan, res = null_run
     alpha = plan.scenario.analysis.alpha
     mcse = np.sqrt(alpha * (1 - alpha) / R)
     reject = (res.analysis[:, :, :, P] < alpha).mean(axis=0)  # (targets, comparisons)
+    per_arm = plan.scenario.design.sample_size / len(plan.arms)
+    sparse = []
     for t, (endpoint, week) in enumerate(plan.targets):
+        rate = np.nanmean(res.rates[:, t, :])
+        events = per_arm * min(rate, 1 - rate)
         for c, comp in enumerate(plan.comparisons):
-            assert abs(reject[t, c] - alpha) < 3.5 * mcse, (endpoint, week, comp, reject[t, c])
+            got = (endpoint, week, comp, reject[t, c], events)
+            if events >= SPARSE_EVENTS:
+                assert abs(reject[t, c] - alpha) < 3.5 * mcse, got
+            else:
+                sparse.append(endpoint)
+                assert reject[t, c] < alpha + 3.5 * mcse, got
+    # the test must test: most endpoints are not sparse at this size
+    assert set(sparse) <= {"doris_remission", "lldas_50"}, sparse
 
 
 def test_null_p_values_are_uniform(null_run):

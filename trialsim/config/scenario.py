@@ -587,6 +587,7 @@ class Subgroups(Model):
 
 class Analysis(Model):
     alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
+    #: the first is the primary (subgroup analyses, headline, responder profile)
     endpoints: Annotated[list[str], Distinct] = [
         "sri4",
         "sri5",
@@ -596,6 +597,13 @@ class Analysis(Model):
         "sledai_reduction_4",
         "no_new_bilag",
         "no_pga_worsening",
+        "sri4_modified",
+        "sri4_sustained",
+        "bicla",
+        "lldas",
+        "lldas_50",
+        "doris_remission",
+        "no_severe_flare",
     ]
     #: adjust the logistic regression for the stratification factors
     adjust_for_strata: bool = True

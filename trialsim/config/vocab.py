@@ -101,5 +101,11 @@ ENDPOINT_NAMES: tuple[str, ...] = (
     "no_pga_worsening",
     "no_flare",
     "no_severe_flare",
+    "bicla",
+    "lldas",
+    "lldas_50",
+    "doris_remission",
+    "sri4_modified",
+    "sri4_sustained",
     "constant_response",
 )

@@ -33,9 +33,11 @@ from trialsim.model.instruments import (
     FLARE_MILD,
     FLARE_NONE,
     FLARE_SEVERE,
+    MAJOR,
     N_BILAG,
     N_DESCRIPTORS,
     SLEDAI_WEIGHTS,
+    activity_flags,
     bilag_grade,
     bilag_system_severity,
     clinical_sledai_score,
@@ -79,6 +81,10 @@ class Course:
     flare: np.ndarray  # (n, n_visits) int8: 0 none, 1 mild/moderate, 2 severe
     failure_visit: np.ndarray  # (n,) int64: first visit as treatment failure (n_visits = never)
     dropout_visit: np.ndarray  # (n,) int64: first visit missed (n_visits = completed)
+    #: (n, n_visits) int16: SELENA-SLEDAI without the serological descriptors
+    clinical_sledai: np.ndarray | None = None
+    #: (n, n_visits) uint8: ``instruments.FLAG_MAJOR | FLAG_NEW`` bits of each visit
+    activity_flags: np.ndarray | None = None
 
 
 @jit
@@ -201,6 +207,7 @@ class CourseParams(NamedTuple):
     persistence: np.ndarray  # (d,) lag-one-visit autocorrelation of each descriptor's chain
     weights: np.ndarray  # (d,) SELENA-SLEDAI weights
     clinical: np.ndarray  # (d,) clinical (not serological) mask
+    major: np.ndarray  # (d,) LLDAS major organ activity mask (instruments.MAJOR)
     bilag_of: np.ndarray  # (d,) BILAG system of each descriptor, -1 for none
     fluctuation_sd: float
     fluctuation_ar1: float  # per visit
@@ -284,7 +291,7 @@ def _normal(z, v, slot, as_uniform):
 
 @jit
 def course_patient(p, pt, i, u, z, z_as_uniform, sledai, pga, bilag, pred, flare, failure,
-                   dropout, curves):
+                   dropout, clinical_sledai, flags, curves):
     """Simulate patient ``i``'s course from baseline to the last visit (docs/model.md §3).
 
     Parameters
@@ -300,7 +307,7 @@ def course_patient(p, pt, i, u, z, z_as_uniform, sledai, pga, bilag, pred, flare
     z_as_uniform : bool
         ``z`` holds uniforms, mapped to normals (``rng.normal_quantile``) when read: the
         simulation's way, since most BILAG slots are not read; the tests give normals.
-    sledai, pga, bilag, pred, flare, failure, dropout
+    sledai, pga, bilag, pred, flare, failure, dropout, clinical_sledai, flags
         The output arrays of ``simulate_course``; row ``i`` is written.
     curves : ndarray of float64, shape (2, n_visits)
         ``visit_curves(p)``: the fraction of the background-therapy and of the drug effect
@@ -319,6 +326,7 @@ def course_patient(p, pt, i, u, z, z_as_uniform, sledai, pga, bilag, pred, flare
     sero_on_on = two_state_on_probability(p.serology_appear, off0, interval_weeks, True)
     sero_on_off = two_state_on_probability(p.serology_appear, off0, interval_weeks, False)
     state = np.empty(d, dtype=np.bool_)
+    previous = np.zeros(d, dtype=np.bool_)
     odds_off = np.empty(d)  # exp(-organ log-odds): expit(o + g) = 1 / (1 + odds_off exp(-g))
     ever = np.empty(N_BILAG, dtype=np.bool_)
     sev = np.zeros(N_BILAG)
@@ -328,6 +336,8 @@ def course_patient(p, pt, i, u, z, z_as_uniform, sledai, pga, bilag, pred, flare
         state[j] = pt.active0[i, j]
         odds_off[j] = math.exp(-pt.propensity[i, j])
     sledai[i, 0] = sledai_score(state, weights)
+    clinical_sledai[i, 0] = clinical_sledai_score(state, weights, clinical)
+    flags[i, 0] = activity_flags(state, state, clinical, p.major)  # nothing new at baseline
     pga[i, 0] = pt.pga0[i]
     for k in range(N_BILAG):
         bilag[i, 0, k] = pt.bilag0[i, k]
@@ -361,6 +371,7 @@ def course_patient(p, pt, i, u, z, z_as_uniform, sledai, pga, bilag, pred, flare
         g = pt.activity[i] + w - shift
         exp_minus_g = math.exp(-g)
         for j in range(d):
+            previous[j] = state[j]
             if clinical[j]:
                 stationary = 1.0 / (1.0 + odds_off[j] * exp_minus_g)
                 p_on = descriptor_on_probability(stationary, persistence[j], state[j])
@@ -377,10 +388,13 @@ def course_patient(p, pt, i, u, z, z_as_uniform, sledai, pga, bilag, pred, flare
                 state[j] = u[v, j] >= 1.0 - p_on if state[j] else u[v, j] < p_on
         score = sledai_score(state, weights)
         sledai[i, v] = score
+        clinical_score = clinical_sledai_score(state, weights, clinical)
+        clinical_sledai[i, v] = clinical_score
+        flags[i, v] = activity_flags(state, previous, clinical, p.major)
         x = pga_score(
             p.pga_intercept,
             p.pga_per_sledai_point,
-            clinical_sledai_score(state, weights, clinical),
+            clinical_score,
             pt.pga_rater[i],
             p.pga_visit_sd * _normal(z, v, Z_PGA, z_as_uniform),
         )
@@ -469,7 +483,8 @@ def simulate_course(p, pt, k0, k1):
 
     Returns
     -------
-    sledai, pga, bilag, prednisone, flare, failure_visit, dropout_visit
+    sledai, pga, bilag, prednisone, flare, failure_visit, dropout_visit, clinical_sledai,
+    activity_flags
         As in ``Course``.
     """
     n_visits = p.n_visits
@@ -481,6 +496,8 @@ def simulate_course(p, pt, k0, k1):
     flare = np.zeros((n, n_visits), dtype=np.int8)
     failure = np.full(n, n_visits, dtype=np.int64)
     dropout = np.full(n, n_visits, dtype=np.int64)
+    csledai = np.zeros((n, n_visits), dtype=np.int16)
+    flags = np.zeros((n, n_visits), dtype=np.uint8)
     u = np.zeros((n_visits, N_UNIFORM))
     z = np.zeros((n_visits, N_NORMAL))
     scratch = np.empty((4, n_visits * ((2 * N_NORMAL + N_UNIFORM + 3) // 4)), dtype=np.uint64)
@@ -488,8 +505,8 @@ def simulate_course(p, pt, k0, k1):
     for i in range(n):
         fill_draws(k0, k1, STAGE_COURSE, pt.unit[i], 1, u, z, scratch, False)
         course_patient(p, pt, i, u, z, True, sledai, pga, bilag, pred, flare, failure, dropout,
-                       curves)
-    return sledai, pga, bilag, pred, flare, failure, dropout
+                       csledai, flags, curves)
+    return sledai, pga, bilag, pred, flare, failure, dropout, csledai, flags
 
 
 def course_params(scenario: Scenario) -> CourseParams:
@@ -513,6 +530,7 @@ def course_params(scenario: Scenario) -> CourseParams:
         persistence=persistence,
         weights=SLEDAI_WEIGHTS,
         clinical=CLINICAL,
+        major=MAJOR,
         bilag_of=BILAG_OF_DESCRIPTOR,
         fluctuation_sd=float(dis.fluctuation_sd),
         fluctuation_ar1=float(autocorrelation_over(float(dis.fluctuation_ar1), weeks)),

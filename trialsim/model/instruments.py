@@ -23,6 +23,15 @@ PROTEINURIA = DESCRIPTOR_NAMES.index("proteinuria")
 CLINICAL = np.array([d[2] != "immunological" for d in DESCRIPTORS])
 #: weights of the clinical descriptors only (0 for the serological ones): the PGA's SLEDAI
 CLINICAL_WEIGHTS = SLEDAI_WEIGHTS * CLINICAL
+#: SELENA-SLEDAI domains that count as major organ activity for LLDAS (Franklyn et al., Ann
+#: Rheum Dis 2016;75:1615: renal, CNS, cardiopulmonary, vasculitis, fever; haemolytic anaemia
+#: and gastrointestinal activity are not modelled); serositis is the cardiopulmonary domain
+LLDAS_MAJOR_DOMAINS = ("renal", "vascular", "serosal", "constitutional")
+MAJOR = np.array([d[2] in LLDAS_MAJOR_DOMAINS for d in DESCRIPTORS])
+#: bits of a visit's ``activity_flags`` (``Course``): major organ activity (``MAJOR``), and a
+#: clinical descriptor active that was not at the previous visit (LLDAS "no new features of
+#: lupus disease activity compared with the previous assessment")
+FLAG_MAJOR, FLAG_NEW = 1, 2
 
 N_BILAG = len(BILAG_SYSTEMS)
 #: grade codes; the order makes "worse" larger
@@ -52,6 +61,23 @@ SFI_SEVERE_PREDNISONE_MG_PER_KG = 0.5
 
 #: "high steroid dose": prednisone above this many mg/day (seed 000 Table 4, domain.md §2.5)
 HIGH_STEROID_MG = 7.5
+
+
+@jit
+def activity_flags(active, previous, clinical, major):
+    """``FLAG_MAJOR`` and ``FLAG_NEW`` of one visit's descriptor states (``previous``: the
+    states at the visit before; None-like all-False at baseline)."""
+    flags = 0
+    new = False
+    for j in range(active.shape[0]):
+        if active[j]:
+            if major[j]:
+                flags |= FLAG_MAJOR
+            if clinical[j] and not previous[j]:
+                new = True
+    if new:
+        flags |= FLAG_NEW
+    return flags
 
 
 @jit

@@ -77,6 +77,14 @@ _PALETTE = (
 _ENDPOINT_LABELS = {
     "no_new_bilag": "No new BILAG",
     "no_pga_worsening": "No PGA worsening",
+    "no_flare": "No SFI flare",
+    "no_severe_flare": "No severe SFI flare",
+    "bicla": "BICLA",
+    "lldas": "LLDAS",
+    "lldas_50": "LLDAS ≥50% of visits",
+    "doris_remission": "DORIS remission",
+    "sri4_modified": "Modified SRI-4",
+    "sri4_sustained": "Sustained SRI-4",
 }
 
 

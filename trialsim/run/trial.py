@@ -19,7 +19,13 @@ import numpy as np
 
 from trialsim.analysis.baseline import BASELINE_NAMES, add_moments, baseline_row
 from trialsim.analysis.comparisons import N_FIELDS, RESULT_FIELDS, compare_arms_kernel
-from trialsim.analysis.endpoints import ENDPOINT_SPECS, Trial, endpoint_flags, first_flare
+from trialsim.analysis.endpoints import (
+    ENDPOINT_SPECS,
+    Trial,
+    endpoint_flags,
+    first_flare,
+    sustained_gap,
+)
 from trialsim.analysis.subgroups import (
     INTERACTION_FIELDS,
     SubgroupPlan,
@@ -94,6 +100,7 @@ class TrialParams(NamedTuple):
     visits: np.ndarray  # per target: the visit of its week
     constant_rates: np.ndarray  # per arm, the reduced model's response rate (empty: none)
     interval_days: float
+    gap: int  # visits between the visits of a sustained response (endpoints.sustained_gap)
     sg_ops: np.ndarray  # subgroup conditions' postfix programs (analysis/subgroups.py)
     sg_args: np.ndarray
     sg_starts: np.ndarray  # (n_levels + 1,) program bounds
@@ -161,6 +168,7 @@ class Plan:
                 [] if constant is None else [constant.rates[a] for a in self.arms], dtype=float
             ),
             interval_days=float(des.visit_interval_weeks * 7.0),
+            gap=int(sustained_gap(des.visit_interval_weeks)),
             sg_ops=self.subgroups.ops,
             sg_args=self.subgroups.args,
             sg_starts=self.subgroups.starts,
@@ -268,14 +276,15 @@ def run_trials(tp, pp, cp, keys, analysis, rates, arm_n, sledai_mean, baseline,
             on_is0=np.ascontiguousarray(flags[:, B_IMMUNOSUPPRESSANT]),
             unit=np.ascontiguousarray(ints[:, I_CANDIDATE]),
         )
-        sledai, pga, bilag, pred, flare, failure, dropout = simulate_course(cp, pt, k0, k1)
+        (sledai, pga, bilag, pred, flare, failure, dropout, csledai,
+         aflags) = simulate_course(cp, pt, k0, k1)
         constant = np.zeros(n, dtype=np.bool_)
         if tp.constant_rates.shape[0] > 0:
             u = counter_uniforms(k0, k1, STAGE_REDUCED, 0, 0, n)
             for i in range(n):
                 constant[i] = u[i] < tp.constant_rates[arm[i]]
         response = endpoint_flags(tp.kinds, tp.ks, tp.visits, sledai, pga, bilag, flare,
-                                  failure, dropout, constant)
+                                  failure, dropout, constant, csledai, aflags, pred, tp.gap)
         covariates = x if tp.adjust_for_strata else np.zeros((n, 0))
         analysis[r] = compare_arms_kernel(response, arm, covariates, tp.pairs, tp.alpha)
         # rates, arm sizes, SLEDAI trajectories of the patients on study
@@ -456,7 +465,7 @@ class ReplicatePatients:
         x, _ = strata_indicators(cohort, des)
         arm = randomize(stratum_index(x), plan.allocation, des.block_multiplier, key)
         course = run_course(sc, cohort, plan.doses[arm], key, plan.course)
-        return Trial(cohort, arm, course)
+        return Trial(cohort, arm, course, interval_weeks=des.visit_interval_weeks)
 
 
 __all__ = ["Plan", "ChunkResult", "run_chunk", "RESULT_FIELDS", "ReplicatePatients"]
