@@ -528,8 +528,10 @@ def breaks_steroid_rule""",
     Mutation(
         name="flare_days_shifted",
         path="trialsim/run/trial.py",
-        find="days[i] = first * tp.interval_days",
-        replace="days[i] = first * tp.interval_days + 7.0",
+        find="""first, seen = first_flare(flare[i], dropout[i], False)
+            days[i] = first * tp.interval_days""",
+        replace="""first, seen = first_flare(flare[i], dropout[i], False)
+            days[i] = first * tp.interval_days + 7.0""",
         tests=("tests/integration/test_engine_wiring.py",),
         why="time to first flare is a week late",
     ),

@@ -217,11 +217,17 @@ def test_power_favoring_treatment_counts_the_right_side(strong_drug):
     fake.analysis[:, :, :, F["log_or"]] = np.where(np.arange(r) < 3, 0.5, -0.5)[:, None, None]
     fake.flare_analysis[:, :, S["p_logrank"]] = 0.001
     fake.flare_analysis[:, :, S["log_hr"]] = np.where(np.arange(r) < 5, -0.3, 0.3)[:, None]
+    fake.severe_flare_analysis[:, :, S["p_logrank"]] = 0.001
+    fake.severe_flare_analysis[:, :, S["log_hr"]] = np.where(np.arange(r) < 6, -0.3,
+                                                              0.3)[:, None]
     table = whole_trial(summarize(plan, fake))
     fav = table[table["statistic"] == "power_favoring_treatment"]
-    binary = fav[fav["endpoint"] != "time_to_first_flare"]["value"]
+    survival = ("time_to_first_flare", "time_to_first_severe_flare")
+    binary = fav[~fav["endpoint"].isin(survival)]["value"]
     flare = fav[fav["endpoint"] == "time_to_first_flare"]["value"]
+    severe = fav[fav["endpoint"] == "time_to_first_severe_flare"]["value"]
     assert np.allclose(binary, 3 / r)
     assert np.allclose(flare, 5 / r)
+    assert np.allclose(severe, 6 / r) and len(severe) == len(plan.comparisons)
     power = table[table["statistic"] == "power"]["value"]
     assert np.allclose(power, 1.0)

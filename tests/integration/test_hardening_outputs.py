@@ -43,7 +43,8 @@ TWO_ARMS = [
     "allocation: 1}}",
 ]
 #: a run's own outputs (without figures), its figures, and what a test adds of others'
-RUN_OUTPUTS = {"summary.csv", "baseline.csv", "trajectory.csv", "run.json", "replicates",
+RUN_OUTPUTS = {"summary.csv", "baseline.csv", "trajectory.csv", "responder_profile.csv",
+               "run.json", "replicates",
                "trials"}
 RUN_FIGURES = {"response_rates.png", "power.png", "odds_ratio_distribution.png",
                "sledai_trajectory.png"}

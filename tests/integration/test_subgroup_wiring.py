@@ -160,3 +160,62 @@ def test_summary_reports_every_level_and_counts_an_empty_one(scenario):
     assert (inter.value > 0.5).all()
     levels = sub[sub.statistic == "patients"].groupby(["endpoint", "week", "subgroup", "level"])
     assert levels.ngroups == len(plan.subgroups.levels) * len(plan.subgroup_targets)
+
+
+def test_responder_profile_matches_the_patients(scenario):
+    """responder_profile.csv's pooled means are the patients' own (ReplicatePatients), by
+    primary-endpoint response, per arm and over all arms."""
+    from trialsim.analysis.baseline import BASELINE_NAMES, baseline_columns
+    from trialsim.summarize.tables import profile_table
+
+    plan = Plan(scenario)
+    r = 3
+    prof = profile_table(plan, run_chunk(scenario, 0, r)).set_index(
+        ["characteristic", "arm", "responder"])
+    endpoint, week = plan.targets[0]
+    assert (endpoint, week) == ("sri4", 52)
+    values, responded, arms = [], [], []
+    patients = ReplicatePatients(scenario)
+    for k in range(r):
+        trial = patients(k)
+        values.append(baseline_columns(trial.cohort))
+        responded.append(ENDPOINTS[endpoint](trial, visit_of_week(week, 4)))
+        arms.append(trial.arm)
+    values, responded, arms = map(np.concatenate, (values, responded, arms))
+    for name in ("prednisone_gt_7_5mg", "disease_duration_years", "anti_dsdna_and_low_c3_or_c4",
+                 "sledai"):
+        j = BASELINE_NAMES.index(name)
+        scale = 100.0 if name not in ("disease_duration_years", "sledai") else 1.0
+        for a, arm in enumerate([*plan.arms, "all"]):
+            in_arm = np.ones(len(arms), bool) if arm == "all" else arms == a
+            yes = values[in_arm & responded, j].mean() * scale
+            no = values[in_arm & ~responded, j].mean() * scale
+            assert prof.loc[(name, arm, "yes"), "value"] == pytest.approx(yes, rel=1e-12)
+            assert prof.loc[(name, arm, "no"), "value"] == pytest.approx(no, rel=1e-12)
+            assert prof.loc[(name, arm, "difference"), "value"] == pytest.approx(yes - no,
+                                                                                rel=1e-9)
+    n_yes = prof.loc[("n_per_trial", "all", "yes"), "value"]
+    assert n_yes == pytest.approx(responded.sum() / r)
+
+
+def test_time_to_first_severe_flare_is_the_survival_analysis_of_severe_flares(scenario):
+    """The compiled trial's severe-flare Cox/log-rank results are ``compare_survival`` of the
+    patients' first severe flares (``first_flare_visit(severe=True)``), replicate by
+    replicate; the summary reports them under ``time_to_first_severe_flare``."""
+    from trialsim.analysis.endpoints import first_flare_visit
+    from trialsim.analysis.survival import compare_survival
+
+    plan = Plan(scenario)
+    res = run_chunk(scenario, 0, 2)
+    patients = ReplicatePatients(scenario)
+    days_per_visit = 7.0 * scenario.design.visit_interval_weeks
+    for r in range(2):
+        trial = patients(r)
+        visit, observed = first_flare_visit(trial.course, severe=True)
+        want = compare_survival(visit * days_per_visit, observed, trial.arm, plan.pairs)
+        np.testing.assert_array_equal(res.severe_flare_analysis[r], want)
+        mild, _ = first_flare_visit(trial.course)
+        assert (visit >= mild).all()  # a first severe flare is never before the first flare
+    s = whole_trial(summarize(plan, res))
+    sel = s[(s.endpoint == "time_to_first_severe_flare") & (s.statistic == "hazard_ratio_median")]
+    assert list(sel.comparison) == plan.comparisons

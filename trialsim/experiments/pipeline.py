@@ -54,7 +54,12 @@ from trialsim.run.backends import iter_chunks
 from trialsim.run.checkpoint import ChunkStore, locked
 from trialsim.run.trial import Plan
 from trialsim.summarize.reduce import PartWriter, Reducer, dataset_columns
-from trialsim.summarize.tables import baseline_from, summarize_from, trajectory_from
+from trialsim.summarize.tables import (
+    baseline_from,
+    profile_from,
+    summarize_from,
+    trajectory_from,
+)
 
 try:
     import fcntl
@@ -69,7 +74,8 @@ DATASETS = ("replicates", "trials")
 #: every other entry (another command's results such as ``power/``, a checkpoint directory,
 #: the user's own files)
 RUN_OUTPUTS = (
-    "summary.csv", "baseline.csv", "trajectory.csv", "run.json", *DATASETS,
+    "summary.csv", "baseline.csv", "trajectory.csv", "responder_profile.csv", "run.json",
+    *DATASETS,
     "response_rates.png", "power.png", "odds_ratio_distribution.png", "sledai_trajectory.png",
     "forest_*_week*.png",
 )
@@ -84,6 +90,8 @@ class RunOutput:
     baseline: pd.DataFrame
     trajectory: pd.DataFrame
     provenance: dict
+    #: baseline characteristics of the primary endpoint's responders and non-responders
+    profile: pd.DataFrame
     #: the results folder (a temporary one, deleted with this object, when none was given)
     folder: Path
     _cleanup: object = field(default=None, repr=False)
@@ -177,6 +185,7 @@ def _run_into(
             summary=summarize_from(plan, red, columns),
             baseline=baseline_from(plan, red),
             trajectory=trajectory_from(plan, columns),
+            profile=profile_from(plan, red),
             provenance={
                 "scenario": scenario.name,
                 "scenario_sha256": scenario.digest(),
@@ -750,6 +759,7 @@ def write_outputs(out: RunOutput, out_dir: Path, figures: bool = True) -> None:
     already there)."""
     write_csv(out.summary, out_dir / "summary.csv")
     write_csv(out.baseline, out_dir / "baseline.csv")
+    write_csv(out.profile, out_dir / "responder_profile.csv")
     write_csv(out.trajectory, out_dir / "trajectory.csv")
     write_json(
         {**out.provenance, "scenario_config": out.plan.scenario.model_dump(mode="json")},

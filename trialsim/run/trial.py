@@ -202,6 +202,11 @@ class ChunkResult:
     subgroup_n: np.ndarray  # (r, n_levels, n_arms) patients
     #: treatment x subgroup interaction: (r, n_factors, n_subgroup_targets, n_comparisons, 3)
     interaction: np.ndarray
+    #: responder profile: baseline moments by primary-endpoint response and arm, group
+    #: ``responded * n_arms + arm`` (the primary: the first endpoint at the first week)
+    profile: np.ndarray  # (r, 2 * n_arms, 3, n_characteristics)
+    #: time to first severe SFI flare: (r, n_comparisons, n_survival_fields) Cox/log-rank
+    severe_flare_analysis: np.ndarray
 
     def take(self, index) -> ChunkResult:
         """The replicates ``index`` (a slice or index array) of this chunk."""
@@ -220,7 +225,7 @@ class ChunkResult:
 @jit
 def run_trials(tp, pp, cp, keys, analysis, rates, arm_n, sledai_mean, baseline,
                flare_median_days, flare_analysis, screened, subgroup_analysis, subgroup_rates,
-               subgroup_n, interaction):
+               subgroup_n, interaction, profile, severe_flare_analysis):
     """Simulate and analyse the replicates of ``keys`` (one row per replicate), into the
     arrays of a ``ChunkResult`` (first axis: the chunk's replicates).
 
@@ -317,6 +322,11 @@ def run_trials(tp, pp, cp, keys, analysis, rates, arm_n, sledai_mean, baseline,
             m = arm == a
             flare_median_days[r, a] = km_median(days[m], observed[m])
         flare_analysis[r] = compare_survival(days, observed, arm, tp.pairs)
+        for i in range(n):
+            first, seen = first_flare(flare[i], dropout[i], True)
+            days[i] = first * tp.interval_days
+            observed[i] = seen
+        severe_flare_analysis[r] = compare_survival(days, observed, arm, tp.pairs)
         # baseline table moments
         for i in range(n):
             baseline_row(i, race, region, flags[:, B_FEMALE], floats[:, F_AGE],
@@ -325,6 +335,7 @@ def run_trials(tp, pp, cp, keys, analysis, rates, arm_n, sledai_mean, baseline,
                          flags[:, B_LOW_C4], prednisone, flags[:, B_IMMUNOSUPPRESSANT],
                          flags[:, B_ANTIMALARIAL], proteinuria, active, row)
             add_moments(baseline[r], arm[i], row)
+            add_moments(profile[r], response[0, i] * n_arms + arm[i], row)
         screened[r] = n_screened
         if tp.sg_starts.shape[0] > 1:
             cov = covariate_matrix(
@@ -425,13 +436,15 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
         subgroup_rates=np.empty((r, sg.n_levels, n_sgt, n_arms)),
         subgroup_n=np.zeros((r, sg.n_levels, n_arms), dtype=np.int64),
         interaction=np.empty((r, len(sg.factors), n_sgt, n_cmp, len(INTERACTION_FIELDS))),
+        profile=np.zeros((r, 2 * n_arms, 3, len(BASELINE_NAMES))),
+        severe_flare_analysis=np.empty((r, n_cmp, len(SURVIVAL_FIELDS))),
     )
     keys = replicate_keys(scenario.seed, start, stop)
     failed, status, got, candidates = run_trials(
         plan.trial, plan.population.params, plan.course, keys, res.analysis, res.rates,
         res.arm_n, res.sledai_mean, res.baseline, res.flare_median_days, res.flare_analysis,
         res.screened, res.subgroup_analysis, res.subgroup_rates, res.subgroup_n,
-        res.interaction,
+        res.interaction, res.profile, res.severe_flare_analysis,
     )
     if failed >= 0:
         raise_screening_error(scenario, status, got, candidates, replicate=start + failed)

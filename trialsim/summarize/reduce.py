@@ -98,8 +98,13 @@ class Reducer:
         self.converged = np.zeros((n_t, n_c), dtype=np.int64)
         self.flare_reject = np.zeros(n_c, dtype=np.int64)
         self.flare_favor = np.zeros(n_c, dtype=np.int64)
+        self.severe_reject = np.zeros(n_c, dtype=np.int64)
+        self.severe_favor = np.zeros(n_c, dtype=np.int64)
         self.baseline_total: np.ndarray | None = None  # (arms + 1, 3, k) sums
         self.baseline_trial_mean: Welford | None = None  # per-trial means, (arms + 1) x k
+        # responder profile: (responded 0/1, arms + 1) groups, as the baseline's
+        self.profile_total: np.ndarray | None = None  # (2, arms + 1, 3, k) sums
+        self.profile_trial_mean: Welford | None = None
         # subgroups: levels x subgroup targets x arms / comparisons; factors for interactions
         sg = plan.subgroups
         n_l, n_s, n_f = sg.n_levels, sg.targets.shape[0], len(sg.factors)
@@ -130,6 +135,10 @@ class Reducer:
         flare_reject = f[..., P_LOGRANK] < alpha
         self.flare_reject += flare_reject.sum(axis=0)
         self.flare_favor += (flare_reject & (f[..., LOG_HR] < 0)).sum(axis=0)
+        f = res.severe_flare_analysis
+        severe_reject = f[..., P_LOGRANK] < alpha
+        self.severe_reject += severe_reject.sum(axis=0)
+        self.severe_favor += (severe_reject & (f[..., LOG_HR] < 0)).sum(axis=0)
         m = res.baseline  # (r, arms, 3, k)
         groups = np.concatenate([m, m.sum(axis=1, keepdims=True)], axis=1)  # + overall
         if self.baseline_total is None:
@@ -140,6 +149,15 @@ class Reducer:
         with np.errstate(invalid="ignore", divide="ignore"):  # an empty arm: nan, skipped
             per_trial = groups[:, :, 1, :] / groups[:, :, 0, :]
         self.baseline_trial_mean.add(per_trial.reshape(r, -1))
+        pm = res.profile.reshape(r, 2, self.n_a, *res.profile.shape[2:])
+        pg = np.concatenate([pm, pm.sum(axis=2, keepdims=True)], axis=2)  # + all arms
+        if self.profile_total is None:
+            self.profile_total = np.zeros(pg.shape[1:])
+            self.profile_trial_mean = Welford(int(np.prod(pg.shape[1:3])) * pg.shape[4])
+        sum_rows(self.profile_total.reshape(-1), pg.reshape(r, -1))
+        with np.errstate(invalid="ignore", divide="ignore"):  # an empty group: nan, skipped
+            per_trial = pg[:, :, :, 1, :] / pg[:, :, :, 0, :]
+        self.profile_trial_mean.add(per_trial.reshape(r, -1))
         if self.sg_shape[0]:
             self.sg_rate.add(res.subgroup_rates.reshape(r, -1))
             self.sg_n.add(res.subgroup_n.astype(np.float64).reshape(r, -1))
@@ -164,6 +182,8 @@ def trial_columns(plan) -> list[str]:
     cols += [f"km_median_days.{a}" for a in plan.arms]
     for c in plan.comparisons:
         cols += [f"hazard_ratio.{c}", f"log_hr.{c}", f"p_logrank.{c}"]
+    for c in plan.comparisons:
+        cols += [f"severe_hazard_ratio.{c}", f"severe_log_hr.{c}", f"severe_p_logrank.{c}"]
     interval = plan.scenario.design.visit_interval_weeks
     cols += [f"sledai_mean.{a}.w{v * interval}" for a in plan.arms for v in range(plan.n_visits)]
     cols += [f"arm_n.{a}" for a in plan.arms]
@@ -193,6 +213,8 @@ def trial_table(plan, res) -> pd.DataFrame:
     parts.append(res.flare_median_days)
     fa = res.flare_analysis[:, :, [HAZARD_RATIO, LOG_HR, P_LOGRANK]]
     parts.append(fa.reshape(r, -1))
+    sa = res.severe_flare_analysis[:, :, [HAZARD_RATIO, LOG_HR, P_LOGRANK]]
+    parts.append(sa.reshape(r, -1))
     parts.append(res.sledai_mean.reshape(r, -1))
     parts.append(res.arm_n.astype(np.float64))
     parts.append(res.screened.astype(np.float64)[:, None])

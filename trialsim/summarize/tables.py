@@ -19,6 +19,7 @@ from trialsim.summarize.reduce import (
 
 __all__ = [
     "whole_trial", "summarize", "summarize_from", "baseline_table", "baseline_from",
+    "profile_table", "profile_from",
     "trajectory_table", "trajectory_from", "replicate_table", "trial_table", "mean_mcse",
     "proportion_mcse", "quantile_mcse",
 ]
@@ -79,8 +80,10 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
     whose logistic model could be fitted). Endpoint ``time_to_first_flare`` (SFI, at the last
     visit week): per arm the median over trials of the Kaplan–Meier median (``km_median_days``),
     per comparison log-rank ``power``, the Cox (Efron) ``hazard_ratio_median`` and quantiles,
-    and ``analyzable`` (share of trials with a Cox estimate). Means and proportions come from
-    the reducer, quantiles from the columns (read one at a time).
+    and ``analyzable`` (share of trials with a Cox estimate); endpoint
+    ``time_to_first_severe_flare`` the same per comparison (its Kaplan–Meier median is rarely
+    reached, so none is reported). Means and proportions come from the reducer, quantiles
+    from the columns (read one at a time).
 
     Power counts an unanalysable trial as not rejecting; the odds and hazard ratio quantiles
     and the risk difference are over the analysable trials only, so with a low
@@ -127,6 +130,16 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
         add(flare, last_week, "", comp, "hazard_ratio_q025", *quantile_mcse(hr, 0.025))
         add(flare, last_week, "", comp, "hazard_ratio_q975", *quantile_mcse(hr, 0.975))
         add(flare, last_week, "", comp, "analyzable", *share(np.count_nonzero(~np.isnan(hr))))
+    severe = "time_to_first_severe_flare"
+    for c, comp in enumerate(plan.comparisons):
+        add(severe, last_week, "", comp, "power", *share(red.severe_reject[c]))
+        add(severe, last_week, "", comp, "power_favoring_treatment", *share(red.severe_favor[c]))
+        hr = column(f"severe_hazard_ratio.{comp}")
+        add(severe, last_week, "", comp, "hazard_ratio_median", *quantile_mcse(hr, 0.5))
+        add(severe, last_week, "", comp, "hazard_ratio_q025", *quantile_mcse(hr, 0.025))
+        add(severe, last_week, "", comp, "hazard_ratio_q975", *quantile_mcse(hr, 0.975))
+        add(severe, last_week, "", comp, "analyzable",
+            *share(np.count_nonzero(~np.isnan(hr))))
     _subgroup_rows(plan, red, column, add, share)
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
@@ -216,6 +229,49 @@ def baseline_from(plan: Plan, red: Reducer) -> pd.DataFrame:
             rows.append((name, kind, group, mean[j] * scale,
                          sd[j] if kind == "mean" else float("nan"), mcse * scale))
     return pd.DataFrame(rows, columns=["characteristic", "kind", "arm", "value", "sd", "mcse"])
+
+
+def profile_table(plan: Plan, res: ChunkResult) -> pd.DataFrame:
+    """``profile_from`` replicates held in memory."""
+    return profile_from(plan, Reducer(plan).add(res))
+
+
+def profile_from(plan: Plan, red: Reducer) -> pd.DataFrame:
+    """Responder profile: the baseline characteristics of the primary endpoint's responders
+    and non-responders (the first endpoint at the first endpoint week), per arm and over all
+    arms, pooled over replicates, as published post-hoc analyses report them.
+
+    Columns ``endpoint, week, characteristic, kind, arm, responder, value, sd, mcse`` (as in
+    the baseline table; ``n_per_trial`` rows give the group sizes) and, per characteristic
+    and arm, ``difference`` rows: responders minus non-responders, with the MCSE of the
+    difference of the two pooled values (their per-trial means are taken as independent).
+    """
+    names, kinds = BASELINE_NAMES, BASELINE_KINDS
+    endpoint, week = plan.targets[0]
+    k = len(names)
+    n_groups = len(plan.arms) + 1
+    rows = []
+    for g, arm in enumerate([*plan.arms, "all"]):
+        value = {}
+        for resp, label in ((1, "yes"), (0, "no")):
+            tot_n, tot_s, tot_ss = red.profile_total[resp, g]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = tot_s / tot_n
+                sd = np.sqrt(np.maximum(tot_ss / tot_n - mean**2, 0.0))
+            rows.append((endpoint, week, "n_per_trial", "count", arm, label,
+                         float(tot_n[0] / red.replicates), float("nan"), float("nan")))
+            for j, (name, kind) in enumerate(zip(names, kinds, strict=True)):
+                scale = 100.0 if kind == "percent" else 1.0
+                mcse = red.profile_trial_mean.mean_mcse((resp * n_groups + g) * k + j)[1]
+                value[resp, j] = (mean[j] * scale, mcse * scale)
+                rows.append((endpoint, week, name, kind, arm, label, mean[j] * scale,
+                             sd[j] if kind == "mean" else float("nan"), mcse * scale))
+        for j, (name, kind) in enumerate(zip(names, kinds, strict=True)):
+            (v1, m1), (v0, m0) = value[1, j], value[0, j]
+            rows.append((endpoint, week, name, kind, arm, "difference", v1 - v0, float("nan"),
+                         float(np.hypot(m1, m0))))
+    return pd.DataFrame(rows, columns=["endpoint", "week", "characteristic", "kind", "arm",
+                                       "responder", "value", "sd", "mcse"])
 
 
 def trajectory_table(plan: Plan, res: ChunkResult) -> pd.DataFrame:
