@@ -72,7 +72,8 @@ def test_cli_run_writes_every_output(tmp_path, capsys):
     ]
     stats = set(summary.statistic)
     assert {"response_rate", "power", "odds_ratio_median", "risk_difference_mean"} <= stats
-    assert set(summary.week.unique()) == {12, 24}
+    assert set(summary[summary.endpoint != "screening"].week.unique()) == {12, 24}
+    assert set(summary[summary.endpoint == "screening"].week) == {0}  # at screening
     flare = summary[summary.endpoint == "time_to_first_flare"]
     assert {"km_median_days", "hazard_ratio_median", "power"} <= set(flare.statistic)
     reps = pd.read_parquet(out / "replicates")

@@ -186,6 +186,9 @@ def test_screening_exactly_at_the_cut_offs(bliss76):
         ana=np.array([1, 1, 0, 1, 0, 1, 1], bool),
         anti_dsdna=np.array([0, 0, 1, 0, 0, 1, 1], bool),
         proteinuria_g=np.array([0.1, 0.1, 0.1, top, 0.1, top + 0.01, 0.0]),
+        # the enrichment criteria are off in BLISS: any values pass
+        low_c3=np.zeros(7, bool), low_c4=np.zeros(7, bool), prednisone=np.zeros(7),
+        disease_duration=np.full(7, 30.0), region=np.zeros(7, np.int64),
     )
     expected = [1, 0, 1, 1, 0, 0, 1]
     np.testing.assert_array_equal(PopulationModel(bliss76).eligible(c), expected)

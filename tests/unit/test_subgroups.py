@@ -65,7 +65,7 @@ CASES = {
     'race == "black"': lambda d: d.race == B,
     '"black" != race': lambda d: d.race != B,
     'race in ["black", "indigenous_american"]': lambda d: d.race.isin([B, IA]),
-    'race not in ("black",) and age < 40': lambda d: (d.race != B) & (d.age < 40),
+    'race not in ["black"] and age < 40': lambda d: (d.race != B) & (d.age < 40),
     'region == "us_canada" or (female and weight > 80.5)':
         lambda d: (d.region == 0) | ((d.female > 0) & (d.weight > 80.5)),
     "not (sledai >= 10 and immunosuppressant)":
@@ -97,6 +97,13 @@ BAD = {
     "race == region": "quoted level",
     "lambda: 1": "not a condition",
     "sledai > 1e999": "finite",
+    "sledai > -1e999": "finite",
+    "sledai > " + "9" * 400: "finite",
+    "sledai > 4 # a comment": "comments (#)",
+    "not " * 3000 + "sledai": "characters long",
+    "ｓｌｅｄａｉ >= 10": "only ASCII",
+    'race in ("black",)': "non-empty list",
+    "sledai > true": "not numbers",
 }
 
 
@@ -187,3 +194,23 @@ def test_interaction_not_analysable_with_one_level():
     got = interaction_kernel(y[None, :], arm, np.zeros_like(code), 2, strata,
                              np.array([[1, 0]]))
     assert got[0, 0, 1] == 0.0 and np.isnan(got[0, 0, 2])
+
+
+def test_interaction_sets_a_separated_stratum_aside_as_the_main_analysis_does():
+    """A stratum whose patients all respond makes the ML coefficient infinite; the test is
+    then the fit without those patients and that column (statsmodels on the rest)."""
+    import statsmodels.api as sm
+
+    arm, code, strata, y = _design(2, seed=5, n=600)
+    few = np.flatnonzero(arm <= 1)[:4]
+    strata[:, 1] = 0.0
+    strata[few, 1] = 1.0
+    y[few] = 1  # all four respond: stratum 2 separates
+    got = interaction_kernel(y[None, :], arm, code, 2, strata, np.array([[1, 0]]))
+    sel = (arm <= 1) & (strata[:, 1] == 0)
+    treated = (arm[sel] == 1).astype(float)
+    d = (code[sel] == 1).astype(float)
+    X = np.column_stack([np.ones(sel.sum()), treated, d, treated * d, strata[sel, 0]])
+    fit = sm.Logit(y[sel].astype(float), X).fit(disp=0, tol=1e-12)
+    z = fit.params[3] / fit.bse[3]
+    assert got[0, 0, 1] == 1 and got[0, 0, 0] == pytest.approx(z * z, rel=1e-6)

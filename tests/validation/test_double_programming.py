@@ -121,7 +121,8 @@ def plain_run(scenario, trials: int, seed: int):
 
 def _scenario():
     return with_overrides(
-        load_scenario(CONFIGS / "bliss76.yaml"), {"analysis.endpoints": ENDPOINTS}
+        load_scenario(CONFIGS / "bliss76.yaml"),
+        {"analysis.endpoints": ENDPOINTS, "analysis.subgroups.factors": []},
     )
 
 

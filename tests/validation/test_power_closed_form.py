@@ -30,6 +30,7 @@ def reduced(bliss76):
         "design.duration_weeks": 12,
         "design.endpoint_weeks": [12],
         "analysis.endpoints": ["constant_response"],
+        "analysis.subgroups.factors": [],
         "constant_response": {"rates": RATES},
         "seed": 4242,
     })

@@ -28,6 +28,7 @@ FAST = {
     "design.endpoint_weeks": [12],
     "design.arms": {"placebo": {"dose_mg_kg": 0.0}, "bel10": {"dose_mg_kg": 10.0}},
     "analysis.endpoints": ["sri4"],
+    "analysis.subgroups.factors": [],
     "drug.onset_lag_weeks": 0.0,
     "drug.onset_weeks": 2.0,
     "drug.emax": 1.4,

@@ -22,6 +22,7 @@ def null_run(bliss76):
             "design.sample_size": 240,
             "design.duration_weeks": 52,
             "design.endpoint_weeks": [52],
+            "analysis.subgroups.factors": [],  # whole-trial tests (subgroups: wiring tests)
             "seed": 20261122,
         },
     )

@@ -147,7 +147,7 @@ def _fill_unanalysable(out, e, c):
 
 
 @njit(cache=CACHE)
-def _unseparated_rows(full, y):
+def unseparated_rows(full, y, first=2, stop=-1):
     """Rows left once strata that perfectly predict the response are set aside.
 
     When every patient with (or without) a stratum indicator has the same response, the
@@ -155,14 +155,17 @@ def _unseparated_rows(full, y):
     other coefficients is maximized by the fit without those patients and without the column
     (the limit that SAS and R report with a warning). This returns the rows of that limiting
     fit, applying the rule until no stratum column separates; column 1 (treatment) is never
-    used to set rows aside.
+    used to set rows aside. Columns ``first`` … ``stop - 1`` are the strata (``stop`` -1: to
+    the last column).
     """
     m, width = full.shape
+    if stop < 0:
+        stop = width
     rows = np.ones(m, dtype=np.bool_)
     changed = True
     while changed:
         changed = False
-        for j in range(2, width):
+        for j in range(first, stop):
             for level in (0.0, 1.0):
                 cnt = 0
                 tot = 0.0
@@ -283,7 +286,7 @@ def compare_arms_kernel(response, arm, strata, pairs, alpha):
             if n1 == 0 or n0 == 0 or r1 == 0 or r1 == n1 or r0 == 0 or r0 == n0:
                 _fill_unanalysable(out, e, c)
                 continue
-            rows = _unseparated_rows(full, y)
+            rows = unseparated_rows(full, y)
             if rows.all():
                 beta, cov, converged = fit_logistic_grouped(X, y)
             else:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from trialsim.analysis.comparisons import unseparated_rows
 from trialsim.analysis.logistic import (
     _cholesky,
     _cholesky_solve,
@@ -44,6 +45,7 @@ from trialsim.config.expressions import (
     PUSH_VAR,
     TRUTH,
     compile_expression,
+    negation,
 )
 from trialsim.config.vocab import RACES, REGIONS, SUBGROUP_FACTORS, SUBGROUP_NAMES
 from trialsim.core.jit import jit
@@ -262,50 +264,64 @@ def interaction_kernel(response, arm, code, n_levels, strata, pairs):
                 full[k, n_levels + lv] = t
             for j in range(q):
                 full[k, 2 + 2 * (n_levels - 1) + j] = strata[i, j]
-        keep = drop_constant_columns(full, 1)
-        p = keep.shape[0]
-        X = np.empty((m, p))
-        for k in range(m):
-            for j in range(p):
-                X[k, j] = full[k, keep[j]]
-        # positions (in X) of the product terms kept
-        inter = np.empty(p, dtype=np.int64)
-        n_int = 0
-        for j in range(p):
-            if n_levels + 1 <= keep[j] <= 2 * n_levels - 1:
-                inter[n_int] = j
-                n_int += 1
         y = np.empty(m)
+        first_stratum = 2 + 2 * (n_levels - 1)
         for e in range(n_end):
             out[e, c, 0] = np.nan
             out[e, c, 1] = 0.0
             out[e, c, 2] = np.nan
-            if n_int == 0:
-                continue
             for k in range(m):
                 y[k] = 1.0 if response[e, idx[k]] else 0.0
-            beta, cov, converged = fit_logistic_grouped(X, y)
-            if not converged:
-                continue
-            V = np.empty((n_int, n_int))
-            b = np.empty(n_int)
-            for a in range(n_int):
-                b[a] = beta[inter[a]]
-                for d in range(n_int):
-                    V[a, d] = cov[inter[a], inter[d]]
-            L, ok = _cholesky(V)
-            if not ok:
-                continue
-            x = _cholesky_solve(L, b)
-            stat = 0.0
-            for a in range(n_int):
-                stat += b[a] * x[a]
-            if not math.isfinite(stat):
-                continue
-            out[e, c, 0] = stat
-            out[e, c, 1] = n_int
-            out[e, c, 2] = chi2_sf(stat, n_int)
+            # strata whose patients all respond (or none do) are set aside, as in the main
+            # analysis (``compare_arms_kernel``): the maximum-likelihood limit
+            rows = unseparated_rows(full, y, first_stratum, p_full)
+            stat, df = _interaction_wald(full[rows], y[rows], n_levels)
+            if df > 0:
+                out[e, c, 0] = stat
+                out[e, c, 1] = df
+                out[e, c, 2] = chi2_sf(stat, df)
     return out
+
+
+@jit
+def _interaction_wald(full, y, n_levels):
+    """Wald chi-square of the treatment x level products of one design (``interaction_kernel``'s
+    columns) and its degrees of freedom (0: not analysable)."""
+    m = full.shape[0]
+    keep = drop_constant_columns(full, 1)
+    p = keep.shape[0]
+    X = np.empty((m, p))
+    for k in range(m):
+        for j in range(p):
+            X[k, j] = full[k, keep[j]]
+    # positions (in X) of the product terms kept
+    inter = np.empty(p, dtype=np.int64)
+    n_int = 0
+    for j in range(p):
+        if n_levels + 1 <= keep[j] <= 2 * n_levels - 1:
+            inter[n_int] = j
+            n_int += 1
+    if n_int == 0:
+        return np.nan, 0
+    beta, cov, converged = fit_logistic_grouped(X, y)
+    if not converged:
+        return np.nan, 0
+    V = np.empty((n_int, n_int))
+    b = np.empty(n_int)
+    for a in range(n_int):
+        b[a] = beta[inter[a]]
+        for d in range(n_int):
+            V[a, d] = cov[inter[a], inter[d]]
+    L, ok = _cholesky(V)
+    if not ok:
+        return np.nan, 0
+    x = _cholesky_solve(L, b)
+    stat = 0.0
+    for a in range(n_int):
+        stat += b[a] * x[a]
+    if not math.isfinite(stat):
+        return np.nan, 0
+    return stat, n_int
 
 
 @dataclass(frozen=True)
@@ -334,13 +350,15 @@ class SubgroupPlan:
 def subgroup_plan(factors: list[str], custom: dict[str, str],
                   targets: list[int]) -> SubgroupPlan:
     """Compile the predefined ``factors`` and the ``custom`` {name: expression} subgroups."""
-    defs: list[tuple[str, dict[str, str]]] = [(f, FACTORS[f]) for f in factors]
+    # (factor, {level: (expression as written, its program)})
+    defs = [(f, {lv: (e, compile_expression(e)) for lv, e in FACTORS[f].items()})
+            for f in factors]
     for name, expr in custom.items():
-        defs.append((name, {"yes": expr, "no": f"not ({expr})"}))
+        yes = compile_expression(expr)
+        defs.append((name, {"yes": (expr, yes), "no": (f"not ({expr})", negation(yes))}))
     levels, expressions, ops, args, starts, fstart = [], [], [], [], [0], [0]
     for name, lv in defs:
-        for level, expr in lv.items():
-            program = compile_expression(expr)
+        for level, (expr, program) in lv.items():
             levels.append((name, level))
             expressions.append(expr)
             ops += [o for o, _ in program]

@@ -458,6 +458,11 @@ def cmd_sweep(args) -> int:
             for c in comparisons:
                 fig = px.plot_sweep_heatmap(table, paths[0], paths[1], endpoint, week, c)
                 _save(fig, stage / f"heatmap_{c}.png")
+        if not args.no_figures and any(p.startswith("screening.") for p in paths):
+            fig = px.plot_power_vs_screening(
+                table, paths, endpoint, week, comparisons,
+                title=f"{scenario.name}: {endpoint} week {week} power against screening")
+            _save(fig, stage / "power_vs_screening.png")
         write_json(_provenance("sweep", scenario, settings, t0, design=design, factors=factors),
                    stage / "run.json")
     if not args.quiet:

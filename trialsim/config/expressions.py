@@ -41,6 +41,10 @@ _ALLOWED = (
 )
 
 
+#: the longest expression accepted (characters): a subgroup is one readable condition
+MAX_LENGTH = 500
+
+
 class ExpressionError(ValueError):
     """A subgroup expression outside the language (the message says what is allowed)."""
 
@@ -68,18 +72,34 @@ def compile_expression(text: str) -> list[tuple[int, float]]:
     """
     if not isinstance(text, str) or not text.strip():
         raise ExpressionError(f"an expression is needed (got {text!r}); allowed: {_ALLOWED}")
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(
+            f"the expression is {len(text)} characters long, at most {MAX_LENGTH} are allowed; "
+            f"allowed: {_ALLOWED}")
+    if not text.isascii():
+        raise ExpressionError(f"{text!r}: only ASCII characters are allowed; allowed: {_ALLOWED}")
+    if "#" in text:
+        raise ExpressionError(f"{text!r}: comments (#) are not part of the language; "
+                              f"allowed: {_ALLOWED}")
     source = text.strip().replace("\n", " ")
     for word, py in (("true", "True"), ("false", "False")):
         source = _replace_word(source, word, py)
     try:
         tree = ast.parse(source, mode="eval")
+        program: list[tuple[int, float]] = []
+        _emit_bool(tree.body, program, text)
     except SyntaxError as exc:
         raise ExpressionError(
             f"{text!r} does not parse ({exc.msg} at column {exc.offset}); allowed: {_ALLOWED}"
         ) from None
-    program: list[tuple[int, float]] = []
-    _emit_bool(tree.body, program, text)
+    except (RecursionError, MemoryError):
+        raise ExpressionError(f"{text!r}: nested too deeply; allowed: {_ALLOWED}") from None
     return program
+
+
+def negation(program: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """The program of ``not (program)``, built on the compiled code (never by pasting text)."""
+    return [*program, (NOT, 0.0)]
 
 
 def _replace_word(source: str, word: str, py: str) -> str:
@@ -134,7 +154,7 @@ def _emit_compare(left, op, right, out: list, text: str) -> None:
     if isinstance(op, (ast.In, ast.NotIn)):
         if not (isinstance(left, ast.Name) and left.id in CATEGORICAL):
             raise _fail(left, text, "'in' needs race or region on its left")
-        if not isinstance(right, (ast.List, ast.Tuple, ast.Set)) or not right.elts:
+        if not isinstance(right, ast.List) or not right.elts:
             raise _fail(right, text, "'in' needs a non-empty list of quoted levels")
         for i, elt in enumerate(right.elts):
             out.append((PUSH_VAR, float(_var(left, text))))
@@ -173,19 +193,29 @@ def _level(cat: str, node, text: str) -> int:
     return levels.index(node.value)
 
 
+def _number(node, value, text: str) -> float:
+    """A literal number as a finite float (refused: overflow, inf, nan)."""
+    try:
+        x = float(value)
+    except OverflowError:
+        x = math.inf
+    if not math.isfinite(x):
+        raise _fail(node, text, "numbers must be finite (and at most about 1e308)")
+    return x
+
+
 def _emit_number(node, out: list, text: str) -> None:
-    if (isinstance(node, ast.Constant) and isinstance(node.value, float)
-            and not math.isfinite(node.value)):
-        raise _fail(node, text, "numbers must be finite")
     if isinstance(node, ast.Name):
         out.append((PUSH_VAR, float(_var(node, text))))
-    elif isinstance(node, ast.Constant) and isinstance(node.value, (bool, int, float)):
-        out.append((PUSH_CONST, float(node.value)))
+    elif isinstance(node, ast.Constant) and isinstance(node.value, bool):
+        raise _fail(node, text, "true and false are conditions, not numbers")
+    elif isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        out.append((PUSH_CONST, _number(node, node.value, text)))
     elif (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
           and isinstance(node.operand, ast.Constant)
           and isinstance(node.operand.value, (int, float))
           and not isinstance(node.operand.value, bool)):
-        out.append((PUSH_CONST, -float(node.operand.value)))
+        out.append((PUSH_CONST, -_number(node, node.operand.value, text)))
     elif isinstance(node, ast.Constant) and isinstance(node.value, str):
         raise _fail(node, text, "quoted text compares only with race or region")
     else:

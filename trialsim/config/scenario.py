@@ -42,6 +42,8 @@ from trialsim.errors import ScenarioError
 
 #: names that become file or folder names (scenarios, arms): no path separators, not hidden
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+#: a custom subgroup's name (a summary.csv value and a plot label)
+SUBGROUP_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 #: the range of a drug-effect modifier (a ratio): log-linear, bounded, never zero
 MIN_MODIFIER_RATIO, MAX_MODIFIER_RATIO = 0.05, 20.0
 
@@ -305,6 +307,27 @@ class Screening(Model):
     max_proteinuria_g: Pos = 6.0
     #: give up (error) when fewer than this share of candidates pass
     min_pass_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.01
+    # enrichment (a design's own criteria; all off by default, as in BLISS)
+    #: require serologically active: anti-dsDNA positive and low C3 or C4
+    require_serologically_active: bool = False
+    #: require anti-dsDNA positive
+    require_anti_dsdna: bool = False
+    #: minimum prednisone dose at screening, mg/day (0: none required)
+    min_prednisone_mg: Annotated[float, Field(ge=0.0, le=100.0)] = 0.0
+    #: maximum disease duration at screening, years (none: no limit)
+    max_disease_duration_years: Pos | None = None
+    #: regions that do not recruit
+    exclude_regions: Annotated[list[str], Distinct] = []
+
+    @field_validator("exclude_regions")
+    @classmethod
+    def _check_regions(cls, v: list[str]) -> list[str]:
+        bad = [r for r in v if r not in REGIONS]
+        if bad:
+            raise ValueError(f"unknown region(s) {bad}; allowed: {', '.join(REGIONS)}")
+        if set(v) == set(REGIONS):
+            raise ValueError("every region is excluded: nobody could be recruited")
+        return v
 
 
 class Arm(Model):
@@ -554,7 +577,7 @@ class Subgroups(Model):
     #: predefined factors analysed (each split into its levels); [] for none
     factors: Annotated[list[str], Distinct] = list(SUBGROUP_FACTORS)
     #: the scenario's own subgroups: name -> expression (levels ``yes`` and ``no``)
-    custom: dict[Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$")], Expression] = {}
+    custom: dict[str, Expression] = {}
     #: endpoints analysed within subgroups (at every endpoint week); default: the first of
     #: ``analysis.endpoints`` (the primary)
     endpoints: Annotated[list[str], Distinct] | None = None
@@ -573,11 +596,22 @@ class Subgroups(Model):
     @field_validator("custom")
     @classmethod
     def _check_custom(cls, v: dict[str, str]) -> dict[str, str]:
-        clash = [name for name in v if name in SUBGROUP_FACTORS]
+        bad = [name for name in v if not SUBGROUP_NAME.match(name)]
+        if bad:
+            raise ValueError(
+                f"custom subgroup name(s) {bad}: a name is a letter, then letters, digits or _ "
+                "(at most 40 characters)"
+            )
+        clash = [name for name in v if name.lower() in SUBGROUP_FACTORS]
         if clash:
             raise ValueError(
-                f"custom subgroup name(s) {clash} are predefined factors; choose other names"
+                f"custom subgroup name(s) {clash} are predefined factors (whatever the case); "
+                "choose other names"
             )
+        lower = [name.lower() for name in v]
+        twins = sorted({n for n in v if lower.count(n.lower()) > 1})
+        if twins:
+            raise ValueError(f"custom subgroup names {twins} differ only in case")
         return v
 
     @property

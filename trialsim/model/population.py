@@ -265,19 +265,57 @@ class PopulationParams(NamedTuple):
     require_serology: bool
     max_proteinuria_g: float
     min_pass_rate: float
+    # enrichment (screening.*): off by default
+    require_serologically_active: bool
+    require_anti_dsdna: bool
+    min_prednisone_mg: float
+    max_disease_duration_years: float  # inf: no limit
+    excluded_regions: np.ndarray  # (n_regions,) bool
+
+
+#: the entry criteria in the order they are checked; a candidate who fails several is counted
+#: under the first (``screen_failure``: 1 + the index here; 0 = eligible)
+SCREEN_FAILURE_REASONS = (
+    "sledai", "serology", "proteinuria", "serologically_active", "anti_dsdna", "prednisone",
+    "disease_duration", "region",
+)
 
 
 @jit
-def is_eligible(sledai, proteinuria_g, ana, anti_dsdna, min_sledai, require_serology,
-                max_proteinuria_g):
-    """Entry criteria of the protocol (domain.md §3) for one candidate: SELENA-SLEDAI at
-    least ``min_sledai``, proteinuria at most ``max_proteinuria_g`` and, when required,
-    ANA or anti-dsDNA positive."""
-    if sledai < min_sledai:
-        return False
-    if proteinuria_g > max_proteinuria_g:
-        return False
-    return (ana or anti_dsdna) or not require_serology
+def screen_failure(p, sledai, proteinuria_g, ana, anti_dsdna, low_c3, low_c4, prednisone_mg,
+                   duration_years, region):
+    """The first entry criterion (``SCREEN_FAILURE_REASONS``) a candidate fails, plus one; 0
+    if the candidate is eligible. The protocol's (domain.md §3): SELENA-SLEDAI at least
+    ``min_sledai``, ANA or anti-dsDNA positive when required, proteinuria at most
+    ``max_proteinuria_g``; then a design's enrichment: serologically active (anti-dsDNA
+    positive and low C3 or C4), anti-dsDNA positive, prednisone at least
+    ``min_prednisone_mg``, disease duration at most ``max_disease_duration_years``, a region
+    that recruits."""
+    if sledai < p.min_sledai:
+        return 1
+    if p.require_serology and not (ana or anti_dsdna):
+        return 2
+    if proteinuria_g > p.max_proteinuria_g:
+        return 3
+    if p.require_serologically_active and not (anti_dsdna and (low_c3 or low_c4)):
+        return 4
+    if p.require_anti_dsdna and not anti_dsdna:
+        return 5
+    if prednisone_mg < p.min_prednisone_mg:
+        return 6
+    if duration_years > p.max_disease_duration_years:
+        return 7
+    if p.excluded_regions[region]:
+        return 8
+    return 0
+
+
+@jit
+def is_eligible(p, sledai, proteinuria_g, ana, anti_dsdna, low_c3, low_c4, prednisone_mg,
+                duration_years, region):
+    """Whether a candidate meets every entry criterion (``screen_failure`` is 0)."""
+    return screen_failure(p, sledai, proteinuria_g, ana, anti_dsdna, low_c3, low_c4,
+                          prednisone_mg, duration_years, region) == 0
 
 
 @jit
@@ -304,6 +342,8 @@ def enroll_kernel(p, n, k0, k1, max_candidates):
         Patients enrolled.
     ints, floats, flags, propensity, active, bilag_rater, bilag, bilag_ever
         The cohort's columns (``Cohort`` names them).
+    failures : ndarray of int64, shape (len(SCREEN_FAILURE_REASONS),)
+        Candidates screened out, by the first criterion they failed.
     """
     d = p.weights.shape[0]
     nz_cop = p.chol.shape[0]
@@ -331,6 +371,7 @@ def enroll_kernel(p, n, k0, k1, max_candidates):
     got = 0
     c = 0
     status = 0
+    failures = np.zeros(len(SCREEN_FAILURE_REASONS), dtype=np.int64)
     while got < n:
         if c >= max_candidates:
             status = 2
@@ -375,21 +416,24 @@ def enroll_kernel(p, n, k0, k1, max_candidates):
         # keep the instrument consistent: >0.5 g/24h is the descriptor's definition
         prot = max(prot, 0.51) if proteinuric else min(prot, 0.5)
         ana = u[0, UC_ANA] < p.ana_positive
-        if is_eligible(score, prot, ana, dsdna, p.min_sledai, p.require_serology,
-                       p.max_proteinuria_g):
+        dose = 0.0
+        if zc[ZD_PREDNISONE] > p.thr_pred:  # on prednisone
+            dose = max(round(interpolate_z(p.dose_table, zc[ZD_PREDNISONE]) * 2.0) / 2.0, 1.0)
+        duration = interpolate_z(p.duration_table, zc[ZD_DURATION])
+        reason = screen_failure(p, score, prot, ana, dsdna, low_c3, low_c4, dose, duration,
+                                cell % p.n_regions)
+        if reason > 0:
+            failures[reason - 1] += 1
+        else:
             i = got
             got += 1
-            on_pred = zc[ZD_PREDNISONE] > p.thr_pred
-            dose = 0.0
-            if on_pred:
-                dose = max(round(interpolate_z(p.dose_table, zc[ZD_PREDNISONE]) * 2.0) / 2.0, 1.0)
             ints[i, I_RACE] = race
             ints[i, I_REGION] = cell % p.n_regions
             ints[i, I_SLEDAI] = score
             ints[i, I_CANDIDATE] = c - 1
             floats[i, F_AGE] = min(max(p.age_mean + p.age_sd * zc[ZD_AGE], 18.0), 75.0)
             floats[i, F_WEIGHT] = math.exp(p.weight_log_mean + p.weight_log_sd * zc[ZD_WEIGHT])
-            floats[i, F_DURATION] = interpolate_z(p.duration_table, zc[ZD_DURATION])
+            floats[i, F_DURATION] = duration
             floats[i, F_PREDNISONE] = dose
             floats[i, F_PROTEINURIA] = prot
             floats[i, F_ACTIVITY] = activity
@@ -425,7 +469,8 @@ def enroll_kernel(p, n, k0, k1, max_candidates):
                 and got < p.min_pass_rate * c):
             status = 1
             break
-    return status, c, got, ints, floats, flags, propensity, active, bilag_rater, bilag, bilag_ever
+    return (status, c, got, ints, floats, flags, propensity, active, bilag_rater, bilag,
+            bilag_ever, failures)
 
 
 class PopulationModel:
@@ -520,14 +565,22 @@ class PopulationModel:
             require_serology=bool(scr.require_serology),
             max_proteinuria_g=float(scr.max_proteinuria_g),
             min_pass_rate=float(scr.min_pass_rate),
+            require_serologically_active=bool(scr.require_serologically_active),
+            require_anti_dsdna=bool(scr.require_anti_dsdna),
+            min_prednisone_mg=float(scr.min_prednisone_mg),
+            max_disease_duration_years=(math.inf if scr.max_disease_duration_years is None
+                                        else float(scr.max_disease_duration_years)),
+            excluded_regions=np.array([r in scr.exclude_regions for r in REGIONS]),
         )
 
     def eligible(self, c: Cohort) -> np.ndarray:
         """``is_eligible`` (the rule ``enroll_kernel`` applies) for each patient of a cohort."""
         p = self.params
         return np.array([
-            is_eligible(s, q, a, d, p.min_sledai, p.require_serology, p.max_proteinuria_g)
-            for s, q, a, d in zip(c.sledai, c.proteinuria_g, c.ana, c.anti_dsdna, strict=True)
+            is_eligible(p, c.sledai[i], c.proteinuria_g[i], c.ana[i], c.anti_dsdna[i],
+                        c.low_c3[i], c.low_c4[i], c.prednisone[i], c.disease_duration[i],
+                        c.region[i])
+            for i in range(c.sledai.shape[0])
         ], dtype=bool)
 
     def enroll(self, n: int, key: tuple[int, int]) -> tuple[Cohort, int]:
@@ -545,7 +598,7 @@ class PopulationModel:
         status, screened, got = out[:3]
         if status != 0:
             raise_screening_error(self.scenario, status, got, screened)
-        return cohort_of(out[3:]), int(screened)
+        return cohort_of(out[3:11]), int(screened)
 
 
 def max_candidates(n: int) -> int:
@@ -564,9 +617,15 @@ def raise_screening_error(scenario: Scenario, status: int, got: int, screened: i
         f"{scenario.design.sample_size} patients" if status == 2 else
         f"below screening.min_pass_rate={scr.min_pass_rate}"
     )
+    criteria = [f"screening.min_sledai={scr.min_sledai}"]
+    defaults = type(scr)()
+    for name in ("require_serologically_active", "require_anti_dsdna", "min_prednisone_mg",
+                 "max_disease_duration_years", "exclude_regions", "max_proteinuria_g"):
+        if getattr(scr, name) != getattr(defaults, name):
+            criteria.append(f"screening.{name}={getattr(scr, name)}")
     raise ScenarioError(
         f"screening{where}: only {got} of {screened} candidates ({got / max(screened, 1):.2%}) "
-        f"pass the entry criteria (screening.min_sledai={scr.min_sledai}), {why}; the "
+        f"pass the entry criteria ({', '.join(criteria)}), {why}; the "
         "population and disease parameters cannot fill this trial"
     )
 

@@ -5,7 +5,9 @@ analyses are: a row per level under a header per factor, with the mean number of
 and the mean response rate per arm, then one panel per comparison with the median odds
 ratio over the simulated trials and the median of their 95% CI bounds (the interval a
 typical trial of this design would report for that subgroup), and the factor's interaction
-test: how often it rejects at alpha (its power) and its median p-value.
+test: how often it rejects at alpha (its power) and its median p-value (and in how many
+trials it could be fitted, when not all). A level analysable in fewer than half of the trials
+is drawn faint.
 """
 
 from __future__ import annotations
@@ -108,7 +110,9 @@ def plot_forest(summary: pd.DataFrame, endpoint: str, week: int,
             if lv is None:
                 p_int = get(f, "", "", c, "interaction_p_median")
                 pw = get(f, "", "", c, "interaction_power")
+                fit = get(f, "", "", c, "interaction_analyzable")
                 shown = (f"interaction: power {pw:.0%}, median p {p_int:.2f}"
+                         + (f" (fitted in {fit:.0%} of trials)" if fit < 0.995 else "")
                          if np.isfinite(p_int) else "interaction: not analysable")
                 ax.text(0.01, yy, shown,
                         transform=ax.get_yaxis_transform(), fontsize=6.5, va="center",
@@ -117,10 +121,13 @@ def plot_forest(summary: pd.DataFrame, endpoint: str, week: int,
             odds = get(f, lv, "", c, "odds_ratio_median")
             lo = get(f, lv, "", c, "ci_low_median")
             hi = get(f, lv, "", c, "ci_high_median")
+            # a level analysable in fewer than half of the trials: drawn faint (its median
+            # describes a selected few)
+            faint = not get(f, lv, "", c, "analyzable") >= 0.5
             if np.isfinite(lo) and np.isfinite(hi):
-                ax.plot([lo, hi], [yy, yy], color="0.2", lw=1.1)
+                ax.plot([lo, hi], [yy, yy], color="0.8" if faint else "0.2", lw=1.1)
             if np.isfinite(odds):
-                ax.plot(odds, yy, "s", color="C0", ms=4)
+                ax.plot(odds, yy, "s", color="0.7" if faint else "C0", ms=4)
         ax.set_xscale("log")
         ax.set_xlabel("odds ratio (median; median 95% CI)", fontsize=7.5)
         ax.set_title(comparison_label(c), fontsize=8.5)

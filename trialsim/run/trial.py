@@ -67,6 +67,7 @@ from trialsim.model.population import (
     I_RACE,
     I_REGION,
     I_SLEDAI,
+    SCREEN_FAILURE_REASONS,
     PopulationModel,
     enroll_kernel,
     max_candidates,
@@ -207,6 +208,8 @@ class ChunkResult:
     profile: np.ndarray  # (r, 2 * n_arms, 3, n_characteristics)
     #: time to first severe SFI flare: (r, n_comparisons, n_survival_fields) Cox/log-rank
     severe_flare_analysis: np.ndarray
+    #: candidates screened out, by the first criterion failed (SCREEN_FAILURE_REASONS)
+    screen_failures: np.ndarray  # (r, n_reasons) int64
 
     def take(self, index) -> ChunkResult:
         """The replicates ``index`` (a slice or index array) of this chunk."""
@@ -225,7 +228,7 @@ class ChunkResult:
 @jit
 def run_trials(tp, pp, cp, keys, analysis, rates, arm_n, sledai_mean, baseline,
                flare_median_days, flare_analysis, screened, subgroup_analysis, subgroup_rates,
-               subgroup_n, interaction, profile, severe_flare_analysis):
+               subgroup_n, interaction, profile, severe_flare_analysis, screen_failures):
     """Simulate and analyse the replicates of ``keys`` (one row per replicate), into the
     arrays of a ``ChunkResult`` (first axis: the chunk's replicates).
 
@@ -245,7 +248,7 @@ def run_trials(tp, pp, cp, keys, analysis, rates, arm_n, sledai_mean, baseline,
         k0 = keys[r, 0]
         k1 = keys[r, 1]
         (status, n_screened, got, ints, floats, flags, propensity, active, bilag_rater,
-         bilag0, bilag_ever) = enroll_kernel(pp, n, k0, k1, tp.max_candidates)
+         bilag0, bilag_ever, failures) = enroll_kernel(pp, n, k0, k1, tp.max_candidates)
         if status != 0:
             return r, status, got, n_screened
         race = np.ascontiguousarray(ints[:, I_RACE])
@@ -337,6 +340,8 @@ def run_trials(tp, pp, cp, keys, analysis, rates, arm_n, sledai_mean, baseline,
             add_moments(baseline[r], arm[i], row)
             add_moments(profile[r], response[0, i] * n_arms + arm[i], row)
         screened[r] = n_screened
+        for k in range(failures.shape[0]):
+            screen_failures[r, k] = failures[k]
         if tp.sg_starts.shape[0] > 1:
             cov = covariate_matrix(
                 race, region, sledai0.astype(np.float64), floats[:, F_AGE],
@@ -438,13 +443,14 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
         interaction=np.empty((r, len(sg.factors), n_sgt, n_cmp, len(INTERACTION_FIELDS))),
         profile=np.zeros((r, 2 * n_arms, 3, len(BASELINE_NAMES))),
         severe_flare_analysis=np.empty((r, n_cmp, len(SURVIVAL_FIELDS))),
+        screen_failures=np.zeros((r, len(SCREEN_FAILURE_REASONS)), dtype=np.int64),
     )
     keys = replicate_keys(scenario.seed, start, stop)
     failed, status, got, candidates = run_trials(
         plan.trial, plan.population.params, plan.course, keys, res.analysis, res.rates,
         res.arm_n, res.sledai_mean, res.baseline, res.flare_median_days, res.flare_analysis,
         res.screened, res.subgroup_analysis, res.subgroup_rates, res.subgroup_n,
-        res.interaction, res.profile, res.severe_flare_analysis,
+        res.interaction, res.profile, res.severe_flare_analysis, res.screen_failures,
     )
     if failed >= 0:
         raise_screening_error(scenario, status, got, candidates, replicate=start + failed)

@@ -30,6 +30,7 @@ from trialsim.analysis.comparisons import RESULT_FIELDS
 from trialsim.analysis.subgroups import INTERACTION_FIELDS
 from trialsim.analysis.survival import HAZARD_RATIO, LOG_HR, P_LOGRANK
 from trialsim.core.jit import jit
+from trialsim.model.population import SCREEN_FAILURE_REASONS
 
 F = {name: i for i, name in enumerate(RESULT_FIELDS)}
 #: replicates per part file of the replicate-level datasets
@@ -91,6 +92,9 @@ class Reducer:
         self.n_t, self.n_a, self.n_c = n_t, n_a, n_c
         self.replicates = 0
         self.screened = 0
+        # per trial: candidates screened per patient randomised, and the share of candidates
+        # screened out (all reasons, then by the first criterion failed)
+        self.screening = Welford(2 + len(SCREEN_FAILURE_REASONS))
         self.rate = Welford(n_t * n_a)
         self.risk_difference = Welford(n_t * n_c)
         self.reject = np.zeros((n_t, n_c), dtype=np.int64)
@@ -124,6 +128,11 @@ class Reducer:
         alpha = self.plan.scenario.analysis.alpha
         self.replicates += r
         self.screened += int(res.screened.sum())
+        n = float(self.plan.scenario.design.sample_size)
+        scr = res.screened.astype(np.float64)[:, None]
+        fails = res.screen_failures.astype(np.float64)
+        self.screening.add(np.concatenate(
+            [scr / n, fails.sum(axis=1, keepdims=True) / scr, fails / scr], axis=1))
         self.rate.add(res.rates.reshape(r, -1))
         a = res.analysis
         self.risk_difference.add(a[..., F["risk_difference"]].reshape(r, -1))

@@ -8,6 +8,7 @@ import pandas as pd
 from trialsim.analysis import Z_95
 from trialsim.analysis.baseline import BASELINE_KINDS, BASELINE_NAMES
 from trialsim.core.io import SUMMARY_COLUMNS, whole_trial
+from trialsim.model.population import SCREEN_FAILURE_REASONS
 from trialsim.run.trial import ChunkResult, Plan
 from trialsim.summarize.reduce import (
     Columns,
@@ -82,7 +83,11 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
     per comparison log-rank ``power``, the Cox (Efron) ``hazard_ratio_median`` and quantiles,
     and ``analyzable`` (share of trials with a Cox estimate); endpoint
     ``time_to_first_severe_flare`` the same per comparison (its Kaplan–Meier median is rarely
-    reached, so none is reported). Means and proportions come from the reducer, quantiles
+    reached, so none is reported). Endpoint ``screening`` (week 0): the mean over trials of
+    ``screened_per_randomised`` (candidates screened per patient randomised), of
+    ``screen_failure_rate`` (share of candidates screened out) and of
+    ``screen_failure_<reason>`` (share screened out by each entry criterion, the first one
+    failed). Means and proportions come from the reducer, quantiles
     from the columns (read one at a time).
 
     Power counts an unanalysable trial as not rejecting; the odds and hazard ratio quantiles
@@ -130,6 +135,10 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
         add(flare, last_week, "", comp, "hazard_ratio_q025", *quantile_mcse(hr, 0.025))
         add(flare, last_week, "", comp, "hazard_ratio_q975", *quantile_mcse(hr, 0.975))
         add(flare, last_week, "", comp, "analyzable", *share(np.count_nonzero(~np.isnan(hr))))
+    add("screening", 0, "", "", "screened_per_randomised", *red.screening.mean_mcse(0))
+    add("screening", 0, "", "", "screen_failure_rate", *red.screening.mean_mcse(1))
+    for k, reason in enumerate(SCREEN_FAILURE_REASONS):
+        add("screening", 0, "", "", f"screen_failure_{reason}", *red.screening.mean_mcse(2 + k))
     severe = "time_to_first_severe_flare"
     for c, comp in enumerate(plan.comparisons):
         add(severe, last_week, "", comp, "power", *share(red.severe_reject[c]))
@@ -220,7 +229,7 @@ def baseline_from(plan: Plan, red: Reducer) -> pd.DataFrame:
     for g, group in enumerate(groups):
         tot_n, tot_s, tot_ss = red.baseline_total[g]
         mean = tot_s / tot_n
-        sd = np.sqrt(np.maximum(tot_ss / tot_n - mean**2, 0.0))
+        sd = np.where(tot_n >= 2, np.sqrt(np.maximum(tot_ss / tot_n - mean**2, 0.0)), np.nan)
         n_per_trial = float(tot_n[0] / red.replicates)
         rows.append(("n_per_trial", "count", group, n_per_trial, float("nan"), float("nan")))
         for j, (name, kind) in enumerate(zip(names, kinds, strict=True)):
@@ -257,7 +266,8 @@ def profile_from(plan: Plan, red: Reducer) -> pd.DataFrame:
             tot_n, tot_s, tot_ss = red.profile_total[resp, g]
             with np.errstate(invalid="ignore", divide="ignore"):
                 mean = tot_s / tot_n
-                sd = np.sqrt(np.maximum(tot_ss / tot_n - mean**2, 0.0))
+                var = np.maximum(tot_ss / tot_n - mean**2, 0.0)
+                sd = np.where(tot_n >= 2, np.sqrt(var), np.nan)  # one patient: no spread
             rows.append((endpoint, week, "n_per_trial", "count", arm, label,
                          float(tot_n[0] / red.replicates), float("nan"), float("nan")))
             for j, (name, kind) in enumerate(zip(names, kinds, strict=True)):
