@@ -660,7 +660,16 @@ def breaks_steroid_rule""",
         tests=("tests/integration/test_subgroup_wiring.py",),
         why="subgroup odds ratios are not adjusted for the stratification factors",
     ),
-Mutation(
+    Mutation(
+        name="interaction_ignores_separated_strata",
+        path="trialsim/analysis/subgroups.py",
+        find="            rows = unseparated_rows(full, y, first_stratum, p_full)",
+        replace="            rows = np.ones(m, dtype=np.bool_)",
+        tests=("tests/unit/test_subgroups.py",),
+        why="the interaction test keeps strata whose patients all respond (the fit then fails "
+            "and the trial counts as not analysable)",
+    ),
+    Mutation(
         name="enrichment_low_c4_not_low_complement",
         path="trialsim/model/population.py",
         find="    if p.require_serologically_active and not (anti_dsdna and (low_c3 or low_c4)):",
