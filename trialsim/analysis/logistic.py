@@ -304,22 +304,56 @@ def fit_binomial(X, y, m, max_iter=50, tol=1e-10):
 
 
 @njit(cache=CACHE)
+def _fit_sorted_groups(X, y, max_iter, tol):
+    """``fit_logistic_grouped`` for 0/1 designs of 13 to 62 columns: the rows' pattern codes
+    sorted, equal codes pooled (the same likelihood as row by row)."""
+    n, p = X.shape
+    codes = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        c = 0
+        for j in range(p):
+            if X[i, j] == 1.0:
+                c |= 1 << j
+        codes[i] = c
+    order = np.argsort(codes, kind="mergesort")
+    G = np.empty((n, p))
+    s = np.zeros(n)
+    m = np.zeros(n)
+    g = -1
+    last = -1
+    for k in range(n):
+        i = order[k]
+        if g < 0 or codes[i] != last:
+            g += 1
+            last = codes[i]
+            for j in range(p):
+                G[g, j] = X[i, j]
+        s[g] += y[i]
+        m[g] += 1.0
+    return fit_binomial(G[:g + 1], s[:g + 1], m[:g + 1], max_iter, tol)
+
+
+@njit(cache=CACHE)
 def fit_logistic_grouped(X, y, max_iter=50, tol=1e-10):
     """``fit_logistic`` on patients grouped by covariate pattern (``fit_binomial``).
 
     With 0/1 covariates (treatment and stratum indicators) a trial of ~550 patients has at
     most 2^p patterns (16 with three strata), so each Newton step costs a few dozen rows
-    instead of hundreds; the likelihood is the same, so is the fit (to rounding). Designs
-    with other values, or more than 12 columns, are fitted row by row.
+    instead of hundreds; the likelihood is the same, so is the fit (to rounding). Up to 12
+    columns the patterns are pooled through a table of 2^p slots, up to 62 by sorting their
+    codes (the subgroup interaction models); designs with other values are fitted row by
+    row.
     """
     n, p = X.shape
-    grouped = p <= 12
+    binary = p <= 62
     for i in range(n):
         for j in range(p):
             if X[i, j] != 0.0 and X[i, j] != 1.0:
-                grouped = False
-    if not grouped:
+                binary = False
+    if not binary:
         return fit_logistic(X, y, max_iter, tol)
+    if p > 12:  # too many patterns for a slot table: group by sorting the pattern codes
+        return _fit_sorted_groups(X, y, max_iter, tol)
     slot = np.full(1 << p, -1, dtype=np.int64)
     G = np.empty((min(n, 1 << p), p))
     s = np.zeros(G.shape[0])

@@ -266,6 +266,7 @@ def interaction_kernel(response, arm, code, n_levels, strata, pairs):
                 full[k, 2 + 2 * (n_levels - 1) + j] = strata[i, j]
         y = np.empty(m)
         first_stratum = 2 + 2 * (n_levels - 1)
+        X_all, inter_all, n_int_all = _interaction_design(full, n_levels)
         for e in range(n_end):
             out[e, c, 0] = np.nan
             out[e, c, 1] = 0.0
@@ -275,7 +276,11 @@ def interaction_kernel(response, arm, code, n_levels, strata, pairs):
             # strata whose patients all respond (or none do) are set aside, as in the main
             # analysis (``compare_arms_kernel``): the maximum-likelihood limit
             rows = unseparated_rows(full, y, first_stratum, p_full)
-            stat, df = _interaction_wald(full[rows], y[rows], n_levels)
+            if rows.all():
+                stat, df = _interaction_wald(X_all, y, inter_all, n_int_all)
+            else:
+                X, inter, n_int = _interaction_design(full[rows], n_levels)
+                stat, df = _interaction_wald(X, y[rows], inter, n_int)
             if df > 0:
                 out[e, c, 0] = stat
                 out[e, c, 1] = df
@@ -284,9 +289,9 @@ def interaction_kernel(response, arm, code, n_levels, strata, pairs):
 
 
 @jit
-def _interaction_wald(full, y, n_levels):
-    """Wald chi-square of the treatment x level products of one design (``interaction_kernel``'s
-    columns) and its degrees of freedom (0: not analysable)."""
+def _interaction_design(full, n_levels):
+    """The estimable columns of an interaction design (constant or linearly dependent ones
+    dropped) and the positions of the treatment x level products among them."""
     m = full.shape[0]
     keep = drop_constant_columns(full, 1)
     p = keep.shape[0]
@@ -294,13 +299,19 @@ def _interaction_wald(full, y, n_levels):
     for k in range(m):
         for j in range(p):
             X[k, j] = full[k, keep[j]]
-    # positions (in X) of the product terms kept
     inter = np.empty(p, dtype=np.int64)
     n_int = 0
     for j in range(p):
         if n_levels + 1 <= keep[j] <= 2 * n_levels - 1:
             inter[n_int] = j
             n_int += 1
+    return X, inter, n_int
+
+
+@jit
+def _interaction_wald(X, y, inter, n_int):
+    """Wald chi-square of the product terms ``inter[:n_int]`` of the logistic fit of ``y`` on
+    ``X``, and its degrees of freedom (0: not analysable)."""
     if n_int == 0:
         return np.nan, 0
     beta, cov, converged = fit_logistic_grouped(X, y)
