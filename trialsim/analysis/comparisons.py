@@ -20,7 +20,11 @@ import math
 import numpy as np
 from numba import njit
 
-from trialsim.analysis.logistic import drop_constant_columns, fit_logistic_grouped
+from trialsim.analysis.logistic import (
+    drop_constant_columns,
+    estimable_design,
+    fit_logistic_grouped,
+)
 from trialsim.core.jit import CACHE
 
 #: Names of the result fields, in the order of the last axis of the output.
@@ -246,12 +250,7 @@ def compare_arms_kernel(response, arm, strata, pairs, alpha):
             full[k, 1] = 1.0 if is_trt[k] else 0.0
             for j in range(q):
                 full[k, 2 + j] = strata[idx[k], j]
-        keep = drop_constant_columns(full, 1)
-        p = keep.shape[0]
-        X = np.empty((m, p))
-        for k in range(m):
-            for j in range(p):
-                X[k, j] = full[k, keep[j]]
+        X, keep = estimable_design(full, 1)
         # the treatment column is column 1 of ``full`` and always kept, and
         # ``keep`` is sorted, so it is column 1 of ``X``
         y = np.empty(m)

@@ -377,6 +377,26 @@ def fit_logistic_grouped(X, y, max_iter=50, tol=1e-10):
 
 
 @njit(cache=CACHE)
+def estimable_design(full, treat_col=1):
+    """``full`` restricted to the columns ``drop_constant_columns`` keeps.
+
+    Returns
+    -------
+    X : ndarray of float64, shape (n, p)
+    keep : ndarray of int64, shape (p,)
+        Sorted indices of the kept columns of ``full``.
+    """
+    m = full.shape[0]
+    keep = drop_constant_columns(full, treat_col)
+    p = keep.shape[0]
+    X = np.empty((m, p))
+    for k in range(m):
+        for j in range(p):
+            X[k, j] = full[k, keep[j]]
+    return X, keep
+
+
+@njit(cache=CACHE)
 def drop_constant_columns(X, treat_col=1):
     """Indices of design columns to keep so that the design has full rank.
 

@@ -29,7 +29,7 @@ from trialsim.analysis.comparisons import unseparated_rows
 from trialsim.analysis.logistic import (
     _cholesky,
     _cholesky_solve,
-    drop_constant_columns,
+    estimable_design,
     fit_logistic_grouped,
 )
 from trialsim.config.expressions import (
@@ -292,13 +292,8 @@ def interaction_kernel(response, arm, code, n_levels, strata, pairs):
 def _interaction_design(full, n_levels):
     """The estimable columns of an interaction design (constant or linearly dependent ones
     dropped) and the positions of the treatment x level products among them."""
-    m = full.shape[0]
-    keep = drop_constant_columns(full, 1)
+    X, keep = estimable_design(full, 1)
     p = keep.shape[0]
-    X = np.empty((m, p))
-    for k in range(m):
-        for j in range(p):
-            X[k, j] = full[k, keep[j]]
     inter = np.empty(p, dtype=np.int64)
     n_int = 0
     for j in range(p):

@@ -127,28 +127,25 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
     for arm in plan.arms:
         km = quantile_mcse(column(f"km_median_days.{arm}"), 0.5)
         add(flare, last_week, arm, "", "km_median_days", *km)
-    for c, comp in enumerate(plan.comparisons):
-        add(flare, last_week, "", comp, "power", *share(red.flare_reject[c]))
-        add(flare, last_week, "", comp, "power_favoring_treatment", *share(red.flare_favor[c]))
-        hr = column(f"hazard_ratio.{comp}")
-        add(flare, last_week, "", comp, "hazard_ratio_median", *quantile_mcse(hr, 0.5))
-        add(flare, last_week, "", comp, "hazard_ratio_q025", *quantile_mcse(hr, 0.025))
-        add(flare, last_week, "", comp, "hazard_ratio_q975", *quantile_mcse(hr, 0.975))
-        add(flare, last_week, "", comp, "analyzable", *share(np.count_nonzero(~np.isnan(hr))))
+    survival = (
+        (flare, red.flare_reject, red.flare_favor, "hazard_ratio"),
+        ("time_to_first_severe_flare", red.severe_reject, red.severe_favor,
+         "severe_hazard_ratio"),
+    )
+    for endpoint, reject, favor, hr_column in survival:
+        for c, comp in enumerate(plan.comparisons):
+            add(endpoint, last_week, "", comp, "power", *share(reject[c]))
+            add(endpoint, last_week, "", comp, "power_favoring_treatment", *share(favor[c]))
+            hr = column(f"{hr_column}.{comp}")
+            add(endpoint, last_week, "", comp, "hazard_ratio_median", *quantile_mcse(hr, 0.5))
+            add(endpoint, last_week, "", comp, "hazard_ratio_q025", *quantile_mcse(hr, 0.025))
+            add(endpoint, last_week, "", comp, "hazard_ratio_q975", *quantile_mcse(hr, 0.975))
+            add(endpoint, last_week, "", comp, "analyzable",
+                *share(np.count_nonzero(~np.isnan(hr))))
     add("screening", 0, "", "", "screened_per_randomised", *red.screening.mean_mcse(0))
     add("screening", 0, "", "", "screen_failure_rate", *red.screening.mean_mcse(1))
     for k, reason in enumerate(SCREEN_FAILURE_REASONS):
         add("screening", 0, "", "", f"screen_failure_{reason}", *red.screening.mean_mcse(2 + k))
-    severe = "time_to_first_severe_flare"
-    for c, comp in enumerate(plan.comparisons):
-        add(severe, last_week, "", comp, "power", *share(red.severe_reject[c]))
-        add(severe, last_week, "", comp, "power_favoring_treatment", *share(red.severe_favor[c]))
-        hr = column(f"severe_hazard_ratio.{comp}")
-        add(severe, last_week, "", comp, "hazard_ratio_median", *quantile_mcse(hr, 0.5))
-        add(severe, last_week, "", comp, "hazard_ratio_q025", *quantile_mcse(hr, 0.025))
-        add(severe, last_week, "", comp, "hazard_ratio_q975", *quantile_mcse(hr, 0.975))
-        add(severe, last_week, "", comp, "analyzable",
-            *share(np.count_nonzero(~np.isnan(hr))))
     _subgroup_rows(plan, red, column, add, share)
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
