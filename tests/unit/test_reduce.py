@@ -56,6 +56,13 @@ def test_summary_statistics_against_two_pass_numpy(run):
             rd = rd[np.isfinite(rd)]
             got = s.loc[(e, w, "", comp, "risk_difference_mean")].value
             assert got == pytest.approx(rd.mean(), abs=1e-14)
+            nnt = s.loc[(e, w, "", comp, "nnt")]
+            if rd.mean() > 0:  # 1 / mean RD, MCSE by the delta method
+                assert nnt.value == pytest.approx(1 / rd.mean(), rel=1e-12)
+                se = rd.std(ddof=1) / np.sqrt(rd.size)
+                assert nnt.mcse == pytest.approx(se / rd.mean() ** 2, rel=1e-9)
+            else:  # the drug does not help on average: no NNT
+                assert np.isnan(nnt.value)
             odds = an[:, F["odds_ratio"]]
             med = s.loc[(e, w, "", comp, "odds_ratio_median")].value
             assert med == pytest.approx(np.quantile(odds[~np.isnan(odds)], 0.5), rel=1e-12)

@@ -78,7 +78,8 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
     2.5/97.5% quantiles over replicates; per comparison ``power`` (two-sided rejection rate at
     alpha), ``power_favoring_treatment`` (rejection with OR > 1), ``odds_ratio_median`` and
     its 2.5/97.5% quantiles, ``risk_difference_mean`` and ``analyzable`` (share of trials
-    whose logistic model could be fitted). Endpoint ``time_to_first_flare`` (SFI, at the last
+    whose logistic model could be fitted), ``nnt`` (number needed to treat, ``1 /
+    risk_difference_mean``; ``number_needed``). Endpoint ``time_to_first_flare`` (SFI, at the last
     visit week): per arm the median over trials of the Kaplan–Meier median (``km_median_days``),
     per comparison log-rank ``power``, the Cox (Efron) ``hazard_ratio_median`` and quantiles,
     and ``analyzable`` (share of trials with a Cox estimate); endpoint
@@ -119,8 +120,9 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
             add(endpoint, week, "", comp, "odds_ratio_median", *quantile_mcse(odds, 0.5))
             add(endpoint, week, "", comp, "odds_ratio_q025", *quantile_mcse(odds, 0.025))
             add(endpoint, week, "", comp, "odds_ratio_q975", *quantile_mcse(odds, 0.975))
-            add(endpoint, week, "", comp, "risk_difference_mean",
-                *red.risk_difference.mean_mcse(t * n_c + c))
+            rd = red.risk_difference.mean_mcse(t * n_c + c)
+            add(endpoint, week, "", comp, "risk_difference_mean", *rd)
+            add(endpoint, week, "", comp, "nnt", *number_needed(*rd))
             add(endpoint, week, "", comp, "analyzable", *share(red.converged[t, c]))
     flare = "time_to_first_flare"
     last_week = plan.scenario.design.duration_weeks
@@ -193,6 +195,16 @@ def _subgroup_rows(plan: Plan, red: Reducer, column: Columns, add, share) -> Non
                 add(endpoint, week, "", comp, "interaction_analyzable",
                     *share(red.int_analyzable[f, s, c]), subgroup=factor)
 
+
+
+def number_needed(rd: float, rd_mcse: float) -> tuple[float, float]:
+    """Number needed to treat for one more responder, ``1 / rd`` (the mean risk difference
+    over trials, as the seed's NNT of 7 and 11 are for BLISS-52 and BLISS-76), with its MCSE
+    by the delta method (``rd_mcse / rd²``); nan when the drug does not help on average
+    (``rd`` ≤ 0: the number needed to harm is then ``-1 / rd``)."""
+    if not (rd > 0.0) or not np.isfinite(rd):
+        return float("nan"), float("nan")
+    return 1.0 / rd, rd_mcse / (rd * rd) if np.isfinite(rd_mcse) else float("nan")
 
 
 def proportion_of(hits: int, n: int) -> tuple[float, float]:
