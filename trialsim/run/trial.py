@@ -147,8 +147,7 @@ class Plan:
         sg = sc.analysis.subgroups
         wanted = sc.analysis.subgroup_endpoints
         self.subgroups = subgroup_plan(
-            sg.factors if sg.enabled else [], sg.custom if sg.enabled else {},
-            [t for t, (e, _) in enumerate(self.targets) if e in wanted],
+            sg.factors, sg.custom, [t for t, (e, _) in enumerate(self.targets) if e in wanted]
         )
         self.trial = TrialParams(
             sample_size=int(des.sample_size),
@@ -340,8 +339,7 @@ def run_trials(tp, pp, cp, keys, analysis, rates, arm_n, sledai_mean, baseline,
             add_moments(baseline[r], arm[i], row)
             add_moments(profile[r], response[0, i] * n_arms + arm[i], row)
         screened[r] = n_screened
-        for k in range(failures.shape[0]):
-            screen_failures[r, k] = failures[k]
+        screen_failures[r] = failures
         if tp.sg_starts.shape[0] > 1:
             cov = covariate_matrix(
                 race, region, sledai0.astype(np.float64), floats[:, F_AGE],
