@@ -619,6 +619,49 @@ class Subgroups(Model):
         return bool(self.factors or self.custom)
 
 
+#: events per 100 patient-years: non-negative, at most 1,000 (ten per patient-year)
+Rate100 = Annotated[float, Field(ge=0.0, le=1000.0)]
+
+
+class AdverseEvent(Model):
+    """An adverse event counted per patient-year on study (model/safety.py): each patient's
+    count is Poisson with mean rate x time on study."""
+
+    #: events per 100 patient-years on placebo (an arm of dose 0)
+    placebo_per_100py: Rate100
+    #: events per 100 patient-years on drug (any dose > 0)
+    drug_per_100py: Rate100
+    #: per-arm rates overriding the two above: arm name -> events per 100 patient-years
+    arms: dict[str, Rate100] = {}
+    #: at most one per patient, and the patient's time at risk of the other events ends there
+    #: (death)
+    terminal: bool = False
+
+
+class Safety(Model):
+    """Adverse events simulated alongside the efficacy course (model/safety.py); none by
+    default."""
+
+    #: event name -> its rates
+    events: dict[str, AdverseEvent] = {}
+
+    @field_validator("events")
+    @classmethod
+    def _check_events(cls, v: dict[str, AdverseEvent]) -> dict[str, AdverseEvent]:
+        bad = [name for name in v if not SUBGROUP_NAME.match(name)]
+        if bad:
+            raise ValueError(
+                f"safety event name(s) {bad}: a name is a letter, then letters, digits or _ "
+                "(at most 40 characters)"
+            )
+        terminal = [name for name, e in v.items() if e.terminal]
+        if len(terminal) > 1:
+            raise ValueError(
+                f"at most one terminal event (it ends the time at risk); got {terminal}"
+            )
+        return v
+
+
 class Analysis(Model):
     alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
     #: the first is the primary (subgroup analyses, headline, responder profile)
@@ -702,6 +745,7 @@ class Scenario(Model):
     standard_of_care: StandardOfCare = StandardOfCare()
     drug: Drug
     analysis: Analysis = Analysis()
+    safety: Safety = Safety()
     engine: Engine = Engine()
     #: experiments: ``{dotted.path: [v1, v2, ...]}``, a full-factorial grid for ``trialsim sweep``
     sweep: dict[str, Annotated[list[Any], Field(min_length=1), Distinct]] = {}
@@ -722,6 +766,17 @@ class Scenario(Model):
                 raise ValueError(
                     f"constant_response.rates must give a rate for each arm ({', '.join(arms)}); "
                     f"got {', '.join(sorted(given)) or 'none'}"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _check_safety_arms(self) -> Scenario:
+        for name, event in self.safety.events.items():
+            bad = sorted(set(event.arms) - set(self.design.arms))
+            if bad:
+                raise ValueError(
+                    f"safety.events.{name}.arms: unknown arm(s) {bad}; the design's arms are "
+                    f"{', '.join(self.design.arms)}"
                 )
         return self
 

@@ -12,8 +12,8 @@ enrolled patient or a stratum, and the visit a visit (or a randomization block).
   a change of one model parameter changes the draws that depend on it and nothing else, and
   common random numbers hold across arms, sample sizes and the points of a sweep, inside the
   course too;
-* every stage (screening, randomization, course, the constant-response model) has its own
-  counter space.
+* every stage (screening, randomization, course, the constant-response model, adverse
+  events) has its own counter space.
 
 Words are 32-bit. A uniform uses one word, ``(w + 0.5) 2^-32`` in (0, 1); a normal uses two
 (a 53-bit uniform) mapped by Wichura's AS 241 quantile (relative error below 1e-15), so each
@@ -29,8 +29,9 @@ from numba import float64, uint64
 
 from trialsim.core.jit import jit
 
-STAGES = ("population", "randomization", "course", "reduced")
-STAGE_POPULATION, STAGE_RANDOMIZATION, STAGE_COURSE, STAGE_REDUCED = range(len(STAGES))
+STAGES = ("population", "randomization", "course", "reduced", "safety")
+STAGE_POPULATION, STAGE_RANDOMIZATION, STAGE_COURSE, STAGE_REDUCED, STAGE_SAFETY = range(
+    len(STAGES))
 
 _M0 = np.uint64(0xD2511F53)
 _M1 = np.uint64(0xCD9E8D57)

@@ -41,9 +41,25 @@ def breaks_immunosuppressant_rule(week, on_immunosuppressant, limit_week):
     return (not on_immunosuppressant) or week > limit_week
 
 
+#: weeks in a year of the model (annual dropout proportions, patient-years of exposure)
+WEEKS_PER_YEAR = 52.0
+
+
 def dropout_per_visit(per_year: float, interval_weeks: int) -> float:
     """Per-visit dropout probability of an annual dropout proportion (constant hazard)."""
-    return 1.0 - (1.0 - per_year) ** (interval_weeks / 52.0)
+    return 1.0 - (1.0 - per_year) ** (interval_weeks / WEEKS_PER_YEAR)
+
+
+@jit
+def years_on_study(dropout_visit, n_visits, interval_weeks):
+    """A patient's time on study in years: to the last visit if completed (``dropout_visit``
+    = ``n_visits``), else to midway between the last visit attended and the first missed
+    (dropout at a constant hazard between visits)."""
+    if dropout_visit >= n_visits:
+        visits = n_visits - 1.0
+    else:
+        visits = dropout_visit - 0.5
+    return max(visits, 0.0) * interval_weeks / WEEKS_PER_YEAR
 
 
 @jit

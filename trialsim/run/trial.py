@@ -26,6 +26,7 @@ from trialsim.analysis.endpoints import (
     first_flare,
     sustained_gap,
 )
+from trialsim.analysis.safety import SAFETY_FIELDS, compare_safety
 from trialsim.analysis.subgroups import (
     INTERACTION_FIELDS,
     SubgroupPlan,
@@ -83,6 +84,7 @@ from trialsim.model.randomization import (
     stratum_codes,
     stratum_index,
 )
+from trialsim.model.safety import SafetyParams, draw_adverse_events, safety_params
 
 
 class TrialParams(NamedTuple):
@@ -124,6 +126,7 @@ class Plan:
     n_visits: int = field(init=False)
     course: CourseParams = field(init=False)
     subgroups: SubgroupPlan = field(init=False)
+    safety: SafetyParams = field(init=False)
     trial: TrialParams = field(init=False)
 
     def __post_init__(self) -> None:
@@ -142,6 +145,7 @@ class Plan:
         self.n_visits = n_visits(des.duration_weeks, des.visit_interval_weeks)
         self.course = course_params(self.scenario)
         sc = self.scenario
+        self.safety = safety_params(sc, self.arms, self.doses)
         template = np.repeat(np.arange(len(self.arms)), self.allocation * des.block_multiplier)
         constant = sc.constant_response
         sg = sc.analysis.subgroups
@@ -177,6 +181,11 @@ class Plan:
         )
 
     @property
+    def safety_events(self) -> list[str]:
+        """The scenario's adverse events (``safety.events``), in order."""
+        return list(self.scenario.safety.events)
+
+    @property
     def subgroup_targets(self) -> list[tuple[str, int]]:
         """The (endpoint, week) targets analysed within subgroups."""
         return [self.targets[t] for t in self.subgroups.targets]
@@ -209,6 +218,13 @@ class ChunkResult:
     severe_flare_analysis: np.ndarray
     #: candidates screened out, by the first criterion failed (SCREEN_FAILURE_REASONS)
     screen_failures: np.ndarray  # (r, n_reasons) int64
+    #: adverse events (model/safety.py): patients with at least one, and events, of each kind
+    #: per arm: (r, n_events, n_arms) int64; patient-years at risk per arm: (r, n_arms)
+    safety_patients: np.ndarray
+    safety_events: np.ndarray
+    safety_years: np.ndarray
+    #: (r, n_events, n_comparisons, len(SAFETY_FIELDS)) (analysis/safety.py)
+    safety_analysis: np.ndarray
 
     def take(self, index) -> ChunkResult:
         """The replicates ``index`` (a slice or index array) of this chunk."""
@@ -225,9 +241,10 @@ class ChunkResult:
 
 
 @jit
-def run_trials(tp, pp, cp, keys, analysis, rates, arm_n, sledai_mean, baseline,
+def run_trials(tp, pp, cp, sp, keys, analysis, rates, arm_n, sledai_mean, baseline,
                flare_median_days, flare_analysis, screened, subgroup_analysis, subgroup_rates,
-               subgroup_n, interaction, profile, severe_flare_analysis, screen_failures):
+               subgroup_n, interaction, profile, severe_flare_analysis, screen_failures,
+               safety_patients, safety_events, safety_years, safety_analysis):
     """Simulate and analyse the replicates of ``keys`` (one row per replicate), into the
     arrays of a ``ChunkResult`` (first axis: the chunk's replicates).
 
@@ -340,6 +357,10 @@ def run_trials(tp, pp, cp, keys, analysis, rates, arm_n, sledai_mean, baseline,
             add_moments(profile[r], response[0, i] * n_arms + arm[i], row)
         screened[r] = n_screened
         screen_failures[r] = failures
+        counts, years = draw_adverse_events(sp, arm, dropout, pt.unit, n_visits,
+                                            tp.interval_days / 7.0, k0, k1)
+        (safety_patients[r], safety_events[r], safety_years[r],
+         safety_analysis[r]) = compare_safety(counts, years, arm, tp.pairs, n_arms)
         if tp.sg_starts.shape[0] > 1:
             cov = covariate_matrix(
                 race, region, sledai0.astype(np.float64), floats[:, F_AGE],
@@ -425,6 +446,7 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
     n_cmp = plan.pairs.shape[0]
     sg = plan.subgroups
     n_sgt = sg.targets.shape[0]
+    n_ev = len(plan.safety_events)
     res = ChunkResult(
         replicates=np.arange(start, stop),
         analysis=np.empty((r, len(plan.targets), n_cmp, N_FIELDS)),
@@ -442,13 +464,19 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
         profile=np.zeros((r, 2 * n_arms, 3, len(BASELINE_NAMES))),
         severe_flare_analysis=np.empty((r, n_cmp, len(SURVIVAL_FIELDS))),
         screen_failures=np.zeros((r, len(SCREEN_FAILURE_REASONS)), dtype=np.int64),
+        safety_patients=np.zeros((r, n_ev, n_arms), dtype=np.int64),
+        safety_events=np.zeros((r, n_ev, n_arms), dtype=np.int64),
+        safety_years=np.zeros((r, n_arms)),
+        safety_analysis=np.empty((r, n_ev, n_cmp, len(SAFETY_FIELDS))),
     )
     keys = replicate_keys(scenario.seed, start, stop)
     failed, status, got, candidates = run_trials(
-        plan.trial, plan.population.params, plan.course, keys, res.analysis, res.rates,
+        plan.trial, plan.population.params, plan.course, plan.safety, keys, res.analysis,
+        res.rates,
         res.arm_n, res.sledai_mean, res.baseline, res.flare_median_days, res.flare_analysis,
         res.screened, res.subgroup_analysis, res.subgroup_rates, res.subgroup_n,
         res.interaction, res.profile, res.severe_flare_analysis, res.screen_failures,
+        res.safety_patients, res.safety_events, res.safety_years, res.safety_analysis,
     )
     if failed >= 0:
         raise_screening_error(scenario, status, got, candidates, replicate=start + failed)

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from trialsim.analysis.comparisons import RESULT_FIELDS
+from trialsim.analysis.safety import P_VALUE, RATE_RATIO, RISK_DIFFERENCE
 from trialsim.analysis.subgroups import INTERACTION_FIELDS
 from trialsim.analysis.survival import HAZARD_RATIO, LOG_HR, P_LOGRANK
 from trialsim.core.jit import jit
@@ -121,6 +122,17 @@ class Reducer:
         self.sg_converged = np.zeros((n_l, n_s, n_c), dtype=np.int64)
         self.int_reject = np.zeros((n_f, n_s, n_c), dtype=np.int64)
         self.int_analyzable = np.zeros((n_f, n_s, n_c), dtype=np.int64)
+        # adverse events: per event and arm the share of patients with one and the events
+        # per 100 patient-years; per arm the years at risk per patient; per event and
+        # comparison the risk difference, rejections of equal rates and those showing harm
+        n_e = len(plan.safety_events)
+        self.n_e = n_e
+        self.safety_share = Welford(n_e * n_a)
+        self.safety_rate = Welford(n_e * n_a)
+        self.safety_years = Welford(n_a)
+        self.safety_rd = Welford(n_e * n_c)
+        self.safety_reject = np.zeros((n_e, n_c), dtype=np.int64)
+        self.safety_harm = np.zeros((n_e, n_c), dtype=np.int64)
 
     def add(self, res) -> Reducer:
         """Add a chunk (a ``ChunkResult``; its replicates follow the ones added before)."""
@@ -179,6 +191,18 @@ class Reducer:
             p = res.interaction[..., INTERACTION_FIELDS.index("p_value")]
             self.int_reject += (p < alpha).sum(axis=0)
             self.int_analyzable += np.isfinite(p).sum(axis=0)
+        if self.n_e:
+            size = res.arm_n.astype(np.float64)[:, None, :]
+            years = res.safety_years[:, None, :]
+            with np.errstate(invalid="ignore", divide="ignore"):  # an empty arm: nan, skipped
+                self.safety_share.add((res.safety_patients / size).reshape(r, -1))
+                self.safety_rate.add((100.0 * res.safety_events / years).reshape(r, -1))
+                self.safety_years.add(res.safety_years / res.arm_n)
+            s = res.safety_analysis
+            self.safety_rd.add(s[..., RISK_DIFFERENCE].reshape(r, -1))
+            reject = s[..., P_VALUE] < alpha
+            self.safety_reject += reject.sum(axis=0)
+            self.safety_harm += (reject & (s[..., RATE_RATIO] > 1.0)).sum(axis=0)
         return self
 
 
@@ -205,11 +229,15 @@ def trial_columns(plan) -> list[str]:
     for f in sg.factors:
         for e, w in plan.subgroup_targets:
             cols += [f"interaction_p.{f}.{e}.w{w}.{c}" for c in plan.comparisons]
+    for ev in plan.safety_events:
+        cols += [f"safety_{stat}.{ev}.{c}" for c in plan.comparisons for stat in SAFETY_TRIAL_STATS]
     return cols
 
 
 #: per-trial subgroup statistics kept in ``trials/`` (for their quantiles over trials)
 SUBGROUP_TRIAL_STATS = ("odds_ratio", "ci_low", "ci_high")
+#: per-trial adverse-event statistics kept in ``trials/``
+SAFETY_TRIAL_STATS = ("rate_ratio", "p_value")
 
 
 def trial_table(plan, res) -> pd.DataFrame:
@@ -231,6 +259,8 @@ def trial_table(plan, res) -> pd.DataFrame:
         stats = [F[k] for k in SUBGROUP_TRIAL_STATS]
         parts.append(res.subgroup_analysis[..., stats].reshape(r, -1))
         parts.append(res.interaction[..., INTERACTION_FIELDS.index("p_value")].reshape(r, -1))
+    if plan.safety_events:
+        parts.append(res.safety_analysis[..., [RATE_RATIO, P_VALUE]].reshape(r, -1))
     values = np.concatenate([np.asarray(p, dtype=np.float64).reshape(r, -1) for p in parts],
                             axis=1)
     df = pd.DataFrame(values, columns=trial_columns(plan))

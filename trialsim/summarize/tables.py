@@ -7,6 +7,7 @@ import pandas as pd
 
 from trialsim.analysis import Z_95
 from trialsim.analysis.baseline import BASELINE_KINDS, BASELINE_NAMES
+from trialsim.analysis.safety import safety_study_size
 from trialsim.core.io import SUMMARY_COLUMNS, whole_trial
 from trialsim.model.population import SCREEN_FAILURE_REASONS
 from trialsim.run.trial import ChunkResult, Plan
@@ -149,7 +150,78 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
     for k, reason in enumerate(SCREEN_FAILURE_REASONS):
         add("screening", 0, "", "", f"screen_failure_{reason}", *red.screening.mean_mcse(2 + k))
     _subgroup_rows(plan, red, column, add, share)
+    _safety_rows(plan, red, column, add, share)
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+#: power of the safety study sizes reported
+SAFETY_STUDY_POWERS = (0.8, 0.9)
+
+
+def _safety_rows(plan: Plan, red: Reducer, column: Columns, add, share) -> None:
+    """Adverse-event rows (endpoint ``safety_<event>``, at the last visit week).
+
+    Per arm: ``patients_with_event`` (mean over trials of the share of patients with at least
+    one), ``events_per_100py`` (mean over trials of the arm's events per 100 patient-years at
+    risk) and ``years_at_risk`` (mean years at risk per patient). Per comparison:
+    ``risk_difference_mean`` (share with an event, treated minus control), ``nnh`` (number
+    needed to harm, ``1 / risk_difference_mean``), ``rate_ratio_median`` and its 2.5/97.5%
+    quantiles over trials, ``power`` (share of trials whose exact conditional test of equal
+    rates rejects at alpha), ``power_harm`` (rejections with more events on treatment),
+    ``p_value_median``, ``responders_per_event`` (the primary endpoint's risk difference over
+    the event's: extra responders per extra event; MCSE by the delta method, the two treated
+    as independent, since their draws are) and ``study_size_80``/``study_size_90``: patients
+    per arm of a 1:1 study whose log rate ratio test has 80/90% power at the scenario's rates
+    of the two arms and this trial's years at risk per patient (``safety_study_size``; MCSE
+    from the years' MCSE).
+    """
+    events = plan.safety_events
+    if not events:
+        return
+    week = plan.scenario.design.duration_weeks
+    alpha = plan.scenario.analysis.alpha
+    n_a, n_c = len(plan.arms), len(plan.comparisons)
+    rates = plan.safety.rates
+    for e, event in enumerate(events):
+        name = f"safety_{event}"
+        for a, arm in enumerate(plan.arms):
+            j = e * n_a + a
+            add(name, week, arm, "", "patients_with_event", *red.safety_share.mean_mcse(j))
+            add(name, week, arm, "", "events_per_100py", *red.safety_rate.mean_mcse(j))
+            add(name, week, arm, "", "years_at_risk", *red.safety_years.mean_mcse(a))
+        for c, comp in enumerate(plan.comparisons):
+            treated, control = (int(x) for x in plan.pairs[c])
+            rd = red.safety_rd.mean_mcse(e * n_c + c)
+            add(name, week, "", comp, "risk_difference_mean", *rd)
+            add(name, week, "", comp, "nnh", *number_needed(*rd))
+            ratio = column(f"safety_rate_ratio.{event}.{comp}")
+            add(name, week, "", comp, "rate_ratio_median", *quantile_mcse(ratio, 0.5))
+            add(name, week, "", comp, "rate_ratio_q025", *quantile_mcse(ratio, 0.025))
+            add(name, week, "", comp, "rate_ratio_q975", *quantile_mcse(ratio, 0.975))
+            add(name, week, "", comp, "power", *share(red.safety_reject[e, c]))
+            add(name, week, "", comp, "power_harm", *share(red.safety_harm[e, c]))
+            p = column(f"safety_p_value.{event}.{comp}")
+            add(name, week, "", comp, "p_value_median", *quantile_mcse(p, 0.5))
+            add(name, week, "", comp, "responders_per_event",
+                *_ratio_mcse(red.risk_difference.mean_mcse(c), rd))
+            y_t, se_t = red.safety_years.mean_mcse(treated)
+            y_c, se_c = red.safety_years.mean_mcse(control)
+            years, years_se = (y_t + y_c) / 2.0, float(np.hypot(se_t, se_c)) / 2.0
+            for power in SAFETY_STUDY_POWERS:
+                size = safety_study_size(rates[e, control], rates[e, treated], years, alpha,
+                                         power)
+                add(name, week, "", comp, f"study_size_{round(100 * power)}", size,
+                    size * years_se / years if years > 0 else float("nan"))
+
+
+def _ratio_mcse(num: tuple[float, float], den: tuple[float, float]) -> tuple[float, float]:
+    """``num / den`` of two independent estimates with MCSEs (delta method); nan unless
+    both are positive."""
+    (a, sa), (b, sb) = num, den
+    if not (a > 0.0 and b > 0.0):
+        return float("nan"), float("nan")
+    ratio = a / b
+    return ratio, ratio * float(np.hypot(sa / a, sb / b))
 
 
 def _subgroup_rows(plan: Plan, red: Reducer, column: Columns, add, share) -> None:
