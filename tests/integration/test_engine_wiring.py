@@ -22,6 +22,7 @@ from lifelines.statistics import logrank_test
 
 from trialsim.analysis.comparisons import RESULT_FIELDS
 from trialsim.analysis.endpoints import ENDPOINTS, Trial
+from trialsim.analysis.safety import SAFETY_FIELDS
 from trialsim.analysis.survival import SURVIVAL_FIELDS
 from trialsim.config.scenario import with_overrides
 from trialsim.core.rng import replicate_key
@@ -220,6 +221,9 @@ def test_power_favoring_treatment_counts_the_right_side(strong_drug):
     fake.severe_flare_analysis[:, :, S["p_logrank"]] = 0.001
     fake.severe_flare_analysis[:, :, S["log_hr"]] = np.where(np.arange(r) < 6, -0.3,
                                                               0.3)[:, None]
+    fake.safety_analysis[..., SAFETY_FIELDS.index("p_value")] = 0.001
+    fake.safety_analysis[..., SAFETY_FIELDS.index("rate_ratio")] = np.where(
+        np.arange(r) < 2, 2.0, 0.5)[:, None, None]
     table = whole_trial(summarize(plan, fake))
     fav = table[table["statistic"] == "power_favoring_treatment"]
     survival = ("time_to_first_flare", "time_to_first_severe_flare")
@@ -231,3 +235,6 @@ def test_power_favoring_treatment_counts_the_right_side(strong_drug):
     assert np.allclose(severe, 6 / r) and len(severe) == len(plan.comparisons)
     power = table[table["statistic"] == "power"]["value"]
     assert np.allclose(power, 1.0)
+    harm = table[table["statistic"] == "power_harm"]  # adverse events: more on treatment
+    assert len(harm) == len(plan.safety_events) * len(plan.comparisons) > 0
+    assert np.allclose(harm["value"], 2 / r)

@@ -102,7 +102,7 @@ def test_safety_leaves_efficacy_bit_identical(tiny):
         np.testing.assert_array_equal(getattr(plain, field), getattr(with_ae, field))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _exact_rejection(mean1: float, mean0: float, t1: float, t0: float, alpha: float) -> float:
     """P(exact conditional test rejects) with Poisson(mean1), Poisson(mean0) counts and fixed
     exposures, summed over the outcomes (scipy's binomial test as the oracle)."""
@@ -163,6 +163,6 @@ def test_summary_rows(scenario):
     assert (rows.week == scenario.design.duration_weeks).all()
     assert whole_trial(df).shape[0] == df.shape[0] - df.subgroup.ne("").sum()
     # the closed-form size grows with the power asked for
-    by = {(c, st): v for c, st, v in zip(rows.comparison, rows.statistic, rows.value)}
+    by = dict(zip(zip(rows.comparison, rows.statistic, strict=True), rows.value, strict=True))
     for comp in plan.comparisons:
         assert by[(comp, "study_size_90")] > by[(comp, "study_size_80")] > 0

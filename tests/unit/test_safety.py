@@ -52,10 +52,9 @@ def test_safety_study_size_reaches_statsmodels_power():
     for r0, r1, years in ((0.0043, 0.0079, 0.93), (0.05, 0.08, 1.0), (0.2, 0.1, 2.0)):
         for power in (0.8, 0.9):
             n = safety_study_size(r0, r1, years, 0.05, power)
-            got = sm_rates.power_poisson_ratio_2indep(
-                r1, r0, n, exposure=years, value=1.0, alternative="two-sided", return_results=False)
-            below = sm_rates.power_poisson_ratio_2indep(
-                r1, r0, n - 1, exposure=years, value=1.0, alternative="two-sided", return_results=False)
+            kw = dict(exposure=years, value=1.0, alternative="two-sided", return_results=False)
+            got = sm_rates.power_poisson_ratio_2indep(r1, r0, n, **kw)
+            below = sm_rates.power_poisson_ratio_2indep(r1, r0, n - 1, **kw)
             assert below < power <= got + 1e-3, (r0, r1, n, got, below)
     assert np.isnan(safety_study_size(0.01, 0.01, 1.0, 0.05, 0.8))
     assert np.isnan(safety_study_size(0.0, 0.01, 1.0, 0.05, 0.8))
