@@ -241,10 +241,11 @@ def test_a_rerun_with_other_arms_and_seed_leaves_no_stale_output(tmp_path):
 def test_a_power_rerun_leaves_no_stale_output(tmp_path):
     out = tmp_path / "res" / "power"
     assert main(power_args(out, figures=True)) == 0
-    assert names(out) == {"power.csv", "power.png", "run.json"}
+    assert names(out) == {"power.csv", "sample_size_by_endpoint.csv", "power.png",
+                          "endpoint_sensitivity.png", "run.json"}
     (out / "notes.txt").write_text("mine\n")
     assert main(power_args(out, seed=5)) == 0
-    assert names(out) == {"power.csv", "run.json", "notes.txt"}
+    assert names(out) == {"power.csv", "sample_size_by_endpoint.csv", "run.json", "notes.txt"}
     assert seed_of(out) == 5 and (out / "notes.txt").read_text() == "mine\n"
     assert hidden(tmp_path) == []
 

@@ -202,6 +202,10 @@ def test_stratification_factors_at_their_cut_offs(bliss76):
         sledai=np.array([10, 9, 12, 6]),
         proteinuria_g=np.array([2.0, 1.99, 0.0, 5.0]),
         race=np.array([RACE_CODE[r] for r in races]),
+        region=np.zeros(4, np.int64),
+        **{k: np.zeros(4) for k in ("age", "weight_kg", "disease_duration", "prednisone", "pga")},
+        **{k: np.zeros(4, bool) for k in ("female", "ana", "anti_dsdna", "low_c3", "low_c4",
+                                          "immunosuppressant", "antimalarial")},
     )
     design = bliss76.design.model_copy(update={"stratify_by": ["sledai", "proteinuria", "race"]})
     x, names = strata_indicators(c, design)

@@ -330,7 +330,8 @@ def _announce(args, scenario: Scenario, settings, out: Path, points, held: int,
 #: what each command writes in its results folder (names or glob patterns): a rerun
 #: replaces all of them and keeps everything else there (``trialsim.experiments.pipeline``)
 OUTPUTS = {
-    "power": ("power.csv", "power.png", "run.json"),
+    "power": ("power.csv", "sample_size_by_endpoint.csv", "power.png",
+              "endpoint_sensitivity.png", "run.json"),
     "sweep": ("sweep.csv", "tornado.csv", "tornado_*.png", "sweep.png", "heatmap_*.png",
               "run.json"),
     "samplesize": ("samplesize.json", "samplesize_points.csv", "samplesize.png", "run.json"),
@@ -363,9 +364,10 @@ def _save(fig, path: Path) -> None:
 
 
 def cmd_power(args) -> int:
-    """``trialsim power``: power.csv, power.png and run.json."""
+    """``trialsim power``: power.csv, sample_size_by_endpoint.csv, power.png,
+    endpoint_sensitivity.png and run.json."""
     check_target_options(args)
-    from trialsim.experiments.power import power_curve
+    from trialsim.experiments.power import power_curve, sample_size_table
     from trialsim.report import plots_experiments as px
 
     t0 = time.perf_counter()
@@ -391,10 +393,15 @@ def cmd_power(args) -> int:
             settings=settings,
         )
         write_csv(table, stage / "power.csv")
+        sizes_needed = sample_size_table(table, scenario)
+        write_csv(sizes_needed, stage / "sample_size_by_endpoint.csv")
         if not args.no_figures:
             fig = px.plot_power_curve(table, target=args.target,
                                       title=f"{scenario.name}: power by total sample size")
             _save(fig, stage / "power.png")
+            fig = px.plot_endpoint_sensitivity(
+                sizes_needed, n0, title=f"{scenario.name}: endpoint sensitivity")
+            _save(fig, stage / "endpoint_sensitivity.png")
         write_json(_provenance("power", scenario, settings, t0, sizes=sorted(set(sizes))),
                    stage / "run.json")
     if not args.quiet:

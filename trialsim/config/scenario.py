@@ -362,9 +362,10 @@ class Design(Model):
     control: str = "placebo"
     #: weeks at which endpoints are evaluated (each must be a visit week)
     endpoint_weeks: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1), Distinct]
-    stratify_by: Annotated[list[Literal["sledai", "proteinuria", "race"]], Distinct] = list(
-        STRATIFIERS
-    )
+    #: stratification factors (model/randomization.py ``STRATIFICATION``); default the BLISS
+    #: protocols' three
+    stratify_by: Annotated[list[Literal[STRATIFIERS]], Distinct] = ["sledai", "proteinuria",
+                                                                     "race"]
     #: permuted blocks hold this many multiples of the sum of allocation weights
     block_multiplier: Annotated[int, Field(ge=1, le=10)] = 2
     dropout_per_year: Prob = 0.12

@@ -20,7 +20,12 @@ COPULA_DIMS = (
     "age",
     "weight",
 )
-STRATIFIERS = ("sledai", "proteinuria", "race")
+#: stratification factors (model/randomization.py): the BLISS protocols' three, then the
+#: other predefined subgroup factors
+STRATIFIERS = (
+    "sledai", "proteinuria", "race", "black", "region", "serologically_active", "anti_dsdna",
+    "low_complement", "disease_duration", "prednisone", "immunosuppressant",
+)
 #: patient subgroups by baseline characteristics (defined in analysis/subgroups.py)
 SUBGROUP_NAMES = ("serologically_active", "high_steroid", "black")
 #: baseline covariates that subgroup expressions may use (config/expressions.py), in the

@@ -42,6 +42,9 @@ from trialsim.experiments.samplesize import (
     MAX_BOOTSTRAP,
     SampleSizeResult,
     find_sample_size,
+    fit_probit_sqrt,
+    probit_sqrt_power,
+    probit_sqrt_roots,
     round_up,
 )
 from trialsim.run.backends import run_scenarios
@@ -252,6 +255,65 @@ def power_curve(
     cols = ["scenario", "sample_size", "endpoint", "week", "comparison", "statistic", "value",
             "mcse", "ci_low", "ci_high", "replicates"]
     return out[cols].reset_index(drop=True)
+
+
+#: target powers of ``sample_size_table``
+SAMPLE_SIZE_TARGETS = (0.8, 0.9)
+#: parametric bootstrap draws behind each MCSE of ``sample_size_table``
+SAMPLE_SIZE_DRAWS = 400
+#: ``sample_size_table`` extrapolates its fitted curves to at most this multiple of the
+#: largest simulated size (as far as the sample-size search looks by default)
+MAX_EXTRAPOLATION = 8
+#: columns of ``sample_size_table``
+SAMPLE_SIZE_COLUMNS = [
+    "scenario", "endpoint", "week", "comparison", "target_power", "sample_size",
+    "sample_size_estimate", "mcse", "extrapolated", "power_at_design", "power_at_design_mcse",
+]
+
+
+def sample_size_table(curve: pd.DataFrame, scenario: Scenario,
+                      targets: Sequence[float] = SAMPLE_SIZE_TARGETS) -> pd.DataFrame:
+    """The total sample size each endpoint, week and comparison needs, from a power curve.
+
+    Endpoint sensitivity at a glance: per target of the curve (``power_curve``'s ``power``
+    rows), the probit-√N curve fitted to its rejection counts (``fit_probit_sqrt``, as the
+    sample-size search fits it) gives the N whose power reaches each target
+    (``sample_size_estimate``; ``sample_size`` rounded up to the allocation total) and the
+    power at the scenario's own size. MCSEs from a parametric bootstrap: each size's count
+    redrawn binomially at its observed rate (``SAMPLE_SIZE_DRAWS`` times, from the scenario's
+    bootstrap stream, so the table is reproducible); that ignores the common random numbers'
+    positive correlation between sizes and so, if anything, overstates the MCSE. A root
+    outside the simulated sizes is an extrapolation of the fitted curve (``extrapolated``);
+    one the fit cannot place (a flat or falling curve), or beyond ``MAX_EXTRAPOLATION`` times
+    the largest size, is nan.
+    """
+    des = scenario.design
+    step = int(sum(a.allocation for a in des.arms.values()))
+    n0 = des.sample_size
+    power = curve[curve.statistic == "power"]
+    rng = bootstrap_stream(scenario.seed)
+    rows = []
+    for (endpoint, week, comp), g in power.groupby(["endpoint", "week", "comparison"],
+                                                     sort=False):
+        g = g.sort_values("sample_size")
+        sizes = g.sample_size.to_numpy(dtype=float)
+        trials = int(g.replicates.iloc[0])
+        hits = np.rint(g.value.to_numpy() * trials)
+        boot = rng.binomial(trials, hits / trials, size=(SAMPLE_SIZE_DRAWS, sizes.size))
+        a, b, centre, scale = fit_probit_sqrt(sizes, np.vstack([hits, boot]), trials)
+        at0 = probit_sqrt_power(a, b, centre, scale, n0)
+        for target in targets:
+            roots = probit_sqrt_roots(a, b, centre, scale, target)
+            roots[roots > MAX_EXTRAPOLATION * sizes.max()] = np.nan
+            est = float(roots[0])
+            se = float(np.nanstd(roots[1:], ddof=1)) if np.isfinite(est) else float("nan")
+            rows.append((
+                scenario.name, endpoint, int(week), comp, float(target),
+                float(round_up(est, step)) if np.isfinite(est) else float("nan"), est, se,
+                bool(np.isfinite(est) and not sizes.min() <= est <= sizes.max()),
+                float(at0[0]), float(np.nanstd(at0[1:], ddof=1)),
+            ))
+    return pd.DataFrame(rows, columns=SAMPLE_SIZE_COLUMNS)
 
 
 def _power_selection(scenario, endpoints, weeks, comparisons):

@@ -48,15 +48,23 @@ class ProbitFit:
     scale: float
 
     def power(self, n: float | np.ndarray) -> np.ndarray:
-        return ndtr(self.a + self.b * (np.sqrt(n) - self.centre) / self.scale)
+        return probit_sqrt_power(self.a, self.b, self.centre, self.scale, n)
 
     def root(self, target: float) -> float:
         """The N at which the fitted power equals ``target`` (nan without a rising fit)."""
-        return float(_roots(np.array([self.a]), np.array([self.b]), self.centre, self.scale,
-                            target)[0])
+        return float(probit_sqrt_roots(np.array([self.a]), np.array([self.b]), self.centre,
+                                       self.scale, target)[0])
 
 
-def _roots(a: np.ndarray, b: np.ndarray, centre: float, scale: float, target: float):
+def probit_sqrt_power(a, b, centre: float, scale: float, n) -> np.ndarray:
+    """The power at ``n`` of fitted probit-√N curves (``fit_probit_sqrt``)."""
+    return ndtr(np.asarray(a) + np.asarray(b) * (np.sqrt(n) - centre) / scale)
+
+
+def probit_sqrt_roots(a: np.ndarray, b: np.ndarray, centre: float, scale: float,
+                      target: float) -> np.ndarray:
+    """The N at which each fitted probit-√N curve (``fit_probit_sqrt``) reaches ``target``
+    (nan where the fit failed)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         x = (ndtri(target) - a) / b * scale + centre
     return np.where(np.isfinite(x) & (b > 0), np.maximum(x, 0.0) ** 2, np.nan)
@@ -372,7 +380,7 @@ def find_sample_size(
         )
     n_req = min(max(round_up(n_hat, step), n_min), n_max)
     ba, bb = _bootstrap(s.matrix(near), near, bootstrap, rng)
-    boot_n = _roots(ba, bb, fit.centre, fit.scale, target)
+    boot_n = probit_sqrt_roots(ba, bb, fit.centre, fit.scale, target)
     # a resample whose curve is flat never reaches the target: its N is infinite, not absent
     boot_n = np.where(np.isnan(boot_n) | (boot_n <= 0), np.inf, boot_n)
     boot_p = ndtr(ba + bb * (math.sqrt(n_req) - fit.centre) / fit.scale)

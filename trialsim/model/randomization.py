@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
+from trialsim.config.expressions import compile_expression
 from trialsim.config.scenario import Design
+from trialsim.config.vocab import RACES, STRATIFIERS
 from trialsim.core.jit import jit
 from trialsim.core.rng import STAGE_RANDOMIZATION, counter_uniforms
+from trialsim.model.covariates import FACTORS, cohort_covariates, eval_programs, pack_programs
 from trialsim.model.population import RACE_CODE, Cohort
 
 #: race stratum of the BLISS protocols: African or Indigenous-American descent vs other (§3)
@@ -16,51 +21,70 @@ RACE_STRATUM = (RACE_CODE["black"], RACE_CODE["indigenous_american"])
 #: stratification cut-offs of the BLISS protocols (domain.md §3)
 SLEDAI_STRATUM_CUT = 10  # SELENA-SLEDAI >= 10
 PROTEINURIA_STRATUM_CUT_G = 2.0  # proteinuria >= 2 g/24h
-#: stratification factor codes, in the vocabulary's order of names
-FACTOR_CODES = {"sledai": 0, "proteinuria": 1, "race": 2}
-FACTOR_COLUMNS = ("sledai_ge_10", "proteinuria_ge_2g", "black_or_indigenous_american")
+
+
+def _indicators(factor: str) -> list[tuple[str, str]]:
+    """A predefined subgroup factor as stratification indicators: one per level but the
+    last (the reference)."""
+    levels = list(FACTORS[factor].items())
+    return [(f"{factor}_{level}", expr) for level, expr in levels[:-1]]
+
+
+#: stratification factor -> its 0/1 indicator columns (name, condition in the subgroup
+#: expression language). The BLISS protocols' three (domain.md §3): SELENA-SLEDAI >= 10,
+#: proteinuria >= 2 g/24h, and race as African or Indigenous-American descent vs other; then
+#: every other predefined subgroup factor (model/covariates.py), a factor of k levels as k - 1
+#: indicators.
+STRATIFICATION: dict[str, list[tuple[str, str]]] = {
+    "sledai": [("sledai_ge_10", f"sledai >= {SLEDAI_STRATUM_CUT}")],
+    "proteinuria": [("proteinuria_ge_2g", f"proteinuria >= {PROTEINURIA_STRATUM_CUT_G}")],
+    "race": [("black_or_indigenous_american",
+              " or ".join(f'race == "{RACES[c]}"' for c in RACE_STRATUM))],
+    **{f: _indicators(f) for f in FACTORS if f not in ("race", "sledai")},
+}
+if tuple(STRATIFICATION) != STRATIFIERS:  # the schema validates against the vocabulary
+    raise RuntimeError(f"vocab.STRATIFIERS {STRATIFIERS} != defined {tuple(STRATIFICATION)}")
+
+
+class StrataProgram(NamedTuple):
+    """The indicator columns of a design's stratification factors, compiled."""
+
+    names: tuple[str, ...]
+    ops: np.ndarray
+    args: np.ndarray
+    starts: np.ndarray
+
+
+def strata_program(design: Design) -> StrataProgram:
+    """The indicator columns of ``design.stratify_by``, in its order (``STRATIFICATION``)."""
+    columns = [c for f in design.stratify_by for c in STRATIFICATION[f]]
+    ops, args, starts = pack_programs([compile_expression(e) for _, e in columns])
+    return StrataProgram(tuple(n for n, _ in columns), ops, args, starts)
 
 
 @jit
-def stratum_factor(code, sledai, proteinuria_g, race):
-    """0/1 value of stratification factor ``code`` (``FACTOR_CODES``) for one patient."""
-    if code == 0:
-        return sledai >= SLEDAI_STRATUM_CUT
-    if code == 1:
-        return proteinuria_g >= PROTEINURIA_STRATUM_CUT_G
-    return race == RACE_STRATUM[0] or race == RACE_STRATUM[1]
-
-
-@jit
-def strata_matrix(codes, sledai, proteinuria_g, race):
-    """0/1 stratification factors of each patient, float64 (n, len(codes))."""
-    n = sledai.shape[0]
-    x = np.zeros((n, codes.shape[0]))
-    for i in range(n):
-        for f in range(codes.shape[0]):
-            if stratum_factor(codes[f], sledai[i], proteinuria_g[i], race[i]):
+def strata_matrix(ops, args, starts, cov):
+    """0/1 stratification indicators of each patient, float64 (n, n_columns), from the
+    compiled columns of ``strata_program`` and the ``covariate_matrix``."""
+    member = eval_programs(ops, args, starts, cov)
+    x = np.zeros((cov.shape[0], member.shape[0]))
+    for f in range(member.shape[0]):
+        for i in range(cov.shape[0]):
+            if member[f, i]:
                 x[i, f] = 1.0
     return x
 
 
-def factor_codes(design: Design) -> np.ndarray:
-    """Codes of ``design.stratify_by`` (``FACTOR_CODES``)."""
-    return np.array([FACTOR_CODES[f] for f in design.stratify_by], dtype=np.int64)
-
-
 def strata_indicators(cohort: Cohort, design: Design) -> tuple[np.ndarray, list[str]]:
-    """0/1 stratification factors of each patient, in the order of ``design.stratify_by``.
+    """0/1 stratification indicators of each patient, in the order of ``design.stratify_by``.
 
     Returns
     -------
-    x : ndarray of float64, shape (n_patients, n_factors)
+    x : ndarray of float64, shape (n_patients, n_columns)
     names : list of str
     """
-    codes = factor_codes(design)
-    x = strata_matrix(codes, np.asarray(cohort.sledai), np.asarray(cohort.proteinuria_g,
-                                                                       dtype=np.float64),
-                      np.asarray(cohort.race))
-    return x, [FACTOR_COLUMNS[c] for c in codes]
+    sp = strata_program(design)
+    return strata_matrix(sp.ops, sp.args, sp.starts, cohort_covariates(cohort)), list(sp.names)
 
 
 @jit

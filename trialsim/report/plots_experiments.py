@@ -22,6 +22,7 @@ from trialsim.analysis import Z_95
 from trialsim.report.plots import comparison_label, endpoint_label
 
 __all__ = [
+    "plot_endpoint_sensitivity",
     "plot_power_vs_screening",
     "plot_power_curve",
     "plot_power_lines",
@@ -419,4 +420,62 @@ def plot_assurance(summary: pd.DataFrame, per_draw: pd.DataFrame, statistic: str
         ax2.grid(alpha=0.3)
         ax2.legend(fontsize=8)
     fig.suptitle(title or "Assurance over the calibration's parameter uncertainty")
+    return fig
+
+
+def plot_endpoint_sensitivity(table: pd.DataFrame, design_size: int,
+                              title: str | None = None) -> Figure:
+    """Endpoint sensitivity in one picture (the ``sample_size_table``): per endpoint and week
+    (rows) and comparison (colours), the power at the scenario's size (left) and the total N
+    that reaches each target power (right; filled: the first target, open: the others;
+    crosses: extrapolated beyond the simulated sizes). Whiskers: 95% Monte Carlo."""
+    _require(table, ["endpoint", "week", "comparison", "target_power", "sample_size_estimate",
+                     "mcse", "extrapolated", "power_at_design", "power_at_design_mcse"],
+             "table")
+    rows = list(dict.fromkeys(zip(table.endpoint, table.week, strict=True)))
+    comps = list(dict.fromkeys(table.comparison))
+    targets = sorted(table.target_power.unique())
+    height = 1.2 + 0.32 * len(rows) * max(1, len(comps)) ** 0.5
+    fig = Figure(figsize=(10.0, height), layout="constrained")
+    left, right = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [1, 1.4]})
+    offsets = np.linspace(-0.25, 0.25, len(comps)) if len(comps) > 1 else np.zeros(1)
+    for c, comp in enumerate(comps):
+        color = _PALETTE[c % len(_PALETTE)]
+        sub = table[table.comparison == comp]
+        first = sub[sub.target_power == targets[0]].set_index(["endpoint", "week"])
+        y = np.array([i + offsets[c] for i, key in enumerate(rows) if key in first.index])
+        keys = [key for key in rows if key in first.index]
+        p = first.loc[keys, "power_at_design"].to_numpy(float)
+        pe = Z_95 * np.nan_to_num(first.loc[keys, "power_at_design_mcse"].to_numpy(float))
+        left.errorbar(p, y, xerr=pe, fmt="o", color=color, capsize=2, ms=4,
+                      label=comparison_label(comp))
+        for t, target in enumerate(targets):
+            at = sub[sub.target_power == target].set_index(["endpoint", "week"]).loc[keys]
+            n = at.sample_size_estimate.to_numpy(float)
+            ne = Z_95 * np.nan_to_num(at.mcse.to_numpy(float))
+            extra = at.extrapolated.to_numpy(bool)
+            face = color if t == 0 else "white"
+            ok = np.isfinite(n)
+            right.errorbar(n[ok & ~extra], y[ok & ~extra], xerr=ne[ok & ~extra], fmt="o",
+                           color=color, mfc=face, capsize=2, ms=4,
+                           label=f"{comparison_label(comp)}, {target:.0%}" if c == 0 or t == 0
+                           else None)
+            right.errorbar(n[ok & extra], y[ok & extra], xerr=ne[ok & extra], fmt="x",
+                           color=color, capsize=2, ms=5)
+    left.axvline(0.8, color="0.5", ls="--", lw=0.8)
+    left.set_xlim(0, 1.02)
+    left.xaxis.set_major_formatter(ticker.PercentFormatter(xmax=1))
+    left.set_xlabel(f"power at N = {design_size}")
+    left.set_yticks(range(len(rows)))
+    left.set_yticklabels([f"{endpoint_label(e)}, week {w}" for e, w in rows], fontsize=8)
+    left.invert_yaxis()
+    left.grid(True, axis="x", alpha=0.3)
+    left.legend(fontsize="x-small", loc="lower right")
+    right.axvline(design_size, color="0.5", ls="--", lw=0.8)
+    right.set_xscale("log")
+    right.set_xlabel("total N for " + " / ".join(f"{t:.0%}" for t in targets)
+                     + " power (x: extrapolated)")
+    right.grid(True, axis="x", which="both", alpha=0.3)
+    right.legend(fontsize="x-small", loc="lower right")
+    fig.suptitle(title or "endpoint sensitivity")
     return fig

@@ -76,11 +76,11 @@ from trialsim.model.population import (
 )
 from trialsim.model.protocol import n_visits, visit_of_week
 from trialsim.model.randomization import (
-    factor_codes,
     randomize,
     randomize_kernel,
     strata_indicators,
     strata_matrix,
+    strata_program,
     stratum_codes,
     stratum_index,
 )
@@ -92,7 +92,9 @@ class TrialParams(NamedTuple):
 
     sample_size: int
     max_candidates: int
-    factor_codes: np.ndarray  # stratification factors (design.FACTOR_CODES)
+    st_ops: np.ndarray  # stratification indicators' postfix programs (strata_program)
+    st_args: np.ndarray
+    st_starts: np.ndarray
     adjust_for_strata: bool
     template: np.ndarray  # one randomization block: arm codes
     doses: np.ndarray  # belimumab mg/kg of each arm
@@ -146,6 +148,7 @@ class Plan:
         self.course = course_params(self.scenario)
         sc = self.scenario
         self.safety = safety_params(sc, self.arms, self.doses)
+        strata = strata_program(des)
         template = np.repeat(np.arange(len(self.arms)), self.allocation * des.block_multiplier)
         constant = sc.constant_response
         sg = sc.analysis.subgroups
@@ -156,7 +159,9 @@ class Plan:
         self.trial = TrialParams(
             sample_size=int(des.sample_size),
             max_candidates=int(max_candidates(des.sample_size)),
-            factor_codes=factor_codes(des),
+            st_ops=strata.ops,
+            st_args=strata.args,
+            st_starts=strata.starts,
             adjust_for_strata=bool(sc.analysis.adjust_for_strata),
             template=template.astype(np.int64),
             doses=self.doses.astype(np.float64),
@@ -273,7 +278,13 @@ def run_trials(tp, pp, cp, sp, keys, analysis, rates, arm_n, sledai_mean, baseli
         proteinuria = np.ascontiguousarray(floats[:, F_PROTEINURIA])
         prednisone = np.ascontiguousarray(floats[:, F_PREDNISONE])
         duration = np.ascontiguousarray(floats[:, F_DURATION])
-        x = strata_matrix(tp.factor_codes, sledai0, proteinuria, race)
+        cov = covariate_matrix(
+            race, region, sledai0.astype(np.float64), floats[:, F_AGE], floats[:, F_WEIGHT],
+            duration, prednisone, proteinuria, floats[:, F_PGA], flags[:, B_FEMALE],
+            flags[:, B_ANA], flags[:, B_DSDNA], flags[:, B_LOW_C3], flags[:, B_LOW_C4],
+            flags[:, B_IMMUNOSUPPRESSANT], flags[:, B_ANTIMALARIAL],
+        )
+        x = strata_matrix(tp.st_ops, tp.st_args, tp.st_starts, cov)
         arm = randomize_kernel(stratum_codes(x), tp.template, k0, k1)
         dose = np.empty(n)
         sero = np.empty(n, dtype=np.bool_)
@@ -362,12 +373,6 @@ def run_trials(tp, pp, cp, sp, keys, analysis, rates, arm_n, sledai_mean, baseli
         (safety_patients[r], safety_events[r], safety_years[r],
          safety_analysis[r]) = compare_safety(counts, years, arm, tp.pairs, n_arms)
         if tp.sg_starts.shape[0] > 1:
-            cov = covariate_matrix(
-                race, region, sledai0.astype(np.float64), floats[:, F_AGE],
-                floats[:, F_WEIGHT], duration, prednisone, proteinuria, floats[:, F_PGA],
-                flags[:, B_FEMALE], flags[:, B_ANA], flags[:, B_DSDNA], flags[:, B_LOW_C3],
-                flags[:, B_LOW_C4], flags[:, B_IMMUNOSUPPRESSANT], flags[:, B_ANTIMALARIAL],
-            )
             analyse_subgroups(tp, eval_programs(tp.sg_ops, tp.sg_args, tp.sg_starts, cov),
                               response, arm, covariates, n_arms, subgroup_analysis[r],
                               subgroup_rates[r], subgroup_n[r], interaction[r])
