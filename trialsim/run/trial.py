@@ -2,10 +2,10 @@
 
 ``run_trials`` simulates and analyses every replicate of a chunk in compiled code: screening
 and enrolment, stratified randomization, the course, every endpoint, the adjusted logistic
-comparisons, the first-flare survival analyses (log-rank, Cox with Efron ties, Kaplan–Meier
-medians), baseline moments and SLEDAI trajectories. Python validates the scenario, builds
-the parameters once per process (``Plan``), derives the replicates' keys and calls it once per
-chunk. Each replicate draws from its own counter space (``rng.replicate_key``), so the
+comparisons, the ANCOVA of the change in SELENA-SLEDAI, the first-flare survival analyses
+(log-rank, Cox with Efron ties, Kaplan–Meier medians), baseline moments and SLEDAI
+trajectories. Python validates the scenario, builds the parameters once per process
+(``Plan``), derives the replicates' keys and calls it once per chunk. Each replicate draws from its own counter space (``rng.replicate_key``), so the
 numbers depend only on the scenario and the seed, never on the chunk size, ``n_jobs`` or the
 backend.
 """
@@ -17,13 +17,16 @@ from typing import NamedTuple
 
 import numpy as np
 
+from trialsim.analysis.ancova import N_ANCOVA_FIELDS, ancova_kernel, arm_means, locf_change
 from trialsim.analysis.baseline import BASELINE_NAMES, add_moments, baseline_row
 from trialsim.analysis.comparisons import N_FIELDS, RESULT_FIELDS, compare_arms_kernel
 from trialsim.analysis.endpoints import (
     ENDPOINT_SPECS,
+    NOT_EVALUABLE,
     Trial,
     endpoint_flags,
     first_flare,
+    steroid_sparing_window,
     sustained_gap,
 )
 from trialsim.analysis.subgroups import (
@@ -102,11 +105,13 @@ class TrialParams(NamedTuple):
     constant_rates: np.ndarray  # per arm, the reduced model's response rate (empty: none)
     interval_days: float
     gap: int  # visits between the visits of a sustained response (endpoints.sustained_gap)
+    window: int  # visits back of the steroid-sparing window (endpoints.steroid_sparing_window)
     sg_ops: np.ndarray  # subgroup conditions' postfix programs (analysis/subgroups.py)
     sg_args: np.ndarray
     sg_starts: np.ndarray  # (n_levels + 1,) program bounds
     sg_factor_start: np.ndarray  # (n_factors + 1,) level bounds of each factor
     sg_targets: np.ndarray  # indices of the targets analysed within subgroups
+    change_visits: np.ndarray  # visits of the SELENA-SLEDAI change's ANCOVA (empty: off)
 
 
 @dataclass
@@ -121,6 +126,7 @@ class Plan:
     pairs: np.ndarray = field(init=False)
     comparisons: list[str] = field(init=False)
     targets: list[tuple[str, int]] = field(init=False)  # (endpoint, week)
+    change_weeks: list[int] = field(init=False)  # weeks of the SLEDAI change's ANCOVA
     n_visits: int = field(init=False)
     course: CourseParams = field(init=False)
     subgroups: SubgroupPlan = field(init=False)
@@ -139,6 +145,8 @@ class Plan:
         self.targets = [
             (e, w) for w in des.endpoint_weeks for e in self.scenario.analysis.endpoints
         ]
+        self.change_weeks = list(des.endpoint_weeks) if self.scenario.analysis.sledai_change \
+            else []
         self.n_visits = n_visits(des.duration_weeks, des.visit_interval_weeks)
         self.course = course_params(self.scenario)
         sc = self.scenario
@@ -169,11 +177,16 @@ class Plan:
             ),
             interval_days=float(des.visit_interval_weeks * 7.0),
             gap=int(sustained_gap(des.visit_interval_weeks)),
+            window=int(steroid_sparing_window(des.visit_interval_weeks)),
             sg_ops=self.subgroups.ops,
             sg_args=self.subgroups.args,
             sg_starts=self.subgroups.starts,
             sg_factor_start=self.subgroups.factor_start,
             sg_targets=self.subgroups.targets,
+            change_visits=np.array(
+                [visit_of_week(w, des.visit_interval_weeks) for w in self.change_weeks],
+                dtype=np.int64,
+            ),
         )
 
     @property
@@ -190,6 +203,9 @@ class ChunkResult:
     analysis: np.ndarray  # (r, n_targets, n_comparisons, n_fields)
     rates: np.ndarray  # (r, n_targets, n_arms)
     arm_n: np.ndarray  # (r, n_arms)
+    #: patients in each target's analysis (all of the arm's, unless the endpoint has a
+    #: denominator: endpoints.DENOMINATOR_KINDS), the denominators of ``rates``
+    evaluable: np.ndarray  # (r, n_targets, n_arms) int64
     sledai_mean: np.ndarray  # (r, n_arms, n_visits) mean SLEDAI of patients on study
     baseline: np.ndarray  # (r, n_arms, 3, n_characteristics)
     flare_median_days: np.ndarray  # (r, n_arms) Kaplan–Meier median time to first flare
@@ -209,6 +225,10 @@ class ChunkResult:
     severe_flare_analysis: np.ndarray
     #: candidates screened out, by the first criterion failed (SCREEN_FAILURE_REASONS)
     screen_failures: np.ndarray  # (r, n_reasons) int64
+    #: change from baseline in SELENA-SLEDAI (LOCF) at each ``Plan.change_weeks`` week:
+    #: the arm means (r, n_weeks, n_arms) and the ANCOVA per comparison (analysis/ancova.py)
+    sledai_change: np.ndarray
+    ancova: np.ndarray  # (r, n_weeks, n_comparisons, N_ANCOVA_FIELDS)
 
     def take(self, index) -> ChunkResult:
         """The replicates ``index`` (a slice or index array) of this chunk."""
@@ -225,9 +245,10 @@ class ChunkResult:
 
 
 @jit
-def run_trials(tp, pp, cp, keys, analysis, rates, arm_n, sledai_mean, baseline,
+def run_trials(tp, pp, cp, keys, analysis, rates, arm_n, evaluable, sledai_mean, baseline,
                flare_median_days, flare_analysis, screened, subgroup_analysis, subgroup_rates,
-               subgroup_n, interaction, profile, severe_flare_analysis, screen_failures):
+               subgroup_n, interaction, profile, severe_flare_analysis, screen_failures,
+               sledai_change, ancova):
     """Simulate and analyse the replicates of ``keys`` (one row per replicate), into the
     arrays of a ``ChunkResult`` (first axis: the chunk's replicates).
 
@@ -291,26 +312,38 @@ def run_trials(tp, pp, cp, keys, analysis, rates, arm_n, sledai_mean, baseline,
             for i in range(n):
                 constant[i] = u[i] < tp.constant_rates[arm[i]]
         response = endpoint_flags(tp.kinds, tp.ks, tp.visits, sledai, pga, bilag, flare,
-                                  failure, dropout, constant, csledai, aflags, pred, tp.gap)
+                                  failure, dropout, constant, csledai, aflags, pred, tp.gap,
+                                  tp.window)
         covariates = x if tp.adjust_for_strata else np.zeros((n, 0))
         analysis[r] = compare_arms_kernel(response, arm, covariates, tp.pairs, tp.alpha)
-        # rates, arm sizes, SLEDAI trajectories of the patients on study
+        if tp.change_visits.shape[0] > 0:
+            change = locf_change(sledai, dropout, failure, tp.change_visits)
+            sledai_change[r] = arm_means(change, arm, n_arms)
+            ancova[r] = ancova_kernel(change, sledai0, arm, covariates, tp.pairs, tp.alpha)
+        # rates (among each target's evaluable patients), arm sizes, SLEDAI trajectories of
+        # the patients on study
         count = np.zeros(n_arms, dtype=np.int64)
         resp = np.zeros((n_targets, n_arms))
+        left_out = np.zeros((n_targets, n_arms), dtype=np.int64)
         s_sum = np.zeros((n_arms, n_visits))
         s_cnt = np.zeros((n_arms, n_visits))
         for i in range(n):
             a = arm[i]
             count[a] += 1
             for t in range(n_targets):
-                resp[t, a] += response[t, i]
+                if response[t, i] == NOT_EVALUABLE:
+                    left_out[t, a] += 1
+                else:
+                    resp[t, a] += response[t, i]
             for v in range(min(dropout[i], n_visits)):
                 s_sum[a, v] += sledai[i, v]
                 s_cnt[a, v] += 1.0
         for a in range(n_arms):
             arm_n[r, a] = count[a]
             for t in range(n_targets):
-                rates[r, t, a] = resp[t, a] / count[a] if count[a] > 0 else np.nan
+                m = count[a] - left_out[t, a]
+                evaluable[r, t, a] = m
+                rates[r, t, a] = resp[t, a] / m if m > 0 else np.nan
             for v in range(n_visits):
                 sledai_mean[r, a, v] = s_sum[a, v] / s_cnt[a, v] if s_cnt[a, v] > 0 else np.nan
         # time to first flare
@@ -337,7 +370,8 @@ def run_trials(tp, pp, cp, keys, analysis, rates, arm_n, sledai_mean, baseline,
                          flags[:, B_LOW_C4], prednisone, flags[:, B_IMMUNOSUPPRESSANT],
                          flags[:, B_ANTIMALARIAL], proteinuria, active, row)
             add_moments(baseline[r], arm[i], row)
-            add_moments(profile[r], response[0, i] * n_arms + arm[i], row)
+            if response[0, i] != NOT_EVALUABLE:
+                add_moments(profile[r], response[0, i] * n_arms + arm[i], row)
         screened[r] = n_screened
         screen_failures[r] = failures
         if tp.sg_starts.shape[0] > 1:
@@ -357,9 +391,9 @@ def run_trials(tp, pp, cp, keys, analysis, rates, arm_n, sledai_mean, baseline,
 def analyse_subgroups(tp, member, response, arm, covariates, n_arms, out, rates, counts,
                       interaction):
     """Each subgroup level's patients analysed as the trial is (``compare_arms_kernel``),
-    with their arm sizes and rates, and each factor's treatment x level interaction test
-    (``interaction_kernel``), on the targets ``tp.sg_targets``; into one replicate's rows of
-    the ``ChunkResult`` arrays."""
+    with their arm sizes and rates (among a target's evaluable patients), and each factor's
+    treatment x level interaction test (``interaction_kernel``), on the targets
+    ``tp.sg_targets``; into one replicate's rows of the ``ChunkResult`` arrays."""
     n = arm.shape[0]
     n_t = tp.sg_targets.shape[0]
     q = covariates.shape[1]
@@ -379,6 +413,7 @@ def analyse_subgroups(tp, member, response, arm, covariates, n_arms, out, rates,
         for a in range(n_arms):
             counts[lv, a] = 0
         hits = np.zeros((n_t, n_arms))
+        evaluated = np.zeros((n_t, n_arms))
         for i in range(n):
             if member[lv, i]:
                 sub_arm[k] = arm[i]
@@ -387,11 +422,14 @@ def analyse_subgroups(tp, member, response, arm, covariates, n_arms, out, rates,
                     sub_x[k, j] = covariates[i, j]
                 for t in range(n_t):
                     sub[t, k] = resp[t, i]
-                    hits[t, arm[i]] += resp[t, i]
+                    if resp[t, i] != NOT_EVALUABLE:
+                        hits[t, arm[i]] += resp[t, i]
+                        evaluated[t, arm[i]] += 1.0
                 k += 1
         for t in range(n_t):
             for a in range(n_arms):
-                rates[lv, t, a] = hits[t, a] / counts[lv, a] if counts[lv, a] > 0 else np.nan
+                m_ = evaluated[t, a]
+                rates[lv, t, a] = hits[t, a] / m_ if m_ > 0 else np.nan
         out[lv] = compare_arms_kernel(sub, sub_arm, sub_x, tp.pairs, tp.alpha)
     for f in range(tp.sg_factor_start.shape[0] - 1):
         first = tp.sg_factor_start[f]
@@ -430,6 +468,7 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
         analysis=np.empty((r, len(plan.targets), n_cmp, N_FIELDS)),
         rates=np.zeros((r, len(plan.targets), n_arms)),
         arm_n=np.zeros((r, n_arms), dtype=np.int64),
+        evaluable=np.zeros((r, len(plan.targets), n_arms), dtype=np.int64),
         sledai_mean=np.full((r, n_arms, plan.n_visits), np.nan),
         baseline=np.zeros((r, n_arms, 3, len(BASELINE_NAMES))),
         flare_median_days=np.full((r, n_arms), np.nan),
@@ -442,13 +481,16 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
         profile=np.zeros((r, 2 * n_arms, 3, len(BASELINE_NAMES))),
         severe_flare_analysis=np.empty((r, n_cmp, len(SURVIVAL_FIELDS))),
         screen_failures=np.zeros((r, len(SCREEN_FAILURE_REASONS)), dtype=np.int64),
+        sledai_change=np.empty((r, len(plan.change_weeks), n_arms)),
+        ancova=np.empty((r, len(plan.change_weeks), n_cmp, N_ANCOVA_FIELDS)),
     )
     keys = replicate_keys(scenario.seed, start, stop)
     failed, status, got, candidates = run_trials(
         plan.trial, plan.population.params, plan.course, keys, res.analysis, res.rates,
-        res.arm_n, res.sledai_mean, res.baseline, res.flare_median_days, res.flare_analysis,
-        res.screened, res.subgroup_analysis, res.subgroup_rates, res.subgroup_n,
+        res.arm_n, res.evaluable, res.sledai_mean, res.baseline, res.flare_median_days,
+        res.flare_analysis, res.screened, res.subgroup_analysis, res.subgroup_rates, res.subgroup_n,
         res.interaction, res.profile, res.severe_flare_analysis, res.screen_failures,
+        res.sledai_change, res.ancova,
     )
     if failed >= 0:
         raise_screening_error(scenario, status, got, candidates, replicate=start + failed)
