@@ -5,9 +5,9 @@ and enrolment, stratified randomization, the course, every endpoint, the adjuste
 comparisons, the ANCOVA of the change in SELENA-SLEDAI, the first-flare survival analyses
 (log-rank, Cox with Efron ties, Kaplan–Meier medians), baseline moments and SLEDAI
 trajectories. Python validates the scenario, builds the parameters once per process
-(``Plan``), derives the replicates' keys and calls it once per chunk. Each replicate draws from its own counter space (``rng.replicate_key``), so the
-numbers depend only on the scenario and the seed, never on the chunk size, ``n_jobs`` or the
-backend.
+(``Plan``), derives the replicates' keys and calls it once per chunk. Each replicate draws
+from its own counter space (``rng.replicate_key``), so the numbers depend only on the
+scenario and the seed, never on the chunk size, ``n_jobs`` or the backend.
 """
 
 from __future__ import annotations
