@@ -210,7 +210,10 @@ def test_a_drug_that_works_points_the_right_way(strong_drug):
 
 
 def test_power_favoring_treatment_counts_the_right_side(strong_drug):
-    """On hand-set results: rejections with OR > 1 (HR < 1 for flares) count, others not."""
+    """On hand-set results: rejections with OR > 1 (HR < 1 for flares, a negative ANCOVA
+    difference for the SELENA-SLEDAI change) count, others not."""
+    from trialsim.analysis.ancova import ANCOVA_FIELDS
+
     plan, res = strong_drug
     r = 8
     fake = ChunkResult(**{k: getattr(res, k)[:r].copy() for k in ChunkResult.__annotations__})
@@ -221,18 +224,24 @@ def test_power_favoring_treatment_counts_the_right_side(strong_drug):
     fake.severe_flare_analysis[:, :, S["p_logrank"]] = 0.001
     fake.severe_flare_analysis[:, :, S["log_hr"]] = np.where(np.arange(r) < 6, -0.3,
                                                               0.3)[:, None]
+    fake.ancova[..., ANCOVA_FIELDS.index("p_value")] = 0.001
+    fake.ancova[..., ANCOVA_FIELDS.index("difference")] = np.where(np.arange(r) < 2, -1.0,
+                                                                    1.0)[:, None, None]
     fake.safety_analysis[..., SAFETY_FIELDS.index("p_value")] = 0.001
     fake.safety_analysis[..., SAFETY_FIELDS.index("rate_ratio")] = np.where(
         np.arange(r) < 2, 2.0, 0.5)[:, None, None]
     table = whole_trial(summarize(plan, fake))
     fav = table[table["statistic"] == "power_favoring_treatment"]
-    survival = ("time_to_first_flare", "time_to_first_severe_flare")
+    survival = ("time_to_first_flare", "time_to_first_severe_flare", "sledai_change")
     binary = fav[~fav["endpoint"].isin(survival)]["value"]
     flare = fav[fav["endpoint"] == "time_to_first_flare"]["value"]
     severe = fav[fav["endpoint"] == "time_to_first_severe_flare"]["value"]
     assert np.allclose(binary, 3 / r)
     assert np.allclose(flare, 5 / r)
     assert np.allclose(severe, 6 / r) and len(severe) == len(plan.comparisons)
+    change = fav[fav["endpoint"] == "sledai_change"]["value"]
+    assert np.allclose(change, 2 / r) and len(change) == len(plan.comparisons) * len(
+        plan.change_weeks)
     power = table[table["statistic"] == "power"]["value"]
     assert np.allclose(power, 1.0)
     harm = table[table["statistic"] == "power_harm"]  # adverse events: more on treatment

@@ -65,6 +65,9 @@ def test_summary_statistics_against_two_pass_numpy(run):
                 assert np.isnan(nnt.value)
             odds = an[:, F["odds_ratio"]]
             med = s.loc[(e, w, "", comp, "odds_ratio_median")].value
+            if np.isnan(odds).all():  # e.g. steroid sparing at week 12: no responders yet
+                assert np.isnan(med)
+                continue
             assert med == pytest.approx(np.quantile(odds[~np.isnan(odds)], 0.5), rel=1e-12)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 from scipy.stats import norm
 
 from trialsim.config.scenario import with_overrides

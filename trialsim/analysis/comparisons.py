@@ -20,6 +20,7 @@ import math
 import numpy as np
 from numba import njit
 
+from trialsim.analysis.endpoints import NOT_EVALUABLE
 from trialsim.analysis.logistic import (
     drop_constant_columns,
     estimable_design,
@@ -198,7 +199,9 @@ def compare_arms_kernel(response, arm, strata, pairs, alpha):
     Parameters
     ----------
     response : ndarray of uint8 or bool, shape (n_endpoints, n_patients)
-        1 (True) for a responder.
+        1 (True) for a responder, 0 for a non-responder; ``NOT_EVALUABLE`` (2,
+        ``analysis.endpoints``) for a patient outside the endpoint's denominator, who is left
+        out of that endpoint's rates, counts and fit.
     arm : ndarray of int64, shape (n_patients,)
         Arm code of each patient.
     strata : ndarray of float64, shape (n_patients, q)
@@ -215,7 +218,9 @@ def compare_arms_kernel(response, arm, strata, pairs, alpha):
 
     Notes
     -----
-    No input validation is done here; see :func:`compare_arms`.
+    No input validation is done here; see :func:`compare_arms`. The design of a comparison
+    is built once and serves every endpoint whose patients are all evaluable; an endpoint
+    with patients left out gets the design of its evaluable ones (its own estimable columns).
     """
     n_end = response.shape[0]
     n_pat = arm.shape[0]
@@ -234,15 +239,12 @@ def compare_arms_kernel(response, arm, strata, pairs, alpha):
         idx = np.empty(m, dtype=np.int64)
         is_trt = np.zeros(m, dtype=np.bool_)
         k = 0
-        n1 = 0
         for i in range(n_pat):
             if arm[i] == trt or arm[i] == ctl:
                 idx[k] = i
                 if arm[i] == trt:
                     is_trt[k] = True
-                    n1 += 1
                 k += 1
-        n0 = m - n1
         # full design, then drop constant / redundant stratum columns
         full = np.empty((m, 2 + q))
         for k in range(m):
@@ -255,72 +257,102 @@ def compare_arms_kernel(response, arm, strata, pairs, alpha):
         # ``keep`` is sorted, so it is column 1 of ``X``
         y = np.empty(m)
         for e in range(n_end):
-            r1 = 0
-            r0 = 0
+            n_eval = 0
             for k in range(m):
-                if response[e, idx[k]]:
-                    y[k] = 1.0
-                    if is_trt[k]:
-                        r1 += 1
-                    else:
-                        r0 += 1
-                else:
-                    y[k] = 0.0
-            out[e, c, N_TREATED] = n1
-            out[e, c, N_CONTROL] = n0
-            if n1 > 0 and n0 > 0:
-                p1 = r1 / n1
-                p0 = r0 / n0
-                out[e, c, RATE_TREATED] = p1
-                out[e, c, RATE_CONTROL] = p0
-                out[e, c, RISK_DIFFERENCE] = p1 - p0
-                out[e, c, RD_SE] = math.sqrt(p1 * (1.0 - p1) / n1 + p0 * (1.0 - p0) / n0)
-            else:
-                out[e, c, RATE_TREATED] = r1 / n1 if n1 > 0 else np.nan
-                out[e, c, RATE_CONTROL] = r0 / n0 if n0 > 0 else np.nan
-                out[e, c, RISK_DIFFERENCE] = np.nan
-                out[e, c, RD_SE] = np.nan
-            # the treatment coefficient is infinite (or undefined) whenever an
-            # arm is empty, all responders or all non-responders
-            if n1 == 0 or n0 == 0 or r1 == 0 or r1 == n1 or r0 == 0 or r0 == n0:
-                _fill_unanalysable(out, e, c)
+                if response[e, idx[k]] != NOT_EVALUABLE:
+                    n_eval += 1
+            if n_eval == m:
+                for k in range(m):
+                    y[k] = 1.0 if response[e, idx[k]] else 0.0
+                _compare_one(out, e, c, full, X, y, is_trt, z_crit)
                 continue
-            rows = unseparated_rows(full, y)
-            if rows.all():
-                beta, cov, converged = fit_logistic_grouped(X, y)
-            else:
-                sub = full[rows]
-                ys = y[rows]
-                t1 = 0
-                s1 = 0.0
-                s0 = 0.0
-                for k in range(sub.shape[0]):
-                    if sub[k, 1] == 1.0:
-                        t1 += 1
-                        s1 += ys[k]
-                    else:
-                        s0 += ys[k]
-                t0 = sub.shape[0] - t1
-                if t1 == 0 or t0 == 0 or s1 == 0 or s1 == t1 or s0 == 0 or s0 == t0:
-                    _fill_unanalysable(out, e, c)
-                    continue
-                kept = drop_constant_columns(sub, 1)
-                beta, cov, converged = fit_logistic_grouped(sub[:, kept], ys)
-            se = math.sqrt(cov[1, 1]) if converged else np.nan
-            if not converged or not (se > 0.0) or not np.isfinite(se):
-                _fill_unanalysable(out, e, c)
-                continue
-            b = beta[1]
-            z = b / se
-            out[e, c, LOG_OR] = b
-            out[e, c, SE] = se
-            out[e, c, Z] = z
-            out[e, c, P_VALUE] = math.erfc(abs(z) / _SQRT2)
-            out[e, c, ODDS_RATIO] = math.exp(b)
-            out[e, c, CI_LOW] = math.exp(b - z_crit * se)
-            out[e, c, CI_HIGH] = math.exp(b + z_crit * se)
-            out[e, c, CONVERGED] = 1.0
+            rows = np.empty(n_eval, dtype=np.int64)
+            j = 0
+            for k in range(m):
+                if response[e, idx[k]] != NOT_EVALUABLE:
+                    rows[j] = k
+                    j += 1
+            full_e = full[rows]
+            y_e = np.empty(n_eval)
+            for j in range(n_eval):
+                y_e[j] = 1.0 if response[e, idx[rows[j]]] else 0.0
+            # (an evaluable patient in each arm, else unanalysable before any fit)
+            X_e = estimable_design(full_e, 1)[0] if 0 < is_trt[rows].sum() < n_eval else full_e
+            _compare_one(out, e, c, full_e, X_e, y_e, is_trt[rows], z_crit)
     return out
+
+
+@njit(cache=CACHE)
+def _compare_one(out, e, c, full, X, y, is_trt, z_crit):
+    """Endpoint ``e``, comparison ``c`` of ``compare_arms_kernel`` on the patients analysed:
+    their full design ``full`` (intercept, treatment, strata), its estimable columns ``X``,
+    their 0/1 responses ``y`` and treatment flags; into ``out[e, c]``."""
+    m = y.shape[0]
+    r1 = 0
+    r0 = 0
+    n1 = 0
+    for k in range(m):
+        if is_trt[k]:
+            n1 += 1
+            if y[k] == 1.0:
+                r1 += 1
+        elif y[k] == 1.0:
+            r0 += 1
+    n0 = m - n1
+    out[e, c, N_TREATED] = n1
+    out[e, c, N_CONTROL] = n0
+    if n1 > 0 and n0 > 0:
+        p1 = r1 / n1
+        p0 = r0 / n0
+        out[e, c, RATE_TREATED] = p1
+        out[e, c, RATE_CONTROL] = p0
+        out[e, c, RISK_DIFFERENCE] = p1 - p0
+        out[e, c, RD_SE] = math.sqrt(p1 * (1.0 - p1) / n1 + p0 * (1.0 - p0) / n0)
+    else:
+        out[e, c, RATE_TREATED] = r1 / n1 if n1 > 0 else np.nan
+        out[e, c, RATE_CONTROL] = r0 / n0 if n0 > 0 else np.nan
+        out[e, c, RISK_DIFFERENCE] = np.nan
+        out[e, c, RD_SE] = np.nan
+    # the treatment coefficient is infinite (or undefined) whenever an
+    # arm is empty, all responders or all non-responders
+    if n1 == 0 or n0 == 0 or r1 == 0 or r1 == n1 or r0 == 0 or r0 == n0:
+        _fill_unanalysable(out, e, c)
+        return
+    rows = unseparated_rows(full, y)
+    if rows.all():
+        beta, cov, converged = fit_logistic_grouped(X, y)
+    else:
+        sub = full[rows]
+        ys = y[rows]
+        t1 = 0
+        s1 = 0.0
+        s0 = 0.0
+        for k in range(sub.shape[0]):
+            if sub[k, 1] == 1.0:
+                t1 += 1
+                s1 += ys[k]
+            else:
+                s0 += ys[k]
+        t0 = sub.shape[0] - t1
+        if t1 == 0 or t0 == 0 or s1 == 0 or s1 == t1 or s0 == 0 or s0 == t0:
+            _fill_unanalysable(out, e, c)
+            return
+        kept = drop_constant_columns(sub, 1)
+        beta, cov, converged = fit_logistic_grouped(sub[:, kept], ys)
+    se = math.sqrt(cov[1, 1]) if converged else np.nan
+    if not converged or not (se > 0.0) or not np.isfinite(se):
+        _fill_unanalysable(out, e, c)
+        return
+    b = beta[1]
+    z = b / se
+    out[e, c, LOG_OR] = b
+    out[e, c, SE] = se
+    out[e, c, Z] = z
+    out[e, c, P_VALUE] = math.erfc(abs(z) / _SQRT2)
+    out[e, c, ODDS_RATIO] = math.exp(b)
+    out[e, c, CI_LOW] = math.exp(b - z_crit * se)
+    out[e, c, CI_HIGH] = math.exp(b + z_crit * se)
+    out[e, c, CONVERGED] = 1.0
 
 
 def compare_arms(response, arm, strata, pairs, alpha=0.05):

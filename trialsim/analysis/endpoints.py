@@ -26,7 +26,20 @@ its source):
   ``lldas_50``: in LLDAS at ≥ 50% of the visits after baseline up to the endpoint week;
 * ``doris_remission``: DORIS remission on treatment (van Vollenhoven et al., Ann Rheum Dis
   2017;76:554): clinical SELENA-SLEDAI 0, PGA < 0.5, prednisone ≤ 5 mg/day;
+* ``steroid_sparing``: the BLISS steroid-sparing endpoint (domain.md §2.5; Navarra et al.,
+  Lancet 2011;377:721, Furie et al., Arthritis Rheum 2011;63:3918): among the patients on
+  > 7.5 mg/day prednisone at baseline, prednisone reduced by ≥ 25% from baseline *and* to
+  ≤ 7.5 mg/day at every visit from 12 weeks before the endpoint week up to it (weeks 40–52
+  for week 52; ``steroid_sparing_window``); see ``steroid_spared``. Patients on ≤ 7.5 mg/day
+  at baseline are not in this endpoint's analysis at all (``NOT_EVALUABLE``);
 * ``constant_response``: the reduced model's Bernoulli responders.
+
+Most endpoints count every randomized patient. An endpoint with a *denominator*
+(``DENOMINATOR_KINDS``: ``steroid_sparing``) leaves some patients out: ``endpoint_flags``
+gives them ``NOT_EVALUABLE`` instead of 0 or 1, and the compiled analysis (arm rates,
+logistic comparisons, subgroups, interaction tests, responder profile) skips them for that
+target only. The Python API gives responder flags (``ENDPOINTS``, False for a patient not
+evaluable) and the patients evaluated (``EVALUABLE``).
 """
 
 from __future__ import annotations
@@ -47,7 +60,9 @@ from trialsim.model.instruments import (
     GRADE_A,
     GRADE_B,
     GRADE_C,
+    HIGH_STEROID_MG,
     bilag_not_worse,
+    is_high_steroid,
     pga_not_worse,
     sledai_reduced,
 )
@@ -56,7 +71,13 @@ from trialsim.model.protocol import is_on_study, on_study
 
 #: endpoint kinds
 (SRI, SLEDAI_REDUCTION, NO_NEW_BILAG, NO_PGA_WORSENING, NO_FLARE, NO_SEVERE_FLARE, CONSTANT,
- BICLA, LLDAS, LLDAS_SHARE, DORIS, SRI_MODIFIED, SRI_SUSTAINED) = range(13)
+ BICLA, LLDAS, LLDAS_SHARE, DORIS, SRI_MODIFIED, SRI_SUSTAINED, STEROID_SPARING) = range(14)
+
+#: ``endpoint_flags`` codes: non-responder, responder, and not in this endpoint's analysis
+#: (outside its denominator: neither a responder nor a non-responder)
+NON_RESPONDER, RESPONDER, NOT_EVALUABLE = 0, 1, 2
+#: kinds whose analysis is restricted to some patients (the others are ``NOT_EVALUABLE``)
+DENOMINATOR_KINDS = (STEROID_SPARING,)
 
 #: LLDAS (Franklyn 2016): SLEDAI-2K at most, PGA (0-3) at most, prednisone mg/day at most
 LLDAS_SLEDAI, LLDAS_PGA, LLDAS_PREDNISONE_MG = 4, 1.0, 7.5
@@ -67,6 +88,12 @@ DORIS_PGA, DORIS_PREDNISONE_MG = 0.5, 5.0
 LLDAS_SHARE_NEEDED = 0.5
 #: weeks between the visits of a sustained response (weeks 44, 48, 52)
 SUSTAINED_GAP_WEEKS = 4
+#: steroid sparing (BLISS; domain.md §2.5): the evaluable patients are on more than
+#: ``HIGH_STEROID_MG`` (7.5) mg/day at baseline (``instruments.is_high_steroid``); a responder
+#: is at most ``HIGH_STEROID_MG`` and at least this share below baseline ...
+STEROID_SPARING_REDUCTION = 0.25
+#: ... at every visit in the weeks up to the endpoint week (weeks 40-52 for week 52)
+STEROID_SPARING_WINDOW_WEEKS = 12
 
 #: name -> (kind, k); k is the SLEDAI reduction of SRI-k and its component
 ENDPOINT_SPECS: dict[str, tuple[int, int]] = {}
@@ -84,8 +111,13 @@ ENDPOINT_SPECS.update({
     "doris_remission": (DORIS, 0),
     "sri4_modified": (SRI_MODIFIED, 4),
     "sri4_sustained": (SRI_SUSTAINED, 4),
+    "steroid_sparing": (STEROID_SPARING, 0),
     "constant_response": (CONSTANT, 0),
 })
+#: endpoints with a denominator (some patients ``NOT_EVALUABLE``)
+DENOMINATOR_ENDPOINTS = tuple(
+    name for name, (kind, _) in ENDPOINT_SPECS.items() if kind in DENOMINATOR_KINDS
+)
 
 
 @jit
@@ -118,6 +150,48 @@ def in_lldas(sledai, pga, prednisone, flags):
 
 
 @jit
+def steroid_spared(pred, dropout, failure, visit, window):
+    """One patient's BLISS steroid-sparing code at ``visit`` (domain.md §2.5; Navarra et al.
+    2011, Furie et al. 2011).
+
+    The rule implemented: a patient on ≤ ``HIGH_STEROID_MG`` (7.5) mg/day prednisone at
+    baseline (``pred[0]``) is ``NOT_EVALUABLE``, whatever happens later. Any other patient is a
+    ``RESPONDER`` when on study at ``visit`` (``is_on_study``: not dropped out, not a
+    treatment failure by then) and, at every visit ``u`` from ``max(1, visit - window)`` to
+    ``visit``, the prednisone after that visit's decisions is ≤ 7.5 mg/day and
+    ≤ (1 - ``STEROID_SPARING_REDUCTION``) x baseline (a reduction of at least 25%, exactly
+    25% included); else a ``NON_RESPONDER``. ``window`` is ``steroid_sparing_window``: the
+    visits in the ``STEROID_SPARING_WINDOW_WEEKS`` (12) weeks before the endpoint week, so the
+    window holds the visits of weeks 40, 44, 48 and 52 for week 52 at 4-weekly visits.
+
+    Parameters
+    ----------
+    pred : ndarray of float64, shape (n_visits,)
+        The patient's prednisone mg/day after each visit's decisions (visit 0: baseline).
+    dropout, failure : int
+        First visit missed and first visit a treatment failure (``n_visits``: never).
+    visit, window : int
+    """
+    base = pred[0]
+    if not is_high_steroid(base):
+        return NOT_EVALUABLE
+    if not is_on_study(dropout, failure, visit):
+        return NON_RESPONDER
+    ceiling = min(HIGH_STEROID_MG, (1.0 - STEROID_SPARING_REDUCTION) * base)
+    for u in range(max(1, visit - window), visit + 1):
+        if pred[u] > ceiling:
+            return NON_RESPONDER
+    return RESPONDER
+
+
+def steroid_sparing_window(interval_weeks: int) -> int:
+    """Visits back from the endpoint visit that the steroid-sparing window spans: the visits in
+    the ``STEROID_SPARING_WINDOW_WEEKS`` weeks before it (3 at 4-weekly visits: weeks 40, 44,
+    48 and 52 for week 52)."""
+    return STEROID_SPARING_WINDOW_WEEKS // interval_weeks
+
+
+@jit
 def _sri(k, visit, i, sledai, pga, bilag):
     return (
         sledai_reduced(sledai[i, 0], sledai[i, visit], k)
@@ -128,17 +202,21 @@ def _sri(k, visit, i, sledai, pga, bilag):
 
 @jit
 def endpoint_flag(kind, k, visit, i, sledai, pga, bilag, flare, failure, dropout, constant,
-                  csledai, aflags, pred, gap):
+                  csledai, aflags, pred, gap, window):
     """Whether patient ``i`` responds on endpoint (``kind``, ``k``) at ``visit``.
 
     The definitions are in the module docstring; all require the patient on study at the
     visit (``constant_response`` excepted). ``constant`` holds the reduced model's
     responders (any array for other kinds); ``csledai``, ``aflags`` and ``pred`` are the
     course's clinical SELENA-SLEDAI, activity flags and prednisone; ``gap`` is the number of
-    visits in ``SUSTAINED_GAP_WEEKS`` weeks.
+    visits in ``SUSTAINED_GAP_WEEKS`` weeks, ``window`` the steroid-sparing window
+    (``steroid_sparing_window``). A kind with a denominator (``DENOMINATOR_KINDS``) is
+    decided by ``endpoint_code`` instead (this returns False for it).
     """
     if kind == CONSTANT:
         return constant[i]
+    if kind == STEROID_SPARING:
+        return steroid_spared(pred[i], dropout[i], failure[i], visit, window) == RESPONDER
     if not is_on_study(dropout[i], failure[i], visit):
         return False
     if kind == SRI:
@@ -188,15 +266,21 @@ def endpoint_flag(kind, k, visit, i, sledai, pga, bilag, flare, failure, dropout
 
 @jit
 def endpoint_flags(kinds, ks, visits, sledai, pga, bilag, flare, failure, dropout, constant,
-                   csledai, aflags, pred, gap):
-    """``endpoint_flag`` of every target (kind, k, visit) and patient, uint8 (targets, n)."""
+                   csledai, aflags, pred, gap, window):
+    """Every target's (kind, k, visit) code of every patient, uint8 (targets, n):
+    ``RESPONDER`` (1), ``NON_RESPONDER`` (0), or ``NOT_EVALUABLE`` (2) for a patient outside
+    the denominator of an endpoint that has one (``DENOMINATOR_KINDS``)."""
     n = sledai.shape[0]
     out = np.zeros((kinds.shape[0], n), dtype=np.uint8)
     for t in range(kinds.shape[0]):
+        if kinds[t] == STEROID_SPARING:
+            for i in range(n):
+                out[t, i] = steroid_spared(pred[i], dropout[i], failure[i], visits[t], window)
+            continue
         for i in range(n):
             if endpoint_flag(kinds[t], ks[t], visits[t], i, sledai, pga, bilag, flare, failure,
-                             dropout, constant, csledai, aflags, pred, gap):
-                out[t, i] = 1
+                             dropout, constant, csledai, aflags, pred, gap, window):
+                out[t, i] = RESPONDER
     return out
 
 
@@ -238,37 +322,56 @@ class Trial:
         return on_study(self.course.dropout_visit, self.course.failure_visit, visit)
 
 
+def _endpoint_codes(kind: int, k: int, trial: Trial, visit: int) -> np.ndarray:
+    """``endpoint_flags`` of one endpoint for the patients of ``trial`` (uint8 codes)."""
+    c = trial.course
+    n, v = c.sledai.shape
+    csledai = (c.clinical_sledai if c.clinical_sledai is not None
+               else np.zeros((n, v), dtype=np.int16))
+    aflags = (c.activity_flags if c.activity_flags is not None
+              else np.zeros((n, v), dtype=np.uint8))
+    if kind in (SRI_MODIFIED, DORIS) and c.clinical_sledai is None:
+        raise ValueError("this endpoint needs the course's clinical_sledai")
+    if kind in (LLDAS, LLDAS_SHARE) and c.activity_flags is None:
+        raise ValueError("this endpoint needs the course's activity_flags")
+    return endpoint_flags(
+        np.array([kind]), np.array([k]), np.array([visit]), c.sledai, c.pga, c.bilag,
+        c.flare, c.failure_visit, c.dropout_visit, np.zeros(1, dtype=np.bool_),
+        csledai, aflags, np.ascontiguousarray(c.prednisone, dtype=np.float64),
+        sustained_gap(trial.interval_weeks), steroid_sparing_window(trial.interval_weeks),
+    )[0]
+
+
 def _endpoint_fn(kind: int, k: int) -> Callable[[Trial, int], np.ndarray]:
     def fn(trial: Trial, visit: int) -> np.ndarray:
-        c = trial.course
         constant = trial.constant_response
         if kind == CONSTANT:
             if constant is None:
                 raise ValueError("constant_response: the scenario has no constant_response")
             return constant
-        n, v = c.sledai.shape
-        csledai = (c.clinical_sledai if c.clinical_sledai is not None
-                   else np.zeros((n, v), dtype=np.int16))
-        aflags = (c.activity_flags if c.activity_flags is not None
-                  else np.zeros((n, v), dtype=np.uint8))
-        if kind in (SRI_MODIFIED, DORIS) and c.clinical_sledai is None:
-            raise ValueError("this endpoint needs the course's clinical_sledai")
-        if kind in (LLDAS, LLDAS_SHARE) and c.activity_flags is None:
-            raise ValueError("this endpoint needs the course's activity_flags")
-        flags = endpoint_flags(
-            np.array([kind]), np.array([k]), np.array([visit]), c.sledai, c.pga, c.bilag,
-            c.flare, c.failure_visit, c.dropout_visit, np.zeros(1, dtype=np.bool_),
-            csledai, aflags, np.ascontiguousarray(c.prednisone, dtype=np.float64),
-            sustained_gap(trial.interval_weeks),
-        )
-        return flags[0].astype(bool)
+        return _endpoint_codes(kind, k, trial, visit) == RESPONDER
+
+    return fn
+
+
+def _evaluable_fn(kind: int, k: int) -> Callable[[Trial, int], np.ndarray]:
+    def fn(trial: Trial, visit: int) -> np.ndarray:
+        if kind not in DENOMINATOR_KINDS:
+            return np.ones(trial.arm.shape[0], dtype=bool)
+        return _endpoint_codes(kind, k, trial, visit) != NOT_EVALUABLE
 
     return fn
 
 
 EndpointFn = Callable[[Trial, int], np.ndarray]
-#: name -> function(trial, visit) of the patients' responder flags
+#: name -> function(trial, visit) of the patients' responder flags (False for a patient not
+#: evaluable: a rate is ``flags[evaluable].mean()``)
 ENDPOINTS: dict[str, EndpointFn] = {n: _endpoint_fn(*spec) for n, spec in ENDPOINT_SPECS.items()}
+#: name -> function(trial, visit) of the patients in the endpoint's analysis (all of them
+#: unless it has a denominator, ``DENOMINATOR_ENDPOINTS``)
+EVALUABLE: dict[str, EndpointFn] = {
+    n: _evaluable_fn(*spec) for n, spec in ENDPOINT_SPECS.items()
+}
 
 if tuple(ENDPOINTS) != ENDPOINT_NAMES:  # the schema validates against the vocabulary
     raise RuntimeError(f"vocab.ENDPOINT_NAMES {ENDPOINT_NAMES} != registered {tuple(ENDPOINTS)}")

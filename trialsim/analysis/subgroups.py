@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trialsim.analysis.comparisons import unseparated_rows
+from trialsim.analysis.endpoints import NOT_EVALUABLE
 from trialsim.analysis.logistic import (
     _cholesky,
     _cholesky_solve,
@@ -85,6 +86,8 @@ def interaction_kernel(response, arm, code, n_levels, strata, pairs):
     Parameters
     ----------
     response : ndarray of uint8, shape (n_endpoints, n_patients)
+        0/1, or ``NOT_EVALUABLE`` for a patient outside the endpoint's denominator (left out
+        of that endpoint's model).
     arm : ndarray of int64, shape (n_patients,)
     code : ndarray of int64, shape (n_patients,)
         Each patient's level (0 … n_levels - 1), -1 for none.
@@ -136,16 +139,34 @@ def interaction_kernel(response, arm, code, n_levels, strata, pairs):
             out[e, c, 0] = np.nan
             out[e, c, 1] = 0.0
             out[e, c, 2] = np.nan
+            n_eval = 0
             for k in range(m):
                 y[k] = 1.0 if response[e, idx[k]] else 0.0
-            # strata whose patients all respond (or none do) are set aside, as in the main
-            # analysis (``compare_arms_kernel``): the maximum-likelihood limit
-            rows = unseparated_rows(full, y, first_stratum, p_full)
-            if rows.all():
-                stat, df = _interaction_wald(X_all, y, inter_all, n_int_all)
+                if response[e, idx[k]] != NOT_EVALUABLE:
+                    n_eval += 1
+            if n_eval == 0:
+                continue
+            if n_eval < m:  # an endpoint with a denominator: its evaluable patients only
+                ev = np.empty(n_eval, dtype=np.int64)
+                j = 0
+                for k in range(m):
+                    if response[e, idx[k]] != NOT_EVALUABLE:
+                        ev[j] = k
+                        j += 1
+                full_e = full[ev]
+                y_e = y[ev]
+                rows = unseparated_rows(full_e, y_e, first_stratum, p_full)
+                X, inter, n_int = _interaction_design(full_e[rows], n_levels)
+                stat, df = _interaction_wald(X, y_e[rows], inter, n_int)
             else:
-                X, inter, n_int = _interaction_design(full[rows], n_levels)
-                stat, df = _interaction_wald(X, y[rows], inter, n_int)
+                # strata whose patients all respond (or none do) are set aside, as in the
+                # main analysis (``compare_arms_kernel``): the maximum-likelihood limit
+                rows = unseparated_rows(full, y, first_stratum, p_full)
+                if rows.all():
+                    stat, df = _interaction_wald(X_all, y, inter_all, n_int_all)
+                else:
+                    X, inter, n_int = _interaction_design(full[rows], n_levels)
+                    stat, df = _interaction_wald(X, y[rows], inter, n_int)
             if df > 0:
                 out[e, c, 0] = stat
                 out[e, c, 1] = df

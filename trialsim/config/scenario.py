@@ -682,9 +682,14 @@ class Analysis(Model):
         "lldas_50",
         "doris_remission",
         "no_severe_flare",
+        "steroid_sparing",
     ]
-    #: adjust the logistic regression for the stratification factors
+    #: adjust the logistic regression (and the ANCOVA) for the stratification factors
     adjust_for_strata: bool = True
+    #: analyse the change from baseline in SELENA-SLEDAI at every endpoint week by ANCOVA
+    #: (analysis/ancova.py; LOCF as in BLISS, Navarra et al. 2011): summary endpoint
+    #: ``sledai_change``
+    sledai_change: bool = True
     subgroups: Subgroups = Subgroups()
 
     @field_validator("endpoints")

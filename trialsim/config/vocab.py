@@ -112,5 +112,6 @@ ENDPOINT_NAMES: tuple[str, ...] = (
     "doris_remission",
     "sri4_modified",
     "sri4_sustained",
+    "steroid_sparing",
     "constant_response",
 )

@@ -2,12 +2,12 @@
 
 ``run_trials`` simulates and analyses every replicate of a chunk in compiled code: screening
 and enrolment, stratified randomization, the course, every endpoint, the adjusted logistic
-comparisons, the first-flare survival analyses (log-rank, Cox with Efron ties, Kaplan–Meier
-medians), baseline moments and SLEDAI trajectories. Python validates the scenario, builds
-the parameters once per process (``Plan``), derives the replicates' keys and calls it once per
-chunk. Each replicate draws from its own counter space (``rng.replicate_key``), so the
-numbers depend only on the scenario and the seed, never on the chunk size, ``n_jobs`` or the
-backend.
+comparisons, the ANCOVA of the change in SELENA-SLEDAI, the first-flare survival analyses
+(log-rank, Cox with Efron ties, Kaplan–Meier medians), baseline moments and SLEDAI
+trajectories. Python validates the scenario, builds the parameters once per process
+(``Plan``), derives the replicates' keys and calls it once per chunk. Each replicate draws
+from its own counter space (``rng.replicate_key``), so the numbers depend only on the
+scenario and the seed, never on the chunk size, ``n_jobs`` or the backend.
 """
 
 from __future__ import annotations
@@ -17,13 +17,16 @@ from typing import NamedTuple
 
 import numpy as np
 
+from trialsim.analysis.ancova import N_ANCOVA_FIELDS, ancova_kernel, arm_means, locf_change
 from trialsim.analysis.baseline import BASELINE_NAMES, add_moments, baseline_row
 from trialsim.analysis.comparisons import N_FIELDS, RESULT_FIELDS, compare_arms_kernel
 from trialsim.analysis.endpoints import (
     ENDPOINT_SPECS,
+    NOT_EVALUABLE,
     Trial,
     endpoint_flags,
     first_flare,
+    steroid_sparing_window,
     sustained_gap,
 )
 from trialsim.analysis.safety import SAFETY_FIELDS, compare_safety
@@ -106,11 +109,13 @@ class TrialParams(NamedTuple):
     constant_rates: np.ndarray  # per arm, the reduced model's response rate (empty: none)
     interval_days: float
     gap: int  # visits between the visits of a sustained response (endpoints.sustained_gap)
+    window: int  # visits back of the steroid-sparing window (endpoints.steroid_sparing_window)
     sg_ops: np.ndarray  # subgroup conditions' postfix programs (analysis/subgroups.py)
     sg_args: np.ndarray
     sg_starts: np.ndarray  # (n_levels + 1,) program bounds
     sg_factor_start: np.ndarray  # (n_factors + 1,) level bounds of each factor
     sg_targets: np.ndarray  # indices of the targets analysed within subgroups
+    change_visits: np.ndarray  # visits of the SELENA-SLEDAI change's ANCOVA (empty: off)
 
 
 @dataclass
@@ -125,6 +130,7 @@ class Plan:
     pairs: np.ndarray = field(init=False)
     comparisons: list[str] = field(init=False)
     targets: list[tuple[str, int]] = field(init=False)  # (endpoint, week)
+    change_weeks: list[int] = field(init=False)  # weeks of the SLEDAI change's ANCOVA
     n_visits: int = field(init=False)
     course: CourseParams = field(init=False)
     subgroups: SubgroupPlan = field(init=False)
@@ -144,6 +150,8 @@ class Plan:
         self.targets = [
             (e, w) for w in des.endpoint_weeks for e in self.scenario.analysis.endpoints
         ]
+        self.change_weeks = list(des.endpoint_weeks) if self.scenario.analysis.sledai_change \
+            else []
         self.n_visits = n_visits(des.duration_weeks, des.visit_interval_weeks)
         self.course = course_params(self.scenario)
         sc = self.scenario
@@ -178,11 +186,16 @@ class Plan:
             ),
             interval_days=float(des.visit_interval_weeks * 7.0),
             gap=int(sustained_gap(des.visit_interval_weeks)),
+            window=int(steroid_sparing_window(des.visit_interval_weeks)),
             sg_ops=self.subgroups.ops,
             sg_args=self.subgroups.args,
             sg_starts=self.subgroups.starts,
             sg_factor_start=self.subgroups.factor_start,
             sg_targets=self.subgroups.targets,
+            change_visits=np.array(
+                [visit_of_week(w, des.visit_interval_weeks) for w in self.change_weeks],
+                dtype=np.int64,
+            ),
         )
 
     @property
@@ -204,6 +217,9 @@ class ChunkResult:
     analysis: np.ndarray  # (r, n_targets, n_comparisons, n_fields)
     rates: np.ndarray  # (r, n_targets, n_arms)
     arm_n: np.ndarray  # (r, n_arms)
+    #: patients in each target's analysis (all of the arm's, unless the endpoint has a
+    #: denominator: endpoints.DENOMINATOR_KINDS), the denominators of ``rates``
+    evaluable: np.ndarray  # (r, n_targets, n_arms) int64
     sledai_mean: np.ndarray  # (r, n_arms, n_visits) mean SLEDAI of patients on study
     baseline: np.ndarray  # (r, n_arms, 3, n_characteristics)
     flare_median_days: np.ndarray  # (r, n_arms) Kaplan–Meier median time to first flare
@@ -230,6 +246,10 @@ class ChunkResult:
     safety_years: np.ndarray
     #: (r, n_events, n_comparisons, len(SAFETY_FIELDS)) (analysis/safety.py)
     safety_analysis: np.ndarray
+    #: change from baseline in SELENA-SLEDAI (LOCF) at each ``Plan.change_weeks`` week:
+    #: the arm means (r, n_weeks, n_arms) and the ANCOVA per comparison (analysis/ancova.py)
+    sledai_change: np.ndarray
+    ancova: np.ndarray  # (r, n_weeks, n_comparisons, N_ANCOVA_FIELDS)
 
     def take(self, index) -> ChunkResult:
         """The replicates ``index`` (a slice or index array) of this chunk."""
@@ -246,10 +266,11 @@ class ChunkResult:
 
 
 @jit
-def run_trials(tp, pp, cp, sp, keys, analysis, rates, arm_n, sledai_mean, baseline,
+def run_trials(tp, pp, cp, sp, keys, analysis, rates, arm_n, evaluable, sledai_mean, baseline,
                flare_median_days, flare_analysis, screened, subgroup_analysis, subgroup_rates,
                subgroup_n, interaction, profile, severe_flare_analysis, screen_failures,
-               safety_patients, safety_events, safety_years, safety_analysis):
+               sledai_change, ancova, safety_patients, safety_events, safety_years,
+               safety_analysis):
     """Simulate and analyse the replicates of ``keys`` (one row per replicate), into the
     arrays of a ``ChunkResult`` (first axis: the chunk's replicates).
 
@@ -319,26 +340,38 @@ def run_trials(tp, pp, cp, sp, keys, analysis, rates, arm_n, sledai_mean, baseli
             for i in range(n):
                 constant[i] = u[i] < tp.constant_rates[arm[i]]
         response = endpoint_flags(tp.kinds, tp.ks, tp.visits, sledai, pga, bilag, flare,
-                                  failure, dropout, constant, csledai, aflags, pred, tp.gap)
+                                  failure, dropout, constant, csledai, aflags, pred, tp.gap,
+                                  tp.window)
         covariates = x if tp.adjust_for_strata else np.zeros((n, 0))
         analysis[r] = compare_arms_kernel(response, arm, covariates, tp.pairs, tp.alpha)
-        # rates, arm sizes, SLEDAI trajectories of the patients on study
+        if tp.change_visits.shape[0] > 0:
+            change = locf_change(sledai, dropout, failure, tp.change_visits)
+            sledai_change[r] = arm_means(change, arm, n_arms)
+            ancova[r] = ancova_kernel(change, sledai0, arm, covariates, tp.pairs, tp.alpha)
+        # rates (among each target's evaluable patients), arm sizes, SLEDAI trajectories of
+        # the patients on study
         count = np.zeros(n_arms, dtype=np.int64)
         resp = np.zeros((n_targets, n_arms))
+        left_out = np.zeros((n_targets, n_arms), dtype=np.int64)
         s_sum = np.zeros((n_arms, n_visits))
         s_cnt = np.zeros((n_arms, n_visits))
         for i in range(n):
             a = arm[i]
             count[a] += 1
             for t in range(n_targets):
-                resp[t, a] += response[t, i]
+                if response[t, i] == NOT_EVALUABLE:
+                    left_out[t, a] += 1
+                else:
+                    resp[t, a] += response[t, i]
             for v in range(min(dropout[i], n_visits)):
                 s_sum[a, v] += sledai[i, v]
                 s_cnt[a, v] += 1.0
         for a in range(n_arms):
             arm_n[r, a] = count[a]
             for t in range(n_targets):
-                rates[r, t, a] = resp[t, a] / count[a] if count[a] > 0 else np.nan
+                m = count[a] - left_out[t, a]
+                evaluable[r, t, a] = m
+                rates[r, t, a] = resp[t, a] / m if m > 0 else np.nan
             for v in range(n_visits):
                 sledai_mean[r, a, v] = s_sum[a, v] / s_cnt[a, v] if s_cnt[a, v] > 0 else np.nan
         # time to first flare
@@ -365,7 +398,8 @@ def run_trials(tp, pp, cp, sp, keys, analysis, rates, arm_n, sledai_mean, baseli
                          flags[:, B_LOW_C4], prednisone, flags[:, B_IMMUNOSUPPRESSANT],
                          flags[:, B_ANTIMALARIAL], proteinuria, active, row)
             add_moments(baseline[r], arm[i], row)
-            add_moments(profile[r], response[0, i] * n_arms + arm[i], row)
+            if response[0, i] != NOT_EVALUABLE:
+                add_moments(profile[r], response[0, i] * n_arms + arm[i], row)
         screened[r] = n_screened
         screen_failures[r] = failures
         counts, years = draw_adverse_events(sp, arm, dropout, pt.unit, n_visits,
@@ -383,9 +417,9 @@ def run_trials(tp, pp, cp, sp, keys, analysis, rates, arm_n, sledai_mean, baseli
 def analyse_subgroups(tp, member, response, arm, covariates, n_arms, out, rates, counts,
                       interaction):
     """Each subgroup level's patients analysed as the trial is (``compare_arms_kernel``),
-    with their arm sizes and rates, and each factor's treatment x level interaction test
-    (``interaction_kernel``), on the targets ``tp.sg_targets``; into one replicate's rows of
-    the ``ChunkResult`` arrays."""
+    with their arm sizes and rates (among a target's evaluable patients), and each factor's
+    treatment x level interaction test (``interaction_kernel``), on the targets
+    ``tp.sg_targets``; into one replicate's rows of the ``ChunkResult`` arrays."""
     n = arm.shape[0]
     n_t = tp.sg_targets.shape[0]
     q = covariates.shape[1]
@@ -405,6 +439,7 @@ def analyse_subgroups(tp, member, response, arm, covariates, n_arms, out, rates,
         for a in range(n_arms):
             counts[lv, a] = 0
         hits = np.zeros((n_t, n_arms))
+        evaluated = np.zeros((n_t, n_arms))
         for i in range(n):
             if member[lv, i]:
                 sub_arm[k] = arm[i]
@@ -413,11 +448,14 @@ def analyse_subgroups(tp, member, response, arm, covariates, n_arms, out, rates,
                     sub_x[k, j] = covariates[i, j]
                 for t in range(n_t):
                     sub[t, k] = resp[t, i]
-                    hits[t, arm[i]] += resp[t, i]
+                    if resp[t, i] != NOT_EVALUABLE:
+                        hits[t, arm[i]] += resp[t, i]
+                        evaluated[t, arm[i]] += 1.0
                 k += 1
         for t in range(n_t):
             for a in range(n_arms):
-                rates[lv, t, a] = hits[t, a] / counts[lv, a] if counts[lv, a] > 0 else np.nan
+                m_ = evaluated[t, a]
+                rates[lv, t, a] = hits[t, a] / m_ if m_ > 0 else np.nan
         out[lv] = compare_arms_kernel(sub, sub_arm, sub_x, tp.pairs, tp.alpha)
     for f in range(tp.sg_factor_start.shape[0] - 1):
         first = tp.sg_factor_start[f]
@@ -457,6 +495,7 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
         analysis=np.empty((r, len(plan.targets), n_cmp, N_FIELDS)),
         rates=np.zeros((r, len(plan.targets), n_arms)),
         arm_n=np.zeros((r, n_arms), dtype=np.int64),
+        evaluable=np.zeros((r, len(plan.targets), n_arms), dtype=np.int64),
         sledai_mean=np.full((r, n_arms, plan.n_visits), np.nan),
         baseline=np.zeros((r, n_arms, 3, len(BASELINE_NAMES))),
         flare_median_days=np.full((r, n_arms), np.nan),
@@ -469,6 +508,8 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
         profile=np.zeros((r, 2 * n_arms, 3, len(BASELINE_NAMES))),
         severe_flare_analysis=np.empty((r, n_cmp, len(SURVIVAL_FIELDS))),
         screen_failures=np.zeros((r, len(SCREEN_FAILURE_REASONS)), dtype=np.int64),
+        sledai_change=np.empty((r, len(plan.change_weeks), n_arms)),
+        ancova=np.empty((r, len(plan.change_weeks), n_cmp, N_ANCOVA_FIELDS)),
         safety_patients=np.zeros((r, n_ev, n_arms), dtype=np.int64),
         safety_events=np.zeros((r, n_ev, n_arms), dtype=np.int64),
         safety_years=np.zeros((r, n_arms)),
@@ -477,10 +518,10 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
     keys = replicate_keys(scenario.seed, start, stop)
     failed, status, got, candidates = run_trials(
         plan.trial, plan.population.params, plan.course, plan.safety, keys, res.analysis,
-        res.rates,
-        res.arm_n, res.sledai_mean, res.baseline, res.flare_median_days, res.flare_analysis,
-        res.screened, res.subgroup_analysis, res.subgroup_rates, res.subgroup_n,
-        res.interaction, res.profile, res.severe_flare_analysis, res.screen_failures,
+        res.rates, res.arm_n, res.evaluable, res.sledai_mean, res.baseline,
+        res.flare_median_days, res.flare_analysis, res.screened, res.subgroup_analysis,
+        res.subgroup_rates, res.subgroup_n, res.interaction, res.profile,
+        res.severe_flare_analysis, res.screen_failures, res.sledai_change, res.ancova,
         res.safety_patients, res.safety_events, res.safety_years, res.safety_analysis,
     )
     if failed >= 0:

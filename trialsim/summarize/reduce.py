@@ -12,7 +12,9 @@ part of the run in memory:
   chunking either): ``replicates/`` (one row per replicate x endpoint x week x comparison, the
   analysis fields) and ``trials/`` (one row per replicate: arm rates, odds ratios, survival
   estimates, SLEDAI trajectories, arm sizes, candidates screened). Both read back with
-  ``pandas.read_parquet(folder)``.
+  ``pandas.read_parquet(folder)``. ``trials/`` also holds, per endpoint week, the arms' mean
+  change in SELENA-SLEDAI and each comparison's ANCOVA difference, SE and p
+  (``mean_change.sledai_change.w52.placebo``, ``difference.sledai_change.w52.<comparison>``).
 
 Quantiles over replicates are taken from ``trials/``, one column at a time (``Columns``).
 """
@@ -26,8 +28,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from trialsim.analysis.ancova import ANCOVA_FIELDS, DIFFERENCE, P_VALUE, SLEDAI_CHANGE
+from trialsim.analysis.ancova import FITTED as ANCOVA_FITTED
 from trialsim.analysis.comparisons import RESULT_FIELDS
-from trialsim.analysis.safety import P_VALUE, RATE_RATIO, RISK_DIFFERENCE
+from trialsim.analysis.safety import P_VALUE as SAFETY_P_VALUE
+from trialsim.analysis.safety import RATE_RATIO, RISK_DIFFERENCE
 from trialsim.analysis.subgroups import INTERACTION_FIELDS
 from trialsim.analysis.survival import HAZARD_RATIO, LOG_HR, P_LOGRANK
 from trialsim.core.jit import jit
@@ -97,6 +102,7 @@ class Reducer:
         # screened out (all reasons, then by the first criterion failed)
         self.screening = Welford(2 + len(SCREEN_FAILURE_REASONS))
         self.rate = Welford(n_t * n_a)
+        self.evaluable = Welford(n_t * n_a)  # patients in each target's analysis, per arm
         self.risk_difference = Welford(n_t * n_c)
         self.reject = np.zeros((n_t, n_c), dtype=np.int64)
         self.favor = np.zeros((n_t, n_c), dtype=np.int64)
@@ -122,6 +128,13 @@ class Reducer:
         self.sg_converged = np.zeros((n_l, n_s, n_c), dtype=np.int64)
         self.int_reject = np.zeros((n_f, n_s, n_c), dtype=np.int64)
         self.int_analyzable = np.zeros((n_f, n_s, n_c), dtype=np.int64)
+        # SELENA-SLEDAI change (ANCOVA): per week, arm means and adjusted differences
+        n_w = len(plan.change_weeks)
+        self.change_mean = Welford(n_w * n_a)
+        self.change_difference = Welford(n_w * n_c)
+        self.change_reject = np.zeros((n_w, n_c), dtype=np.int64)
+        self.change_favor = np.zeros((n_w, n_c), dtype=np.int64)
+        self.change_fitted = np.zeros((n_w, n_c), dtype=np.int64)
         # adverse events: per event and arm the share of patients with one and the events
         # per 100 patient-years; per arm the years at risk per patient; per event and
         # comparison the risk difference, rejections of equal rates and those showing harm
@@ -146,6 +159,7 @@ class Reducer:
         self.screening.add(np.concatenate(
             [scr / n, fails.sum(axis=1, keepdims=True) / scr, fails / scr], axis=1))
         self.rate.add(res.rates.reshape(r, -1))
+        self.evaluable.add(res.evaluable.astype(np.float64).reshape(r, -1))
         a = res.analysis
         self.risk_difference.add(a[..., F["risk_difference"]].reshape(r, -1))
         reject = a[..., F["p_value"]] < alpha
@@ -179,6 +193,15 @@ class Reducer:
         with np.errstate(invalid="ignore", divide="ignore"):  # an empty group: nan, skipped
             per_trial = pg[:, :, :, 1, :] / pg[:, :, :, 0, :]
         self.profile_trial_mean.add(per_trial.reshape(r, -1))
+        if res.ancova.shape[1]:
+            self.change_mean.add(res.sledai_change.reshape(r, -1))
+            g = res.ancova
+            self.change_difference.add(g[..., DIFFERENCE].reshape(r, -1))
+            reject = g[..., P_VALUE] < alpha
+            self.change_reject += reject.sum(axis=0)
+            # a larger fall of SELENA-SLEDAI on treatment: a negative difference
+            self.change_favor += (reject & (g[..., DIFFERENCE] < 0)).sum(axis=0)
+            self.change_fitted += (g[..., ANCOVA_FITTED] > 0).sum(axis=0)
         if self.sg_shape[0]:
             self.sg_rate.add(res.subgroup_rates.reshape(r, -1))
             self.sg_n.add(res.subgroup_n.astype(np.float64).reshape(r, -1))
@@ -200,7 +223,7 @@ class Reducer:
                 self.safety_years.add(res.safety_years / res.arm_n)
             s = res.safety_analysis
             self.safety_rd.add(s[..., RISK_DIFFERENCE].reshape(r, -1))
-            reject = s[..., P_VALUE] < alpha
+            reject = s[..., SAFETY_P_VALUE] < alpha
             self.safety_reject += reject.sum(axis=0)
             self.safety_harm += (reject & (s[..., RATE_RATIO] > 1.0)).sum(axis=0)
         return self
@@ -229,9 +252,17 @@ def trial_columns(plan) -> list[str]:
     for f in sg.factors:
         for e, w in plan.subgroup_targets:
             cols += [f"interaction_p.{f}.{e}.w{w}.{c}" for c in plan.comparisons]
+    for w in plan.change_weeks:
+        cols += [f"mean_change.{SLEDAI_CHANGE}.w{w}.{a}" for a in plan.arms]
+        for stat in CHANGE_TRIAL_STATS:
+            cols += [f"{stat}.{SLEDAI_CHANGE}.w{w}.{c}" for c in plan.comparisons]
     for ev in plan.safety_events:
         cols += [f"safety_{stat}.{ev}.{c}" for c in plan.comparisons for stat in SAFETY_TRIAL_STATS]
     return cols
+
+
+#: per-trial ANCOVA statistics kept in ``trials/`` (analysis/ancova.py fields)
+CHANGE_TRIAL_STATS = ("difference", "se", "p_value")
 
 
 #: per-trial subgroup statistics kept in ``trials/`` (for their quantiles over trials)
@@ -259,8 +290,12 @@ def trial_table(plan, res) -> pd.DataFrame:
         stats = [F[k] for k in SUBGROUP_TRIAL_STATS]
         parts.append(res.subgroup_analysis[..., stats].reshape(r, -1))
         parts.append(res.interaction[..., INTERACTION_FIELDS.index("p_value")].reshape(r, -1))
+    for w in range(len(plan.change_weeks)):
+        parts.append(res.sledai_change[:, w, :])
+        for stat in CHANGE_TRIAL_STATS:
+            parts.append(res.ancova[:, w, :, ANCOVA_FIELDS.index(stat)])
     if plan.safety_events:
-        parts.append(res.safety_analysis[..., [RATE_RATIO, P_VALUE]].reshape(r, -1))
+        parts.append(res.safety_analysis[..., [RATE_RATIO, SAFETY_P_VALUE]].reshape(r, -1))
     values = np.concatenate([np.asarray(p, dtype=np.float64).reshape(r, -1) for p in parts],
                             axis=1)
     df = pd.DataFrame(values, columns=trial_columns(plan))

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 
 from trialsim.analysis import Z_95
+from trialsim.analysis.ancova import SLEDAI_CHANGE
 from trialsim.analysis.baseline import BASELINE_KINDS, BASELINE_NAMES
+from trialsim.analysis.endpoints import DENOMINATOR_ENDPOINTS
 from trialsim.analysis.safety import safety_study_size
 from trialsim.core.io import SUMMARY_COLUMNS, whole_trial
 from trialsim.model.population import SCREEN_FAILURE_REASONS
@@ -76,10 +78,13 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
     """The tidy summary table (``summary.csv``) from a run's reducer and per-trial columns.
 
     Statistics: per arm ``response_rate`` (mean over replicates of the arm's rate) and its
-    2.5/97.5% quantiles over replicates; per comparison ``power`` (two-sided rejection rate at
-    alpha), ``power_favoring_treatment`` (rejection with OR > 1), ``odds_ratio_median`` and
-    its 2.5/97.5% quantiles, ``risk_difference_mean`` and ``analyzable`` (share of trials
-    whose logistic model could be fitted), ``nnt`` (number needed to treat, ``1 /
+    2.5/97.5% quantiles over replicates, and for an endpoint with a denominator
+    (``steroid_sparing``: patients on > 7.5 mg/day prednisone at baseline) ``evaluable``, the
+    mean number of the arm's patients in its analysis (the rate's denominator); per
+    comparison ``power`` (two-sided rejection rate at alpha), ``power_favoring_treatment``
+    (rejection with OR > 1), ``odds_ratio_median`` and its 2.5/97.5% quantiles,
+    ``risk_difference_mean`` and ``analyzable`` (share of trials whose logistic model could
+    be fitted), ``nnt`` (number needed to treat, ``1 /
     risk_difference_mean``; ``number_needed``). Endpoint ``time_to_first_flare`` (SFI, at the last
     visit week): per arm the median over trials of the Kaplan–Meier median (``km_median_days``),
     per comparison log-rank ``power``, the Cox (Efron) ``hazard_ratio_median`` and quantiles,
@@ -89,7 +94,8 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
     ``screened_per_randomised`` (candidates screened per patient randomised), of
     ``screen_failure_rate`` (share of candidates screened out) and of
     ``screen_failure_<reason>`` (share screened out by each entry criterion, the first one
-    failed). Means and proportions come from the reducer, quantiles
+    failed). Endpoint ``sledai_change``: the ANCOVA of the change in SELENA-SLEDAI
+    (``_change_rows``). Means and proportions come from the reducer, quantiles
     from the columns (read one at a time).
 
     Power counts an unanalysable trial as not rejecting; the odds and hazard ratio quantiles
@@ -114,6 +120,8 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
             x = column(f"rate.{endpoint}.w{week}.{arm}")
             add(endpoint, week, arm, "", "response_rate_q025", *quantile_mcse(x, 0.025))
             add(endpoint, week, arm, "", "response_rate_q975", *quantile_mcse(x, 0.975))
+            if endpoint in DENOMINATOR_ENDPOINTS:
+                add(endpoint, week, arm, "", "evaluable", *red.evaluable.mean_mcse(t * n_a + a))
         for c, comp in enumerate(plan.comparisons):
             add(endpoint, week, "", comp, "power", *share(red.reject[t, c]))
             add(endpoint, week, "", comp, "power_favoring_treatment", *share(red.favor[t, c]))
@@ -149,11 +157,35 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
     add("screening", 0, "", "", "screen_failure_rate", *red.screening.mean_mcse(1))
     for k, reason in enumerate(SCREEN_FAILURE_REASONS):
         add("screening", 0, "", "", f"screen_failure_{reason}", *red.screening.mean_mcse(2 + k))
+    _change_rows(plan, red, column, add, share)
     _subgroup_rows(plan, red, column, add, share)
     _safety_rows(plan, red, column, add, share)
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
+def _change_rows(plan: Plan, red: Reducer, column: Columns, add, share) -> None:
+    """Rows of endpoint ``sledai_change`` (analysis/ancova.py), per endpoint week: per arm
+    ``mean_change`` (mean over trials of the arm's mean change from baseline, LOCF); per
+    comparison ``power`` (the ANCOVA's two-sided t test rejects at alpha),
+    ``power_favoring_treatment`` (rejects with a negative difference: SELENA-SLEDAI falls
+    more on treatment), ``difference_mean`` (mean over trials of the adjusted mean
+    difference, treated minus control) and its 2.5/97.5% quantiles over trials, and
+    ``analyzable`` (share of trials whose model could be fitted)."""
+    n_a, n_c = len(plan.arms), len(plan.comparisons)
+    for w, week in enumerate(plan.change_weeks):
+        for a, arm in enumerate(plan.arms):
+            add(SLEDAI_CHANGE, week, arm, "", "mean_change",
+                *red.change_mean.mean_mcse(w * n_a + a))
+        for c, comp in enumerate(plan.comparisons):
+            add(SLEDAI_CHANGE, week, "", comp, "power", *share(red.change_reject[w, c]))
+            add(SLEDAI_CHANGE, week, "", comp, "power_favoring_treatment",
+                *share(red.change_favor[w, c]))
+            add(SLEDAI_CHANGE, week, "", comp, "difference_mean",
+                *red.change_difference.mean_mcse(w * n_c + c))
+            x = column(f"difference.{SLEDAI_CHANGE}.w{week}.{comp}")
+            add(SLEDAI_CHANGE, week, "", comp, "difference_q025", *quantile_mcse(x, 0.025))
+            add(SLEDAI_CHANGE, week, "", comp, "difference_q975", *quantile_mcse(x, 0.975))
+            add(SLEDAI_CHANGE, week, "", comp, "analyzable", *share(red.change_fitted[w, c]))
 #: power of the safety study sizes reported
 SAFETY_STUDY_POWERS = (0.8, 0.9)
 
