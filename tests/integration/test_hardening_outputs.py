@@ -360,7 +360,7 @@ def test_a_run_and_a_power_on_one_results_folder_at_once(tmp_path, monkeypatch, 
     assert rc == 2 and not simulated and str(out / "power") in err and "Traceback" not in err
     assert seed_of(out) == 2 and seed_of(out / "power") == 4
     assert names(out) == RUN_OUTPUTS | {"power"}
-    assert names(out / "power") == {"power.csv", "run.json"}
+    assert names(out / "power") == {"power.csv", "sample_size_by_endpoint.csv", "run.json"}
     assert hidden(tmp_path) == []
 
 

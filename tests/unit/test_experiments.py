@@ -256,7 +256,9 @@ def test_cli_power_writes_outputs(tmp_path, capsys):
     rc = _cli("power", str(CONFIGS / "bliss76.yaml"), "--sizes", "60,90", "--replicates", "4",
               "--chunk-size", "2", "--out", str(out), "--target", "0.8")
     assert rc == 0
-    assert {p.name for p in out.iterdir()} == {"power.csv", "power.png", "run.json"}
+    assert {p.name for p in out.iterdir()} == {
+        "power.csv", "sample_size_by_endpoint.csv", "power.png", "endpoint_sensitivity.png",
+        "run.json"}
     table = pd.read_csv(out / "power.csv")
     assert set(table.sample_size) == {60, 90}
     run = json.loads((out / "run.json").read_text())
