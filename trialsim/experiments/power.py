@@ -262,8 +262,9 @@ SAMPLE_SIZE_TARGETS = (0.8, 0.9)
 #: parametric bootstrap draws behind each MCSE of ``sample_size_table``
 SAMPLE_SIZE_DRAWS = 400
 #: ``sample_size_table`` extrapolates its fitted curves to at most this multiple of the
-#: largest simulated size (as far as the sample-size search looks by default)
-MAX_EXTRAPOLATION = 8
+#: largest simulated size (beyond, a curve fitted to low powers says little about where it
+#: reaches 80%: simulate larger sizes)
+MAX_EXTRAPOLATION = 2
 #: columns of ``sample_size_table``
 SAMPLE_SIZE_COLUMNS = [
     "scenario", "endpoint", "week", "comparison", "target_power", "sample_size",

@@ -85,6 +85,10 @@ _ENDPOINT_LABELS = {
     "doris_remission": "DORIS remission",
     "sri4_modified": "Modified SRI-4",
     "sri4_sustained": "Sustained SRI-4",
+    "steroid_sparing": "Steroid sparing",
+    "sledai_change": "SELENA-SLEDAI change (ANCOVA)",
+    "time_to_first_flare": "Time to first SFI flare",
+    "time_to_first_severe_flare": "Time to first severe SFI flare",
 }
 
 
@@ -169,6 +173,8 @@ def endpoint_label(endpoint: str) -> str:
         return f"SRI-{m.group(1)}"
     if m := re.fullmatch(r"sledai_reduction_(\d+)", endpoint):
         return f"SLEDAI reduction \u2265{m.group(1)}"
+    if endpoint.startswith("safety_"):  # an adverse event (model/safety.py)
+        return "AE: " + endpoint.removeprefix("safety_").replace("_", " ")
     return _ENDPOINT_LABELS.get(endpoint, endpoint.replace("_", " "))
 
 

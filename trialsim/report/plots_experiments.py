@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib import ticker
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from trialsim.analysis import Z_95
 from trialsim.report.plots import comparison_label, endpoint_label
@@ -428,7 +429,8 @@ def plot_endpoint_sensitivity(table: pd.DataFrame, design_size: int,
     """Endpoint sensitivity in one picture (the ``sample_size_table``): per endpoint and week
     (rows) and comparison (colours), the power at the scenario's size (left) and the total N
     that reaches each target power (right; filled: the first target, open: the others;
-    crosses: extrapolated beyond the simulated sizes). Whiskers: 95% Monte Carlo."""
+    crosses: extrapolated beyond the simulated sizes; none beyond ``MAX_EXTRAPOLATION``
+    times the largest). Whiskers: 95% Monte Carlo."""
     _require(table, ["endpoint", "week", "comparison", "target_power", "sample_size_estimate",
                      "mcse", "extrapolated", "power_at_design", "power_at_design_mcse"],
              "table")
@@ -457,9 +459,7 @@ def plot_endpoint_sensitivity(table: pd.DataFrame, design_size: int,
             face = color if t == 0 else "white"
             ok = np.isfinite(n)
             right.errorbar(n[ok & ~extra], y[ok & ~extra], xerr=ne[ok & ~extra], fmt="o",
-                           color=color, mfc=face, capsize=2, ms=4,
-                           label=f"{comparison_label(comp)}, {target:.0%}" if c == 0 or t == 0
-                           else None)
+                           color=color, mfc=face, capsize=2, ms=4)
             right.errorbar(n[ok & extra], y[ok & extra], xerr=ne[ok & extra], fmt="x",
                            color=color, capsize=2, ms=5)
     left.axvline(0.8, color="0.5", ls="--", lw=0.8)
@@ -476,6 +476,12 @@ def plot_endpoint_sensitivity(table: pd.DataFrame, design_size: int,
     right.set_xlabel("total N for " + " / ".join(f"{t:.0%}" for t in targets)
                      + " power (x: extrapolated)")
     right.grid(True, axis="x", which="both", alpha=0.3)
-    right.legend(fontsize="x-small", loc="lower right")
+    keys = [Line2D([], [], marker="o", ls="", color="0.3", mfc="0.3" if t == 0 else "white",
+                   label=f"{target:.0%} power") for t, target in enumerate(targets)]
+    keys.append(Line2D([], [], marker="x", ls="", color="0.3", label="extrapolated"))
+    right.legend(handles=keys, fontsize="x-small", loc="lower right")
+    if not np.isfinite(table.sample_size_estimate.to_numpy(float)).any():
+        right.text(0.5, 0.5, "no target reached within twice the largest size simulated",
+                   transform=right.transAxes, ha="center", fontsize=8, color="0.4")
     fig.suptitle(title or "endpoint sensitivity")
     return fig
