@@ -63,6 +63,21 @@ def test_summary_statistics_against_two_pass_numpy(run):
                 assert nnt.mcse == pytest.approx(se / rd.mean() ** 2, rel=1e-9)
             else:  # the drug does not help on average: no NNT
                 assert np.isnan(nnt.value)
+            # the distribution over trials: quantiles of the per-trial risk difference, and
+            # the NNT's as their reversed reciprocals
+            per_trial = an[:, F["risk_difference"]]
+            per_trial = per_trial[~np.isnan(per_trial)]
+            if per_trial.size:
+                lo, hi = np.quantile(per_trial, [0.025, 0.975])
+                assert s.loc[(e, w, "", comp, "risk_difference_q025")].value == pytest.approx(
+                    lo, abs=1e-14)
+                assert s.loc[(e, w, "", comp, "risk_difference_q975")].value == pytest.approx(
+                    hi, abs=1e-14)
+                top = s.loc[(e, w, "", comp, "nnt_q975")].value
+                assert top == (pytest.approx(1 / lo, rel=1e-12) if lo > 0 else np.inf)
+                if hi > 0:
+                    assert s.loc[(e, w, "", comp, "nnt_q025")].value == pytest.approx(
+                        1 / hi, rel=1e-12)
             odds = an[:, F["odds_ratio"]]
             med = s.loc[(e, w, "", comp, "odds_ratio_median")].value
             if np.isnan(odds).all():  # e.g. steroid sparing at week 12: no responders yet

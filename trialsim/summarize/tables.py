@@ -84,8 +84,11 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
     comparison ``power`` (two-sided rejection rate at alpha), ``power_favoring_treatment``
     (rejection with OR > 1), ``odds_ratio_median`` and its 2.5/97.5% quantiles,
     ``risk_difference_mean`` and ``analyzable`` (share of trials whose logistic model could
-    be fitted), ``nnt`` (number needed to treat, ``1 /
-    risk_difference_mean``; ``number_needed``). Endpoint ``time_to_first_flare`` (SFI, at the last
+    be fitted), ``nnt`` (number needed to treat, ``1 / risk_difference_mean``;
+    ``number_needed``), and the distribution over trials of the risk difference
+    (``risk_difference_q025/q975``) and of the NNT (``nnt_q025/q975``: the reversed
+    reciprocals; ``nnt_q975`` inf when the risk difference's 2.5% quantile is not positive,
+    i.e. some trials show no benefit). Endpoint ``time_to_first_flare`` (SFI, at the last
     visit week): per arm the median over trials of the Kaplan–Meier median (``km_median_days``),
     per comparison log-rank ``power``, the Cox (Efron) ``hazard_ratio_median`` and quantiles,
     and ``analyzable`` (share of trials with a Cox estimate); endpoint
@@ -132,6 +135,18 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
             rd = red.risk_difference.mean_mcse(t * n_c + c)
             add(endpoint, week, "", comp, "risk_difference_mean", *rd)
             add(endpoint, week, "", comp, "nnt", *number_needed(*rd))
+            treated, control = (plan.arms[int(a)] for a in plan.pairs[c])
+            per_trial = (column(f"rate.{endpoint}.w{week}.{treated}")
+                         - column(f"rate.{endpoint}.w{week}.{control}"))
+            low, high = quantile_mcse(per_trial, 0.025), quantile_mcse(per_trial, 0.975)
+            add(endpoint, week, "", comp, "risk_difference_q025", *low)
+            add(endpoint, week, "", comp, "risk_difference_q975", *high)
+            # 1 / rd is decreasing where rd > 0: the NNT's quantiles are the risk
+            # difference's, reversed; a trial-to-trial 97.5% risk difference at or below 0
+            # leaves the upper NNT unbounded (inf)
+            add(endpoint, week, "", comp, "nnt_q025", *number_needed(*high))
+            add(endpoint, week, "", comp, "nnt_q975",
+                *(number_needed(*low) if low[0] > 0 else (float("inf"), float("nan"))))
             add(endpoint, week, "", comp, "analyzable", *share(red.converged[t, c]))
     flare = "time_to_first_flare"
     last_week = plan.scenario.design.duration_weeks
