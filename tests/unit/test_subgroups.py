@@ -104,6 +104,8 @@ BAD = {
     "ｓｌｅｄａｉ >= 10": "only ASCII",
     'race in ("black",)': "non-empty list",
     "sledai > true": "not numbers",
+    'race == "black" == "white"': "one level at a time",
+    '"asian" != region != "us_canada"': "one level at a time",
 }
 
 
@@ -113,6 +115,23 @@ def test_expressions_outside_the_language_are_refused_with_what_is_allowed(expr)
         compile_expression(expr)
     assert BAD[expr] in str(err.value)
     assert "allowed:" in str(err.value)
+
+
+def test_a_chain_of_numbers_is_still_a_conjunction():
+    cov = covariates(500, seed=4)
+    plan = subgroup_plan([], {"x": "4 <= sledai < 10", "y": "sledai >= 4 and sledai < 10"}, [])
+    member = eval_programs(plan.ops, plan.args, plan.starts, np.ascontiguousarray(cov.to_numpy()))
+    np.testing.assert_array_equal(member[0], member[2])
+
+
+@pytest.mark.parametrize("value, words", [(None, "not empty"), (3, "not int 3"),
+                                          ([1], "not list")])
+def test_a_custom_subgroup_that_is_not_text_is_refused_with_its_path(tiny, value, words):
+    from trialsim.config.scenario import ScenarioError, with_overrides
+
+    with pytest.raises(ScenarioError) as err:
+        with_overrides(tiny, {"analysis.subgroups.custom": {"x": value}})
+    assert "analysis.subgroups.custom.x" in str(err.value) and words in str(err.value)
 
 
 def test_predefined_factors_partition_every_patient():

@@ -126,6 +126,12 @@ def _emit_bool(node: ast.AST, out: list, text: str) -> None:
         out.append((NOT, 0.0))
     elif isinstance(node, ast.Compare):
         left = node.left
+        operands = [left, *node.comparators]
+        if len(operands) > 2 and any(isinstance(n, ast.Name) and n.id in CATEGORICAL
+                                     for n in operands):
+            raise _fail(node, text, "race and region compare with one level at a time: "
+                        "write e.g. race == \"black\" or race == \"white\", or "
+                        "race in [\"black\", \"white\"]")
         for i, (op, right) in enumerate(zip(node.ops, node.comparators, strict=True)):
             _emit_compare(left, op, right, out, text)
             if i:

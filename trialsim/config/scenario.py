@@ -21,6 +21,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -563,13 +564,18 @@ class Drug(Model):
     modifiers: DrugModifiers = DrugModifiers()
 
 
-def _expression(v: str) -> str:
+def _expression(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError(
+            "a subgroup is a condition written as text (e.g. \"sledai >= 10 and "
+            "serologically_active\"), not "
+            + ("empty" if v is None else f"{type(v).__name__} {v!r}"))
     compile_expression(v)  # ExpressionError (a ValueError) names the bad part
     return v
 
 
 #: a subgroup condition in the expression language (config/expressions.py)
-Expression = Annotated[str, AfterValidator(_expression)]
+Expression = Annotated[str, BeforeValidator(_expression)]
 
 
 class Subgroups(Model):
