@@ -84,6 +84,10 @@ def test_summary_statistics_against_two_pass_numpy(run):
                 assert np.isnan(med)
                 continue
             assert med == pytest.approx(np.quantile(odds[~np.isnan(odds)], 0.5), rel=1e-12)
+            for bound in ("ci_low", "ci_high"):  # the CI a typical trial reports
+                x = an[:, F[bound]]
+                got = s.loc[(e, w, "", comp, f"{bound}_median")].value
+                assert got == pytest.approx(np.quantile(x[~np.isnan(x)], 0.5), rel=1e-12)
 
 
 def test_baseline_and_trajectory_against_two_pass_numpy(run):

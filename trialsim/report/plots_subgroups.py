@@ -1,13 +1,13 @@
 """Subgroup forest plots from the subgroup rows of a run's summary (``subgroup`` set).
 
 One figure per endpoint and week analysed within subgroups, laid out as published subgroup
-analyses are: a row per level under a header per factor, with the mean number of patients
-and the mean response rate per arm, then one panel per comparison with the median odds
-ratio over the simulated trials and the median of their 95% CI bounds (the interval a
-typical trial of this design would report for that subgroup), and the factor's interaction
-test: how often it rejects at alpha (its power) and its median p-value (and in how many
-trials it could be fitted, when not all). A level analysable in fewer than half of the trials
-is drawn faint.
+analyses are: the whole trial first, then a row per level under a header per factor, with
+the mean number of patients and the mean response rate per arm, then one panel per
+comparison with the median odds ratio over the simulated trials and the median of their 95%
+CI bounds (the interval a typical trial of this design would report for that subgroup), and
+the factor's interaction test: how often it rejects at alpha (its power) and its median
+p-value (and in how many trials it could be fitted, when not all). A level analysable in
+fewer than half of the trials is drawn faint.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from matplotlib.figure import Figure
 from trialsim.report.plots import comparison_label, endpoint_label
 
 _ROW_HEIGHT = 0.24
+#: the first line of a forest plot: the whole trial (not a factor of the summary)
+OVERALL = ""
 
 
 def _percent(x: float) -> str:
@@ -59,6 +61,8 @@ def plot_forest(summary: pd.DataFrame, endpoint: str, week: int,
     rows = rows[(rows.endpoint == endpoint) & (rows.week.astype(int) == int(week))]
     if rows.empty:
         raise ValueError(f"summary has no subgroup rows for {endpoint} week {week}")
+    whole = summary.drop(subgroup_rows(summary).index)
+    whole = whole[(whole.endpoint == endpoint) & (whole.week.astype(int) == int(week))]
     level = rows.level.fillna("").astype(str)
     arm = rows.arm.fillna("").astype(str)
     comp = rows.comparison.fillna("").astype(str)
@@ -68,18 +72,31 @@ def plot_forest(summary: pd.DataFrame, endpoint: str, week: int,
     factors = list(dict.fromkeys(rows.subgroup))
     value = rows.set_index(["subgroup", "level", "arm", "comparison", "statistic"])["value"]
 
+    overall = whole.assign(arm=whole.arm.fillna("").astype(str),
+                           comparison=whole.comparison.fillna("").astype(str)).set_index(
+        ["arm", "comparison", "statistic"])["value"]
+
     def get(f, lv, a, c, stat):
+        if f == OVERALL:  # the whole trial; its patients: any factor's levels together
+            if stat == "patients":
+                return sum(get(factors[0], x, a, c, stat) for x in levels_of(factors[0]))
+            try:
+                return float(overall.loc[(a, c, stat)])
+            except KeyError:
+                return float("nan")
         try:
             return float(value.loc[(f, lv, a, c, stat)])
         except KeyError:
             return float("nan")
 
-    # layout: a header line per factor, then its levels
-    lines: list[tuple[str, str | None]] = []  # (factor, level or None for the header)
+    def levels_of(f):
+        return [lv for lv in dict.fromkeys(rows.loc[rows.subgroup == f, "level"]) if lv]
+
+    # layout: the whole trial, then a header line per factor and its levels
+    lines: list[tuple[str, str | None]] = [(OVERALL, "all patients")]
     for f in factors:
         lines.append((f, None))
-        levels = [lv for lv in dict.fromkeys(rows.loc[rows.subgroup == f, "level"]) if lv]
-        lines += [(f, lv) for lv in levels]
+        lines += [(f, lv) for lv in levels_of(f)]
     n_lines = len(lines)
     height = 1.3 + _ROW_HEIGHT * n_lines
     fig = Figure(figsize=(5.6 + 2.9 * len(comps), height), layout="constrained")
@@ -100,7 +117,8 @@ def plot_forest(summary: pd.DataFrame, endpoint: str, week: int,
             continue
         n = " / ".join(f"{get(f, lv, a, '', 'patients'):.0f}" for a in arms)
         r = " / ".join(_percent(get(f, lv, a, "", "response_rate")) for a in arms)
-        text_ax.text(0.03, yy, lv.replace("_", " "), fontsize=7.5, va="center")
+        text_ax.text(0.0 if f == OVERALL else 0.03, yy, lv.replace("_", " "), fontsize=7.5,
+                     va="center", weight="bold" if f == OVERALL else "normal")
         text_ax.text(0.42, yy, n, fontsize=7, va="center")
         text_ax.text(0.72, yy, r, fontsize=7, va="center")
     for k, c in enumerate(comps):
@@ -127,7 +145,8 @@ def plot_forest(summary: pd.DataFrame, endpoint: str, week: int,
             if np.isfinite(lo) and np.isfinite(hi):
                 ax.plot([lo, hi], [yy, yy], color="0.8" if faint else "0.2", lw=1.1)
             if np.isfinite(odds):
-                ax.plot(odds, yy, "s", color="0.7" if faint else "C0", ms=4)
+                ax.plot(odds, yy, "D" if f == OVERALL else "s",
+                        color="0.7" if faint else ("k" if f == OVERALL else "C0"), ms=4)
         ax.set_xscale("log")
         ax.set_xlabel("odds ratio (median; median 95% CI)", fontsize=7.5)
         ax.set_title(comparison_label(c), fontsize=8.5)

@@ -235,6 +235,8 @@ def trial_columns(plan) -> list[str]:
     for e, w in plan.targets:
         cols += [f"rate.{e}.w{w}.{a}" for a in plan.arms]
         cols += [f"odds_ratio.{e}.w{w}.{c}" for c in plan.comparisons]
+        cols += [f"ci_low.{e}.w{w}.{c}" for c in plan.comparisons]
+        cols += [f"ci_high.{e}.w{w}.{c}" for c in plan.comparisons]
     cols += [f"km_median_days.{a}" for a in plan.arms]
     for c in plan.comparisons:
         cols += [f"hazard_ratio.{c}", f"log_hr.{c}", f"p_logrank.{c}"]
@@ -278,6 +280,8 @@ def trial_table(plan, res) -> pd.DataFrame:
     for t in range(len(plan.targets)):
         parts.append(res.rates[:, t, :])
         parts.append(res.analysis[:, t, :, F["odds_ratio"]])
+        parts.append(res.analysis[:, t, :, F["ci_low"]])
+        parts.append(res.analysis[:, t, :, F["ci_high"]])
     parts.append(res.flare_median_days)
     fa = res.flare_analysis[:, :, [HAZARD_RATIO, LOG_HR, P_LOGRANK]]
     parts.append(fa.reshape(r, -1))

@@ -82,7 +82,9 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
     (``steroid_sparing``: patients on > 7.5 mg/day prednisone at baseline) ``evaluable``, the
     mean number of the arm's patients in its analysis (the rate's denominator); per
     comparison ``power`` (two-sided rejection rate at alpha), ``power_favoring_treatment``
-    (rejection with OR > 1), ``odds_ratio_median`` and its 2.5/97.5% quantiles,
+    (rejection with OR > 1), ``odds_ratio_median`` and its 2.5/97.5% quantiles, the medians
+    of the trials' 95% CI bounds (``ci_low_median``, ``ci_high_median``: the CI a typical trial
+    reports),
     ``risk_difference_mean`` and ``analyzable`` (share of trials whose logistic model could
     be fitted), ``nnt`` (number needed to treat, ``1 / risk_difference_mean``;
     ``number_needed``), and the distribution over trials of the risk difference
@@ -132,6 +134,11 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
             add(endpoint, week, "", comp, "odds_ratio_median", *quantile_mcse(odds, 0.5))
             add(endpoint, week, "", comp, "odds_ratio_q025", *quantile_mcse(odds, 0.025))
             add(endpoint, week, "", comp, "odds_ratio_q975", *quantile_mcse(odds, 0.975))
+            key = f"{endpoint}.w{week}.{comp}"
+            add(endpoint, week, "", comp, "ci_low_median",
+                *quantile_mcse(column(f"ci_low.{key}"), 0.5))
+            add(endpoint, week, "", comp, "ci_high_median",
+                *quantile_mcse(column(f"ci_high.{key}"), 0.5))
             rd = red.risk_difference.mean_mcse(t * n_c + c)
             add(endpoint, week, "", comp, "risk_difference_mean", *rd)
             add(endpoint, week, "", comp, "nnt", *number_needed(*rd))
