@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from trialsim.analysis.comparisons import norm_ppf
+from trialsim.analysis.comparisons import comparison_patients, norm_ppf
 from trialsim.analysis.logistic import _cholesky, _cholesky_solve, estimable_design
 from trialsim.core.jit import jit
 
@@ -214,28 +214,20 @@ def ancova_kernel(change, baseline, arm, strata, pairs, alpha):
         (not rejecting), ``fitted`` 0; the arm means and sizes are still filled.
     """
     n_w = change.shape[0]
-    n_pat = arm.shape[0]
     q = strata.shape[1]
     n_cmp = pairs.shape[0]
     out = np.empty((n_w, n_cmp, N_ANCOVA_FIELDS))
     for c in range(n_cmp):
         trt = pairs[c, 0]
         ctl = pairs[c, 1]
-        m = 0
-        for i in range(n_pat):
-            if arm[i] == trt or arm[i] == ctl:
-                m += 1
-        idx = np.empty(m, dtype=np.int64)
-        k = 0
+        idx, is_trt = comparison_patients(arm, trt, ctl)
+        m = idx.shape[0]
         n1 = 0
         centre = 0.0
-        for i in range(n_pat):
-            if arm[i] == trt or arm[i] == ctl:
-                idx[k] = i
-                if arm[i] == trt:
-                    n1 += 1
-                centre += baseline[i]
-                k += 1
+        for k in range(m):
+            if is_trt[k]:
+                n1 += 1
+            centre += baseline[idx[k]]
         n0 = m - n1
         centre = centre / m if m > 0 else 0.0
         # design: intercept, treatment, baseline (centred: the treatment coefficient is the

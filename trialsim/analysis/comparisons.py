@@ -193,6 +193,25 @@ def unseparated_rows(full, y, first=2, stop=-1):
 
 
 @njit(cache=CACHE)
+def comparison_patients(arm, trt, ctl):
+    """The patients of a comparison's two arms, in order: their indices and whether each is
+    on the treated arm."""
+    m = 0
+    for i in range(arm.shape[0]):
+        if arm[i] == trt or arm[i] == ctl:
+            m += 1
+    idx = np.empty(m, dtype=np.int64)
+    is_trt = np.zeros(m, dtype=np.bool_)
+    k = 0
+    for i in range(arm.shape[0]):
+        if arm[i] == trt or arm[i] == ctl:
+            idx[k] = i
+            is_trt[k] = arm[i] == trt
+            k += 1
+    return idx, is_trt
+
+
+@njit(cache=CACHE)
 def compare_arms_kernel(response, arm, strata, pairs, alpha):
     """Stratification-adjusted logistic comparisons of arm pairs (numba).
 
@@ -223,7 +242,6 @@ def compare_arms_kernel(response, arm, strata, pairs, alpha):
     with patients left out gets the design of its evaluable ones (its own estimable columns).
     """
     n_end = response.shape[0]
-    n_pat = arm.shape[0]
     q = strata.shape[1]
     n_cmp = pairs.shape[0]
     out = np.empty((n_end, n_cmp, N_FIELDS))
@@ -231,20 +249,8 @@ def compare_arms_kernel(response, arm, strata, pairs, alpha):
     for c in range(n_cmp):
         trt = pairs[c, 0]
         ctl = pairs[c, 1]
-        # patients in the two arms of this comparison
-        m = 0
-        for i in range(n_pat):
-            if arm[i] == trt or arm[i] == ctl:
-                m += 1
-        idx = np.empty(m, dtype=np.int64)
-        is_trt = np.zeros(m, dtype=np.bool_)
-        k = 0
-        for i in range(n_pat):
-            if arm[i] == trt or arm[i] == ctl:
-                idx[k] = i
-                if arm[i] == trt:
-                    is_trt[k] = True
-                k += 1
+        idx, is_trt = comparison_patients(arm, trt, ctl)
+        m = idx.shape[0]
         # full design, then drop constant / redundant stratum columns
         full = np.empty((m, 2 + q))
         for k in range(m):

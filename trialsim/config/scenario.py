@@ -578,6 +578,16 @@ def _expression(v: Any) -> str:
 Expression = Annotated[str, BeforeValidator(_expression)]
 
 
+def _check_names(names, what: str) -> None:
+    """Refuse names that are not a letter, then letters, digits or _ (at most 40)."""
+    bad = [name for name in names if not SUBGROUP_NAME.match(name)]
+    if bad:
+        raise ValueError(
+            f"{what} name(s) {bad}: a name is a letter, then letters, digits or _ "
+            "(at most 40 characters)"
+        )
+
+
 class Subgroups(Model):
     """Subgroup analyses of every run (analysis/subgroups.py)."""
 
@@ -603,12 +613,7 @@ class Subgroups(Model):
     @field_validator("custom")
     @classmethod
     def _check_custom(cls, v: dict[str, str]) -> dict[str, str]:
-        bad = [name for name in v if not SUBGROUP_NAME.match(name)]
-        if bad:
-            raise ValueError(
-                f"custom subgroup name(s) {bad}: a name is a letter, then letters, digits or _ "
-                "(at most 40 characters)"
-            )
+        _check_names(v, "custom subgroup")
         clash = [name for name in v if name.lower() in SUBGROUP_FACTORS]
         if clash:
             raise ValueError(
@@ -655,12 +660,7 @@ class Safety(Model):
     @field_validator("events")
     @classmethod
     def _check_events(cls, v: dict[str, AdverseEvent]) -> dict[str, AdverseEvent]:
-        bad = [name for name in v if not SUBGROUP_NAME.match(name)]
-        if bad:
-            raise ValueError(
-                f"safety event name(s) {bad}: a name is a letter, then letters, digits or _ "
-                "(at most 40 characters)"
-            )
+        _check_names(v, "safety event")
         terminal = [name for name, e in v.items() if e.terminal]
         if len(terminal) > 1:
             raise ValueError(
