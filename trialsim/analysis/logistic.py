@@ -105,11 +105,12 @@ def _cholesky_inverse(L):
     """Inverse of ``L @ L.T`` for a lower-triangular ``L`` (symmetrized)."""
     p = L.shape[0]
     inv = np.empty((p, p))
-    e = np.zeros(p)
+    work = np.empty((3, p))
+    e, z, col = work[0], work[1], work[2]
     for j in range(p):
         e[:] = 0.0
         e[j] = 1.0
-        col = _cholesky_solve(L, e)
+        _cholesky_solve_into(L, e, z, col)
         for i in range(p):
             inv[i, j] = col[i]
     for i in range(p):
@@ -121,25 +122,58 @@ def _cholesky_inverse(L):
 
 
 @njit(cache=CACHE)
-def _linear_predictor(Xt, beta, eta):
-    """Fill ``eta`` with ``X @ beta`` given the transposed design ``Xt``."""
-    p, n = Xt.shape
+def _active_columns(X):
+    """Each row's nonzero columns (ascending) and their values: ``cols`` and ``vals`` (n, p),
+    the first ``count[i]`` of row i used. A design with a non-finite value keeps every
+    column of every row.
+
+    A term with a zero factor adds a signed zero to a sum that is never -0.0 (it starts at
+    +0.0, and only -0.0 + -0.0 gives -0.0), so leaving those terms out changes no bit, and
+    a row of a 0/1 design costs its few ones instead of all p columns.
+    """
+    n, p = X.shape
+    cols = np.empty((n, p), dtype=np.int64)
+    vals = np.empty((n, p))
+    count = np.zeros(n, dtype=np.int64)
+    finite = True
     for i in range(n):
-        eta[i] = 0.0
-    for j in range(p):
-        bj = beta[j]
+        for j in range(p):
+            x = X[i, j]
+            if not np.isfinite(x):
+                finite = False
+            if x != 0.0:
+                cols[i, count[i]] = j
+                vals[i, count[i]] = x
+                count[i] += 1
+    if not finite:
         for i in range(n):
-            eta[i] += Xt[j, i] * bj
+            for j in range(p):
+                cols[i, j] = j
+                vals[i, j] = X[i, j]
+            count[i] = p
+    return cols, vals, count
 
 
 @njit(cache=CACHE)
-def _deviance(Xt, y, m, beta, eta):
+def _linear_predictor(cols, vals, count, beta, eta):
+    """Fill ``eta`` with ``X @ beta`` given the active columns of ``X`` (``_active_columns``),
+    each row's sum in column order."""
+    for i in range(eta.shape[0]):
+        s = 0.0
+        for a in range(count[i]):
+            s += vals[i, a] * beta[cols[i, a]]
+        eta[i] = s
+
+
+@njit(cache=CACHE)
+def _deviance(cols, vals, count, y, m, beta, eta):
     """Binomial deviance ``-2 log L``, evaluated in an overflow-safe way.
 
-    ``Xt`` is the transposed design (p, n); ``y`` the successes and ``m`` the trials of each
-    row (covariate pattern); ``eta`` is work space (n,).
+    ``cols``, ``vals``, ``count`` are the design's active columns (``_active_columns``);
+    ``y`` the successes and ``m`` the trials of each row (covariate pattern); ``eta`` is work
+    space (n,).
     """
-    _linear_predictor(Xt, beta, eta)
+    _linear_predictor(cols, vals, count, beta, eta)
     dev = 0.0
     for i in range(eta.shape[0]):
         t = eta[i]
@@ -149,18 +183,19 @@ def _deviance(Xt, y, m, beta, eta):
 
 
 @njit(cache=CACHE)
-def _evaluate(Xt, y, m, beta, eta, w, r, score, info):
+def _evaluate(cols, vals, count, y, m, beta, eta, w, r, score, info):
     """Deviance (returned), score ``X'(y - m mu)`` and Fisher information ``X'WX`` at
     ``beta``, into ``score`` (p,) and ``info`` (p, p).
 
-    ``Xt`` is the transposed design (p, n); ``y`` and ``m`` the successes and trials of each
-    row; ``eta``, ``w`` and ``r`` are work arrays of length n. One ``exp`` and one ``log1p``
-    per row.
+    ``cols``, ``vals``, ``count`` are the design's active columns (``_active_columns``);
+    ``y`` and ``m`` the successes and trials of each row; ``eta``, ``w`` and ``r`` are work
+    arrays of length n. One ``exp`` and one ``log1p`` per row. Every sum runs over the rows
+    in order (the rows are the outer loop, the sums advance side by side).
     """
-    p, n = Xt.shape
-    _linear_predictor(Xt, beta, eta)
+    p = score.shape[0]
+    _linear_predictor(cols, vals, count, beta, eta)
     dev = 0.0
-    for i in range(n):
+    for i in range(eta.shape[0]):
         t = eta[i]
         e = math.exp(-abs(t))
         dev += m[i] * (max(t, 0.0) + math.log1p(e)) - y[i] * t
@@ -170,16 +205,20 @@ def _evaluate(Xt, y, m, beta, eta, w, r, score, info):
         w[i] = m[i] * e * inv * inv
         r[i] = y[i] - m[i] * mu
     for j in range(p):
-        s = 0.0
-        for i in range(n):
-            s += Xt[j, i] * r[i]
-        score[j] = s
+        score[j] = 0.0
         for k in range(j + 1):
-            s = 0.0
-            for i in range(n):
-                s += w[i] * Xt[j, i] * Xt[k, i]
-            info[j, k] = s
-            info[k, j] = s
+            info[j, k] = 0.0
+    for i in range(eta.shape[0]):
+        for a in range(count[i]):
+            j = cols[i, a]
+            xj = vals[i, a]
+            score[j] += xj * r[i]
+            wx = w[i] * xj
+            for b in range(a + 1):
+                info[j, cols[i, b]] += wx * vals[i, b]
+    for j in range(p):
+        for k in range(j):
+            info[k, j] = info[j, k]
     return 2.0 * dev
 
 
@@ -272,20 +311,17 @@ def fit_binomial(X, y, m, max_iter=50, tol=1e-10):
             intercept = False
     if intercept and 0.0 < ysum < msum:
         beta[0] = math.log(ysum / (msum - ysum))
-    Xt = np.ascontiguousarray(X.T)
-    eta = np.empty(n)
-    w = np.empty(n)
-    r = np.empty(n)
-    # work space of the iterations (each step writes the "new_" arrays, then swaps them in)
-    score = np.empty(p)
-    info = np.empty((p, p))
-    new_score = np.empty(p)
-    new_info = np.empty((p, p))
-    new_beta = np.empty(p)
-    step = np.empty(p)
-    z = np.empty(p)
-    L = np.zeros((p, p))
-    dev = _evaluate(Xt, y, m, beta, eta, w, r, score, info)
+    cols, vals, count = _active_columns(X)
+    # work space (rows of three arrays, fewer allocations): each Newton step writes the
+    # "new_" arrays, then swaps them in
+    rows = np.empty((3, n))
+    eta, w, r = rows[0], rows[1], rows[2]
+    vectors = np.empty((5, p))
+    score, new_score, new_beta, step, z = (vectors[0], vectors[1], vectors[2], vectors[3],
+                                           vectors[4])
+    matrices = np.zeros((3, p, p))
+    info, new_info, L = matrices[0], matrices[1], matrices[2]
+    dev = _evaluate(cols, vals, count, y, m, beta, eta, w, r, score, info)
     converged = False
     for _ in range(max_iter):
         if not _cholesky_into(info, L):
@@ -297,13 +333,13 @@ def fit_binomial(X, y, m, max_iter=50, tol=1e-10):
         t = 1.0
         for j in range(p):
             new_beta[j] = beta[j] + step[j]
-        new_dev = _evaluate(Xt, y, m, new_beta, eta, w, r, new_score, new_info)
+        new_dev = _evaluate(cols, vals, count, y, m, new_beta, eta, w, r, new_score, new_info)
         n_halve = 0
         while not (new_dev <= dev + slack) and n_halve < 60:
             t *= 0.5
             for j in range(p):
                 new_beta[j] = beta[j] + t * step[j]
-            new_dev = _deviance(Xt, y, m, new_beta, eta)
+            new_dev = _deviance(cols, vals, count, y, m, new_beta, eta)
             n_halve += 1
         if not (new_dev <= dev + slack):
             # No step length improves the deviance: we sit at the optimum to
@@ -312,7 +348,7 @@ def fit_binomial(X, y, m, max_iter=50, tol=1e-10):
                 converged = True
             break
         if n_halve > 0:
-            new_dev = _evaluate(Xt, y, m, new_beta, eta, w, r, new_score, new_info)
+            new_dev = _evaluate(cols, vals, count, y, m, new_beta, eta, w, r, new_score, new_info)
         max_step = t * _max_abs(step)
         rel_change = abs(dev - new_dev) / (abs(new_dev) + 0.1)
         beta, new_beta = new_beta, beta
