@@ -225,6 +225,14 @@ def evaluable_patterns(patterns, group, response, e, idx):
             if v:
                 s[g] += 1.0
     order = order[:n_seen]
+    if n_seen == n_g:
+        same = True
+        for g in range(n_g):
+            if order[g] != g:
+                same = False
+                break
+        if same:  # every pattern, in its own order: no copies
+            return patterns, s, m, order
     return patterns[order], s[order], m[order], order
 
 

@@ -419,6 +419,23 @@ def pattern_groups(X):
     group = np.arange(n)
     if codes.shape[0] < n:
         return X.copy(), group
+    if p <= 12:  # a table of 2^p slots
+        slot = np.full(1 << p, -1, dtype=np.int64)
+        first = np.empty(n, dtype=np.int64)
+        n_g = 0
+        for i in range(n):
+            g = slot[codes[i]]
+            if g < 0:
+                g = n_g
+                slot[codes[i]] = g
+                first[g] = i
+                n_g += 1
+            group[i] = g
+        patterns = np.empty((n_g, p))
+        for g in range(n_g):
+            for j in range(p):
+                patterns[g, j] = X[first[g], j]
+        return patterns, group
     order = np.argsort(codes, kind="mergesort")
     first = np.empty(n, dtype=np.int64)  # first row of each distinct code, by code
     n_g = 0
