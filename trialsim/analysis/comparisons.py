@@ -200,30 +200,43 @@ def unseparated_groups(full, y, m, first=2, stop=-1):
 
 
 @njit(cache=CACHE)
-def evaluable_patterns(patterns, group, response, e, idx):
-    """The covariate patterns of endpoint ``e``'s evaluable patients among ``idx``.
+def pattern_counts(group, n_groups, response, idx):
+    """Each endpoint's evaluable patients and responders per covariate pattern, in one pass
+    over the patients ``idx``.
 
-    ``patterns`` and ``group`` are ``pattern_groups`` of the design rows of patients
-    ``idx`` (row k: patient ``idx[k]``); ``response`` is (n_endpoints, n_patients) as in
-    ``compare_arms_kernel``. Returns the patterns that hold an evaluable patient, in the order
-    of their first one (the order of ``fit_logistic_grouped`` on those patients), with their
-    responders and patients (float64), and their indices in ``patterns``.
+    ``group`` is the pattern of each design row (``pattern_groups``; row k: patient
+    ``idx[k]``); ``response`` is (n_endpoints, n_patients) as in ``compare_arms_kernel``.
+    Returns ``s`` and ``m`` (n_endpoints, n_groups), the responders and evaluable patients
+    (float64), and per endpoint the patterns holding an evaluable patient in the order of
+    their first one (``order[e, :n_seen[e]]``).
     """
-    n_g = patterns.shape[0]
-    s = np.zeros(n_g)
-    m = np.zeros(n_g)
-    order = np.empty(n_g, dtype=np.int64)
-    n_seen = 0
+    n_end = response.shape[0]
+    s = np.zeros((n_end, n_groups))
+    m = np.zeros((n_end, n_groups))
+    order = np.empty((n_end, n_groups), dtype=np.int64)
+    n_seen = np.zeros(n_end, dtype=np.int64)
     for k in range(idx.shape[0]):
-        v = response[e, idx[k]]
-        if v != NOT_EVALUABLE:
-            g = group[k]
-            if m[g] == 0.0:
-                order[n_seen] = g
-                n_seen += 1
-            m[g] += 1.0
-            if v:
-                s[g] += 1.0
+        i = idx[k]
+        g = group[k]
+        for e in range(n_end):
+            v = response[e, i]
+            if v != NOT_EVALUABLE:
+                if m[e, g] == 0.0:
+                    order[e, n_seen[e]] = g
+                    n_seen[e] += 1
+                m[e, g] += 1.0
+                if v:
+                    s[e, g] += 1.0
+    return s, m, order, n_seen
+
+
+@njit(cache=CACHE)
+def evaluable_patterns(patterns, s, m, order, n_seen):
+    """One endpoint's rows of ``pattern_counts`` (``s[e]``, ``m[e]``, ``order[e]``,
+    ``n_seen[e]``): the patterns that hold an evaluable patient, in the order of their first
+    one (the order of ``fit_logistic_grouped`` on those patients), with their responders and
+    patients, and their indices in ``patterns``."""
+    n_g = patterns.shape[0]
     order = order[:n_seen]
     if n_seen == n_g:
         same = True
@@ -308,8 +321,10 @@ def compare_patients(response, arm, strata, pairs, alpha, patients):
                 full[k, 2 + j] = strata[idx[k], j]
         patterns, group = pattern_groups(full)
         keep_all = drop_constant_columns(patterns, 1)
+        s, counted, first, n_seen = pattern_counts(group, patterns.shape[0], response, idx)
         for e in range(n_end):
-            rows, y, n_rows, order = evaluable_patterns(patterns, group, response, e, idx)
+            rows, y, n_rows, order = evaluable_patterns(patterns, s[e], counted[e], first[e],
+                                                        n_seen[e])
             # (the estimable columns depend on the set of patterns, not on their order)
             every = order.shape[0] == patterns.shape[0]
             keep = keep_all if every else drop_constant_columns(rows, 1)

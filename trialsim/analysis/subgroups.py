@@ -25,7 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trialsim.analysis.comparisons import evaluable_patterns, unseparated_groups
+from trialsim.analysis.comparisons import (
+    evaluable_patterns,
+    pattern_counts,
+    unseparated_groups,
+)
 from trialsim.analysis.logistic import (
     _cholesky,
     _cholesky_solve,
@@ -136,12 +140,14 @@ def interaction_kernel(response, arm, code, n_levels, strata, pairs):
         # the patients grouped once by pattern; each endpoint fits its patterns' counts
         patterns, group = pattern_groups(full)
         X_all, inter_all, n_int_all = _interaction_design(patterns, n_levels)
+        s, counted, first, n_seen = pattern_counts(group, patterns.shape[0], response, idx)
         for e in range(n_end):
             out[e, c, 0] = np.nan
             out[e, c, 1] = 0.0
             out[e, c, 2] = np.nan
             # an endpoint with a denominator: the patterns of its evaluable patients only
-            rows, y, n_rows, order = evaluable_patterns(patterns, group, response, e, idx)
+            rows, y, n_rows, order = evaluable_patterns(patterns, s[e], counted[e], first[e],
+                                                        n_seen[e])
             if rows.shape[0] == 0:
                 continue
             # strata whose patients all respond (or none do) are set aside, as in the main
