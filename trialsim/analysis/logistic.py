@@ -102,17 +102,34 @@ def _cholesky_solve_into(L, b, z, x):
 
 @njit(cache=CACHE)
 def _cholesky_inverse(L):
-    """Inverse of ``L @ L.T`` for a lower-triangular ``L`` (symmetrized)."""
+    """Inverse of ``L @ L.T`` for a lower-triangular ``L`` (symmetrized).
+
+    Column j is ``_cholesky_solve(L, e_j)``, every column's sums in that function's order;
+    the p solves advance side by side (the column is the inner loop), so their chains of
+    dependent subtractions overlap.
+    """
     p = L.shape[0]
+    z = np.empty((p, p))  # z[i, j]: the forward solution of column j
     inv = np.empty((p, p))
-    work = np.empty((3, p))
-    e, z, col = work[0], work[1], work[2]
-    for j in range(p):
-        e[:] = 0.0
-        e[j] = 1.0
-        _cholesky_solve_into(L, e, z, col)
-        for i in range(p):
-            inv[i, j] = col[i]
+    acc = np.empty(p)
+    for i in range(p):
+        for j in range(p):
+            acc[j] = 1.0 if i == j else 0.0
+        for k in range(i):
+            lik = L[i, k]
+            for j in range(p):
+                acc[j] -= lik * z[k, j]
+        for j in range(p):
+            z[i, j] = acc[j] / L[i, i]
+    for i in range(p - 1, -1, -1):
+        for j in range(p):
+            acc[j] = z[i, j]
+        for k in range(i + 1, p):
+            lki = L[k, i]
+            for j in range(p):
+                acc[j] -= lki * inv[k, j]
+        for j in range(p):
+            inv[i, j] = acc[j] / L[i, i]
     for i in range(p):
         for j in range(i + 1, p):
             m = 0.5 * (inv[i, j] + inv[j, i])
