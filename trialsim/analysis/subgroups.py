@@ -145,7 +145,7 @@ def interaction_kernel(response, arm, code, n_levels, strata, pairs):
             out[e, c, 0] = np.nan
             out[e, c, 1] = 0.0
             out[e, c, 2] = np.nan
-            # an endpoint with a denominator: the patterns of its evaluable patients only
+            # the patterns of the endpoint's evaluable patients (fewer: a denominator)
             rows, y, n_rows, order = evaluable_patterns(patterns, s[e], counted[e], first[e],
                                                         n_seen[e])
             if rows.shape[0] == 0:
