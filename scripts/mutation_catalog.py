@@ -654,17 +654,17 @@ def breaks_steroid_rule""",
     Mutation(
         name="subgroup_unadjusted_for_strata",
         path="trialsim/run/trial.py",
-        find="        out[lv] = compare_arms_kernel(sub, sub_arm, sub_x, tp.pairs, tp.alpha)",
-        replace="        out[lv] = compare_arms_kernel(sub, sub_arm, sub_x[:, :0].copy(), tp.pairs,"
-                " tp.alpha)",
+        find="        out[lv] = compare_patients(resp, arm, covariates, tp.pairs, tp.alpha, among[:m])",
+        replace="        out[lv] = compare_patients(resp, arm, covariates[:, :0].copy(), tp.pairs,"
+                " tp.alpha, among[:m])",
         tests=("tests/integration/test_subgroup_wiring.py",),
         why="subgroup odds ratios are not adjusted for the stratification factors",
     ),
     Mutation(
         name="interaction_ignores_separated_strata",
         path="trialsim/analysis/subgroups.py",
-        find="            rows = unseparated_rows(full, y, first_stratum, p_full)",
-        replace="            rows = np.ones(m, dtype=np.bool_)",
+        find="            kept = unseparated_groups(rows, y, n_rows, first_stratum, p_full)",
+        replace="            kept = np.ones(rows.shape[0], dtype=np.bool_)",
         tests=("tests/unit/test_subgroups.py",),
         why="the interaction test keeps strata whose patients all respond (the fit then fails "
             "and the trial counts as not analysable)",

@@ -220,7 +220,7 @@ def ancova_kernel(change, baseline, arm, strata, pairs, alpha):
     for c in range(n_cmp):
         trt = pairs[c, 0]
         ctl = pairs[c, 1]
-        idx, is_trt = comparison_patients(arm, trt, ctl)
+        idx, is_trt = comparison_patients(arm, np.arange(arm.shape[0]), trt, ctl)
         m = idx.shape[0]
         n1 = 0
         centre = 0.0

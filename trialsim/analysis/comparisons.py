@@ -23,8 +23,8 @@ from numba import njit
 from trialsim.analysis.endpoints import NOT_EVALUABLE
 from trialsim.analysis.logistic import (
     drop_constant_columns,
-    estimable_design,
-    fit_logistic_grouped,
+    fit_pattern_groups,
+    pattern_groups,
 )
 from trialsim.core.jit import CACHE
 
@@ -161,31 +161,38 @@ def unseparated_rows(full, y, first=2, stop=-1):
     (the limit that SAS and R report with a warning). This returns the rows of that limiting
     fit, applying the rule until no stratum column separates; column 1 (treatment) is never
     used to set rows aside. Columns ``first`` … ``stop - 1`` are the strata (``stop`` -1: to
-    the last column).
+    the last column). One patient per row; ``unseparated_groups`` for patterns.
     """
-    m, width = full.shape
+    return unseparated_groups(full, y, np.ones(full.shape[0]), first, stop)
+
+
+@njit(cache=CACHE)
+def unseparated_groups(full, y, m, first=2, stop=-1):
+    """``unseparated_rows`` on rows that are covariate patterns: ``y`` the responders and
+    ``m`` (> 0) the patients of each; the same rule, counting patients."""
+    n, width = full.shape
     if stop < 0:
         stop = width
-    rows = np.ones(m, dtype=np.bool_)
+    rows = np.ones(n, dtype=np.bool_)
     changed = True
     while changed:
         changed = False
         for j in range(first, stop):
             for level in (0.0, 1.0):
-                cnt = 0
+                cnt = 0.0
                 tot = 0.0
-                for k in range(m):
+                for k in range(n):
                     if rows[k] and full[k, j] == level:
-                        cnt += 1
+                        cnt += m[k]
                         tot += y[k]
-                if cnt > 0 and (tot == 0.0 or tot == cnt):
+                if cnt > 0.0 and (tot == 0.0 or tot == cnt):
                     # the other level must still hold patients, or this is a constant column
-                    other = 0
-                    for k in range(m):
+                    other = 0.0
+                    for k in range(n):
                         if rows[k] and full[k, j] != level:
-                            other += 1
-                    if other > 0:
-                        for k in range(m):
+                            other += m[k]
+                    if other > 0.0:
+                        for k in range(n):
                             if full[k, j] == level:
                                 rows[k] = False
                         changed = True
@@ -193,22 +200,72 @@ def unseparated_rows(full, y, first=2, stop=-1):
 
 
 @njit(cache=CACHE)
-def comparison_patients(arm, trt, ctl):
-    """The patients of a comparison's two arms, in order: their indices and whether each is
-    on the treated arm."""
+def comparison_patients(arm, patients, trt, ctl):
+    """The patients (of ``patients``, in its order) on a comparison's two arms: their indices
+    and whether each is on the treated arm."""
     m = 0
-    for i in range(arm.shape[0]):
+    for i in patients:
         if arm[i] == trt or arm[i] == ctl:
             m += 1
     idx = np.empty(m, dtype=np.int64)
     is_trt = np.zeros(m, dtype=np.bool_)
     k = 0
-    for i in range(arm.shape[0]):
+    for i in patients:
         if arm[i] == trt or arm[i] == ctl:
             idx[k] = i
             is_trt[k] = arm[i] == trt
             k += 1
     return idx, is_trt
+
+
+@njit(cache=CACHE)
+def pattern_counts(group, n_groups, response, idx):
+    """Each endpoint's evaluable patients and responders per covariate pattern, in one pass
+    over the patients ``idx``.
+
+    ``group`` is the pattern of each design row (``pattern_groups``; row k: patient
+    ``idx[k]``); ``response`` is (n_endpoints, n_patients) as in ``compare_arms_kernel``.
+    Returns ``s`` and ``m`` (n_endpoints, n_groups), the responders and evaluable patients
+    (float64), and per endpoint the patterns holding an evaluable patient in the order of
+    their first one (``order[e, :n_seen[e]]``).
+    """
+    n_end = response.shape[0]
+    s = np.zeros((n_end, n_groups))
+    m = np.zeros((n_end, n_groups))
+    order = np.empty((n_end, n_groups), dtype=np.int64)
+    n_seen = np.zeros(n_end, dtype=np.int64)
+    for k in range(idx.shape[0]):
+        i = idx[k]
+        g = group[k]
+        for e in range(n_end):
+            v = response[e, i]
+            if v != NOT_EVALUABLE:
+                if m[e, g] == 0.0:
+                    order[e, n_seen[e]] = g
+                    n_seen[e] += 1
+                m[e, g] += 1.0
+                if v:
+                    s[e, g] += 1.0
+    return s, m, order, n_seen
+
+
+@njit(cache=CACHE)
+def evaluable_patterns(patterns, s, m, order, n_seen):
+    """One endpoint's rows of ``pattern_counts`` (``s[e]``, ``m[e]``, ``order[e]``,
+    ``n_seen[e]``): the patterns that hold an evaluable patient, in the order of their first
+    one (the order of ``fit_logistic_grouped`` on those patients), with their responders and
+    patients, and their indices in ``patterns``."""
+    n_g = patterns.shape[0]
+    order = order[:n_seen]
+    if n_seen == n_g:
+        same = True
+        for g in range(n_g):
+            if order[g] != g:
+                same = False
+                break
+        if same:  # every pattern, in its own order: no copies
+            return patterns, s, m, order
+    return patterns[order], s[order], m[order], order
 
 
 @njit(cache=CACHE)
@@ -237,9 +294,23 @@ def compare_arms_kernel(response, arm, strata, pairs, alpha):
 
     Notes
     -----
-    No input validation is done here; see :func:`compare_arms`. The design of a comparison
-    is built once and serves every endpoint whose patients are all evaluable; an endpoint
-    with patients left out gets the design of its evaluable ones (its own estimable columns).
+    No input validation is done here; see :func:`compare_arms`. ``compare_patients`` with
+    every patient.
+    """
+    return compare_patients(response, arm, strata, pairs, alpha, np.arange(arm.shape[0]))
+
+
+@njit(cache=CACHE)
+def compare_patients(response, arm, strata, pairs, alpha, patients):
+    """``compare_arms_kernel`` on the patients ``patients`` (ascending indices) only: a
+    subgroup's analysis, without copying its patients.
+
+    The patients of a comparison are grouped once by covariate pattern (treatment and
+    strata: ``pattern_groups``); each endpoint then counts its evaluable patients and
+    responders per pattern and runs its separation check, estimable columns and fit on those
+    few dozen rows, which is the same likelihood, and the same fit to the last bit, as on the
+    patients one by one. The estimable columns of every pattern serve every endpoint that has
+    an evaluable patient in each; another endpoint gets those of its own patterns.
     """
     n_end = response.shape[0]
     q = strata.shape[1]
@@ -249,62 +320,45 @@ def compare_arms_kernel(response, arm, strata, pairs, alpha):
     for c in range(n_cmp):
         trt = pairs[c, 0]
         ctl = pairs[c, 1]
-        idx, is_trt = comparison_patients(arm, trt, ctl)
+        idx, is_trt = comparison_patients(arm, patients, trt, ctl)
         m = idx.shape[0]
-        # full design, then drop constant / redundant stratum columns
+        # full design: intercept, treatment, strata; grouped by pattern
         full = np.empty((m, 2 + q))
         for k in range(m):
             full[k, 0] = 1.0
             full[k, 1] = 1.0 if is_trt[k] else 0.0
             for j in range(q):
                 full[k, 2 + j] = strata[idx[k], j]
-        X, keep = estimable_design(full, 1)
-        # the treatment column is column 1 of ``full`` and always kept, and
-        # ``keep`` is sorted, so it is column 1 of ``X``
-        y = np.empty(m)
+        patterns, group = pattern_groups(full)
+        keep_all = drop_constant_columns(patterns, 1)
+        s, counted, first, n_seen = pattern_counts(group, patterns.shape[0], response, idx)
         for e in range(n_end):
-            n_eval = 0
-            for k in range(m):
-                if response[e, idx[k]] != NOT_EVALUABLE:
-                    n_eval += 1
-            if n_eval == m:
-                for k in range(m):
-                    y[k] = 1.0 if response[e, idx[k]] else 0.0
-                _compare_one(out, e, c, full, X, y, is_trt, z_crit)
-                continue
-            rows = np.empty(n_eval, dtype=np.int64)
-            j = 0
-            for k in range(m):
-                if response[e, idx[k]] != NOT_EVALUABLE:
-                    rows[j] = k
-                    j += 1
-            full_e = full[rows]
-            y_e = np.empty(n_eval)
-            for j in range(n_eval):
-                y_e[j] = 1.0 if response[e, idx[rows[j]]] else 0.0
-            # (an evaluable patient in each arm, else unanalysable before any fit)
-            X_e = estimable_design(full_e, 1)[0] if 0 < is_trt[rows].sum() < n_eval else full_e
-            _compare_one(out, e, c, full_e, X_e, y_e, is_trt[rows], z_crit)
+            rows, y, n_rows, order = evaluable_patterns(patterns, s[e], counted[e], first[e],
+                                                        n_seen[e])
+            # (the estimable columns depend on the set of patterns, not on their order)
+            every = order.shape[0] == patterns.shape[0]
+            keep = keep_all if every else drop_constant_columns(rows, 1)
+            _compare_one(out, e, c, rows, y, n_rows, keep, z_crit)
     return out
 
 
 @njit(cache=CACHE)
-def _compare_one(out, e, c, full, X, y, is_trt, z_crit):
-    """Endpoint ``e``, comparison ``c`` of ``compare_arms_kernel`` on the patients analysed:
-    their full design ``full`` (intercept, treatment, strata), its estimable columns ``X``,
-    their 0/1 responses ``y`` and treatment flags; into ``out[e, c]``."""
-    m = y.shape[0]
+def _compare_one(out, e, c, full, y, m, keep, z_crit):
+    """Endpoint ``e``, comparison ``c`` of ``compare_arms_kernel`` on the patients analysed,
+    as covariate patterns: their full design rows ``full`` (intercept, treatment, strata),
+    responders ``y`` and patients ``m``, and the estimable columns of ``full``; into
+    ``out[e, c]``."""
+    n1 = 0
+    n0 = 0
     r1 = 0
     r0 = 0
-    n1 = 0
-    for k in range(m):
-        if is_trt[k]:
-            n1 += 1
-            if y[k] == 1.0:
-                r1 += 1
-        elif y[k] == 1.0:
-            r0 += 1
-    n0 = m - n1
+    for k in range(full.shape[0]):
+        if full[k, 1] == 1.0:
+            n1 += int(m[k])
+            r1 += int(y[k])
+        else:
+            n0 += int(m[k])
+            r0 += int(y[k])
     out[e, c, N_TREATED] = n1
     out[e, c, N_CONTROL] = n0
     if n1 > 0 and n0 > 0:
@@ -324,27 +378,28 @@ def _compare_one(out, e, c, full, X, y, is_trt, z_crit):
     if n1 == 0 or n0 == 0 or r1 == 0 or r1 == n1 or r0 == 0 or r0 == n0:
         _fill_unanalysable(out, e, c)
         return
-    rows = unseparated_rows(full, y)
+    rows = unseparated_groups(full, y, m)
     if rows.all():
-        beta, cov, converged = fit_logistic_grouped(X, y)
+        beta, cov, converged = fit_pattern_groups(full[:, keep], y, m)
     else:
         sub = full[rows]
         ys = y[rows]
-        t1 = 0
+        ms = m[rows]
+        t1 = 0.0
         s1 = 0.0
         s0 = 0.0
         for k in range(sub.shape[0]):
             if sub[k, 1] == 1.0:
-                t1 += 1
+                t1 += ms[k]
                 s1 += ys[k]
             else:
                 s0 += ys[k]
-        t0 = sub.shape[0] - t1
+        t0 = ms.sum() - t1
         if t1 == 0 or t0 == 0 or s1 == 0 or s1 == t1 or s0 == 0 or s0 == t0:
             _fill_unanalysable(out, e, c)
             return
         kept = drop_constant_columns(sub, 1)
-        beta, cov, converged = fit_logistic_grouped(sub[:, kept], ys)
+        beta, cov, converged = fit_pattern_groups(sub[:, kept], ys, ms)
     se = math.sqrt(cov[1, 1]) if converged else np.nan
     if not converged or not (se > 0.0) or not np.isfinite(se):
         _fill_unanalysable(out, e, c)

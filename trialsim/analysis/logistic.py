@@ -48,17 +48,24 @@ def _cholesky(a):
     ok : bool
         False if ``a`` is not numerically positive definite.
     """
+    L = np.zeros(a.shape)
+    return L, _cholesky_into(a, L)
+
+
+@njit(cache=CACHE)
+def _cholesky_into(a, L):
+    """``_cholesky`` into the lower triangle and diagonal of ``L`` (its upper triangle is
+    neither read nor written); returns ok."""
     p = a.shape[0]
-    L = np.zeros((p, p))
     for j in range(p):
         ajj = a[j, j]
         if not (ajj > 0.0) or not np.isfinite(ajj):
-            return L, False
+            return False
         d = ajj
         for k in range(j):
             d -= L[j, k] * L[j, k]
         if not (d > _PIVOT_RTOL * ajj):
-            return L, False
+            return False
         ljj = math.sqrt(d)
         L[j, j] = ljj
         for i in range(j + 1, p):
@@ -66,40 +73,63 @@ def _cholesky(a):
             for k in range(j):
                 s -= L[i, k] * L[j, k]
             L[i, j] = s / ljj
-    return L, True
+    return True
 
 
 @njit(cache=CACHE)
 def _cholesky_solve(L, b):
     """Solve ``L @ L.T @ x = b`` for a lower-triangular ``L``."""
+    x = np.empty(L.shape[0])
+    _cholesky_solve_into(L, b, np.empty(L.shape[0]), x)
+    return x
+
+
+@njit(cache=CACHE)
+def _cholesky_solve_into(L, b, z, x):
+    """``_cholesky_solve`` into ``x``, with ``z`` as work space (both of length p)."""
     p = L.shape[0]
-    z = np.empty(p)
     for i in range(p):
         s = b[i]
         for k in range(i):
             s -= L[i, k] * z[k]
         z[i] = s / L[i, i]
-    x = np.empty(p)
     for i in range(p - 1, -1, -1):
         s = z[i]
         for k in range(i + 1, p):
             s -= L[k, i] * x[k]
         x[i] = s / L[i, i]
-    return x
 
 
 @njit(cache=CACHE)
 def _cholesky_inverse(L):
-    """Inverse of ``L @ L.T`` for a lower-triangular ``L`` (symmetrized)."""
+    """Inverse of ``L @ L.T`` for a lower-triangular ``L`` (symmetrized).
+
+    Column j is ``_cholesky_solve(L, e_j)``, every column's sums in that function's order;
+    the p solves advance side by side (the column is the inner loop), so their chains of
+    dependent subtractions overlap.
+    """
     p = L.shape[0]
+    z = np.empty((p, p))  # z[i, j]: the forward solution of column j
     inv = np.empty((p, p))
-    e = np.zeros(p)
-    for j in range(p):
-        e[:] = 0.0
-        e[j] = 1.0
-        col = _cholesky_solve(L, e)
-        for i in range(p):
-            inv[i, j] = col[i]
+    acc = np.empty(p)
+    for i in range(p):
+        for j in range(p):
+            acc[j] = 1.0 if i == j else 0.0
+        for k in range(i):
+            lik = L[i, k]
+            for j in range(p):
+                acc[j] -= lik * z[k, j]
+        for j in range(p):
+            z[i, j] = acc[j] / L[i, i]
+    for i in range(p - 1, -1, -1):
+        for j in range(p):
+            acc[j] = z[i, j]
+        for k in range(i + 1, p):
+            lki = L[k, i]
+            for j in range(p):
+                acc[j] -= lki * inv[k, j]
+        for j in range(p):
+            inv[i, j] = acc[j] / L[i, i]
     for i in range(p):
         for j in range(i + 1, p):
             m = 0.5 * (inv[i, j] + inv[j, i])
@@ -109,25 +139,58 @@ def _cholesky_inverse(L):
 
 
 @njit(cache=CACHE)
-def _linear_predictor(Xt, beta, eta):
-    """Fill ``eta`` with ``X @ beta`` given the transposed design ``Xt``."""
-    p, n = Xt.shape
+def _active_columns(X):
+    """Each row's nonzero columns (ascending) and their values: ``cols`` and ``vals`` (n, p),
+    the first ``count[i]`` of row i used. A design with a non-finite value keeps every
+    column of every row.
+
+    A term with a zero factor adds a signed zero to a sum that is never -0.0 (it starts at
+    +0.0, and only -0.0 + -0.0 gives -0.0), so leaving those terms out changes no bit, and
+    a row of a 0/1 design costs its few ones instead of all p columns.
+    """
+    n, p = X.shape
+    cols = np.empty((n, p), dtype=np.int64)
+    vals = np.empty((n, p))
+    count = np.zeros(n, dtype=np.int64)
+    finite = True
     for i in range(n):
-        eta[i] = 0.0
-    for j in range(p):
-        bj = beta[j]
+        for j in range(p):
+            x = X[i, j]
+            if not np.isfinite(x):
+                finite = False
+            if x != 0.0:
+                cols[i, count[i]] = j
+                vals[i, count[i]] = x
+                count[i] += 1
+    if not finite:
         for i in range(n):
-            eta[i] += Xt[j, i] * bj
+            for j in range(p):
+                cols[i, j] = j
+                vals[i, j] = X[i, j]
+            count[i] = p
+    return cols, vals, count
 
 
 @njit(cache=CACHE)
-def _deviance(Xt, y, m, beta, eta):
+def _linear_predictor(cols, vals, count, beta, eta):
+    """Fill ``eta`` with ``X @ beta`` given the active columns of ``X`` (``_active_columns``),
+    each row's sum in column order."""
+    for i in range(eta.shape[0]):
+        s = 0.0
+        for a in range(count[i]):
+            s += vals[i, a] * beta[cols[i, a]]
+        eta[i] = s
+
+
+@njit(cache=CACHE)
+def _deviance(cols, vals, count, y, m, beta, eta):
     """Binomial deviance ``-2 log L``, evaluated in an overflow-safe way.
 
-    ``Xt`` is the transposed design (p, n); ``y`` the successes and ``m`` the trials of each
-    row (covariate pattern); ``eta`` is work space (n,).
+    ``cols``, ``vals``, ``count`` are the design's active columns (``_active_columns``);
+    ``y`` the successes and ``m`` the trials of each row (covariate pattern); ``eta`` is work
+    space (n,).
     """
-    _linear_predictor(Xt, beta, eta)
+    _linear_predictor(cols, vals, count, beta, eta)
     dev = 0.0
     for i in range(eta.shape[0]):
         t = eta[i]
@@ -137,17 +200,19 @@ def _deviance(Xt, y, m, beta, eta):
 
 
 @njit(cache=CACHE)
-def _evaluate(Xt, y, m, beta, eta, w, r):
-    """Deviance, score ``X'(y - m mu)`` and Fisher information ``X'WX`` at ``beta``.
+def _evaluate(cols, vals, count, y, m, beta, eta, w, r, score, info):
+    """Deviance (returned), score ``X'(y - m mu)`` and Fisher information ``X'WX`` at
+    ``beta``, into ``score`` (p,) and ``info`` (p, p).
 
-    ``Xt`` is the transposed design (p, n); ``y`` and ``m`` the successes and trials of each
-    row; ``eta``, ``w`` and ``r`` are work arrays of length n. One ``exp`` and one ``log1p``
-    per row.
+    ``cols``, ``vals``, ``count`` are the design's active columns (``_active_columns``);
+    ``y`` and ``m`` the successes and trials of each row; ``eta``, ``w`` and ``r`` are work
+    arrays of length n. One ``exp`` and one ``log1p`` per row. Every sum runs over the rows
+    in order (the rows are the outer loop, the sums advance side by side).
     """
-    p, n = Xt.shape
-    _linear_predictor(Xt, beta, eta)
+    p = score.shape[0]
+    _linear_predictor(cols, vals, count, beta, eta)
     dev = 0.0
-    for i in range(n):
+    for i in range(eta.shape[0]):
         t = eta[i]
         e = math.exp(-abs(t))
         dev += m[i] * (max(t, 0.0) + math.log1p(e)) - y[i] * t
@@ -156,20 +221,35 @@ def _evaluate(Xt, y, m, beta, eta, w, r):
         # mu * (1 - mu) without cancellation for large |eta|
         w[i] = m[i] * e * inv * inv
         r[i] = y[i] - m[i] * mu
-    score = np.empty(p)
-    info = np.empty((p, p))
     for j in range(p):
-        s = 0.0
-        for i in range(n):
-            s += Xt[j, i] * r[i]
-        score[j] = s
+        score[j] = 0.0
         for k in range(j + 1):
-            s = 0.0
-            for i in range(n):
-                s += w[i] * Xt[j, i] * Xt[k, i]
-            info[j, k] = s
-            info[k, j] = s
-    return 2.0 * dev, score, info
+            info[j, k] = 0.0
+    for i in range(eta.shape[0]):
+        for a in range(count[i]):
+            j = cols[i, a]
+            xj = vals[i, a]
+            score[j] += xj * r[i]
+            wx = w[i] * xj
+            for b in range(a + 1):
+                info[j, cols[i, b]] += wx * vals[i, b]
+    for j in range(p):
+        for k in range(j):
+            info[k, j] = info[j, k]
+    return 2.0 * dev
+
+
+@njit(cache=CACHE)
+def _max_abs(a):
+    """``np.max(np.abs(a))`` without the temporary (nan if any element is nan)."""
+    mx = abs(a[0])
+    for j in range(a.shape[0]):
+        v = abs(a[j])
+        if v != v:
+            return v
+        if v > mx:
+            mx = v
+    return mx
 
 
 @njit(cache=CACHE)
@@ -248,44 +328,51 @@ def fit_binomial(X, y, m, max_iter=50, tol=1e-10):
             intercept = False
     if intercept and 0.0 < ysum < msum:
         beta[0] = math.log(ysum / (msum - ysum))
-    Xt = np.ascontiguousarray(X.T)
-    eta = np.empty(n)
-    w = np.empty(n)
-    r = np.empty(n)
-    dev, score, info = _evaluate(Xt, y, m, beta, eta, w, r)
+    cols, vals, count = _active_columns(X)
+    # work space (rows of three arrays, fewer allocations): each Newton step writes the
+    # "new_" arrays, then swaps them in
+    rows = np.empty((3, n))
+    eta, w, r = rows[0], rows[1], rows[2]
+    vectors = np.empty((5, p))
+    score, new_score, new_beta, step, z = (vectors[0], vectors[1], vectors[2], vectors[3],
+                                           vectors[4])
+    matrices = np.zeros((3, p, p))
+    info, new_info, L = matrices[0], matrices[1], matrices[2]
+    dev = _evaluate(cols, vals, count, y, m, beta, eta, w, r, score, info)
     converged = False
     for _ in range(max_iter):
-        L, ok = _cholesky(info)
-        if not ok:
+        if not _cholesky_into(info, L):
             return _nan_result(p)
-        step = _cholesky_solve(L, score)
+        _cholesky_solve_into(L, score, z, step)
         # Step-halving: accept the first step length that does not increase
         # the deviance (up to rounding noise in the deviance itself).
         slack = 1e-12 * (abs(dev) + 1.0)
         t = 1.0
-        new_beta = beta + step
-        new_dev, new_score, new_info = _evaluate(Xt, y, m, new_beta, eta, w, r)
+        for j in range(p):
+            new_beta[j] = beta[j] + step[j]
+        new_dev = _evaluate(cols, vals, count, y, m, new_beta, eta, w, r, new_score, new_info)
         n_halve = 0
         while not (new_dev <= dev + slack) and n_halve < 60:
             t *= 0.5
-            new_beta = beta + t * step
-            new_dev = _deviance(Xt, y, m, new_beta, eta)
+            for j in range(p):
+                new_beta[j] = beta[j] + t * step[j]
+            new_dev = _deviance(cols, vals, count, y, m, new_beta, eta)
             n_halve += 1
         if not (new_dev <= dev + slack):
             # No step length improves the deviance: we sit at the optimum to
             # machine precision if the full Newton step was already tiny.
-            if np.max(np.abs(step)) < 1e-6:
+            if _max_abs(step) < 1e-6:
                 converged = True
             break
         if n_halve > 0:
-            new_dev, new_score, new_info = _evaluate(Xt, y, m, new_beta, eta, w, r)
-        max_step = t * np.max(np.abs(step))
+            new_dev = _evaluate(cols, vals, count, y, m, new_beta, eta, w, r, new_score, new_info)
+        max_step = t * _max_abs(step)
         rel_change = abs(dev - new_dev) / (abs(new_dev) + 0.1)
-        beta = new_beta
+        beta, new_beta = new_beta, beta
         dev = new_dev
-        score = new_score
-        info = new_info
-        if not np.all(np.isfinite(beta)) or np.max(np.abs(beta)) > MAX_ABS_BETA:
+        score, new_score = new_score, score
+        info, new_info = new_info, info
+        if not (_max_abs(beta) <= MAX_ABS_BETA):  # too large, infinite or nan
             return _nan_result(p)
         if max_step < tol or (rel_change < 1e-3 * tol and max_step < 1e-6):
             converged = True
@@ -304,76 +391,148 @@ def fit_binomial(X, y, m, max_iter=50, tol=1e-10):
 
 
 @njit(cache=CACHE)
-def _fit_sorted_groups(X, y, max_iter, tol):
-    """``fit_logistic_grouped`` for 0/1 designs of 13 to 62 columns: the rows' pattern codes
-    sorted, equal codes pooled (the same likelihood as row by row)."""
+def _binary_codes(X):
+    """Each row's pattern code (bit j: column j is 1) if ``X`` is a 0/1 design of at most 62
+    columns; else an empty array."""
     n, p = X.shape
     codes = np.zeros(n, dtype=np.int64)
+    if p > 62:
+        return codes[:0]
     for i in range(n):
         c = 0
         for j in range(p):
-            if X[i, j] == 1.0:
+            x = X[i, j]
+            if x == 1.0:
                 c |= 1 << j
+            elif x != 0.0:
+                return codes[:0]
         codes[i] = c
+    return codes
+
+
+@njit(cache=CACHE)
+def pattern_groups(X):
+    """The rows of a design grouped by covariate pattern, for many fits on the same rows.
+
+    Parameters
+    ----------
+    X : ndarray of float64, shape (n, p)
+
+    Returns
+    -------
+    patterns : ndarray of float64, shape (n_groups, p)
+        The distinct rows, in the order of their first occurrence.
+    group : ndarray of int64, shape (n,)
+        The pattern of each row.
+
+    Notes
+    -----
+    Only 0/1 designs of at most 62 columns are grouped; any other design gives every row its
+    own group (``patterns`` is a copy of ``X``), so that its fits run row by row, as
+    ``fit_logistic_grouped`` runs them.
+    """
+    n, p = X.shape
+    codes = _binary_codes(X)
+    group = np.arange(n)
+    if codes.shape[0] < n:
+        return X.copy(), group
+    if p <= 12:  # a table of 2^p slots
+        slot = np.full(1 << p, -1, dtype=np.int64)
+        first = np.empty(n, dtype=np.int64)
+        n_g = 0
+        for i in range(n):
+            g = slot[codes[i]]
+            if g < 0:
+                g = n_g
+                slot[codes[i]] = g
+                first[g] = i
+                n_g += 1
+            group[i] = g
+        patterns = np.empty((n_g, p))
+        for g in range(n_g):
+            for j in range(p):
+                patterns[g, j] = X[first[g], j]
+        return patterns, group
     order = np.argsort(codes, kind="mergesort")
-    G = np.empty((n, p))
-    s = np.zeros(n)
-    m = np.zeros(n)
-    g = -1
-    last = -1
+    first = np.empty(n, dtype=np.int64)  # first row of each distinct code, by code
+    n_g = 0
     for k in range(n):
         i = order[k]
-        if g < 0 or codes[i] != last:
-            g += 1
-            last = codes[i]
-            for j in range(p):
-                G[g, j] = X[i, j]
-        s[g] += y[i]
-        m[g] += 1.0
-    return fit_binomial(G[:g + 1], s[:g + 1], m[:g + 1], max_iter, tol)
+        if k == 0 or codes[i] != codes[order[k - 1]]:
+            first[n_g] = i
+            n_g += 1
+        group[i] = n_g - 1
+    by_first = np.argsort(first[:n_g])
+    rank = np.empty(n_g, dtype=np.int64)
+    for g in range(n_g):
+        rank[by_first[g]] = g
+    patterns = np.empty((n_g, p))
+    for g in range(n_g):
+        for j in range(p):
+            patterns[g, j] = X[first[by_first[g]], j]
+    for i in range(n):
+        group[i] = rank[group[i]]
+    return patterns, group
+
+
+@njit(cache=CACHE)
+def fit_pattern_groups(X, y, m, max_iter=50, tol=1e-10):
+    """``fit_binomial`` on rows pooled by covariate pattern, in ``fit_logistic_grouped``'s
+    order: the one home of that grouping.
+
+    ``X`` (n, p) holds rows already grouped, or not, in the order of their first patient;
+    ``y`` their successes and ``m`` their patients. A 0/1 design of at most 62 columns has
+    its equal rows pooled: up to 12 columns in the order of first occurrence, beyond by
+    their pattern codes, ascending (sorted, as a table of 2^p slots would be too large).
+    Any other design is fitted row by row. So the patients of a trial grouped once
+    (``pattern_groups``) and fitted for many endpoints give each endpoint the same fit, to
+    the last bit, as ``fit_logistic_grouped`` on its patients.
+    """
+    n, p = X.shape
+    codes = _binary_codes(X)
+    if codes.shape[0] < n:
+        return fit_binomial(X, y, m, max_iter, tol)
+    G = np.empty((n, p))
+    s = np.zeros(n)
+    t = np.zeros(n)
+    g = 0
+    if p <= 12:
+        slot = np.full(1 << p, -1, dtype=np.int64)
+        for i in range(n):
+            k = slot[codes[i]]
+            if k < 0:
+                k = g
+                slot[codes[i]] = g
+                for j in range(p):
+                    G[g, j] = X[i, j]
+                g += 1
+            s[k] += y[i]
+            t[k] += m[i]
+    else:
+        order = np.argsort(codes, kind="mergesort")
+        g = -1
+        for k in range(n):
+            i = order[k]
+            if g < 0 or codes[i] != codes[order[k - 1]]:
+                g += 1
+                for j in range(p):
+                    G[g, j] = X[i, j]
+            s[g] += y[i]
+            t[g] += m[i]
+        g += 1
+    return fit_binomial(G[:g], s[:g], t[:g], max_iter, tol)
 
 
 @njit(cache=CACHE)
 def fit_logistic_grouped(X, y, max_iter=50, tol=1e-10):
-    """``fit_logistic`` on patients grouped by covariate pattern (``fit_binomial``).
+    """``fit_logistic`` on patients grouped by covariate pattern (``fit_pattern_groups``).
 
     With 0/1 covariates (treatment and stratum indicators) a trial of ~550 patients has at
     most 2^p patterns (16 with three strata), so each Newton step costs a few dozen rows
-    instead of hundreds; the likelihood is the same, so is the fit (to rounding). Up to 12
-    columns the patterns are pooled through a table of 2^p slots, up to 62 by sorting their
-    codes (the subgroup interaction models); designs with other values are fitted row by
-    row.
+    instead of hundreds; the likelihood is the same, so is the fit (to rounding). Designs
+    with other values are fitted row by row.
     """
-    n, p = X.shape
-    binary = p <= 62
-    for i in range(n):
-        for j in range(p):
-            if X[i, j] != 0.0 and X[i, j] != 1.0:
-                binary = False
-    if not binary:
-        return fit_logistic(X, y, max_iter, tol)
-    if p > 12:  # too many patterns for a slot table: group by sorting the pattern codes
-        return _fit_sorted_groups(X, y, max_iter, tol)
-    slot = np.full(1 << p, -1, dtype=np.int64)
-    G = np.empty((min(n, 1 << p), p))
-    s = np.zeros(G.shape[0])
-    m = np.zeros(G.shape[0])
-    g = 0
-    for i in range(n):
-        code = 0
-        for j in range(p):
-            if X[i, j] == 1.0:
-                code |= 1 << j
-        k = slot[code]
-        if k < 0:
-            k = g
-            slot[code] = g
-            for j in range(p):
-                G[g, j] = X[i, j]
-            g += 1
-        s[k] += y[i]
-        m[k] += 1.0
-    return fit_binomial(G[:g], s[:g], m[:g], max_iter, tol)
+    return fit_pattern_groups(X, y, np.ones(X.shape[0]), max_iter, tol)
 
 
 @njit(cache=CACHE)

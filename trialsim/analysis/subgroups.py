@@ -25,13 +25,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trialsim.analysis.comparisons import unseparated_rows
-from trialsim.analysis.endpoints import NOT_EVALUABLE
+from trialsim.analysis.comparisons import (
+    evaluable_patterns,
+    pattern_counts,
+    unseparated_groups,
+)
 from trialsim.analysis.logistic import (
     _cholesky,
     _cholesky_solve,
     estimable_design,
-    fit_logistic_grouped,
+    fit_pattern_groups,
+    pattern_groups,
 )
 from trialsim.config.expressions import compile_expression, negation
 from trialsim.config.vocab import SUBGROUP_NAMES
@@ -132,41 +136,28 @@ def interaction_kernel(response, arm, code, n_levels, strata, pairs):
                 full[k, n_levels + lv] = t
             for j in range(q):
                 full[k, 2 + 2 * (n_levels - 1) + j] = strata[i, j]
-        y = np.empty(m)
         first_stratum = 2 + 2 * (n_levels - 1)
-        X_all, inter_all, n_int_all = _interaction_design(full, n_levels)
+        # the patients grouped once by pattern; each endpoint fits its patterns' counts
+        patterns, group = pattern_groups(full)
+        X_all, inter_all, n_int_all = _interaction_design(patterns, n_levels)
+        s, counted, first, n_seen = pattern_counts(group, patterns.shape[0], response, idx)
         for e in range(n_end):
             out[e, c, 0] = np.nan
             out[e, c, 1] = 0.0
             out[e, c, 2] = np.nan
-            n_eval = 0
-            for k in range(m):
-                y[k] = 1.0 if response[e, idx[k]] else 0.0
-                if response[e, idx[k]] != NOT_EVALUABLE:
-                    n_eval += 1
-            if n_eval == 0:
+            # the patterns of the endpoint's evaluable patients (fewer: a denominator)
+            rows, y, n_rows, order = evaluable_patterns(patterns, s[e], counted[e], first[e],
+                                                        n_seen[e])
+            if rows.shape[0] == 0:
                 continue
-            if n_eval < m:  # an endpoint with a denominator: its evaluable patients only
-                ev = np.empty(n_eval, dtype=np.int64)
-                j = 0
-                for k in range(m):
-                    if response[e, idx[k]] != NOT_EVALUABLE:
-                        ev[j] = k
-                        j += 1
-                full_e = full[ev]
-                y_e = y[ev]
-                rows = unseparated_rows(full_e, y_e, first_stratum, p_full)
-                X, inter, n_int = _interaction_design(full_e[rows], n_levels)
-                stat, df = _interaction_wald(X, y_e[rows], inter, n_int)
+            # strata whose patients all respond (or none do) are set aside, as in the main
+            # analysis (``compare_arms_kernel``): the maximum-likelihood limit
+            kept = unseparated_groups(rows, y, n_rows, first_stratum, p_full)
+            if order.shape[0] == patterns.shape[0] and kept.all():  # the design of them all
+                stat, df = _interaction_wald(X_all[order], y, n_rows, inter_all, n_int_all)
             else:
-                # strata whose patients all respond (or none do) are set aside, as in the
-                # main analysis (``compare_arms_kernel``): the maximum-likelihood limit
-                rows = unseparated_rows(full, y, first_stratum, p_full)
-                if rows.all():
-                    stat, df = _interaction_wald(X_all, y, inter_all, n_int_all)
-                else:
-                    X, inter, n_int = _interaction_design(full[rows], n_levels)
-                    stat, df = _interaction_wald(X, y[rows], inter, n_int)
+                X, inter, n_int = _interaction_design(rows[kept], n_levels)
+                stat, df = _interaction_wald(X, y[kept], n_rows[kept], inter, n_int)
             if df > 0:
                 out[e, c, 0] = stat
                 out[e, c, 1] = df
@@ -190,12 +181,13 @@ def _interaction_design(full, n_levels):
 
 
 @jit
-def _interaction_wald(X, y, inter, n_int):
-    """Wald chi-square of the product terms ``inter[:n_int]`` of the logistic fit of ``y`` on
-    ``X``, and its degrees of freedom (0: not analysable)."""
+def _interaction_wald(X, y, m, inter, n_int):
+    """Wald chi-square of the product terms ``inter[:n_int]`` of the logistic fit of ``y``
+    responders of ``m`` patients on the covariate patterns ``X``, and its degrees of freedom
+    (0: not analysable)."""
     if n_int == 0:
         return np.nan, 0
-    beta, cov, converged = fit_logistic_grouped(X, y)
+    beta, cov, converged = fit_pattern_groups(X, y, m)
     if not converged:
         return np.nan, 0
     V = np.empty((n_int, n_int))

@@ -19,7 +19,12 @@ import numpy as np
 
 from trialsim.analysis.ancova import N_ANCOVA_FIELDS, ancova_kernel, arm_means, locf_change
 from trialsim.analysis.baseline import BASELINE_NAMES, add_moments, baseline_row
-from trialsim.analysis.comparisons import N_FIELDS, RESULT_FIELDS, compare_arms_kernel
+from trialsim.analysis.comparisons import (
+    N_FIELDS,
+    RESULT_FIELDS,
+    compare_arms_kernel,
+    compare_patients,
+)
 from trialsim.analysis.endpoints import (
     ENDPOINT_SPECS,
     NOT_EVALUABLE,
@@ -416,47 +421,37 @@ def run_trials(tp, pp, cp, sp, keys, analysis, rates, arm_n, evaluable, sledai_m
 @jit
 def analyse_subgroups(tp, member, response, arm, covariates, n_arms, out, rates, counts,
                       interaction):
-    """Each subgroup level's patients analysed as the trial is (``compare_arms_kernel``),
+    """Each subgroup level's patients analysed as the trial is (``compare_patients``),
     with their arm sizes and rates (among a target's evaluable patients), and each factor's
     treatment x level interaction test (``interaction_kernel``), on the targets
     ``tp.sg_targets``; into one replicate's rows of the ``ChunkResult`` arrays."""
     n = arm.shape[0]
     n_t = tp.sg_targets.shape[0]
-    q = covariates.shape[1]
     resp = np.empty((n_t, n), dtype=np.uint8)
     for t in range(n_t):
         for i in range(n):
             resp[t, i] = response[tp.sg_targets[t], i]
+    among = np.empty(n, dtype=np.int64)
     for lv in range(member.shape[0]):
         m = 0
-        for i in range(n):
-            if member[lv, i]:
-                m += 1
-        sub = np.empty((n_t, m), dtype=np.uint8)
-        sub_arm = np.empty(m, dtype=np.int64)
-        sub_x = np.empty((m, q))
-        k = 0
         for a in range(n_arms):
             counts[lv, a] = 0
         hits = np.zeros((n_t, n_arms))
         evaluated = np.zeros((n_t, n_arms))
         for i in range(n):
             if member[lv, i]:
-                sub_arm[k] = arm[i]
+                among[m] = i
+                m += 1
                 counts[lv, arm[i]] += 1
-                for j in range(q):
-                    sub_x[k, j] = covariates[i, j]
                 for t in range(n_t):
-                    sub[t, k] = resp[t, i]
                     if resp[t, i] != NOT_EVALUABLE:
                         hits[t, arm[i]] += resp[t, i]
                         evaluated[t, arm[i]] += 1.0
-                k += 1
         for t in range(n_t):
             for a in range(n_arms):
                 m_ = evaluated[t, a]
                 rates[lv, t, a] = hits[t, a] / m_ if m_ > 0 else np.nan
-        out[lv] = compare_arms_kernel(sub, sub_arm, sub_x, tp.pairs, tp.alpha)
+        out[lv] = compare_patients(resp, arm, covariates, tp.pairs, tp.alpha, among[:m])
     for f in range(tp.sg_factor_start.shape[0] - 1):
         first = tp.sg_factor_start[f]
         n_lev = tp.sg_factor_start[f + 1] - first
