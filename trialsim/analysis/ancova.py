@@ -59,6 +59,20 @@ _CF_MAX_ITER = 10_000
 
 
 @jit
+def _lentz_step(aa, c, d):
+    """One step of the modified Lentz method with partial numerator ``aa``: the new ``c``,
+    ``d`` and the factor ``d c`` that multiplies the fraction."""
+    d = 1.0 + aa * d
+    if abs(d) < _CF_TINY:
+        d = _CF_TINY
+    c = 1.0 + aa / c
+    if abs(c) < _CF_TINY:
+        c = _CF_TINY
+    d = 1.0 / d
+    return c, d, d * c
+
+
+@jit
 def _beta_cf(a, b, x):
     """Continued fraction of the incomplete beta function (modified Lentz; Press et al.,
     Numerical Recipes, 3rd ed., §6.4)."""
@@ -73,24 +87,9 @@ def _beta_cf(a, b, x):
     h = d
     for m in range(1, _CF_MAX_ITER):
         m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        if abs(d) < _CF_TINY:
-            d = _CF_TINY
-        c = 1.0 + aa / c
-        if abs(c) < _CF_TINY:
-            c = _CF_TINY
-        d = 1.0 / d
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        if abs(d) < _CF_TINY:
-            d = _CF_TINY
-        c = 1.0 + aa / c
-        if abs(c) < _CF_TINY:
-            c = _CF_TINY
-        d = 1.0 / d
-        delta = d * c
+        c, d, delta = _lentz_step(m * (b - m) * x / ((qam + m2) * (a + m2)), c, d)
+        h *= delta
+        c, d, delta = _lentz_step(-(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)), c, d)
         h *= delta
         if abs(delta - 1.0) < _CF_EPS:
             break
