@@ -210,8 +210,9 @@ def endpoint_flag(kind, k, visit, i, sledai, pga, bilag, flare, failure, dropout
     responders (any array for other kinds); ``csledai``, ``aflags`` and ``pred`` are the
     course's clinical SELENA-SLEDAI, activity flags and prednisone; ``gap`` is the number of
     visits in ``SUSTAINED_GAP_WEEKS`` weeks, ``window`` the steroid-sparing window
-    (``steroid_sparing_window``). A kind with a denominator (``DENOMINATOR_KINDS``) is
-    decided by ``endpoint_code`` instead (this returns False for it).
+    (``steroid_sparing_window``). For a kind with a denominator (``DENOMINATOR_KINDS``) this
+    says only whether the patient responded; ``endpoint_flags`` also marks the patients
+    outside the denominator (``NOT_EVALUABLE``).
     """
     if kind == CONSTANT:
         return constant[i]

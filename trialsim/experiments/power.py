@@ -286,7 +286,8 @@ def sample_size_table(curve: pd.DataFrame, scenario: Scenario,
     positive correlation between sizes and so, if anything, overstates the MCSE. A root
     outside the simulated sizes is an extrapolation of the fitted curve (``extrapolated``);
     one the fit cannot place (a flat or falling curve), or beyond ``MAX_EXTRAPOLATION`` times
-    the largest size, is nan.
+    the largest size, is nan; such bootstrap draws are left out of the MCSE, which for a root
+    near that limit is therefore too small.
     """
     des = scenario.design
     step = int(sum(a.allocation for a in des.arms.values()))
