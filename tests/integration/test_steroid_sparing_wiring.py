@@ -167,6 +167,31 @@ def test_summary_reports_the_evaluable_patients(scenario, run):
     np.testing.assert_allclose(got, res.evaluable[:, t].mean(axis=0))
 
 
+def test_subgroup_summary_reports_the_evaluable_patients(scenario, run):
+    """A subgroup level's ``evaluable`` rows count its patients on > 7.5 mg/day at baseline
+    (pandas, patient by patient), not all of its patients (``patients``)."""
+    plan, res = run
+    patients = ReplicatePatients(scenario)
+    want = {}
+    for r in range(R):
+        trial = patients(r)
+        df = patient_frame(trial, 52).assign(sero=trial.cohort.serologically_active)
+        for level, d in (("yes", df[df.sero]), ("no", df[~df.sero])):
+            counts = d[d.evaluable].groupby("arm").size().reindex(range(len(plan.arms)),
+                                                                   fill_value=0)
+            for a, arm in enumerate(plan.arms):
+                want.setdefault((level, arm), []).append(counts[a])
+    s = summarize(plan, res)
+    rows = s[(s.subgroup == "serologically_active") & (s.endpoint == "steroid_sparing")]
+    ev = rows[rows.statistic == "evaluable"].set_index(["level", "arm"]).value
+    everyone = rows[rows.statistic == "patients"].set_index(["level", "arm"]).value
+    assert len(ev) == 2 * len(plan.arms)
+    for key, counts in want.items():
+        assert ev[key] == pytest.approx(np.mean(counts), rel=1e-12), key
+        assert ev[key] < everyone[key]
+    assert not (s[s.endpoint == "sri4"].statistic == "evaluable").any()
+
+
 def test_other_endpoints_do_not_change_with_steroid_sparing(scenario, run):
     plan, res = run
     only = load_scenario(BLISS52, {

@@ -40,6 +40,7 @@ from trialsim.model.course import (
     visit_curves,
 )
 from trialsim.model.instruments import (
+    FLAG_PROTEINURIA_UNSCORED,
     FLARE_MILD,
     FLARE_NONE,
     FLARE_SEVERE,
@@ -48,6 +49,8 @@ from trialsim.model.instruments import (
     GRADE_D,
     GRADE_E,
     N_BILAG,
+    PROTEINURIA_NEW_ONSET,
+    PROTEINURIA_WHENEVER_PRESENT,
 )
 
 STEROID, ESCALATE, SYMPTOM, TAPER, DROPOUT = U_STEROID, U_ESCALATE, U_SYMPTOM, U_TAPER, U_DROPOUT
@@ -80,6 +83,7 @@ DEFAULTS = dict(
     symptom=(0.0, 1.0, 1.0),  # symptom-driven increases: probability, high-steroid and late factors
     steroid_limit=4.0,
     allowance=0.0,
+    proteinuria_rule=PROTEINURIA_WHENEVER_PRESENT,
 )
 
 
@@ -94,6 +98,8 @@ def run(visits, *, weights, bilag_of, active0, bilag0, on_is0, n_visits, propens
         weights=np.array(weights, dtype=np.int64),
         clinical=np.array([True, True, False]),
         major=np.array([False, False, False]),
+        proteinuria_rule=k["proteinuria_rule"],
+        proteinuria=0,  # descriptor 0 plays proteinuria where a case scores it
         bilag_of=np.array(bilag_of, dtype=np.int64),
         fluctuation_sd=1.0,
         fluctuation_ar1=0.6,  # innovation SD = sqrt(1 - 0.36) = 0.8
@@ -377,3 +383,30 @@ def test_a_modifier_is_a_bounded_ratio_never_zero(bliss76, path, value):
         with_overrides(bliss76, {path: value})
     assert path.split(".")[-1] in str(err.value)
     assert "0.05" in str(err.value) or "20" in str(err.value)
+
+
+def test_selena_scores_proteinuria_only_when_new():
+    """``disease.sledai_proteinuria: new_onset`` (docs/model.md §3), descriptor 0 playing
+    proteinuria (weight 4, λ 0.5, on at baseline), 1 off throughout, 2 serological and on.
+
+    Proteinuria is on at visit 1 (u 0.01), off at visit 2 (u 0.999), on again at visit 3
+    (u 0.01, below any P(on) here). SLEDAI-2K scoring: 6, 6, 2, 6. SELENA's new-onset rule:
+    baseline as screened (6), persisting at visit 1 so not scored (2, and the visit's flag
+    says so), absent at 2 (2), new at 3 (6). The clinical score follows; the PGA, which
+    sees the activity and not the score, is the same under both rules.
+    """
+    visits = {v: ({0: u0, 1: 0.999, 2: 0.5}, {Z_FLUCTUATION: 0.0, Z_PGA: 0.0})
+              for v, u0 in ((1, 0.01), (2, 0.999), (3, 0.01))}
+    common = dict(weights=[4, 2, 2], bilag_of=[-1, MUCOCUTANEOUS, -1],
+                  active0=[True, False, True], bilag0=[GRADE_E] * N_BILAG, on_is0=False,
+                  n_visits=4, propensity=[0.0, -1.0, 0.0])
+    s2k = run(visits, **common)
+    selena = run(visits, **common, proteinuria_rule=PROTEINURIA_NEW_ONSET)
+    np.testing.assert_array_equal(s2k[0][0], [6, 6, 2, 6])
+    np.testing.assert_array_equal(selena[0][0], [6, 2, 2, 6])
+    np.testing.assert_array_equal(s2k[7][0], [4, 4, 0, 4])  # clinical
+    np.testing.assert_array_equal(selena[7][0], [4, 0, 0, 4])
+    unscored = (selena[8][0] & FLAG_PROTEINURIA_UNSCORED) != 0
+    np.testing.assert_array_equal(unscored, [False, True, False, False])
+    assert not (s2k[8][0] & FLAG_PROTEINURIA_UNSCORED).any()
+    np.testing.assert_array_equal(s2k[1], selena[1])  # PGA

@@ -1,5 +1,5 @@
-"""BICLA, LLDAS, DORIS remission, the modified and the sustained SRI on hand-made visit
-arrays, each definition at its edges (analysis/endpoints.py; sources in its docstring)."""
+"""BICLA, LLDAS, DORIS remission, the modified, the sustained SRI and SRI-S2K on hand-made
+visit arrays, each definition at its edges (analysis/endpoints.py; sources in its docstring)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from trialsim.model.course import Course
 from trialsim.model.instruments import (
     FLAG_MAJOR,
     FLAG_NEW,
+    FLAG_PROTEINURIA_UNSCORED,
     GRADE_A,
     GRADE_B,
     GRADE_C,
@@ -181,3 +182,37 @@ def test_sustained_gap_follows_the_visit_interval():
     from trialsim.analysis.endpoints import sustained_gap
 
     assert [sustained_gap(w) for w in (1, 2, 4, 8)] == [4, 2, 1, 1]
+
+
+# --------------------------------------------------------------------------- SRI-S2K
+
+U = FLAG_PROTEINURIA_UNSCORED  # proteinuria present, left out of the SELENA-SLEDAI
+
+
+def test_sri_s2k_scores_persistent_proteinuria():
+    # baseline 10 with proteinuria; at week 16 SELENA-SLEDAI 6
+    persists = patient(sledai=[10, 6, 6, 6, 6], flags=[0, U, U, U, U])  # SLEDAI-2K 10
+    resolved = patient(sledai=[10, 6, 6, 6, 6])  # proteinuria gone: SLEDAI-2K 6 as well
+    earlier = patient(sledai=[10, 6, 6, 6, 6], flags=[0, U, U, U, 0])  # only visit 4 counts
+    edge = patient(sledai=[10, 2, 2, 2, 2], flags=[0, U, U, U, U])  # SLEDAI-2K 6: -4
+    assert flags("sri4", persists, resolved, earlier, edge) == [True, True, True, True]
+    assert flags("sri4_s2k", persists, resolved, earlier, edge) == [False, True, True, True]
+    # SRI-S2K is SRI-4 otherwise: BILAG, PGA and treatment failure as in SRI-4
+    worse_pga = patient(sledai=[10, 6, 6, 6, 6], pga=[1.0, 1.0, 1.0, 1.0, 1.3])
+    new_a = patient(sledai=[10, 6, 6, 6, 6], bilag=grades(s1=GRADE_A))
+    failed = patient(sledai=[10, 6, 6, 6, 6], failure=3)
+    for name in ("sri4", "sri4_s2k"):
+        assert flags(name, worse_pga, new_a, failed) == [False, False, False]
+
+
+def test_sledai_2k_endpoints_add_back_unscored_proteinuria():
+    # LLDAS: SLEDAI-2K <= 4; SELENA-SLEDAI 2 + proteinuria 4 = 6
+    ok = {"sledai": [10, 6, 6, 6, 2], "pga": [2.0, 1.5, 1.5, 1.5, 1.0]}
+    assert flags("lldas", patient(**ok), patient(**ok, flags=[0, 0, 0, 0, U])) == [True, False]
+    # DORIS: clinical SLEDAI-2K 0
+    doris = {"csledai": [6, 4, 2, 1, 0], "sledai": [10, 8, 6, 5, 4], "pga": [1.0] * 4 + [0.4]}
+    assert flags("doris_remission", patient(**doris),
+                 patient(**doris, flags=[0, 0, 0, 0, U])) == [True, False]
+    # BICLA: SLEDAI-2K not above baseline (SELENA 8 + 4 = 12 > 10)
+    b = {"sledai": [10, 8, 8, 8, 8], "bilag0": grades(s1=GRADE_B), "bilag": grades(s1=GRADE_C)}
+    assert flags("bicla", patient(**b), patient(**b, flags=[0, 0, 0, 0, U])) == [True, False]

@@ -272,3 +272,29 @@ def test_visit_arithmetic():
     assert protocol.n_visits(52, 4) == 14
     p = protocol.dropout_per_visit(0.2, 4)
     assert (1 - p) ** 13 == pytest.approx(0.8)
+
+
+def test_proteinuria_rule_at_its_edges():
+    """SELENA's "new onset" proteinuria rule and the SLEDAI-2K score (docs/model.md §3)."""
+    new, old = ins.PROTEINURIA_NEW_ONSET, ins.PROTEINURIA_WHENEVER_PRESENT
+    unscored = ins.FLAG_PROTEINURIA_UNSCORED
+
+    def states(on):
+        s = np.zeros(ins.N_DESCRIPTORS, dtype=np.bool_)
+        s[ins.PROTEINURIA] = on
+        return s
+
+    # (now, before, visit, rule) -> left out of the SELENA-SLEDAI
+    cases = [
+        (True, True, 1, new, True),  # persists: neither new nor (as far as seen) increased
+        (True, False, 1, new, False),  # new onset: scored
+        (False, True, 1, new, False),  # resolved: nothing to score
+        (True, True, 0, new, False),  # baseline: scored as screened
+        (True, True, 5, old, False),  # SLEDAI-2K: scored whenever present
+    ]
+    for now, before, visit, rule, want in cases:
+        assert ins.proteinuria_unscored(states(now), states(before), visit, rule,
+                                        ins.PROTEINURIA) == want
+    assert ins.PROTEINURIA_WEIGHT == 4
+    assert ins.sledai_2k_score(6, unscored | ins.FLAG_MAJOR) == 10
+    assert ins.sledai_2k_score(6, ins.FLAG_MAJOR | ins.FLAG_NEW) == 6

@@ -3,7 +3,7 @@
 Every endpoint is a kind and a threshold k; ``endpoint_flag`` decides one patient at one
 visit, and the compiled trial and the Python API (``ENDPOINTS[name](trial, visit)``) both
 call it. Patients who dropped out or became treatment failures by that visit are
-non-responders (domain.md §2.5). The endpoints (``ENDPOINT_DOCS`` has each definition and
+non-responders (domain.md §2.5). The endpoints (each with its definition and
 its source):
 
 * ``sri4`` … ``sri8``: SLE Responder Index, SELENA-SLEDAI reduction ≥ k, no new BILAG A and
@@ -14,18 +14,23 @@ its source):
   71:1343);
 * ``sri4_sustained``: SRI-4 at the endpoint week and 4 and 8 weeks before it (weeks 44, 48
   and 52 for week 52);
+* ``sri4_s2k``: SRI-4 with the reduction counted on the SLEDAI-2K, whose proteinuria
+  > 0.5 g/24h is scored at every visit where present (``instruments.sledai_2k_score``; the
+  SRI-S2K of EMBRACE, Ginzler et al., Arthritis Rheumatol 2022;74:112, domain.md §2.5). The
+  same as ``sri4`` unless the scenario's SELENA-SLEDAI scores proteinuria only when new
+  (``disease.sledai_proteinuria: new_onset``);
 * ``no_flare``, ``no_severe_flare``: no (severe) SFI flare from week 0 to the visit;
 * ``bicla``: BILAG-based Composite Lupus Assessment (Wallace et al., Ann Rheum Dis 2014;
   73:183): every system A at baseline now B or better and every B now C or better (at least
-  one A or B at baseline), no new A and ≤ 1 new B, SELENA-SLEDAI not above baseline, PGA
+  one A or B at baseline), no new A and ≤ 1 new B, SLEDAI-2K not above baseline, PGA
   increase < 0.3 (10% of the scale), no treatment failure;
 * ``lldas``: Lupus Low Disease Activity State (Franklyn et al., Ann Rheum Dis 2016;75:1615)
-  at the visit: SELENA-SLEDAI ≤ 4 (for SLEDAI-2K) with no major organ activity (renal,
+  at the visit: SLEDAI-2K ≤ 4 with no major organ activity (renal,
   cardiopulmonary, vasculitis, fever; ``instruments.MAJOR``), no clinical descriptor new
   since the previous visit, PGA ≤ 1, prednisone ≤ 7.5 mg/day (immunosuppressants allowed);
   ``lldas_50``: in LLDAS at ≥ 50% of the visits after baseline up to the endpoint week;
 * ``doris_remission``: DORIS remission on treatment (van Vollenhoven et al., Ann Rheum Dis
-  2017;76:554): clinical SELENA-SLEDAI 0, PGA < 0.5, prednisone ≤ 5 mg/day;
+  2017;76:554): clinical SLEDAI-2K 0, PGA < 0.5, prednisone ≤ 5 mg/day;
 * ``steroid_sparing``: the BLISS steroid-sparing endpoint (domain.md §2.5; Navarra et al.,
   Lancet 2011;377:721, Furie et al., Arthritis Rheum 2011;63:3918): among the patients on
   > 7.5 mg/day prednisone at baseline, prednisone reduced by ≥ 25% from baseline *and* to
@@ -64,6 +69,7 @@ from trialsim.model.instruments import (
     bilag_not_worse,
     is_high_steroid,
     pga_not_worse,
+    sledai_2k_score,
     sledai_reduced,
 )
 from trialsim.model.population import Cohort
@@ -71,7 +77,8 @@ from trialsim.model.protocol import is_on_study, on_study
 
 #: endpoint kinds
 (SRI, SLEDAI_REDUCTION, NO_NEW_BILAG, NO_PGA_WORSENING, NO_FLARE, NO_SEVERE_FLARE, CONSTANT,
- BICLA, LLDAS, LLDAS_SHARE, DORIS, SRI_MODIFIED, SRI_SUSTAINED, STEROID_SPARING) = range(14)
+ BICLA, LLDAS, LLDAS_SHARE, DORIS, SRI_MODIFIED, SRI_SUSTAINED, STEROID_SPARING,
+ SRI_S2K) = range(15)
 
 #: ``endpoint_flags`` codes: non-responder, responder, and not in this endpoint's analysis
 #: (outside its denominator: neither a responder nor a non-responder)
@@ -111,6 +118,7 @@ ENDPOINT_SPECS.update({
     "doris_remission": (DORIS, 0),
     "sri4_modified": (SRI_MODIFIED, 4),
     "sri4_sustained": (SRI_SUSTAINED, 4),
+    "sri4_s2k": (SRI_S2K, 4),
     "steroid_sparing": (STEROID_SPARING, 0),
     "constant_response": (CONSTANT, 0),
 })
@@ -139,9 +147,10 @@ def bicla_improved(baseline, visit):
 
 @jit
 def in_lldas(sledai, pga, prednisone, flags):
-    """LLDAS at one visit (Franklyn 2016; see the module docstring)."""
+    """LLDAS at one visit (Franklyn 2016; see the module docstring); ``sledai`` is the
+    visit's SELENA-SLEDAI, scored here as the SLEDAI-2K (``sledai_2k_score``)."""
     return (
-        sledai <= LLDAS_SLEDAI
+        sledai_2k_score(sledai, flags) <= LLDAS_SLEDAI
         and (flags & FLAG_MAJOR) == 0
         and (flags & FLAG_NEW) == 0
         and pga <= LLDAS_PGA
@@ -228,6 +237,12 @@ def endpoint_flag(kind, k, visit, i, sledai, pga, bilag, flare, failure, dropout
             if v < 1 or not _sri(k, v, i, sledai, pga, bilag):
                 return False
         return True
+    if kind == SRI_S2K:
+        return (
+            sledai_reduced(sledai[i, 0], sledai_2k_score(sledai[i, visit], aflags[i, visit]), k)
+            and bilag_not_worse(bilag[i, 0], bilag[i, visit])
+            and pga_not_worse(pga[i, 0], pga[i, visit])
+        )
     if kind == SRI_MODIFIED:
         return (
             sledai_reduced(csledai[i, 0], csledai[i, visit], k)
@@ -238,7 +253,7 @@ def endpoint_flag(kind, k, visit, i, sledai, pga, bilag, flare, failure, dropout
         return (
             bicla_improved(bilag[i, 0], bilag[i, visit])
             and bilag_not_worse(bilag[i, 0], bilag[i, visit])
-            and sledai[i, visit] <= sledai[i, 0]
+            and sledai_2k_score(sledai[i, visit], aflags[i, visit]) <= sledai[i, 0]
             and pga_not_worse(pga[i, 0], pga[i, visit])
         )
     if kind == LLDAS:
@@ -250,7 +265,8 @@ def endpoint_flag(kind, k, visit, i, sledai, pga, bilag, flare, failure, dropout
                 hits += 1
         return visit > 0 and hits >= LLDAS_SHARE_NEEDED * visit
     if kind == DORIS:
-        return (csledai[i, visit] == 0 and pga[i, visit] < DORIS_PGA
+        return (sledai_2k_score(csledai[i, visit], aflags[i, visit]) == 0
+                and pga[i, visit] < DORIS_PGA
                 and pred[i, visit] <= DORIS_PREDNISONE_MG)
     if kind == SLEDAI_REDUCTION:
         return sledai_reduced(sledai[i, 0], sledai[i, visit], k)

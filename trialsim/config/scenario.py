@@ -36,6 +36,7 @@ from trialsim.config.vocab import (  # noqa: F401  (re-exported: the schema's na
     ENDPOINT_NAMES,
     RACES,
     REGIONS,
+    SLEDAI_PROTEINURIA_RULES,
     STRATIFIERS,
     SUBGROUP_FACTORS,
 )
@@ -472,6 +473,11 @@ class Disease(Model):
     proteinuria_active_median_g: Pos = 1.0
     proteinuria_inactive_median_g: Pos = 0.12
     proteinuria_log_sd: Pos = 0.8
+    #: how the SELENA-SLEDAI scores proteinuria at follow-up visits: ``whenever_present``
+    #: (SLEDAI-2K's rule; the calibrated model) or ``new_onset`` (SELENA's "new onset or
+    #: recent increase": proteinuria present at the previous visit too is not scored). The
+    #: endpoint ``sri4_s2k`` always scores it whenever present (docs/model.md §3)
+    sledai_proteinuria: Literal[SLEDAI_PROTEINURIA_RULES] = "whenever_present"
 
     @field_validator("descriptors")
     @classmethod

@@ -112,6 +112,11 @@ ENDPOINT_NAMES: tuple[str, ...] = (
     "doris_remission",
     "sri4_modified",
     "sri4_sustained",
+    "sri4_s2k",
     "steroid_sparing",
     "constant_response",
 )
+
+#: ``disease.sledai_proteinuria``: the SELENA-SLEDAI's proteinuria rule at follow-up visits
+#: (``model.instruments.PROTEINURIA_RULES`` gives each its kernel code)
+SLEDAI_PROTEINURIA_RULES = ("whenever_present", "new_onset")

@@ -30,12 +30,15 @@ from trialsim.model.instruments import (
     BILAG_OF_DESCRIPTOR,
     CLINICAL,
     DESCRIPTOR_NAMES,
+    FLAG_PROTEINURIA_UNSCORED,
     FLARE_MILD,
     FLARE_NONE,
     FLARE_SEVERE,
     MAJOR,
     N_BILAG,
     N_DESCRIPTORS,
+    PROTEINURIA,
+    PROTEINURIA_RULES,
     SLEDAI_WEIGHTS,
     activity_flags,
     bilag_grade,
@@ -43,6 +46,7 @@ from trialsim.model.instruments import (
     clinical_sledai_score,
     is_high_steroid,
     pga_score,
+    proteinuria_unscored,
     sfi_flare,
     sfi_severe_by_prednisone,
     sledai_score,
@@ -208,6 +212,8 @@ class CourseParams(NamedTuple):
     weights: np.ndarray  # (d,) SELENA-SLEDAI weights
     clinical: np.ndarray  # (d,) clinical (not serological) mask
     major: np.ndarray  # (d,) LLDAS major organ activity mask (instruments.MAJOR)
+    proteinuria_rule: int  # instruments.PROTEINURIA_* (disease.sledai_proteinuria)
+    proteinuria: int  # the proteinuria descriptor (instruments.PROTEINURIA)
     bilag_of: np.ndarray  # (d,) BILAG system of each descriptor, -1 for none
     fluctuation_sd: float
     fluctuation_ar1: float  # per visit
@@ -387,14 +393,21 @@ def course_patient(p, pt, i, u, z, z_as_uniform, sledai, pga, bilag, pred, flare
                                                     interval_weeks, state[j])
                 state[j] = u[v, j] >= 1.0 - p_on if state[j] else u[v, j] < p_on
         score = sledai_score(state, weights)
-        sledai[i, v] = score
         clinical_score = clinical_sledai_score(state, weights, clinical)
+        # the physician's PGA sees the activity, whatever the SLEDAI's scoring rule
+        clinical_activity = clinical_score
+        aflags = activity_flags(state, previous, clinical, p.major)
+        if proteinuria_unscored(state, previous, v, p.proteinuria_rule, p.proteinuria):
+            score -= weights[p.proteinuria]
+            clinical_score -= weights[p.proteinuria]
+            aflags |= FLAG_PROTEINURIA_UNSCORED
+        sledai[i, v] = score
         clinical_sledai[i, v] = clinical_score
-        flags[i, v] = activity_flags(state, previous, clinical, p.major)
+        flags[i, v] = aflags
         x = pga_score(
             p.pga_intercept,
             p.pga_per_sledai_point,
-            clinical_score,
+            clinical_activity,
             pt.pga_rater[i],
             p.pga_visit_sd * _normal(z, v, Z_PGA, z_as_uniform),
         )
@@ -531,6 +544,8 @@ def course_params(scenario: Scenario) -> CourseParams:
         weights=SLEDAI_WEIGHTS,
         clinical=CLINICAL,
         major=MAJOR,
+        proteinuria_rule=PROTEINURIA_RULES[dis.sledai_proteinuria],
+        proteinuria=PROTEINURIA,
         bilag_of=BILAG_OF_DESCRIPTOR,
         fluctuation_sd=float(dis.fluctuation_sd),
         fluctuation_ar1=float(autocorrelation_over(float(dis.fluctuation_ar1), weeks)),

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from trialsim.config.vocab import BILAG_SYSTEMS, DESCRIPTOR_NAMES, DESCRIPTORS
+from trialsim.config.vocab import (
+    BILAG_SYSTEMS,
+    DESCRIPTOR_NAMES,
+    DESCRIPTORS,
+    SLEDAI_PROTEINURIA_RULES,
+)
 from trialsim.core.jit import jit
 
 N_DESCRIPTORS = len(DESCRIPTORS)
@@ -28,10 +33,21 @@ CLINICAL_WEIGHTS = SLEDAI_WEIGHTS * CLINICAL
 #: and gastrointestinal activity are not modelled); serositis is the cardiopulmonary domain
 LLDAS_MAJOR_DOMAINS = ("renal", "vascular", "serosal", "constitutional")
 MAJOR = np.array([d[2] in LLDAS_MAJOR_DOMAINS for d in DESCRIPTORS])
-#: bits of a visit's ``activity_flags`` (``Course``): major organ activity (``MAJOR``), and a
+#: bits of a visit's ``activity_flags`` (``Course``): major organ activity (``MAJOR``); a
 #: clinical descriptor active that was not at the previous visit (LLDAS "no new features of
-#: lupus disease activity compared with the previous assessment")
-FLAG_MAJOR, FLAG_NEW = 1, 2
+#: lupus disease activity compared with the previous assessment"); and proteinuria present
+#: but left out of the visit's SELENA-SLEDAI because it is neither new nor increased
+#: (``PROTEINURIA_NEW_ONSET`` scoring only; ``sledai_2k_score`` adds it back)
+FLAG_MAJOR, FLAG_NEW, FLAG_PROTEINURIA_UNSCORED = 1, 2, 4
+#: ``disease.sledai_proteinuria`` codes: proteinuria > 0.5 g/24h scored at every visit where
+#: present (SLEDAI-2K; Gladman et al., J Rheumatol 2002;29:288), or only when new since the
+#: previous visit (SELENA-SLEDAI "new onset or recent increase of > 0.5 g/24h"; Petri et
+#: al., N Engl J Med 2005;353:2550)
+PROTEINURIA_WHENEVER_PRESENT, PROTEINURIA_NEW_ONSET = 0, 1
+PROTEINURIA_RULES = dict(zip(SLEDAI_PROTEINURIA_RULES,
+                             (PROTEINURIA_WHENEVER_PRESENT, PROTEINURIA_NEW_ONSET), strict=True))
+#: SELENA-SLEDAI weight of the proteinuria descriptor (domain.md §2.1)
+PROTEINURIA_WEIGHT = int(SLEDAI_WEIGHTS[PROTEINURIA])
 
 N_BILAG = len(BILAG_SYSTEMS)
 #: grade codes; the order makes "worse" larger
@@ -78,6 +94,29 @@ def activity_flags(active, previous, clinical, major):
     if new:
         flags |= FLAG_NEW
     return flags
+
+
+@jit
+def proteinuria_unscored(active, previous, visit, rule, j):
+    """Whether a visit's proteinuria is present but not scored in its SELENA-SLEDAI.
+
+    Under ``PROTEINURIA_NEW_ONSET`` proteinuria (> 0.5 g/24h, the descriptor active) at a
+    follow-up visit (``visit`` ≥ 1) counts only when it was absent at the previous visit: the
+    course does not carry the amount, so a "recent increase" of proteinuria already present
+    is not seen (docs/model.md §3). At baseline the screening score counts it (the trials
+    scored the proteinuria that qualified patients). Never under
+    ``PROTEINURIA_WHENEVER_PRESENT``. ``j`` is the proteinuria descriptor (``PROTEINURIA``).
+    """
+    return rule == PROTEINURIA_NEW_ONSET and visit >= 1 and active[j] and previous[j]
+
+
+@jit
+def sledai_2k_score(sledai, aflags):
+    """The SLEDAI-2K score of a visit from its SELENA-SLEDAI and ``activity_flags``: the
+    same, plus the proteinuria the SELENA-SLEDAI left out (``FLAG_PROTEINURIA_UNSCORED``)."""
+    if aflags & FLAG_PROTEINURIA_UNSCORED:
+        return sledai + PROTEINURIA_WEIGHT
+    return sledai
 
 
 @jit

@@ -85,6 +85,7 @@ _ENDPOINT_LABELS = {
     "doris_remission": "DORIS remission",
     "sri4_modified": "Modified SRI-4",
     "sri4_sustained": "Sustained SRI-4",
+    "sri4_s2k": "SRI-S2K",
     "steroid_sparing": "Steroid sparing",
     "sledai_change": "SELENA-SLEDAI change (ANCOVA)",
     "time_to_first_flare": "Time to first SFI flare",

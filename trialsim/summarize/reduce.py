@@ -122,6 +122,9 @@ class Reducer:
         self.sg_shape = (n_l, n_s, n_a, n_c, n_f)
         self.sg_rate = Welford(n_l * n_s * n_a)
         self.sg_n = Welford(n_l * n_a)
+        # per level, subgroup target and arm: the patients in the target's analysis (fewer
+        # than sg_n for an endpoint with a denominator), from the comparisons' arm sizes
+        self.sg_evaluable = Welford(n_l * n_s * n_a)
         self.sg_risk_difference = Welford(n_l * n_s * n_c)
         self.sg_reject = np.zeros((n_l, n_s, n_c), dtype=np.int64)
         self.sg_favor = np.zeros((n_l, n_s, n_c), dtype=np.int64)
@@ -146,6 +149,18 @@ class Reducer:
         self.safety_rd = Welford(n_e * n_c)
         self.safety_reject = np.zeros((n_e, n_c), dtype=np.int64)
         self.safety_harm = np.zeros((n_e, n_c), dtype=np.int64)
+
+    def _subgroup_evaluable(self, res) -> np.ndarray:
+        """Patients in each subgroup target's analysis, (r, levels, targets, arms): an arm's
+        ``n_treated`` or ``n_control`` in a comparison it is part of (every level's patients
+        of the arm, ``subgroup_n``, for an arm in no comparison)."""
+        g = res.subgroup_analysis
+        n_s = g.shape[2]
+        out = np.repeat(res.subgroup_n[:, :, np.newaxis, :], n_s, axis=2).astype(np.float64)
+        for c, (treated, control) in enumerate(self.plan.pairs):
+            out[:, :, :, treated] = g[:, :, :, c, F["n_treated"]]
+            out[:, :, :, control] = g[:, :, :, c, F["n_control"]]
+        return out
 
     def add(self, res) -> Reducer:
         """Add a chunk (a ``ChunkResult``; its replicates follow the ones added before)."""
@@ -206,6 +221,7 @@ class Reducer:
             self.sg_rate.add(res.subgroup_rates.reshape(r, -1))
             self.sg_n.add(res.subgroup_n.astype(np.float64).reshape(r, -1))
             g = res.subgroup_analysis
+            self.sg_evaluable.add(self._subgroup_evaluable(res).reshape(r, -1))
             self.sg_risk_difference.add(g[..., F["risk_difference"]].reshape(r, -1))
             reject = g[..., F["p_value"]] < alpha
             self.sg_reject += reject.sum(axis=0)

@@ -280,7 +280,8 @@ def _ratio_mcse(num: tuple[float, float], den: tuple[float, float]) -> tuple[flo
 
 def _subgroup_rows(plan: Plan, red: Reducer, column: Columns, add, share) -> None:
     """Subgroup rows of the summary (``subgroup`` and ``level`` set): per level, subgroup
-    target and arm the mean ``patients`` and ``response_rate``; per comparison ``power``,
+    target and arm the mean ``patients`` and ``response_rate`` (and ``evaluable``, the
+    patients in the analysis, for an endpoint with a denominator); per comparison ``power``,
     ``power_favoring_treatment``, the OR's median and 2.5/97.5% quantiles over trials, the
     medians of the trials' CI bounds (``ci_low_median``, ``ci_high_median``: the CI a typical
     trial reports), ``risk_difference_mean`` and ``analyzable``; per factor and comparison
@@ -296,6 +297,9 @@ def _subgroup_rows(plan: Plan, red: Reducer, column: Columns, add, share) -> Non
             for a, arm in enumerate(plan.arms):
                 put(arm, "", "patients", *red.sg_n.mean_mcse(l_ * n_a + a))
                 put(arm, "", "response_rate", *red.sg_rate.mean_mcse((l_ * n_s + s) * n_a + a))
+                if endpoint in DENOMINATOR_ENDPOINTS:
+                    put(arm, "", "evaluable",
+                        *red.sg_evaluable.mean_mcse((l_ * n_s + s) * n_a + a))
             for c, comp in enumerate(plan.comparisons):
                 put("", comp, "power", *share(red.sg_reject[l_, s, c]))
                 put("", comp, "power_favoring_treatment", *share(red.sg_favor[l_, s, c]))
