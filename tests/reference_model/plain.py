@@ -26,6 +26,10 @@ run_plain(scenario, replicates, seed)
     Many trials: arm-level response rates per replicate and the pooled patient table.
 simulate_plain(scenario, replicates, seed)
     Arm-level response rates per replicate only.
+steroid_sparing_code(course, visit, interval_weeks)
+    The steroid-sparing responder code of one patient's course (``RESPONDER``,
+    ``NON_RESPONDER`` or ``NOT_EVALUABLE``), also applicable to a course the engine
+    simulated (the patient-by-patient comparison).
 baseline_marginals(patients)
     Baseline characteristics pooled over patients (n, mean, SD).
 
@@ -172,7 +176,15 @@ PLAIN_ENDPOINTS = (
     "lldas",
     "lldas_50",
     "doris_remission",
+    "steroid_sparing",
 )
+#: endpoints analysed on some patients only (docs/model.md §4): the others are
+#: ``NOT_EVALUABLE`` for them, neither responders nor non-responders, and are left out of
+#: their rates (the patient table holds ``{name}_evaluable_w{week}`` beside the flags)
+PLAIN_DENOMINATOR_ENDPOINTS = ("steroid_sparing",)
+
+#: per-patient codes of an endpoint with a denominator (docs/model.md §4 names the third)
+NON_RESPONDER, RESPONDER, NOT_EVALUABLE = 0, 1, 2
 
 #: the races in the order of the scenario schema
 RACE_NAMES = RACES
@@ -815,6 +827,82 @@ def _lldas_state(course: dict, visit: int) -> bool:
     )
 
 
+#: steroid sparing (docs/model.md §4): evaluated when on more than this at baseline, and the
+#: dose must be at most this at every visit of the window
+STEROID_SPARING_MAX_MG = 7.5
+#: ... and at most this fraction of the baseline dose
+STEROID_SPARING_SHARE_OF_BASELINE = 0.75
+#: the window reaches back this many weeks (⌊12 / d⌋ visits; weeks 40-52 for week 52)
+STEROID_SPARING_WINDOW_WEEKS = 12
+
+
+def steroid_sparing_code(course: dict, visit: int, interval_weeks: int) -> int:
+    """Steroid sparing (BLISS) of one patient at ``visit``: a responder code.
+
+    docs/model.md §4: only a patient on > 7.5 mg/day prednisone at baseline is evaluated
+    (any other is ``NOT_EVALUABLE``, whatever happens later); an evaluated patient is a
+    ``RESPONDER`` when on study at ``visit`` (not dropped out, not a treatment failure by
+    then) and the prednisone after the decisions of every visit ``u`` with
+    ``max(1, visit - ⌊12 / d⌋) <= u <= visit`` is ≤ 7.5 mg/day and ≤ 75% of baseline;
+    otherwise a ``NON_RESPONDER``.
+
+    Parameters
+    ----------
+    course : dict
+        Output of :func:`simulate_course` (only ``prednisone_mg``, ``failure_visit`` and
+        ``dropout_visit`` are used: prednisone after each visit's decisions, index 0 the
+        baseline dose; first failure / dropout visit or ``None``).
+    visit : int
+        The endpoint visit.
+    interval_weeks : int
+        ``design.visit_interval_weeks`` (``d``).
+
+    Returns
+    -------
+    int
+        ``RESPONDER``, ``NON_RESPONDER`` or ``NOT_EVALUABLE``.
+    """
+    dose = course["prednisone_mg"]
+    baseline = dose[0]
+    # READING: "on > 7.5 mg/day at baseline" is strict, on the baseline dose as drawn
+    # (0.5 mg steps, so no tolerance is needed); it does not depend on the visit, nor on
+    # dropout or failure: a dropout on > 7.5 mg is evaluable and a non-responder.
+    if not baseline > STEROID_SPARING_MAX_MG:
+        return NOT_EVALUABLE
+    # READING: as for every endpoint, a dropout or treatment failure by ``visit`` is a
+    # non-responder (being on study at ``visit`` implies being on study at the whole window).
+    # An endpoint at visit 0 has an empty window: no response (not reached by any design).
+    if visit < 1 or not _on_study(course, visit):
+        return NON_RESPONDER
+    first = max(1, visit - STEROID_SPARING_WINDOW_WEEKS // interval_weeks)
+    # READING: both limits are compared with the 1e-9 mg tolerance of the other prednisone
+    # thresholds (DOSE_EPS), 75% of baseline included ("≤ 75%": a dose of exactly 75% of
+    # baseline responds).
+    limit = min(STEROID_SPARING_MAX_MG, STEROID_SPARING_SHARE_OF_BASELINE * baseline)
+    spared = all(dose[u] <= limit + DOSE_EPS for u in range(first, visit + 1))
+    return RESPONDER if spared else NON_RESPONDER
+
+
+def endpoint_evaluable(course: dict, visit: int, interval_weeks: int) -> dict[str, bool]:
+    """Whether one patient is in each denominator endpoint's analysis at ``visit``.
+
+    Parameters
+    ----------
+    course : dict
+        Output of :func:`simulate_course`.
+    visit, interval_weeks : int
+        As for :func:`endpoint_flags`.
+
+    Returns
+    -------
+    dict
+        One entry per name of :data:`PLAIN_DENOMINATOR_ENDPOINTS` (every other endpoint is
+        evaluated on every patient).
+    """
+    code = steroid_sparing_code(course, visit, interval_weeks)
+    return {"steroid_sparing": code != NOT_EVALUABLE}
+
+
 def endpoint_flags(p: dict, course: dict, visit: int, interval_weeks: int) -> dict[str, bool]:
     """Responder flags of one patient at one endpoint visit (docs/model.md §4).
 
@@ -882,6 +970,11 @@ def endpoint_flags(p: dict, course: dict, visit: int, interval_weeks: int) -> di
         and course["pga"][visit] < 0.5
         and course["prednisone_mg"][visit] <= 5.0 + DOSE_EPS
     )
+
+    # steroid sparing: False for a patient outside its denominator too (endpoint_evaluable
+    # says which)
+    code = steroid_sparing_code(course, visit, interval_weeks)
+    flags["steroid_sparing"] = code == RESPONDER
     return flags
 
 
@@ -936,8 +1029,10 @@ def simulate_trial_plain(
     -------
     dict
         ``patients``: DataFrame, one row per enrolled patient (arm, baseline covariates and
-        scores, stratum, the endpoint flags as columns ``{endpoint}_w{week}``, and the course
-        columns of the module docstring: failure, dropout and first-flare visits, per-visit
+        scores, stratum, the endpoint flags as columns ``{endpoint}_w{week}``, False for a
+        patient outside the denominator of an endpoint that has one, which
+        ``{endpoint}_evaluable_w{week}`` marks (:data:`PLAIN_DENOMINATOR_ENDPOINTS`), and the
+        course columns of the module docstring: failure, dropout and first-flare visits, per-visit
         SLEDAI, flare and prednisone); ``sledai``, ``pga``: arrays (n_patients, n_visits) of
         the visit-level scores (n_visits including visit 0 = baseline; values after dropout
         are simulated but unobserved); ``bilag``: int array (n_patients, n_visits, n_systems);
@@ -958,6 +1053,9 @@ def simulate_trial_plain(
             flags = endpoint_flags(p, course, week // interval, interval)
             for name in PLAIN_ENDPOINTS:
                 row[f"{name}_w{week}"] = flags[name]
+            evaluable = endpoint_evaluable(course, week // interval, interval)
+            for name in PLAIN_DENOMINATOR_ENDPOINTS:
+                row[f"{name}_evaluable_w{week}"] = evaluable[name]
         rows.append(row)
         sledai_rows.append(course["sledai"])
         pga_rows.append(course["pga"])
@@ -1044,7 +1142,8 @@ def enroll_plain(
 class PlainResult:
     """Replicates of the plain simulation."""
 
-    #: columns replicate, endpoint, week, arm, n, rate
+    #: columns replicate, endpoint, week, arm, n, rate (n and rate over the arm's patients in
+    #: the endpoint's analysis: its evaluable ones for ``PLAIN_DENOMINATOR_ENDPOINTS``)
     rates: pd.DataFrame
     #: every enrolled patient of every replicate, with a ``replicate`` column
     patients: pd.DataFrame
@@ -1078,7 +1177,10 @@ def run_plain(
         for week in scenario.design.endpoint_weeks:
             for name in PLAIN_ENDPOINTS:
                 for arm in scenario.design.arms:
-                    flags = pats.loc[pats["arm"] == arm, f"{name}_w{week}"]
+                    in_arm = pats["arm"] == arm
+                    if name in PLAIN_DENOMINATOR_ENDPOINTS:  # its evaluable patients only
+                        in_arm &= pats[f"{name}_evaluable_w{week}"]
+                    flags = pats.loc[in_arm, f"{name}_w{week}"]
                     rate_rows.append(
                         {
                             "replicate": r,

@@ -6,12 +6,18 @@ table transcribed from domain.md). On the shipped ``bliss76`` scenario, at whate
 values ``configs/`` holds when the test runs, both are simulated and compared:
 
 * arm-level response rates at weeks 52 and 76 and baseline marginals, each cell within
-  ``Z_MAX`` combined Monte Carlo standard errors;
+  ``Z_MAX`` combined Monte Carlo standard errors (``steroid_sparing``'s over its evaluable
+  patients, on > 7.5 mg/day prednisone at baseline, and their share of each arm);
 * the course beyond response rates, patient by patient, in families: endpoint flags, SFI
   flares at every visit, treatment failure / dropout / first flare by weeks 24, 52 and 76,
   the SELENA-SLEDAI trajectory, prednisone; per family one Hotelling test of the arm means
   (all cells of a family at once, their correlation taken into account) and a per-cell
   limit; and the Kaplan–Meier median time to first flare per arm.
+
+Steroid sparing is also compared exactly, patient by patient: the reference's definition
+applied to the courses the engine simulated gives the engine's responder flags and
+evaluable masks at every visit, and the compiled trial's arm rates and denominators
+(``test_steroid_sparing_patient_by_patient``).
 
 The fast version (``PLAIN_TRIALS`` plain trials) is part of ``make test`` and detects a
 shift of about 2.5 percentage points in one endpoint's rates; the ``slow`` version (``make
@@ -24,6 +30,7 @@ it with ``proteinuria_rule="clip"``, and ``test_proteinuria_reading`` checks the
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -32,7 +39,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from tests.reference_model.plain import PlainResult, baseline_marginals, run_plain
+from tests.reference_model import plain as ref
+from tests.reference_model.plain import (
+    PLAIN_DENOMINATOR_ENDPOINTS,
+    PlainResult,
+    baseline_marginals,
+    run_plain,
+)
 from trialsim.analysis.baseline import BASELINE_NAMES
 from trialsim.config.scenario import load_scenario, with_overrides
 from trialsim.run.simulate import simulate
@@ -56,6 +69,7 @@ ENDPOINTS = [
     "lldas",
     "lldas_50",
     "doris_remission",
+    "steroid_sparing",  # over its evaluable patients (PLAIN_DENOMINATOR_ENDPOINTS)
 ]
 #: baseline characteristics compared, pooled over patients (names of trialsim.analysis.baseline)
 BASELINE = [
@@ -142,6 +156,25 @@ def _z(a: float, se_a: float, b: float, se_b: float) -> float:
     return (a - b) / se
 
 
+def _engine_pooled_rate(engine, t: int, a: int) -> tuple[float, float]:
+    """Rate of target ``t`` in arm ``a`` over all evaluable patients of all replicates.
+
+    The replicates' rates weighted by their evaluable patients (``engine.evaluable``), i.e.
+    the responders over the evaluable patients pooled as the plain reference pools them;
+    the SE is the ratio estimator's (linearized, replicates independent).
+
+    Returns
+    -------
+    rate, se : float
+    """
+    n = engine.evaluable[:, t, a].astype(float)
+    x = np.where(n > 0, engine.rates[:, t, a], 0.0) * n  # responders per replicate
+    rate = x.sum() / n.sum()
+    r = len(n)
+    se = math.sqrt(r / (r - 1) * np.sum((x - rate * n) ** 2)) / n.sum()
+    return rate, se
+
+
 def test_response_rates_agree(runs):
     scenario, engine, plain = runs
     targets = [(e, w) for w in scenario.design.endpoint_weeks for e in scenario.analysis.endpoints]
@@ -150,15 +183,34 @@ def test_response_rates_agree(runs):
     lines, bad = [], []
     for t, (endpoint, week) in enumerate(targets):
         for a, arm in enumerate(scenario.design.arms):
-            r = engine.rates[:, t, a]
-            mean_e, se_e = r.mean(), r.std(ddof=1) / math.sqrt(len(r))
-            flags = pats.loc[pats["arm"] == arm, f"{endpoint}_w{week}"].astype(float)
+            in_arm = pats["arm"] == arm
+            if endpoint in PLAIN_DENOMINATOR_ENDPOINTS:
+                # rates over the evaluable patients only, in both implementations; and the
+                # evaluable share of the arm, compared as a cell of its own
+                evaluable = pats.loc[in_arm, f"{endpoint}_evaluable_w{week}"].astype(float)
+                share_e = engine.evaluable[:, t, a].sum() / engine.arm_n[:, a].sum()
+                se_se = math.sqrt(share_e * (1 - share_e) / engine.arm_n[:, a].sum())
+                share_p = evaluable.mean()
+                se_sp = math.sqrt(share_p * (1 - share_p) / len(evaluable))
+                z = _z(share_p, se_sp, share_e, se_se)
+                lines.append(
+                    f"{endpoint + ' evaluable':>20} w{week} {arm:>8}: engine {share_e:.4f} ± "
+                    f"{se_se:.4f}, plain {share_p:.4f} ± {se_sp:.4f}, z = {z:+.2f}"
+                )
+                if abs(z) > Z_MAX:
+                    bad.append(lines[-1])
+                in_arm &= pats[f"{endpoint}_evaluable_w{week}"].astype(bool)
+                mean_e, se_e = _engine_pooled_rate(engine, t, a)
+            else:
+                r = engine.rates[:, t, a]
+                mean_e, se_e = r.mean(), r.std(ddof=1) / math.sqrt(len(r))
+            flags = pats.loc[in_arm, f"{endpoint}_w{week}"].astype(float)
             mean_p = flags.mean()
             se_p = math.sqrt(mean_p * (1.0 - mean_p) / len(flags))
             z = _z(mean_p, se_p, mean_e, se_e)
             line = (
                 f"{endpoint:>20} w{week} {arm:>8}: engine {mean_e:.4f} ± {se_e:.4f}, "
-                f"plain {mean_p:.4f} ± {se_p:.4f}, z = {z:+.2f}"
+                f"plain {mean_p:.4f} ± {se_p:.4f} (n {len(flags)}), z = {z:+.2f}"
             )
             lines.append(line)
             if abs(z) > Z_MAX:
@@ -243,10 +295,174 @@ def test_plain_reference_is_deterministic_and_well_formed(runs):
             assert not (bicla & ~pats[f"{comp}_w{week}"]).any()
         # DORIS remission (clinical SLEDAI 0, PGA < 0.5, prednisone ≤ 5) is LLDAS
         assert not (pats[f"doris_remission_w{week}"] & ~pats[f"lldas_w{week}"]).any()
+        # steroid sparing: evaluated exactly on > 7.5 mg/day at baseline; a responder is
+        # evaluable, and on ≤ 7.5 mg/day at the visit
+        spared = pats[f"steroid_sparing_w{week}"]
+        evaluable = pats[f"steroid_sparing_evaluable_w{week}"]
+        assert (evaluable == pats["prednisone_gt_7_5mg"]).all()
+        assert not (spared & ~evaluable).any()
+        v = week // scenario.design.visit_interval_weeks
+        assert (pats.loc[spared, f"prednisone_v{v}"] <= 7.5 + 1e-9).all()
+        assert 0 < spared.sum() < evaluable.sum()
     small = with_overrides(scenario, {"design.sample_size": 30})
     a = run_plain(small, 1, seed=7).rates
     b = run_plain(small, 1, seed=7).rates
     assert np.array_equal(a["rate"].to_numpy(), b["rate"].to_numpy(), equal_nan=True)
+
+
+# --------------------------------------------------------------------------- steroid sparing
+
+#: designs of the patient-by-patient comparison, (weeks between visits, duration, endpoint
+#: weeks): the shipped 4-weekly visits (a window of ⌊12 / 4⌋ = 3 visits back: weeks 40-52),
+#: weekly visits (12 visits back), 8-weekly (⌊12 / 8⌋ = 1, where round() would give 2) and
+#: 5-weekly (2)
+SPARING_DESIGNS = [(4, 76, [52, 76]), (1, 52, [40, 52]), (8, 72, [24, 72]), (5, 75, [50, 75])]
+#: replicates of each design compared patient by patient (819 patients each)
+SPARING_REPLICATES = 3
+
+
+def _plain_course(course, i: int) -> dict:
+    """Patient ``i`` of an engine ``Course`` in the plain reference's form.
+
+    Only what ``steroid_sparing_code`` reads: prednisone after each visit's decisions, and the
+    failure and dropout visits (the engine's ``n_visits`` for never is the reference's
+    ``None``).
+    """
+    n_visits = course.prednisone.shape[1]
+
+    def first(visit: int) -> int | None:
+        return None if visit >= n_visits else int(visit)
+
+    return {
+        "prednisone_mg": course.prednisone[i].tolist(),
+        "failure_visit": first(course.failure_visit[i]),
+        "dropout_visit": first(course.dropout_visit[i]),
+    }
+
+
+def test_plain_steroid_sparing_by_hand():
+    """The reference's steroid sparing on courses made by hand (docs/model.md §4)."""
+    resp, non, out = ref.RESPONDER, ref.NON_RESPONDER, ref.NOT_EVALUABLE
+
+    def code(doses, visit, interval=4, failure=None, dropout=None):
+        course = {"prednisone_mg": doses, "failure_visit": failure, "dropout_visit": dropout}
+        return ref.steroid_sparing_code(course, visit, interval)
+
+    # evaluated only on > 7.5 mg/day at baseline, whatever happens later
+    assert code([7.5, 5, 5, 5, 5], 4) == out
+    assert code([0.0, 0, 0, 0, 0], 4) == out
+    assert code([7.5, 5, 5, 5, 5], 4, dropout=2) == out
+    # both limits, each reached with equality: ≤ 7.5 and ≤ 75% of baseline
+    assert code([10, 7.5, 7.5, 7.5, 7.5], 4) == resp
+    assert code([10, 7.5, 7.5, 7.5, 7.6], 4) == non
+    assert code([8, 6, 6, 6, 6], 4) == resp
+    assert code([8, 6, 6, 6.5, 6], 4) == non  # ≤ 7.5 but above 75% of 8
+    assert code([20, 7.5, 7.5, 7.5, 8], 4) == non
+    # the window: visits v - 3 ... v for 4-weekly visits, from visit 1 on (not the baseline)
+    assert code([20, 20, 7.5, 7.5, 7.5, 7.5], 5) == resp
+    assert code([20, 20, 8, 7.5, 7.5, 7.5], 5) == non
+    assert code([10, 7, 7], 2) == resp
+    assert code([10, 8, 7], 2) == non
+    # weekly visits: 12 visits back; 8-weekly: ⌊12 / 8⌋ = 1 visit back
+    weekly = [10] + [8] * 3 + [5] * 13
+    assert code(weekly, 16, interval=1) == resp
+    assert code(weekly, 15, interval=1) == non
+    assert code([10, 8, 5], 2, interval=8) == non
+    assert code([10, 8, 5, 5], 3, interval=8) == resp
+    # dropouts and treatment failures by the visit are (evaluable) non-responders
+    assert code([10, 5, 5, 5, 5], 4, dropout=4) == non
+    assert code([10, 5, 5, 5, 5], 4, dropout=5) == resp
+    assert code([10, 5, 5, 5, 5], 4, failure=4) == non
+    assert code([10, 5, 5, 5, 5], 4, failure=5) == resp
+
+
+@pytest.mark.parametrize("interval, duration, weeks", SPARING_DESIGNS)
+def test_steroid_sparing_patient_by_patient(interval, duration, weeks):
+    """The reference's steroid sparing on the engine's own simulated courses, exactly.
+
+    For ``SPARING_REPLICATES`` bliss76 trials of each design, every patient at every visit
+    1..end: the reference's code (``steroid_sparing_code`` on the engine's prednisone,
+    failure and dropout) against the engine's responder flags (``ENDPOINTS``) and evaluable
+    mask (``EVALUABLE``), both from ``ReplicatePatients`` (the compiled trial's patients);
+    and at the endpoint weeks, the compiled trial's arm rates (over the evaluable) and
+    denominators. The courses must reach both edges of the window (a responder whose dose
+    broke a limit the visit before it starts, a non-responder whose dose broke one only at
+    its first visit), or a window off by one visit would pass.
+    """
+    from trialsim.analysis.endpoints import ENDPOINTS as REGISTRY
+    from trialsim.analysis.endpoints import EVALUABLE
+    from trialsim.run.trial import ReplicatePatients
+
+    scenario = with_overrides(
+        _scenario(),
+        {
+            "design.visit_interval_weeks": interval,
+            "design.duration_weeks": duration,
+            "design.endpoint_weeks": weeks,
+            "analysis.endpoints": ["steroid_sparing"],
+        },
+    )
+    engine = simulate(scenario, replicates=SPARING_REPLICATES, n_jobs=1, progress=False)
+    patients = ReplicatePatients(scenario)
+    window = 12 // interval  # visits back: docs/model.md §4, ⌊12 / d⌋
+    bad: list[str] = []
+    tally = {"patient-visits": 0, "responder": 0, "non-responder": 0, "not evaluable": 0,
+             "edge before window": 0, "edge first visit": 0}
+    for r in range(SPARING_REPLICATES):
+        trial = patients(r)
+        c = trial.course
+        n, n_visits = c.prednisone.shape
+        courses = [_plain_course(c, i) for i in range(n)]
+        limit = np.minimum(7.5, 0.75 * c.prednisone[:, 0]) + 1e-9
+        above = c.prednisone > limit[:, None]  # a limit broken at that visit
+        codes = np.full((n, n_visits), -1)
+        for v in range(1, n_visits):
+            code = np.array([ref.steroid_sparing_code(x, v, interval) for x in courses])
+            codes[:, v] = code
+            responder = REGISTRY["steroid_sparing"](trial, v)
+            evaluable = EVALUABLE["steroid_sparing"](trial, v)
+            wrong = ((code == ref.RESPONDER) != responder) | (
+                (code != ref.NOT_EVALUABLE) != evaluable
+            )
+            for i in np.flatnonzero(wrong)[:5]:
+                bad.append(
+                    f"replicate {r} patient {i} visit {v}: plain code {code[i]}, engine "
+                    f"responder {responder[i]} evaluable {evaluable[i]}; prednisone "
+                    f"{np.round(c.prednisone[i, : v + 1], 3).tolist()}, failure visit "
+                    f"{c.failure_visit[i]}, dropout visit {c.dropout_visit[i]}"
+                )
+            tally["patient-visits"] += n
+            tally["responder"] += int(np.sum(code == ref.RESPONDER))
+            tally["non-responder"] += int(np.sum(code == ref.NON_RESPONDER))
+            tally["not evaluable"] += int(np.sum(code == ref.NOT_EVALUABLE))
+            first = v - window
+            if first - 1 >= 1:
+                tally["edge before window"] += int(
+                    np.sum((code == ref.RESPONDER) & above[:, first - 1])
+                )
+            if first >= 1:
+                on_study = (c.failure_visit > v) & (c.dropout_visit > v)
+                tally["edge first visit"] += int(np.sum(
+                    (code == ref.NON_RESPONDER) & on_study & above[:, first]
+                    & ~above[:, first + 1 : v + 1].any(axis=1)
+                ))
+        # the compiled trial's analysis of the same patients
+        for t, week in enumerate(weeks):
+            code = codes[:, week // interval]
+            for a in range(engine.rates.shape[2]):
+                ev = (trial.arm == a) & (code != ref.NOT_EVALUABLE)
+                rate = float(np.mean(code[ev] == ref.RESPONDER))
+                if engine.evaluable[r, t, a] != ev.sum() or not math.isclose(
+                    engine.rates[r, t, a], rate, abs_tol=1e-12
+                ):
+                    bad.append(
+                        f"replicate {r} week {week} arm {a}: engine rate "
+                        f"{engine.rates[r, t, a]:.6f} of {engine.evaluable[r, t, a]}, plain "
+                        f"{rate:.6f} of {ev.sum()}"
+                    )
+    print(f"interval {interval}: {tally}")
+    assert not bad, "steroid sparing: engine and plain reference disagree:\n" + "\n".join(bad)
+    assert all(count > 0 for count in tally.values()), tally
 
 
 # --------------------------------------------------------------------------- the course
@@ -259,17 +475,24 @@ def engine_patients(scenario, replicates: int) -> pd.DataFrame:
     """The engine's patients, with the plain table's course columns, from the stage functions."""
     from tests.integration.test_engine_wiring import rebuild
     from trialsim.analysis.endpoints import ENDPOINTS as REGISTRY
-    from trialsim.analysis.endpoints import first_flare_visit
+    from trialsim.analysis.endpoints import EVALUABLE, first_flare_visit
 
     des = scenario.design
     frames = []
     for r in range(replicates):
         trial, _, arms = rebuild(scenario, r)
+        # rebuild() leaves Trial.interval_weeks at its default (4): the scenario's interval
+        # decides the sustained SRI's and steroid sparing's visits
+        trial = dataclasses.replace(trial, interval_weeks=des.visit_interval_weeks)
         c = trial.course
         cols = {"replicate": r, "arm": np.array(arms)[trial.arm]}
         for week in des.endpoint_weeks:
             for name in ENDPOINTS:
                 cols[f"{name}_w{week}"] = REGISTRY[name](trial, week // des.visit_interval_weeks)
+            for name in PLAIN_DENOMINATOR_ENDPOINTS:
+                cols[f"{name}_evaluable_w{week}"] = EVALUABLE[name](
+                    trial, week // des.visit_interval_weeks
+                )
         cols["failure_visit"] = c.failure_visit
         cols["dropout_visit"] = c.dropout_visit
         first, observed = first_flare_visit(c)
