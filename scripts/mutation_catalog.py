@@ -119,8 +119,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         name="comparison_pairs_swapped",
         path="trialsim/run/trial.py",
-        find="[[self.arms.index(t), self.arms.index(c)] for t, c in des.comparisons]",
-        replace="[[self.arms.index(c), self.arms.index(t)] for t, c in des.comparisons]",
+        find="[[self.arms.index(t), self.arms.index(c)] for t, c in des.comparison_pairs]",
+        replace="[[self.arms.index(c), self.arms.index(t)] for t, c in des.comparison_pairs]",
         tests=("tests/integration/test_engine_wiring.py",),
         why="every comparison is control vs treated (ORs and HRs inverted)",
     ),

@@ -49,7 +49,7 @@ def rebuild(sc, r):
     arm = randomize(stratum_index(x), alloc, des.block_multiplier, replicate_key(sc.seed, r))
     doses = np.array([des.arms[a].dose_mg_kg for a in arms])
     course = run_course(sc, cohort, doses[arm], replicate_key(sc.seed, r))
-    return Trial(cohort, arm, course), x, arms
+    return Trial(cohort, arm, course, interval_weeks=des.visit_interval_weeks), x, arms
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +61,8 @@ def scenario(bliss76):
             "design.duration_weeks": 28,
             "design.endpoint_weeks": [20, 28],
             "analysis.endpoints": ENDPOINT_LIST,
+            # a dose against a dose too (issue 12 §2): the same analysis on those two arms
+            "design.comparisons": [["bel10", "placebo"], ["bel1", "placebo"], ["bel10", "bel1"]],
             "seed": 4242,
         },
     )
@@ -96,7 +98,7 @@ def test_logistic_fields_equal_an_independent_analysis(scenario, adjust):
             for a, name in enumerate(arms):
                 rate = flags[trial.arm == arms.index(name)].mean()
                 assert res.rates[r, t, a] == pytest.approx(rate, abs=1e-12), (endpoint, name)
-            for c, (treated, control) in enumerate(sc.design.comparisons):
+            for c, (treated, control) in enumerate(sc.design.comparison_pairs):
                 sel = np.isin(trial.arm, [arms.index(treated), arms.index(control)])
                 y = flags[sel]
                 is_t = (trial.arm[sel] == arms.index(treated)).astype(float)
@@ -110,7 +112,7 @@ def test_logistic_fields_equal_an_independent_analysis(scenario, adjust):
                 assert out[F["log_or"]] == pytest.approx(ref[0], abs=1e-6), (endpoint, treated)
                 assert out[F["se"]] == pytest.approx(ref[1], abs=1e-6), (endpoint, treated)
                 checked += 1
-    assert checked >= 0.8 * len(REPLICATES) * len(plan.targets) * len(sc.design.comparisons)
+    assert checked >= 0.8 * len(REPLICATES) * len(plan.targets) * len(sc.design.comparison_pairs)
 
 
 def test_replicate_patients_are_the_engine_s_patients(scenario):
@@ -166,7 +168,7 @@ def test_survival_fields_equal_lifelines(scenario):
                 if t > 0 and s < s_prev:
                     t_prev, s_prev = t, s
             assert res.flare_median_days[r, a] == pytest.approx(median, rel=1e-9)
-        for c, (treated, control) in enumerate(scenario.design.comparisons):
+        for c, (treated, control) in enumerate(scenario.design.comparison_pairs):
             sel = np.isin(trial.arm, [arms.index(treated), arms.index(control)])
             g = (trial.arm[sel] == arms.index(treated)).astype(float)
             df = pd.DataFrame({"t": days[sel], "e": seen[sel].astype(int), "treated": g})
@@ -178,7 +180,7 @@ def test_survival_fields_equal_lifelines(scenario):
             lr = logrank_test(days[sel][g == 1], days[sel][g == 0], seen[sel][g == 1],
                               seen[sel][g == 0])
             assert out[S["p_logrank"]] == pytest.approx(lr.p_value, rel=1e-6)
-    assert plan.comparisons == [f"{t}_vs_{c}" for t, c in scenario.design.comparisons]
+    assert plan.comparisons == [f"{t}_vs_{c}" for t, c in scenario.design.comparison_pairs]
 
 
 def test_sledai_trajectory_is_the_mean_of_patients_seen(scenario):

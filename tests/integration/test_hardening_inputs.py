@@ -57,7 +57,7 @@ design:
     sc = load_scenario(path)
     assert list(sc.design.arms) == ["placebo", "bel10"]
     assert sc.design.arms["bel10"].allocation == 2
-    assert sc.design.comparisons == [("bel10", "placebo")]
+    assert sc.design.comparison_pairs == [("bel10", "placebo")]
 
 
 def test_child_that_changes_nothing_of_the_arms_keeps_them(tmp_path):

@@ -165,3 +165,24 @@ def test_digest_ignores_parallelism_but_not_model():
 def test_unknown_keys_of_keyed_mappings(tmp_path, overrides, path, value):
     msg = error_of(tmp_path, overrides)
     assert path in msg and value in msg and "allowed" in msg
+
+
+@pytest.mark.parametrize("comparisons, words", [
+    ([["bel10", "bel5"]], ["design", "comparisons[0]", "'bel5'", "placebo, bel1, bel10"]),
+    ([["bel10", "bel10"]], ["comparisons[0]", "compares an arm with itself"]),
+    ([["bel10", "placebo"], ["bel10", "placebo"]], ["design.comparisons", "must be distinct", "repeated"]),
+    ([["bel10", "placebo", "bel1"]], ["design.comparisons.0"]),
+    ([], ["design.comparisons", "at least 1"]),
+])
+def test_bad_comparisons(tmp_path, comparisons, words):
+    msg = error_of(tmp_path, {"design": {"comparisons": comparisons}})
+    for w in words:
+        assert w in msg, (w, msg)
+
+
+def test_listed_comparisons_replace_the_default(tmp_path):
+    sc = load_scenario(write(tmp_path, {"design": {"comparisons": [["bel10", "bel1"],
+                                                                   ["bel1", "placebo"]]}}))
+    assert sc.design.comparison_pairs == [("bel10", "bel1"), ("bel1", "placebo")]
+    assert load_scenario(CONFIGS / "bliss76.yaml").design.comparison_pairs == [
+        ("bel1", "placebo"), ("bel10", "placebo")]

@@ -362,6 +362,10 @@ class Design(Model):
     visit_interval_weeks: Annotated[int, Field(ge=1, le=26)] = 4
     arms: dict[str, Arm]
     control: str = "placebo"
+    #: the comparisons analysed, each ``[treated, reference]`` (a dose against another
+    #: dose included), in the order of the outputs; default: every arm but ``control``
+    #: against ``control``, in the order of ``arms`` (``comparison_pairs``)
+    comparisons: Annotated[list[tuple[str, str]], Field(min_length=1), Distinct] | None = None
     #: weeks at which endpoints are evaluated (each must be a visit week)
     endpoint_weeks: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1), Distinct]
     #: stratification factors (model/randomization.py ``STRATIFICATION``); default the BLISS
@@ -394,6 +398,17 @@ class Design(Model):
                     f"visit_interval_weeks={self.visit_interval_weeks}) no later than "
                     f"duration_weeks={self.duration_weeks}"
                 )
+        for k, (treated, reference) in enumerate(self.comparisons or ()):
+            for which, arm in (("treated", treated), ("reference", reference)):
+                if arm not in self.arms:
+                    raise ValueError(
+                        f"comparisons[{k}]: {which} arm {arm!r} is not defined; defined "
+                        f"arms: {', '.join(self.arms)}"
+                    )
+            if treated == reference:
+                raise ValueError(
+                    f"comparisons[{k}]: [{treated}, {reference}] compares an arm with itself"
+                )
         if self.sample_size < 2 * len(self.arms):
             raise ValueError(
                 f"sample_size {self.sample_size} is too small for {len(self.arms)} arms"
@@ -401,8 +416,11 @@ class Design(Model):
         return self
 
     @property
-    def comparisons(self) -> list[tuple[str, str]]:
-        """(treated, control) pairs: every non-control arm against the control."""
+    def comparison_pairs(self) -> list[tuple[str, str]]:
+        """The (treated, reference) pairs analysed: ``comparisons`` if given, else every
+        non-control arm against the control."""
+        if self.comparisons is not None:
+            return [(t, r) for t, r in self.comparisons]
         return [(a, self.control) for a in self.arms if a != self.control]
 
 

@@ -387,7 +387,7 @@ def _check_target(path: Path, i: int, t: Target, name: str, sc: Scenario) -> Non
                 f"{t.week} cannot be simulated in scenario {name}:\n{exc}") from None
     if t.arm is not None and t.arm not in sc.design.arms:
         raise ScenarioError(f"{path}: target {t.label}: arm {t.arm!r} not in scenario {name}")
-    names = [f"{a}_vs_{c}" for a, c in sc.design.comparisons]
+    names = [f"{a}_vs_{c}" for a, c in sc.design.comparison_pairs]
     if t.comparison is not None and t.comparison not in names:
         raise ScenarioError(f"{path}: target {t.label}: comparison {t.comparison!r} not "
                             f"in scenario {name}; its comparisons: {', '.join(names)}")

@@ -149,9 +149,10 @@ class Plan:
         self.doses = np.array([des.arms[a].dose_mg_kg for a in self.arms])
         self.allocation = np.array([des.arms[a].allocation for a in self.arms], dtype=np.int64)
         self.pairs = np.array(
-            [[self.arms.index(t), self.arms.index(c)] for t, c in des.comparisons], dtype=np.int64
+            [[self.arms.index(t), self.arms.index(c)] for t, c in des.comparison_pairs],
+            dtype=np.int64,
         )
-        self.comparisons = [f"{t}_vs_{c}" for t, c in des.comparisons]
+        self.comparisons = [f"{t}_vs_{c}" for t, c in des.comparison_pairs]
         self.targets = [
             (e, w) for w in des.endpoint_weeks for e in self.scenario.analysis.endpoints
         ]
