@@ -170,7 +170,8 @@ def test_unknown_keys_of_keyed_mappings(tmp_path, overrides, path, value):
 @pytest.mark.parametrize("comparisons, words", [
     ([["bel10", "bel5"]], ["design", "comparisons[0]", "'bel5'", "placebo, bel1, bel10"]),
     ([["bel10", "bel10"]], ["comparisons[0]", "compares an arm with itself"]),
-    ([["bel10", "placebo"], ["bel10", "placebo"]], ["design.comparisons", "must be distinct", "repeated"]),
+    ([["bel10", "placebo"], ["bel10", "placebo"]],
+     ["design.comparisons", "must be distinct", "repeated"]),
     ([["bel10", "placebo", "bel1"]], ["design.comparisons.0"]),
     ([], ["design.comparisons", "at least 1"]),
 ])
