@@ -354,6 +354,14 @@ class Protocol(Model):
 MAX_SAMPLE_SIZE = 100_000
 
 
+class Accrual(Model):
+    """Patients randomised over calendar time (model/accrual.py): a Poisson process whose
+    intensity rises linearly from 0 to ``patients_per_month`` over ``ramp_up_months``."""
+
+    patients_per_month: Annotated[float, Field(gt=0.0, le=100_000.0)]
+    ramp_up_months: Annotated[float, Field(ge=0.0, le=120.0)] = 0.0
+
+
 class Design(Model):
     """Trial design: size, arms, visits, randomisation and protocol rules."""
 
@@ -376,6 +384,8 @@ class Design(Model):
     block_multiplier: Annotated[int, Field(ge=1, le=10)] = 2
     dropout_per_year: Prob = 0.12
     protocol: Protocol = Protocol()
+    #: randomisation over calendar time; none: no calendar outputs
+    accrual: Accrual | None = None
 
     @model_validator(mode="after")
     def _check_design(self) -> Design:

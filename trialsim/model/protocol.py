@@ -43,6 +43,8 @@ def breaks_immunosuppressant_rule(week, on_immunosuppressant, limit_week):
 
 #: weeks in a year of the model (annual dropout proportions, patient-years of exposure)
 WEEKS_PER_YEAR = 52.0
+#: calendar months per year; a month is ``WEEKS_PER_YEAR / MONTHS_PER_YEAR`` weeks
+MONTHS_PER_YEAR = 12.0
 
 
 def dropout_per_visit(per_year: float, interval_weeks: int) -> float:

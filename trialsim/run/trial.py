@@ -47,6 +47,13 @@ from trialsim.analysis.survival import SURVIVAL_FIELDS, compare_survival, km_med
 from trialsim.config.scenario import Scenario
 from trialsim.core.jit import jit
 from trialsim.core.rng import STAGE_REDUCED, counter_uniforms, replicate_key, replicate_keys
+from trialsim.model.accrual import (
+    CALENDAR_FIELDS,
+    AccrualParams,
+    accrual_params,
+    calendar,
+    entry_months,
+)
 from trialsim.model.course import (
     CourseParams,
     CoursePatients,
@@ -140,6 +147,7 @@ class Plan:
     course: CourseParams = field(init=False)
     subgroups: SubgroupPlan = field(init=False)
     safety: SafetyParams = field(init=False)
+    accrual: AccrualParams = field(init=False)
     trial: TrialParams = field(init=False)
 
     def __post_init__(self) -> None:
@@ -162,6 +170,7 @@ class Plan:
         self.course = course_params(self.scenario)
         sc = self.scenario
         self.safety = safety_params(sc, self.arms, self.doses)
+        self.accrual = accrual_params(sc)
         strata = strata_program(des)
         template = np.repeat(np.arange(len(self.arms)), self.allocation * des.block_multiplier)
         constant = sc.constant_response
@@ -256,6 +265,9 @@ class ChunkResult:
     #: the arm means (r, n_weeks, n_arms) and the ANCOVA per comparison (analysis/ancova.py)
     sledai_change: np.ndarray
     ancova: np.ndarray  # (r, n_weeks, n_comparisons, N_ANCOVA_FIELDS)
+    #: the trial's calendar in months (model/accrual.py ``CALENDAR_FIELDS``), nan without
+    #: ``design.accrual``: (r, len(CALENDAR_FIELDS))
+    calendar: np.ndarray
 
     def take(self, index) -> ChunkResult:
         """The replicates ``index`` (a slice or index array) of this chunk."""
@@ -276,7 +288,7 @@ def run_trials(tp, pp, cp, sp, keys, analysis, rates, arm_n, evaluable, sledai_m
                flare_median_days, flare_analysis, screened, subgroup_analysis, subgroup_rates,
                subgroup_n, interaction, profile, severe_flare_analysis, screen_failures,
                sledai_change, ancova, safety_patients, safety_events, safety_years,
-               safety_analysis):
+               safety_analysis, ap, calendar_out):
     """Simulate and analyse the replicates of ``keys`` (one row per replicate), into the
     arrays of a ``ChunkResult`` (first axis: the chunk's replicates).
 
@@ -299,6 +311,8 @@ def run_trials(tp, pp, cp, sp, keys, analysis, rates, arm_n, evaluable, sledai_m
          bilag0, bilag_ever, failures) = enroll_kernel(pp, n, k0, k1, tp.max_candidates)
         if status != 0:
             return r, status, got, n_screened
+        if ap.enabled:
+            calendar(ap, entry_months(ap, n, k0, k1), calendar_out[r])
         race = np.ascontiguousarray(ints[:, I_RACE])
         region = np.ascontiguousarray(ints[:, I_REGION])
         sledai0 = np.ascontiguousarray(ints[:, I_SLEDAI])
@@ -510,6 +524,7 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
         safety_events=np.zeros((r, n_ev, n_arms), dtype=np.int64),
         safety_years=np.zeros((r, n_arms)),
         safety_analysis=np.empty((r, n_ev, n_cmp, len(SAFETY_FIELDS))),
+        calendar=np.full((r, len(CALENDAR_FIELDS)), np.nan),
     )
     keys = replicate_keys(scenario.seed, start, stop)
     failed, status, got, candidates = run_trials(
@@ -519,6 +534,7 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
         res.subgroup_rates, res.subgroup_n, res.interaction, res.profile,
         res.severe_flare_analysis, res.screen_failures, res.sledai_change, res.ancova,
         res.safety_patients, res.safety_events, res.safety_years, res.safety_analysis,
+        plan.accrual, res.calendar,
     )
     if failed >= 0:
         raise_screening_error(scenario, status, got, candidates, replicate=start + failed)

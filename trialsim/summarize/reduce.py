@@ -36,6 +36,7 @@ from trialsim.analysis.safety import RATE_RATIO, RISK_DIFFERENCE
 from trialsim.analysis.subgroups import INTERACTION_FIELDS
 from trialsim.analysis.survival import HAZARD_RATIO, LOG_HR, P_LOGRANK
 from trialsim.core.jit import jit
+from trialsim.model.accrual import CALENDAR_FIELDS
 from trialsim.model.population import SCREEN_FAILURE_REASONS
 
 F = {name: i for i, name in enumerate(RESULT_FIELDS)}
@@ -101,6 +102,7 @@ class Reducer:
         # per trial: candidates screened per patient randomised, and the share of candidates
         # screened out (all reasons, then by the first criterion failed)
         self.screening = Welford(2 + len(SCREEN_FAILURE_REASONS))
+        self.calendar = Welford(len(CALENDAR_FIELDS))  # months (model/accrual.py), if any
         self.rate = Welford(n_t * n_a)
         self.evaluable = Welford(n_t * n_a)  # patients in each target's analysis, per arm
         self.risk_difference = Welford(n_t * n_c)
@@ -173,6 +175,8 @@ class Reducer:
         fails = res.screen_failures.astype(np.float64)
         self.screening.add(np.concatenate(
             [scr / n, fails.sum(axis=1, keepdims=True) / scr, fails / scr], axis=1))
+        if self.plan.accrual.enabled:
+            self.calendar.add(res.calendar)
         self.rate.add(res.rates.reshape(r, -1))
         self.evaluable.add(res.evaluable.astype(np.float64).reshape(r, -1))
         a = res.analysis
@@ -276,6 +280,8 @@ def trial_columns(plan) -> list[str]:
             cols += [f"{stat}.{SLEDAI_CHANGE}.w{w}.{c}" for c in plan.comparisons]
     for ev in plan.safety_events:
         cols += [f"safety_{stat}.{ev}.{c}" for c in plan.comparisons for stat in SAFETY_TRIAL_STATS]
+    if plan.accrual.enabled:
+        cols += [f"calendar.{name}" for name in CALENDAR_FIELDS]
     return cols
 
 
@@ -316,6 +322,8 @@ def trial_table(plan, res) -> pd.DataFrame:
             parts.append(res.ancova[:, w, :, ANCOVA_FIELDS.index(stat)])
     if plan.safety_events:
         parts.append(res.safety_analysis[..., [RATE_RATIO, SAFETY_P_VALUE]].reshape(r, -1))
+    if plan.accrual.enabled:
+        parts.append(res.calendar)
     values = np.concatenate([np.asarray(p, dtype=np.float64).reshape(r, -1) for p in parts],
                             axis=1)
     df = pd.DataFrame(values, columns=trial_columns(plan))

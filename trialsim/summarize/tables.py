@@ -11,6 +11,7 @@ from trialsim.analysis.baseline import BASELINE_KINDS, BASELINE_NAMES
 from trialsim.analysis.endpoints import DENOMINATOR_ENDPOINTS
 from trialsim.analysis.safety import safety_study_size
 from trialsim.core.io import SUMMARY_COLUMNS, whole_trial
+from trialsim.model.accrual import CALENDAR_FIELDS
 from trialsim.model.population import SCREEN_FAILURE_REASONS
 from trialsim.run.trial import ChunkResult, Plan
 from trialsim.summarize.reduce import (
@@ -99,7 +100,10 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
     ``screened_per_randomised`` (candidates screened per patient randomised), of
     ``screen_failure_rate`` (share of candidates screened out) and of
     ``screen_failure_<reason>`` (share screened out by each entry criterion, the first one
-    failed). Endpoint ``sledai_change``: the ANCOVA of the change in SELENA-SLEDAI
+    failed). Endpoint ``accrual`` (week 0; with ``design.accrual`` only): the mean over
+    trials, and the 2.5/97.5% quantiles, of the ``CALENDAR_FIELDS`` in months (the last
+    randomisation, the primary analysis, the end of the study). Endpoint ``sledai_change``:
+    the ANCOVA of the change in SELENA-SLEDAI
     (``_change_rows``). Means and proportions come from the reducer, quantiles
     from the columns (read one at a time).
 
@@ -179,6 +183,12 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
     add("screening", 0, "", "", "screen_failure_rate", *red.screening.mean_mcse(1))
     for k, reason in enumerate(SCREEN_FAILURE_REASONS):
         add("screening", 0, "", "", f"screen_failure_{reason}", *red.screening.mean_mcse(2 + k))
+    if plan.accrual.enabled:
+        for k, name in enumerate(CALENDAR_FIELDS):
+            add("accrual", 0, "", "", name, *red.calendar.mean_mcse(k))
+            months = column(f"calendar.{name}")
+            add("accrual", 0, "", "", f"{name}_q025", *quantile_mcse(months, 0.025))
+            add("accrual", 0, "", "", f"{name}_q975", *quantile_mcse(months, 0.975))
     _change_rows(plan, red, column, add, share)
     _subgroup_rows(plan, red, column, add, share)
     _safety_rows(plan, red, column, add, share)
