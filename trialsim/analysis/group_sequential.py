@@ -33,9 +33,11 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
-#: the spending-function families: Lan-DeMets O'Brien-Fleming-like (rpact ``asOF``/``bsOF``),
-#: Pocock-like (``asP``/``bsP``) and Hwang-Shih-DeCani with parameter gamma (``asHSD``/``bsHSD``)
-SPENDING_FAMILIES = ("obrien_fleming", "pocock", "hsd")
+from trialsim.config.vocab import SPENDING_FAMILIES
+
+#: the spending-function families (``config.vocab``): Lan-DeMets O'Brien-Fleming-like (rpact
+#: ``asOF``/``bsOF``), Pocock-like (``asP``/``bsP``) and Hwang-Shih-DeCani with parameter gamma
+#: (``asHSD``/``bsHSD``)
 
 #: Jennison & Turnbull's grid parameter r (ch. 19): 6r - 1 points before the Simpson midpoints
 GRID_R = 32

@@ -37,6 +37,7 @@ from trialsim.config.vocab import (  # noqa: F401  (re-exported: the schema's na
     RACES,
     REGIONS,
     SLEDAI_PROTEINURIA_RULES,
+    SPENDING_FAMILIES,
     STRATIFIERS,
     SUBGROUP_FACTORS,
 )
@@ -354,6 +355,51 @@ class Protocol(Model):
 MAX_SAMPLE_SIZE = 100_000
 
 
+class Spending(Model):
+    """A Lan-DeMets spending function (analysis/group_sequential.py)."""
+
+    spending: Literal[SPENDING_FAMILIES] = "obrien_fleming"
+    #: Hwang-Shih-DeCani parameter (required for ``hsd``, refused otherwise)
+    gamma: Annotated[float, Field(ge=-40.0, le=40.0)] | None = None
+
+    @model_validator(mode="after")
+    def _check_gamma(self) -> Spending:
+        if self.spending == "hsd" and self.gamma is None:
+            raise ValueError("spending hsd needs its gamma (e.g. gamma: -4, O'Brien-Fleming-"
+                             "like; gamma: 1, Pocock-like)")
+        if self.spending != "hsd" and self.gamma is not None:
+            raise ValueError(f"gamma = {self.gamma!r} applies to spending hsd only, not "
+                             f"{self.spending}")
+        return self
+
+
+class Interim(Model):
+    """Group-sequential looks at the primary endpoint (the first of ``analysis.endpoints`` at
+    the first of ``design.endpoint_weeks``), each when a share of the patients has reached
+    it (docs/model.md §4c)."""
+
+    #: shares of the patients with primary-endpoint data at each look, increasing, the last 1
+    information_fractions: Annotated[list[Annotated[float, Field(gt=0.0, le=1.0)]],
+                                     Field(min_length=2, max_length=10)]
+    #: efficacy bounds: alpha spending at one-sided level ``analysis.alpha / 2``
+    efficacy: Spending = Spending()
+    #: non-binding futility bounds by beta spending (none: no futility stops)
+    futility: Spending | None = None
+    #: type II error the beta spending aims at (the design's power 1 - beta)
+    beta: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.2
+
+    @field_validator("information_fractions")
+    @classmethod
+    def _check_fractions(cls, v: list[float]) -> list[float]:
+        for k in range(1, len(v)):
+            if not v[k] > v[k - 1]:
+                raise ValueError(f"must increase: entry {k} ({v[k]!r}) is not above entry "
+                                 f"{k - 1} ({v[k - 1]!r})")
+        if v[-1] != 1.0:
+            raise ValueError(f"the last look is the final analysis, at 1.0; got {v[-1]!r}")
+        return v
+
+
 class Accrual(Model):
     """Patients randomised over calendar time (model/accrual.py): a Poisson process whose
     intensity rises linearly from 0 to ``patients_per_month`` over ``ramp_up_months``."""
@@ -386,6 +432,8 @@ class Design(Model):
     protocol: Protocol = Protocol()
     #: randomisation over calendar time; none: no calendar outputs
     accrual: Accrual | None = None
+    #: interim analyses of the primary endpoint (group-sequential); needs ``accrual``
+    interim: Interim | None = None
 
     @model_validator(mode="after")
     def _check_design(self) -> Design:
@@ -419,6 +467,9 @@ class Design(Model):
                 raise ValueError(
                     f"comparisons[{k}]: [{treated}, {reference}] compares an arm with itself"
                 )
+        if self.interim is not None and self.accrual is None:
+            raise ValueError("interim: looks happen when patients reach the primary endpoint "
+                             "over calendar time; give design.accrual too")
         if self.sample_size < 2 * len(self.arms):
             raise ValueError(
                 f"sample_size {self.sample_size} is too small for {len(self.arms)} arms"

@@ -120,3 +120,7 @@ ENDPOINT_NAMES: tuple[str, ...] = (
 #: ``disease.sledai_proteinuria``: the SELENA-SLEDAI's proteinuria rule at follow-up visits
 #: (``model.instruments.PROTEINURIA_RULES`` gives each its kernel code)
 SLEDAI_PROTEINURIA_RULES = ("whenever_present", "new_onset")
+
+#: group-sequential spending-function families (analysis/group_sequential.py): Lan-DeMets
+#: O'Brien-Fleming-like, Pocock-like, Hwang-Shih-DeCani (with its gamma)
+SPENDING_FAMILIES = ("obrien_fleming", "pocock", "hsd")

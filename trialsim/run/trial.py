@@ -34,6 +34,15 @@ from trialsim.analysis.endpoints import (
     steroid_sparing_window,
     sustained_gap,
 )
+from trialsim.analysis.group_sequential import GroupSequentialDesign
+from trialsim.analysis.interim import (
+    CALENDAR_LOOK_FIELDS,
+    LOOK_FIELDS,
+    InterimParams,
+    interim_design,
+    interim_looks,
+    interim_params,
+)
 from trialsim.analysis.safety import SAFETY_FIELDS, compare_safety
 from trialsim.analysis.subgroups import (
     INTERACTION_FIELDS,
@@ -49,6 +58,7 @@ from trialsim.core.jit import jit
 from trialsim.core.rng import STAGE_REDUCED, counter_uniforms, replicate_key, replicate_keys
 from trialsim.model.accrual import (
     CALENDAR_FIELDS,
+    WEEKS_PER_MONTH,
     AccrualParams,
     accrual_params,
     calendar,
@@ -148,6 +158,9 @@ class Plan:
     subgroups: SubgroupPlan = field(init=False)
     safety: SafetyParams = field(init=False)
     accrual: AccrualParams = field(init=False)
+    interim: InterimParams = field(init=False)
+    #: the group-sequential design of ``design.interim`` (None without it)
+    interim_design: GroupSequentialDesign | None = field(init=False)
     trial: TrialParams = field(init=False)
 
     def __post_init__(self) -> None:
@@ -171,6 +184,8 @@ class Plan:
         sc = self.scenario
         self.safety = safety_params(sc, self.arms, self.doses)
         self.accrual = accrual_params(sc)
+        self.interim = interim_params(sc)
+        self.interim_design = interim_design(sc)
         strata = strata_program(des)
         template = np.repeat(np.arange(len(self.arms)), self.allocation * des.block_multiplier)
         constant = sc.constant_response
@@ -268,6 +283,11 @@ class ChunkResult:
     #: the trial's calendar in months (model/accrual.py ``CALENDAR_FIELDS``), nan without
     #: ``design.accrual``: (r, len(CALENDAR_FIELDS))
     calendar: np.ndarray
+    #: interim analyses of the primary endpoint (analysis/interim.py), empty without
+    #: ``design.interim``: per comparison and look ``LOOK_FIELDS`` (r, n_comparisons, K, 3),
+    #: and per look ``CALENDAR_LOOK_FIELDS`` (r, K, 2)
+    interim_looks: np.ndarray
+    interim_calendar: np.ndarray
 
     def take(self, index) -> ChunkResult:
         """The replicates ``index`` (a slice or index array) of this chunk."""
@@ -288,7 +308,7 @@ def run_trials(tp, pp, cp, sp, keys, analysis, rates, arm_n, evaluable, sledai_m
                flare_median_days, flare_analysis, screened, subgroup_analysis, subgroup_rates,
                subgroup_n, interaction, profile, severe_flare_analysis, screen_failures,
                sledai_change, ancova, safety_patients, safety_events, safety_years,
-               safety_analysis, ap, calendar_out):
+               safety_analysis, ap, calendar_out, ip, looks_out, look_calendar_out):
     """Simulate and analyse the replicates of ``keys`` (one row per replicate), into the
     arrays of a ``ChunkResult`` (first axis: the chunk's replicates).
 
@@ -311,8 +331,10 @@ def run_trials(tp, pp, cp, sp, keys, analysis, rates, arm_n, evaluable, sledai_m
          bilag0, bilag_ever, failures) = enroll_kernel(pp, n, k0, k1, tp.max_candidates)
         if status != 0:
             return r, status, got, n_screened
+        entry = np.zeros(0)
         if ap.enabled:
-            calendar(ap, entry_months(ap, n, k0, k1), calendar_out[r])
+            entry = entry_months(ap, n, k0, k1)
+            calendar(ap, entry, calendar_out[r])
         race = np.ascontiguousarray(ints[:, I_RACE])
         region = np.ascontiguousarray(ints[:, I_REGION])
         sledai0 = np.ascontiguousarray(ints[:, I_SLEDAI])
@@ -364,6 +386,9 @@ def run_trials(tp, pp, cp, sp, keys, analysis, rates, arm_n, evaluable, sledai_m
                                   tp.window)
         covariates = x if tp.adjust_for_strata else np.zeros((n, 0))
         analysis[r] = compare_arms_kernel(response, arm, covariates, tp.pairs, tp.alpha)
+        if ip.enabled:
+            interim_looks(ip, response[0:1], arm, covariates, tp.pairs, tp.alpha, entry,
+                          WEEKS_PER_MONTH, looks_out[r], look_calendar_out[r])
         if tp.change_visits.shape[0] > 0:
             change = locf_change(sledai, dropout, failure, tp.change_visits)
             sledai_change[r] = arm_means(change, arm, n_arms)
@@ -500,6 +525,7 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
     sg = plan.subgroups
     n_sgt = sg.targets.shape[0]
     n_ev = len(plan.safety_events)
+    n_looks = plan.interim.patients.shape[0]
     res = ChunkResult(
         replicates=np.arange(start, stop),
         analysis=np.empty((r, len(plan.targets), n_cmp, N_FIELDS)),
@@ -525,6 +551,8 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
         safety_years=np.zeros((r, n_arms)),
         safety_analysis=np.empty((r, n_ev, n_cmp, len(SAFETY_FIELDS))),
         calendar=np.full((r, len(CALENDAR_FIELDS)), np.nan),
+        interim_looks=np.full((r, n_cmp, n_looks, len(LOOK_FIELDS)), np.nan),
+        interim_calendar=np.full((r, n_looks, len(CALENDAR_LOOK_FIELDS)), np.nan),
     )
     keys = replicate_keys(scenario.seed, start, stop)
     failed, status, got, candidates = run_trials(
@@ -534,7 +562,7 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
         res.subgroup_rates, res.subgroup_n, res.interaction, res.profile,
         res.severe_flare_analysis, res.screen_failures, res.sledai_change, res.ancova,
         res.safety_patients, res.safety_events, res.safety_years, res.safety_analysis,
-        plan.accrual, res.calendar,
+        plan.accrual, res.calendar, plan.interim, res.interim_looks, res.interim_calendar,
     )
     if failed >= 0:
         raise_screening_error(scenario, status, got, candidates, replicate=start + failed)

@@ -31,6 +31,7 @@ import pandas as pd
 from trialsim.analysis.ancova import ANCOVA_FIELDS, DIFFERENCE, P_VALUE, SLEDAI_CHANGE
 from trialsim.analysis.ancova import FITTED as ANCOVA_FITTED
 from trialsim.analysis.comparisons import RESULT_FIELDS
+from trialsim.analysis.interim import EFFICACY, FUTILITY, LOOK_FIELDS, sequential_decisions
 from trialsim.analysis.safety import P_VALUE as SAFETY_P_VALUE
 from trialsim.analysis.safety import RATE_RATIO, RISK_DIFFERENCE
 from trialsim.analysis.subgroups import INTERACTION_FIELDS
@@ -103,6 +104,16 @@ class Reducer:
         # screened out (all reasons, then by the first criterion failed)
         self.screening = Welford(2 + len(SCREEN_FAILURE_REASONS))
         self.calendar = Welford(len(CALENDAR_FIELDS))  # months (model/accrual.py), if any
+        # group-sequential looks (analysis/interim.py): per comparison and look, efficacy and
+        # futility stops; per comparison the rejections with and without the futility
+        # stops, and at the stopping look the patients randomised, the month, the log OR
+        # and its difference from the final analysis's (the estimate's bias at stopping)
+        n_looks = plan.interim.patients.shape[0]
+        self.gs_efficacy = np.zeros((n_c, n_looks), dtype=np.int64)
+        self.gs_futility = np.zeros((n_c, n_looks), dtype=np.int64)
+        self.gs_reject = np.zeros(n_c, dtype=np.int64)
+        self.gs_reject_efficacy_only = np.zeros(n_c, dtype=np.int64)
+        self.gs_at_stop = Welford(4 * n_c)  # (patients, months, log OR, log OR - final) x c
         self.rate = Welford(n_t * n_a)
         self.evaluable = Welford(n_t * n_a)  # patients in each target's analysis, per arm
         self.risk_difference = Welford(n_t * n_c)
@@ -152,6 +163,28 @@ class Reducer:
         self.safety_reject = np.zeros((n_e, n_c), dtype=np.int64)
         self.safety_harm = np.zeros((n_e, n_c), dtype=np.int64)
 
+    def _add_interim(self, res) -> None:
+        design = self.plan.interim_design
+        r = res.replicates.size
+        rows = np.arange(r)
+        at_stop = np.empty((r, 4 * self.n_c))
+        for c in range(self.n_c):
+            z = res.interim_looks[:, c, :, LOOK_FIELDS.index("z")]
+            log_or = res.interim_looks[:, c, :, LOOK_FIELDS.index("log_or")]
+            look, outcome = sequential_decisions(z, design.critical_values,
+                                                 design.futility_bounds)
+            for k in range(z.shape[1]):
+                self.gs_efficacy[c, k] += int(np.sum((look == k) & (outcome == EFFICACY)))
+                self.gs_futility[c, k] += int(np.sum((look == k) & (outcome == FUTILITY)))
+            self.gs_reject[c] += int(np.sum(outcome == EFFICACY))
+            _, eff_only = sequential_decisions(z, design.critical_values, None)
+            self.gs_reject_efficacy_only[c] += int(np.sum(eff_only == EFFICACY))
+            at_stop[:, 4 * c] = res.interim_calendar[rows, look, 1]
+            at_stop[:, 4 * c + 1] = res.interim_calendar[rows, look, 0]
+            at_stop[:, 4 * c + 2] = log_or[rows, look]
+            at_stop[:, 4 * c + 3] = log_or[rows, look] - log_or[:, -1]
+        self.gs_at_stop.add(at_stop)
+
     def _subgroup_evaluable(self, res) -> np.ndarray:
         """Patients in each subgroup target's analysis, (r, levels, targets, arms): an arm's
         ``n_treated`` or ``n_control`` in a comparison it is part of (every level's patients
@@ -177,6 +210,8 @@ class Reducer:
             [scr / n, fails.sum(axis=1, keepdims=True) / scr, fails / scr], axis=1))
         if self.plan.accrual.enabled:
             self.calendar.add(res.calendar)
+        if self.plan.interim.enabled:
+            self._add_interim(res)
         self.rate.add(res.rates.reshape(r, -1))
         self.evaluable.add(res.evaluable.astype(np.float64).reshape(r, -1))
         a = res.analysis

@@ -189,6 +189,8 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
             months = column(f"calendar.{name}")
             add("accrual", 0, "", "", f"{name}_q025", *quantile_mcse(months, 0.025))
             add("accrual", 0, "", "", f"{name}_q975", *quantile_mcse(months, 0.975))
+    if plan.interim.enabled:
+        _interim_rows(plan, red, add, share)
     _change_rows(plan, red, column, add, share)
     _subgroup_rows(plan, red, column, add, share)
     _safety_rows(plan, red, column, add, share)
@@ -276,6 +278,46 @@ def _safety_rows(plan: Plan, red: Reducer, column: Columns, add, share) -> None:
                                          power)
                 add(name, week, "", comp, f"study_size_{round(100 * power)}", size,
                     size * years_se / years if years > 0 else float("nan"))
+
+
+def _interim_rows(plan: Plan, red: Reducer, add, share) -> None:
+    """Group-sequential rows (``design.interim``; analysis/interim.py), on the primary
+    endpoint at its week: per look (no arm, no comparison) the design's
+    ``gs_information_look<k>`` (share of patients analysed), ``gs_alpha_spent_look<k>``,
+    ``gs_efficacy_bound_look<k>`` and ``gs_futility_bound_look<k>`` (Z scale, one-sided);
+    per comparison ``gs_power`` (H0 rejected at some look, futility stops obeyed),
+    ``gs_power_efficacy_only`` (the non-binding futility bounds ignored),
+    ``gs_efficacy_stop_look<k>`` and ``gs_futility_stop_look<k>`` (share of trials
+    stopping there), and at the stopping look the means over trials of the patients
+    randomised (``gs_expected_patients``), the calendar month (``gs_expected_months``), the
+    log odds ratio (``gs_log_or_at_stop_mean``) and its difference from the same trial's
+    final analysis (``gs_log_or_bias``: the conditional bias of stopping early)."""
+    design = plan.interim_design
+    endpoint, week = plan.targets[0]
+    n = plan.scenario.design.sample_size
+    for k in range(design.k_max):
+        look = f"_look{k + 1}"
+        add(endpoint, week, "", "", f"gs_information{look}",
+            plan.interim.patients[k] / n, 0.0)
+        add(endpoint, week, "", "", f"gs_alpha_spent{look}", float(design.alpha_spent[k]), 0.0)
+        add(endpoint, week, "", "", f"gs_efficacy_bound{look}",
+            float(design.critical_values[k]), 0.0)
+        if design.futility_bounds is not None and k < design.k_max - 1:
+            add(endpoint, week, "", "", f"gs_futility_bound{look}",
+                float(design.futility_bounds[k]), 0.0)
+    for c, comp in enumerate(plan.comparisons):
+        add(endpoint, week, "", comp, "gs_power", *share(red.gs_reject[c]))
+        add(endpoint, week, "", comp, "gs_power_efficacy_only",
+            *share(red.gs_reject_efficacy_only[c]))
+        for k in range(design.k_max):
+            add(endpoint, week, "", comp, f"gs_efficacy_stop_look{k + 1}",
+                *share(red.gs_efficacy[c, k]))
+            if design.futility_bounds is not None and k < design.k_max - 1:
+                add(endpoint, week, "", comp, f"gs_futility_stop_look{k + 1}",
+                    *share(red.gs_futility[c, k]))
+        for j, stat in enumerate(("gs_expected_patients", "gs_expected_months",
+                                  "gs_log_or_at_stop_mean", "gs_log_or_bias")):
+            add(endpoint, week, "", comp, stat, *red.gs_at_stop.mean_mcse(4 * c + j))
 
 
 def _ratio_mcse(num: tuple[float, float], den: tuple[float, float]) -> tuple[float, float]:

@@ -1,0 +1,80 @@
+"""A group-sequential design run through the whole pipeline, with the model reduced to
+constant response probabilities, crosses its bounds as the canonical joint distribution
+says (analysis/group_sequential.py, itself equal to rpact's ``getDesignGroupSequential`` and
+``getDesignCharacteristics`` to 1e-7: tests/unit/test_group_sequential.py).
+
+Look k analyses the first ⌈t_k N⌉ patients; the Wald Z of the log odds ratio then has
+drift δ √t_k with δ = log OR / SE(N) (the closed form of test_power_closed_form.py). Per
+look the simulated share of efficacy and futility stops, and the power, must equal the
+recursion's within 3.5 Monte Carlo SEs; an arm with the control's response rate must be
+rejected at the one-sided level alpha / 2 (efficacy bounds alone: exactly the alpha spent).
+"""
+
+import numpy as np
+import pytest
+
+from trialsim.analysis.group_sequential import crossing_probabilities
+from trialsim.config.scenario import with_overrides
+from trialsim.run.simulate import simulate
+from trialsim.run.trial import Plan
+from trialsim.summarize.tables import summarize
+
+R = 2000
+RATES = {"placebo": 0.35, "bel1": 0.35, "bel10": 0.50}  # bel1: the null
+N = 360
+FRACTIONS = [0.4, 0.7, 1.0]
+
+
+@pytest.fixture(scope="module")
+def sequential(bliss76):
+    sc = with_overrides(bliss76, {
+        "design.sample_size": N,
+        "design.duration_weeks": 12,
+        "design.endpoint_weeks": [12],
+        "design.accrual": {"patients_per_month": 30.0},
+        "design.interim": {"information_fractions": FRACTIONS,
+                           "futility": {"spending": "obrien_fleming"}},
+        "analysis.endpoints": ["constant_response"],
+        "analysis.subgroups.factors": [],
+        "constant_response": {"rates": RATES},
+        "seed": 2718,
+    })
+    plan = Plan(sc)
+    s = summarize(plan, simulate(sc, replicates=R, n_jobs=2, chunk_size=250, progress=False))
+    rows = s[(s.endpoint == "constant_response") & s.statistic.str.startswith("gs_")]
+    return plan, rows
+
+
+def stat(rows, comparison, name):
+    row = rows[(rows.comparison == comparison) & (rows.statistic == name)].iloc[0]
+    return row.value, row.mcse
+
+
+def drift(p1, p0, n_arm):
+    delta = np.log(p1 / (1 - p1)) - np.log(p0 / (1 - p0))
+    return delta / np.sqrt(1 / (n_arm * p1 * (1 - p1)) + 1 / (n_arm * p0 * (1 - p0)))
+
+
+def test_stopping_probabilities_per_look_are_the_recursion_s(sequential):
+    plan, rows = sequential
+    want = crossing_probabilities(plan.interim_design, drift(0.50, 0.35, N / 3))
+    for k in range(len(FRACTIONS)):
+        got, mcse = stat(rows, "bel10_vs_placebo", f"gs_efficacy_stop_look{k + 1}")
+        assert abs(got - want.efficacy[k]) < 3.5 * mcse, (k, got, want.efficacy[k])
+        if k < len(FRACTIONS) - 1:
+            got, mcse = stat(rows, "bel10_vs_placebo", f"gs_futility_stop_look{k + 1}")
+            assert abs(got - want.futility[k]) < 3.5 * max(mcse, 0.005), (k, got)
+    got, mcse = stat(rows, "bel10_vs_placebo", "gs_power")
+    assert abs(got - want.power) < 3.5 * mcse, (got, want.power)
+    assert 0.2 < got < 0.95  # a test with something to find
+
+
+def test_type_one_error_is_the_alpha_spent(sequential):
+    plan, rows = sequential
+    # the scenario's two-sided analysis.alpha is spent one-sided, favouring treatment
+    alpha = plan.scenario.analysis.alpha / 2
+    assert alpha == 0.025
+    got, mcse = stat(rows, "bel1_vs_placebo", "gs_power_efficacy_only")
+    assert abs(got - alpha) < 3.5 * np.sqrt(alpha * (1 - alpha) / R), got
+    with_futility, _ = stat(rows, "bel1_vs_placebo", "gs_power")
+    assert with_futility <= got  # non-binding futility stops only remove rejections
