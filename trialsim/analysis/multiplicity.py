@@ -13,7 +13,7 @@ adjusted p-values (the smallest level at which each would be rejected, capped at
   (``W_A`` the weight of ``A``, ``S`` the sum of all weights); the first failure stops. With
   ``S = 1`` and equal weights this is Holm's ``p_(k) <= alpha / (m - k + 1)``; with ``S < 1``
   the procedure spends ``S alpha`` at every step (it is the graphical procedure of
-  :func:`holm_graph`).
+  ``holm_graph(m, weights)``).
 * **Hochberg** (unweighted step-up, Hochberg 1988): the largest ``k`` with
   ``p_(k) <= alpha / (m - k + 1)`` rejects ``H_(1) .. H_(k)``. Its FWER control needs
   independent or positively dependent test statistics (Sarkar 1998).
@@ -35,7 +35,7 @@ Conventions
 * Rejection is ``<=`` (a p-value equal to its critical value rejects), as in the paper and in
   statsmodels' ``multipletests``. The comparisons allow a relative :data:`BOUNDARY_RTOL`:
   ``p / (1/3)``, ``3 p`` and ``p <= alpha / 3`` are equal in exact arithmetic but not in
-  floating point, and a p-value on a critical value must get the same decision whichever way
+  floating point, and a p-value on a critical value gets the same decision whichever way
   the procedure computes it (graphicalMCP rounds adjusted p-values to 10 digits for the same
   reason). Every kernel decides from the same number it reports: a hypothesis is rejected
   exactly when its adjusted p-value is ``<= alpha (1 + BOUNDARY_RTOL)``.
