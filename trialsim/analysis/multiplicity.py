@@ -60,6 +60,14 @@ from typing import NamedTuple
 
 import numpy as np
 
+from trialsim.config.multiplicity import (
+    PROCEDURES,
+    as_number,
+    check_multiplicity,
+    check_order,
+    check_weights,
+)
+from trialsim.config.scenario import parse_hypothesis
 from trialsim.core.jit import jit
 
 __all__ = [
@@ -68,17 +76,13 @@ __all__ = [
     "bonferroni", "holm", "hochberg", "fixed_sequence", "graphical", "graphical_reject",
     "graphical_adjusted", "remove_hypothesis", "multiplicity_adjust",
     "multiplicity_adjust_trials", "holm_graph", "fixed_sequence_graph", "hierarchy_graph",
+    "MultiplicityPlan", "multiplicity_plan", "one_sided_p_values", "trial_rejections",
 ]
 
-#: procedure names as the scenario writes them; a procedure's code is its index here
-PROCEDURES = ("none", "bonferroni", "holm", "hochberg", "fixed_sequence", "graphical")
 NONE, BONFERRONI, HOLM, HOCHBERG, FIXED_SEQUENCE, GRAPHICAL = range(len(PROCEDURES))
 
 #: relative tolerance of "p at its critical value" (module docstring, Conventions)
 BOUNDARY_RTOL = 1e-10
-#: slack of the checks "weights sum to <= 1" and "a row sums to <= 1" (1/3 + 1/3 + 1/3 > 1
-#: in floating point)
-SUM_TOL = 1e-9
 #: the scenario's ``analysis.alpha`` default (two-sided p-values)
 DEFAULT_ALPHA = 0.05
 
@@ -470,108 +474,6 @@ def multiplicity_adjust_trials(p, mp):
 # ------------------------------------------------------- building and checking the record
 
 
-def _label(names: Sequence[str] | None, i: int) -> str:
-    """`` (name)`` of hypothesis ``i`` for a message, or nothing without names."""
-    return f" ({names[i]})" if names is not None else ""
-
-
-def _hyp(names: Sequence[str] | None, i: int) -> str:
-    """Hypothesis ``i`` in a message: its name, or ``H<i>``."""
-    return names[i] if names is not None else f"H{i}"
-
-
-def _number(where: str, x) -> float:
-    """A finite real number, or a ValueError naming ``where``."""
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer,
-                                                              np.floating)):
-        raise ValueError(f"{where} = {x!r} is not a number")
-    v = float(x)
-    if not math.isfinite(v):
-        raise ValueError(f"{where} = {v} is not a finite number")
-    return v
-
-
-def _as_list(where: str, value, length: int, what: str) -> list:
-    """``value`` as a list of ``length`` items, or a ValueError saying the shape wanted."""
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise ValueError(f"{where} must be a list of {length} {what}; got {value!r}")
-    if len(value) != length:
-        raise ValueError(f"{where} has {len(value)} entries; it needs {length} {what} "
-                         f"(one per hypothesis)")
-    return list(value)
-
-
-def _check_weights(value, m: int, names: Sequence[str] | None,
-                   field: str = "weights") -> np.ndarray:
-    w = [_number(f"{field}[{i}]{_label(names, i)}", x)
-         for i, x in enumerate(_as_list(field, value, m, "numbers"))]
-    for i, x in enumerate(w):
-        if x < 0.0:
-            raise ValueError(f"{field}[{i}]{_label(names, i)} = {x} is negative; a weight "
-                             f"is a share of alpha and must be >= 0")
-    total = math.fsum(w)
-    if total > 1.0 + SUM_TOL:
-        raise ValueError(f"{field} sum to {total:.6g} > 1; they are shares of alpha and "
-                         f"must sum to at most 1")
-    if total <= 0.0:
-        raise ValueError(f"{field} are all 0: no hypothesis could ever be rejected; give "
-                         f"at least one a positive share of alpha")
-    return np.array(w, dtype=np.float64)
-
-
-def _check_transitions(value, m: int, names: Sequence[str] | None) -> np.ndarray:
-    rows = _as_list("transitions", value, m, f"rows of a {m} x {m} matrix")
-    g = np.zeros((m, m))
-    for i, row in enumerate(rows):
-        entries = _as_list(f"transitions[{i}]{_label(names, i)}", row, m, "numbers")
-        for k, x in enumerate(entries):
-            v = _number(f"transitions[{i}][{k}]", x)
-            if v < 0.0:
-                raise ValueError(f"transitions[{i}][{k}] = {v} is negative; a transition is "
-                                 f"the share of {_hyp(names, i)}'s alpha passed to "
-                                 f"{_hyp(names, k)} and must be >= 0")
-            if i == k and v != 0.0:
-                raise ValueError(f"transitions[{i}][{i}]{_label(names, i)} = {v}; the "
-                                 f"diagonal must be 0 (a hypothesis passes no alpha to "
-                                 f"itself)")
-            g[i, k] = v
-        total = math.fsum(g[i])
-        if total > 1.0 + SUM_TOL:
-            raise ValueError(f"transitions[{i}]{_label(names, i)} sums to {total:.6g} > 1; "
-                             f"a row holds the shares of {_hyp(names, i)}'s alpha passed "
-                             f"on and must sum to at most 1")
-    return g
-
-
-def _check_order(value, m: int, names: Sequence[str] | None) -> np.ndarray:
-    entries = _as_list("order", value, m, "hypotheses (a permutation of them)")
-    index = {n: i for i, n in enumerate(names)} if names is not None else {}
-    out = []
-    for k, x in enumerate(entries):
-        if isinstance(x, str):
-            if x not in index:
-                known = ", ".join(names) if names is not None else f"indices 0..{m - 1}"
-                raise ValueError(f"order[{k}] = {x!r} is not a hypothesis; the hypotheses "
-                                 f"are {known}")
-            out.append(index[x])
-        elif isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)):
-            if not 0 <= x < m:
-                raise ValueError(f"order[{k}] = {x} is not a hypothesis index; indices run "
-                                 f"from 0 to {m - 1}")
-            out.append(int(x))
-        else:
-            raise ValueError(f"order[{k}] = {x!r} is neither a hypothesis name nor an index")
-    seen: dict[int, int] = {}
-    for k, i in enumerate(out):
-        if i in seen:
-            raise ValueError(f"order[{k}] repeats hypothesis {i}{_label(names, i)} (also "
-                             f"order[{seen[i]}]); order must list every hypothesis once")
-        seen[i] = k
-    return np.array(out, dtype=np.int64)
-
-
 def multiplicity_params(
     procedure: str,
     hypotheses: int | Sequence[str],
@@ -612,48 +514,8 @@ def multiplicity_params(
     ValueError
         Naming the entry at fault, its value and what is allowed.
     """
-    if procedure not in PROCEDURES:
-        raise ValueError(f"procedure {procedure!r} is not one of {', '.join(PROCEDURES)}")
-    code = PROCEDURES.index(procedure)
-    names: list[str] | None
-    if isinstance(hypotheses, (int, np.integer)) and not isinstance(hypotheses, bool):
-        m, names = int(hypotheses), None
-    elif isinstance(hypotheses, Sequence) and not isinstance(hypotheses, (str, bytes)):
-        names = list(hypotheses)
-        m = len(names)
-        for i, n in enumerate(names):
-            if not isinstance(n, str) or not n:
-                raise ValueError(f"hypotheses[{i}] = {n!r} is not a name (a non-empty string)")
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"hypotheses repeat {', '.join(repeated)}; each must be named "
-                             f"once")
-    else:
-        raise ValueError(f"hypotheses must be a number or a list of names; got "
-                         f"{hypotheses!r}")
-    if m < 1:
-        raise ValueError(f"there must be at least one hypothesis; got {m}")
-    a = _number("alpha", alpha)
-    if not 0.0 < a < 1.0:
-        raise ValueError(f"alpha = {a} is outside (0, 1)")
-
-    takes = {"weights": procedure in ("bonferroni", "holm", "graphical"),
-             "transitions": procedure == "graphical", "order": procedure == "fixed_sequence"}
-    given = {"weights": weights, "transitions": transitions, "order": order}
-    for field, value in given.items():
-        if value is not None and not takes[field]:
-            raise ValueError(f"{field} is not used by the {procedure} procedure (remove it)")
-    if procedure == "graphical":
-        for field in ("weights", "transitions"):
-            if given[field] is None:
-                raise ValueError(f"the graphical procedure needs {field}")
-
-    w = (_check_weights(weights, m, names) if weights is not None
-         else np.full(m, 1.0 / m))
-    g = (_check_transitions(transitions, m, names) if transitions is not None
-         else np.zeros((m, m)))
-    o = (_check_order(order, m, names) if order is not None
-         else np.arange(m, dtype=np.int64))
+    code, w, g, o, a = check_multiplicity(procedure, hypotheses, alpha, weights, transitions,
+                                          order)
     return MultiplicityParams(procedure=code, weights=w, transitions=g, order=o, alpha=a)
 
 
@@ -676,7 +538,7 @@ def holm_graph(m: int, weights: Sequence[float] | None = None) -> tuple[np.ndarr
     if int(m) != m or m < 1:
         raise ValueError(f"m = {m!r}: a graph needs at least one hypothesis")
     m = int(m)
-    w = np.full(m, 1.0 / m) if weights is None else _check_weights(weights, m, None)
+    w = np.full(m, 1.0 / m) if weights is None else check_weights(weights, m, None)
     total = math.fsum(w)
     g = np.zeros((m, m))
     for i in range(m):
@@ -700,7 +562,7 @@ def fixed_sequence_graph(order: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     m = len(order)
     if m < 1:
         raise ValueError("order is empty: a graph needs at least one hypothesis")
-    o = _check_order(order, m, None)
+    o = check_order(order, m, None)
     w = np.zeros(m)
     w[o[0]] = 1.0
     g = np.zeros((m, m))
@@ -754,14 +616,14 @@ def hierarchy_graph(
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name} = {v!r} must be a whole number >= 1")
     D, E = int(n_doses), int(n_endpoints)
-    gam = _number("gamma", gamma)
+    gam = as_number("gamma", gamma)
     if not 0.0 <= gam <= 1.0:
         raise ValueError(f"gamma = {gam} is outside [0, 1]")
     if gam > 0.0 and (D == 1 or E == 1):
         raise ValueError(f"gamma = {gam} must be 0 with {D} dose(s) and {E} endpoint(s): "
                          f"it is the share a non-final endpoint passes to the other doses")
     dw = (np.full(D, 1.0 / D) if dose_weights is None
-          else _check_weights(dose_weights, D, None, "dose_weights"))
+          else check_weights(dose_weights, D, None, "dose_weights"))
     m = D * E
     w = np.zeros(m)
     g = np.zeros((m, m))
@@ -778,3 +640,58 @@ def hierarchy_graph(
                 for o in others[d]:
                     g[i, o * E] = 1.0 / (D - 1)
     return w, g
+
+
+# ------------------------------------------------------------------------- in a scenario
+
+
+class MultiplicityPlan(NamedTuple):
+    """A scenario's ``analysis.multiplicity`` (``multiplicity_plan``)."""
+
+    params: MultiplicityParams  # at one-sided level analysis.alpha / 2
+    names: list[str]  # the hypotheses as the scenario names them
+    target: np.ndarray  # (m,) int64: each hypothesis's (endpoint, week) target
+    comparison: np.ndarray  # (m,) int64: and comparison
+    success: list[int]  # the ``success`` subset (indices), empty without one
+
+
+def multiplicity_plan(scenario, targets, comparisons) -> MultiplicityPlan | None:
+    """The procedure of ``scenario.analysis.multiplicity`` over its hypotheses, located
+    among the run's ``targets`` ((endpoint, week) pairs) and ``comparisons`` (names), or None.
+    The scenario was validated (``config.scenario``), so every hypothesis exists."""
+    mult = scenario.analysis.multiplicity
+    if mult is None:
+        return None
+    first_week = scenario.design.endpoint_weeks[0]
+    target, comparison = [], []
+    for h in mult.hypotheses:
+        comp, endpoint, week = parse_hypothesis(h, first_week)
+        target.append(targets.index((endpoint, week)))
+        comparison.append(comparisons.index(comp))
+    params = multiplicity_params(mult.procedure, mult.hypotheses,
+                                 alpha=scenario.analysis.alpha / 2.0, weights=mult.weights,
+                                 transitions=mult.transitions, order=mult.order)
+    success = [mult.hypotheses.index(h) for h in (mult.success or ())]
+    return MultiplicityPlan(params, list(mult.hypotheses), np.array(target, dtype=np.int64),
+                            np.array(comparison, dtype=np.int64), success)
+
+
+def one_sided_p_values(p_two_sided: np.ndarray, log_or: np.ndarray) -> np.ndarray:
+    """One-sided p-values of "the treated arm responds more" from the two-sided Wald p and
+    the sign of the log odds ratio: p / 2 when log OR > 0, 1 - p / 2 otherwise; 1 for an
+    unanalysable comparison (log OR nan)."""
+    p = np.asarray(p_two_sided, dtype=np.float64)
+    b = np.asarray(log_or, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        one = np.where(b > 0.0, 0.5 * p, 1.0 - 0.5 * p)
+    return np.where(np.isfinite(b), one, 1.0)
+
+
+def trial_rejections(mp: MultiplicityPlan, analysis: np.ndarray, p_field: int,
+                     log_or_field: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each trial's one-sided p-values, rejections and adjusted p-values of the hypotheses,
+    from a chunk's ``analysis`` array (r, targets, comparisons, fields)."""
+    sel = analysis[:, mp.target, mp.comparison]
+    p = one_sided_p_values(sel[..., p_field], sel[..., log_or_field])
+    reject, adjusted = multiplicity_adjust_trials(np.ascontiguousarray(p), mp.params)
+    return p, reject, adjusted

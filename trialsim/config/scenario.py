@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from trialsim.config.expressions import compile_expression
+from trialsim.config.multiplicity import PROCEDURES, check_multiplicity
 from trialsim.config.vocab import (  # noqa: F401  (re-exported: the schema's names)
     COPULA_DIMS,
     DESCRIPTOR_NAMES,
@@ -349,6 +350,17 @@ class Protocol(Model):
     #: after this week a prednisone increase above baseline + allowance is a failure
     steroid_limit_week: Annotated[int, Field(ge=0)] = 24
     steroid_allowance_mg: NonNeg = 5.0
+
+
+def parse_hypothesis(name: str, default_week: int) -> tuple[str, str, int]:
+    """``<comparison>.<endpoint>[@<week>]`` as (comparison, endpoint, week); the week is
+    ``default_week`` when not given (``ValueError`` for a name of another form)."""
+    head, dot, tail = name.rpartition(".")
+    endpoint, at, week = tail.partition("@")
+    if not dot or not head or not endpoint or (at and not week.isdigit()):
+        raise ValueError(f"hypothesis {name!r} is not <comparison>.<endpoint> or "
+                         f"<comparison>.<endpoint>@<week> (e.g. bel10_vs_placebo.sri4@52)")
+    return head, endpoint, int(week) if at else default_week
 
 
 #: the largest trial (patients randomised) a scenario may simulate
@@ -754,6 +766,33 @@ class Safety(Model):
         return v
 
 
+class Multiplicity(Model):
+    """Familywise error control over hypotheses ``<comparison>.<endpoint>`` (at the first
+    endpoint week) or ``<comparison>.<endpoint>@<week>``, each one-sided (the treated arm
+    better) at level ``analysis.alpha / 2`` (analysis/multiplicity.py, docs/multiplicity.md)."""
+
+    procedure: Literal[PROCEDURES]
+    hypotheses: Annotated[list[str], Field(min_length=1, max_length=64), Distinct]
+    #: shares of alpha (bonferroni, holm: equal by default; graphical: required)
+    weights: list[float] | None = None
+    #: graphical only: row i, the shares of hypothesis i's alpha passed on when it is rejected
+    transitions: list[list[float]] | None = None
+    #: fixed_sequence only: the testing order (hypothesis names; default as listed)
+    order: list[str] | None = None
+    #: a subset whose "any" and "all" rejection rates are reported (e.g. the primaries)
+    success: Annotated[list[str], Field(min_length=1), Distinct] | None = None
+
+    @model_validator(mode="after")
+    def _check_procedure(self) -> Multiplicity:
+        check_multiplicity(self.procedure, self.hypotheses, 0.05, self.weights,
+                           self.transitions, self.order)
+        for k, h in enumerate(self.success or ()):
+            if h not in self.hypotheses:
+                raise ValueError(f"success[{k}] = {h!r} is not among the hypotheses "
+                                 f"({', '.join(self.hypotheses)})")
+        return self
+
+
 class Analysis(Model):
     alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
     #: the first is the primary (subgroup analyses, headline, responder profile)
@@ -782,6 +821,8 @@ class Analysis(Model):
     #: ``sledai_change``
     sledai_change: bool = True
     subgroups: Subgroups = Subgroups()
+    #: multiplicity control over comparisons x endpoints (none: each test at alpha alone)
+    multiplicity: Multiplicity | None = None
 
     @field_validator("endpoints")
     @classmethod
@@ -864,6 +905,29 @@ class Scenario(Model):
                     f"constant_response.rates must give a rate for each arm ({', '.join(arms)}); "
                     f"got {', '.join(sorted(given)) or 'none'}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _check_hypotheses(self) -> Scenario:
+        mult = self.analysis.multiplicity
+        if mult is None:
+            return self
+        names = [f"{t}_vs_{r}" for t, r in self.design.comparison_pairs]
+        for k, h in enumerate(mult.hypotheses):
+            where = f"analysis.multiplicity.hypotheses[{k}] = {h!r}"
+            try:
+                comparison, endpoint, week = parse_hypothesis(h, self.design.endpoint_weeks[0])
+            except ValueError as exc:
+                raise ValueError(f"analysis.multiplicity.hypotheses[{k}]: {exc}") from None
+            if comparison not in names:
+                raise ValueError(f"{where}: comparison {comparison!r} is not analysed; the "
+                                 f"comparisons are {', '.join(names)}")
+            if endpoint not in self.analysis.endpoints:
+                raise ValueError(f"{where}: endpoint {endpoint!r} is not among "
+                                 f"analysis.endpoints ({', '.join(self.analysis.endpoints)})")
+            if week not in self.design.endpoint_weeks:
+                raise ValueError(f"{where}: week {week} is not among design.endpoint_weeks "
+                                 f"({', '.join(map(str, self.design.endpoint_weeks))})")
         return self
 
     @model_validator(mode="after")

@@ -43,6 +43,7 @@ from trialsim.analysis.interim import (
     interim_looks,
     interim_params,
 )
+from trialsim.analysis.multiplicity import MultiplicityPlan, multiplicity_plan
 from trialsim.analysis.safety import SAFETY_FIELDS, compare_safety
 from trialsim.analysis.subgroups import (
     INTERACTION_FIELDS,
@@ -159,6 +160,9 @@ class Plan:
     safety: SafetyParams = field(init=False)
     accrual: AccrualParams = field(init=False)
     interim: InterimParams = field(init=False)
+    #: ``analysis.multiplicity``: the procedure and each hypothesis's (target, comparison),
+    #: or None
+    multiplicity: MultiplicityPlan | None = field(init=False)
     #: the group-sequential design of ``design.interim`` (None without it)
     interim_design: GroupSequentialDesign | None = field(init=False)
     trial: TrialParams = field(init=False)
@@ -185,6 +189,7 @@ class Plan:
         self.safety = safety_params(sc, self.arms, self.doses)
         self.accrual = accrual_params(sc)
         self.interim = interim_params(sc)
+        self.multiplicity = multiplicity_plan(sc, self.targets, self.comparisons)
         self.interim_design = interim_design(sc)
         strata = strata_program(des)
         template = np.repeat(np.arange(len(self.arms)), self.allocation * des.block_multiplier)

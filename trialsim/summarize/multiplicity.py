@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from trialsim.summarize.tables import mean_mcse, proportion_of
+from trialsim.summarize.mcse import mean_mcse, proportion_of
 
 __all__ = ["RejectionSummary", "summarize_rejections", "rejection_table"]
 

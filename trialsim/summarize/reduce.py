@@ -32,6 +32,7 @@ from trialsim.analysis.ancova import ANCOVA_FIELDS, DIFFERENCE, P_VALUE, SLEDAI_
 from trialsim.analysis.ancova import FITTED as ANCOVA_FITTED
 from trialsim.analysis.comparisons import RESULT_FIELDS
 from trialsim.analysis.interim import EFFICACY, FUTILITY, LOOK_FIELDS, sequential_decisions
+from trialsim.analysis.multiplicity import trial_rejections
 from trialsim.analysis.safety import P_VALUE as SAFETY_P_VALUE
 from trialsim.analysis.safety import RATE_RATIO, RISK_DIFFERENCE
 from trialsim.analysis.subgroups import INTERACTION_FIELDS
@@ -114,6 +115,8 @@ class Reducer:
         self.gs_reject = np.zeros(n_c, dtype=np.int64)
         self.gs_reject_efficacy_only = np.zeros(n_c, dtype=np.int64)
         self.gs_at_stop = Welford(4 * n_c)  # (patients, months, log OR, log OR - final) x c
+        # multiplicity (analysis/multiplicity.py): each trial's rejections, in order
+        self.mult_reject: list[np.ndarray] = []
         self.rate = Welford(n_t * n_a)
         self.evaluable = Welford(n_t * n_a)  # patients in each target's analysis, per arm
         self.risk_difference = Welford(n_t * n_c)
@@ -212,6 +215,9 @@ class Reducer:
             self.calendar.add(res.calendar)
         if self.plan.interim.enabled:
             self._add_interim(res)
+        if self.plan.multiplicity is not None:
+            self.mult_reject.append(trial_rejections(self.plan.multiplicity, res.analysis,
+                                                     F["p_value"], F["log_or"])[1])
         self.rate.add(res.rates.reshape(r, -1))
         self.evaluable.add(res.evaluable.astype(np.float64).reshape(r, -1))
         a = res.analysis
@@ -317,6 +323,9 @@ def trial_columns(plan) -> list[str]:
         cols += [f"safety_{stat}.{ev}.{c}" for c in plan.comparisons for stat in SAFETY_TRIAL_STATS]
     if plan.accrual.enabled:
         cols += [f"calendar.{name}" for name in CALENDAR_FIELDS]
+    if plan.multiplicity is not None:
+        cols += [f"{stat}.{h}" for stat in ("p_one_sided", "p_adjusted")
+                 for h in plan.multiplicity.names]
     return cols
 
 
@@ -359,6 +368,10 @@ def trial_table(plan, res) -> pd.DataFrame:
         parts.append(res.safety_analysis[..., [RATE_RATIO, SAFETY_P_VALUE]].reshape(r, -1))
     if plan.accrual.enabled:
         parts.append(res.calendar)
+    if plan.multiplicity is not None:
+        p, _, adjusted = trial_rejections(plan.multiplicity, res.analysis, F["p_value"],
+                                          F["log_or"])
+        parts += [p, adjusted]
     values = np.concatenate([np.asarray(p, dtype=np.float64).reshape(r, -1) for p in parts],
                             axis=1)
     df = pd.DataFrame(values, columns=trial_columns(plan))

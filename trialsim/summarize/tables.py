@@ -14,6 +14,8 @@ from trialsim.core.io import SUMMARY_COLUMNS, whole_trial
 from trialsim.model.accrual import CALENDAR_FIELDS
 from trialsim.model.population import SCREEN_FAILURE_REASONS
 from trialsim.run.trial import ChunkResult, Plan
+from trialsim.summarize.mcse import mean_mcse, proportion_of
+from trialsim.summarize.multiplicity import summarize_rejections
 from trialsim.summarize.reduce import (
     Columns,
     Reducer,
@@ -28,15 +30,6 @@ __all__ = [
     "trajectory_table", "trajectory_from", "replicate_table", "trial_table", "mean_mcse",
     "proportion_mcse", "quantile_mcse",
 ]
-
-
-def mean_mcse(x: np.ndarray) -> tuple[float, float]:
-    """Mean of replicate values and its MCSE (SD / sqrt(R)); nan-aware."""
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return float("nan"), float("nan")
-    se = float(x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else float("nan")
-    return float(x.mean()), se
 
 
 def proportion_mcse(hits: np.ndarray) -> tuple[float, float]:
@@ -191,6 +184,8 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
             add("accrual", 0, "", "", f"{name}_q975", *quantile_mcse(months, 0.975))
     if plan.interim.enabled:
         _interim_rows(plan, red, add, share)
+    if plan.multiplicity is not None:
+        _multiplicity_rows(plan, red, add)
     _change_rows(plan, red, column, add, share)
     _subgroup_rows(plan, red, column, add, share)
     _safety_rows(plan, red, column, add, share)
@@ -278,6 +273,34 @@ def _safety_rows(plan: Plan, red: Reducer, column: Columns, add, share) -> None:
                                          power)
                 add(name, week, "", comp, f"study_size_{round(100 * power)}", size,
                     size * years_se / years if years > 0 else float("nan"))
+
+
+def _multiplicity_rows(plan: Plan, red: Reducer, add) -> None:
+    """``analysis.multiplicity`` rows (docs/multiplicity.md): per hypothesis, at its endpoint,
+    week and comparison, ``power_adjusted`` (share of trials rejecting it under the
+    procedure, one-sided at ``analysis.alpha / 2``); under endpoint ``multiplicity`` (week
+    0) the family's ``disjunctive_power`` (at least one rejected), ``conjunctive_power``
+    (all), ``expected_rejections`` and, with ``success``, ``success_any_power`` and
+    ``success_all_power``."""
+    mp = plan.multiplicity
+    reject = np.concatenate(red.mult_reject) if red.mult_reject else np.zeros(
+        (0, len(mp.names)), dtype=bool)
+    summ = summarize_rejections(reject, mp.success or None)
+    for h in range(len(mp.names)):
+        endpoint, week = plan.targets[int(mp.target[h])]
+        add(endpoint, week, "", plan.comparisons[int(mp.comparison[h])], "power_adjusted",
+            float(summ.power[h]), float(summ.power_mcse[h]))
+    add("multiplicity", 0, "", "", "disjunctive_power", summ.disjunctive,
+        summ.disjunctive_mcse)
+    add("multiplicity", 0, "", "", "conjunctive_power", summ.conjunctive,
+        summ.conjunctive_mcse)
+    add("multiplicity", 0, "", "", "expected_rejections", summ.expected_rejections,
+        summ.expected_rejections_mcse)
+    if mp.success:
+        add("multiplicity", 0, "", "", "success_any_power", summ.subset_any,
+            summ.subset_any_mcse)
+        add("multiplicity", 0, "", "", "success_all_power", summ.subset_all,
+            summ.subset_all_mcse)
 
 
 def _interim_rows(plan: Plan, red: Reducer, add, share) -> None:
@@ -387,18 +410,6 @@ def number_needed(rd: float, rd_mcse: float) -> tuple[float, float]:
     if not (rd > 0.0) or not np.isfinite(rd):
         return float("nan"), float("nan")
     return 1.0 / rd, rd_mcse / (rd * rd) if np.isfinite(rd_mcse) else float("nan")
-
-
-def proportion_of(hits: int, n: int) -> tuple[float, float]:
-    """Share of ``n`` replicates with an event and its binomial MCSE.
-
-    The MCSE is nan (undefined, not 0) with fewer than two replicates; the share is nan
-    with none.
-    """
-    if n == 0:
-        return float("nan"), float("nan")
-    p = hits / n
-    return p, float(np.sqrt(p * (1 - p) / n)) if n > 1 else float("nan")
 
 
 def baseline_table(plan: Plan, res: ChunkResult) -> pd.DataFrame:
