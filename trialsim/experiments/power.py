@@ -164,7 +164,7 @@ def select_targets(
     ScenarioError
         A name that the scenario does not analyse (the message lists the allowed ones).
     """
-    plan_comparisons = [f"{t}_vs_{c}" for t, c in scenario.design.comparisons]
+    plan_comparisons = [f"{t}_vs_{c}" for t, c in scenario.design.comparison_pairs]
     eps = scenario.analysis.endpoints
     wks = scenario.design.endpoint_weeks
     return (
