@@ -148,7 +148,8 @@ def critical_z(alpha):
 
 
 @njit(cache=CACHE)
-def _fill_unanalysable(out, e, c):
+def fill_unanalysable(out, e, c):
+    """``out[e, c]``'s model fields as not analysable (the rates are left as they are)."""
     out[e, c, LOG_OR] = np.nan
     out[e, c, SE] = np.nan
     out[e, c, Z] = np.nan
@@ -387,26 +388,36 @@ def compare_counts(out, e, c, full, y, m, keep, z_crit, wk):
     if not separates(full, y, m):  # (``unseparated_groups`` would keep every pattern)
         beta, cov, converged = fit_patterns_into(columns_into(full, keep, wk), y, m, wk)
     else:
-        rows = unseparated_groups(full, y, m)
-        sub = full[rows]
-        ys = y[rows]
-        ms = m[rows]
-        t1 = 0.0
-        s1 = 0.0
-        s0 = 0.0
-        for k in range(sub.shape[0]):
-            if sub[k, 1] == 1.0:
-                t1 += ms[k]
-                s1 += ys[k]
-            else:
-                s0 += ys[k]
-        t0 = ms.sum() - t1
-        if t1 == 0 or t0 == 0 or s1 == 0 or s1 == t1 or s0 == 0 or s0 == t0:
-            _fill_unanalysable(out, e, c)
+        rows, analysable = fitted_rows(full, y, m)
+        if not analysable:
+            fill_unanalysable(out, e, c)
             return
+        sub = full[rows]
         kept = drop_constant_columns(sub, 1)
-        beta, cov, converged = fit_patterns_into(sub[:, kept], ys, ms, wk)
+        beta, cov, converged = fit_patterns_into(sub[:, kept], y[rows], m[rows], wk)
     compare_result(out, e, c, beta, cov, converged, z_crit)
+
+
+@njit(cache=CACHE)
+def fitted_rows(full, y, m):
+    """The patterns ``compare_counts`` fits when a stratum separates
+    (``unseparated_groups``), and whether the odds ratio is still estimable on them (the
+    treated and the control patients left each hold responders and non-responders)."""
+    rows = unseparated_groups(full, y, m)
+    t1 = 0.0
+    t0 = 0.0
+    s1 = 0.0
+    s0 = 0.0
+    for k in range(full.shape[0]):
+        if rows[k]:
+            if full[k, 1] == 1.0:
+                t1 += m[k]
+                s1 += y[k]
+            else:
+                t0 += m[k]
+                s0 += y[k]
+    analysable = not (t1 == 0 or t0 == 0 or s1 == 0 or s1 == t1 or s0 == 0 or s0 == t0)
+    return rows, analysable
 
 
 @njit(cache=CACHE)
@@ -441,7 +452,7 @@ def compare_rates(out, e, c, full, y, m):
         out[e, c, RISK_DIFFERENCE] = np.nan
         out[e, c, RD_SE] = np.nan
     if n1 == 0 or n0 == 0 or r1 == 0 or r1 == n1 or r0 == 0 or r0 == n0:
-        _fill_unanalysable(out, e, c)
+        fill_unanalysable(out, e, c)
         return False
     return True
 
@@ -451,7 +462,7 @@ def compare_result(out, e, c, beta, cov, converged, z_crit):
     """The odds-ratio fields of ``out[e, c]`` from the fit (column 1: treatment)."""
     se = math.sqrt(cov[1, 1]) if converged else np.nan
     if not converged or not (se > 0.0) or not np.isfinite(se):
-        _fill_unanalysable(out, e, c)
+        fill_unanalysable(out, e, c)
         return
     b = beta[1]
     z = b / se

@@ -23,7 +23,10 @@ from trialsim.analysis.comparisons import (
     compare_rates,
     compare_result,
     critical_z,
+    fill_unanalysable,
+    fitted_rows,
     separates,
+    unseparated_groups,
 )
 from trialsim.analysis.endpoints import NOT_EVALUABLE, RESPONDER
 from trialsim.analysis.logistic import drop_constant_columns, fit_work, pool_rows
@@ -395,8 +398,9 @@ def _level_rates(cells, lv, n_end, rates, counts):
 @jit
 def _compare_level(cells, lv, q, pairs, alpha, out):
     """``compare_patients`` of level ``lv`` from its cells, into ``out`` (n_endpoints,
-    n_comparisons, N_FIELDS). The endpoints fitted on every pattern of the comparison (the
-    design of them all) are fitted side by side (``Lanes``)."""
+    n_comparisons, N_FIELDS). The endpoints fitted on the same patterns (every pattern of
+    the comparison, or those left when a stratum separates) are fitted side by side
+    (``Lanes``)."""
     n_end = out.shape[0]
     z_crit = critical_z(alpha)
     cap = 2 * cells.n_strata
@@ -405,6 +409,7 @@ def _compare_level(cells, lv, q, pairs, alpha, out):
     seen = seen_work(n_end, cap)
     wk = fit_work(cap, 2 + q)
     lanes = lanes_work(n_end, cap, 2 + q)
+    designs = designs_work(n_end, cap)
     for c in range(pairs.shape[0]):
         trt = pairs[c, 0]
         g = comparison_cells(cells, levels, trt, pairs[c, 1], pattern_cells)
@@ -415,33 +420,50 @@ def _compare_level(cells, lv, q, pairs, alpha, out):
             patterns[j, 1] = 1.0 if (k // cells.n_strata) % cells.n_arms == trt else 0.0
             stratum_columns(k % cells.n_strata, patterns[j, 2:])
         keep_all = drop_constant_columns(patterns, 1)
-        G, group = pool_rows(np.ascontiguousarray(patterns[:, keep_all]))
-        n_lanes = 0
+        n_designs = 0
         for e in range(n_end):
+            designs.of[e] = -1
             order, y, m = evaluable_cells(cells, pattern_cells[:g], e, seen)
             if earlier(seen, e) >= 0:  # its result once the earlier one has it
                 continue
             every = _identity(order, g)
             rows = patterns if every else patterns[order]
-            if every and G.shape[0] > 0:
+            if every:  # fitted on every pattern, or those a separating stratum leaves
                 if not compare_rates(out, e, c, rows, y, m):
-                    continue  # not analysable (compare_counts would stop there too)
-                if not separates(rows, y, m):  # the fit on every pattern: side by side
-                    n_lanes = add_lane(lanes, n_lanes, e, group, G.shape[0], y, m)
-                    continue
+                    continue  # not analysable (as in compare_counts)
+                kept = designs.rows[e, :g]
+                if separates(rows, y, m):
+                    fit, analysable = fitted_rows(rows, y, m)
+                    if not analysable:
+                        fill_unanalysable(out, e, c)
+                        continue
+                    kept[:] = fit
+                else:
+                    kept[:] = True
+                n_designs = design_of(designs, e, g, n_designs)
+                continue
             # (the estimable columns depend on the set of patterns, not on their order)
             keep = keep_all if order.shape[0] == g else drop_constant_columns(rows, 1)
             compare_counts(out, e, c, rows, y, m, keep, z_crit, wk)
-        fit_lanes(lanes, n_lanes, G)
-        for k in range(n_lanes):
-            e = lanes.endpoint[k]
-            if lanes.status[k] == LANE_SCALAR:  # step-halving: on its own
-                g_e = seen.n[e]
-                compare_counts(out, e, c, patterns, seen.y[e, :g_e], seen.m[e, :g_e], keep_all,
-                               z_crit, wk)
-            else:
-                compare_result(out, e, c, lanes.beta[k], lanes.cov[k],
-                               lanes.status[k] == LANE_CONVERGED, z_crit)
+        for d in range(n_designs):
+            mask = designs.rows[designs.first[d], :g]
+            sub = patterns[mask]
+            keep = keep_all if sub.shape[0] == g else drop_constant_columns(sub, 1)
+            G, group = pool_rows(np.ascontiguousarray(sub[:, keep]))
+            n_lanes = 0
+            for e in range(n_end):
+                if designs.of[e] == d:
+                    n_lanes = add_lane(lanes, n_lanes, e, group, G.shape[0], seen.y[e],
+                                       seen.m[e], mask)
+            fit_lanes(lanes, n_lanes, G)
+            for k in range(n_lanes):
+                e = lanes.endpoint[k]
+                if lanes.status[k] == LANE_SCALAR:  # step-halving: on its own
+                    compare_counts(out, e, c, patterns, seen.y[e, :g], seen.m[e, :g], keep_all,
+                                   z_crit, wk)
+                else:
+                    compare_result(out, e, c, lanes.beta[k], lanes.cov[k],
+                                   lanes.status[k] == LANE_CONVERGED, z_crit)
         for e in range(n_end):
             same = earlier(seen, e)
             if same >= 0:  # the same patterns and counts as an earlier endpoint: its result
@@ -451,17 +473,18 @@ def _compare_level(cells, lv, q, pairs, alpha, out):
 @jit
 def _interaction_of_cells(cells, n_lev, q, pairs, out):
     """``interaction_kernel`` from the factor's cells, into ``out`` (n_endpoints,
-    n_comparisons, 3); the endpoints fitted on every pattern of the comparison are fitted
-    side by side (``Lanes``)."""
+    n_comparisons, 3); the endpoints fitted on the same patterns are fitted side by side
+    (``Lanes``)."""
     n_end = out.shape[0]
     p_full = 2 + 2 * (n_lev - 1) + q
+    first_stratum = 2 + 2 * (n_lev - 1)
     cap = 2 * n_lev * cells.n_strata
     pattern_cells = np.empty(cap, dtype=np.int64)
     levels = np.arange(n_lev)
     seen = seen_work(n_end, cap)
     wk = fit_work(cap, p_full)
     lanes = lanes_work(n_end, cap, p_full)
-    first_stratum = 2 + 2 * (n_lev - 1)
+    designs = designs_work(n_end, cap)
     for c in range(pairs.shape[0]):
         trt = pairs[c, 0]
         g = comparison_cells(cells, levels, trt, pairs[c, 1], pattern_cells)
@@ -477,39 +500,94 @@ def _interaction_of_cells(cells, n_lev, q, pairs, out):
                 patterns[j, n_lev + lv] = t
             stratum_columns(k % cells.n_strata, patterns[j, p_full - q:])
         X_all, inter_all, n_int_all = _interaction_design(patterns, n_lev)
-        G, group = pool_rows(X_all)
-        n_lanes = 0
+        n_designs = 0
         for e in range(n_end):
+            designs.of[e] = -1
             order, y, m = evaluable_cells(cells, pattern_cells[:g], e, seen)
             if earlier(seen, e) >= 0:
                 continue
             every = _identity(order, g)
             rows = patterns if every else patterns[order]
-            if (every and g > 0 and n_int_all > 0 and G.shape[0] > 0
-                    and not separates(rows, y, m, first_stratum, p_full)
-                    and not separated_cell(rows, y, m, n_lev, X_all)):
-                out[e, c, 0] = np.nan  # the fit on every pattern: side by side
+            if every and g > 0:  # fitted on every pattern, or those a separating stratum leaves
+                out[e, c, 0] = np.nan
                 out[e, c, 1] = 0.0
                 out[e, c, 2] = np.nan
-                n_lanes = add_lane(lanes, n_lanes, e, group, G.shape[0], y, m)
+                kept = designs.rows[e, :g]
+                if separates(rows, y, m, first_stratum, p_full):
+                    kept[:] = unseparated_groups(rows, y, m, first_stratum, p_full)
+                else:
+                    kept[:] = True
+                n_designs = design_of(designs, e, g, n_designs)
                 continue
             interaction_counts(out, e, c, rows, y, m, order, g, X_all, inter_all, n_int_all,
                                n_lev, wk)
-        fit_lanes(lanes, n_lanes, G)
-        for k in range(n_lanes):
-            e = lanes.endpoint[k]
-            if lanes.status[k] == LANE_SCALAR:
-                g_e = seen.n[e]
-                interaction_counts(out, e, c, patterns, seen.y[e, :g_e], seen.m[e, :g_e],
-                                   seen.order[e, :g_e], g, X_all, inter_all, n_int_all, n_lev,
-                                   wk)
+        for d in range(n_designs):
+            mask = designs.rows[designs.first[d], :g]
+            sub = patterns[mask]
+            if sub.shape[0] == g:
+                X, inter, n_int = X_all, inter_all, n_int_all
             else:
-                interaction_result(out, e, c, lanes.beta[k], lanes.cov[k],
-                                   lanes.status[k] == LANE_CONVERGED, inter_all, n_int_all)
+                X, inter, n_int = _interaction_design(sub, n_lev)
+            if n_int == 0 or sub.shape[0] == 0:
+                continue  # not analysable
+            G, group = pool_rows(X)
+            n_lanes = 0
+            for e in range(n_end):
+                if designs.of[e] != d:
+                    continue
+                if separated_cell(sub, seen.y[e, :g][mask], seen.m[e, :g][mask], n_lev, X):
+                    continue  # no finite estimate: not analysable
+                n_lanes = add_lane(lanes, n_lanes, e, group, G.shape[0], seen.y[e], seen.m[e],
+                                   mask)
+            fit_lanes(lanes, n_lanes, G)
+            for k in range(n_lanes):
+                e = lanes.endpoint[k]
+                if lanes.status[k] == LANE_SCALAR:
+                    interaction_counts(out, e, c, patterns, seen.y[e, :g], seen.m[e, :g],
+                                       seen.order[e, :g], g, X_all, inter_all, n_int_all,
+                                       n_lev, wk)
+                else:
+                    interaction_result(out, e, c, lanes.beta[k], lanes.cov[k],
+                                       lanes.status[k] == LANE_CONVERGED, inter, n_int)
         for e in range(n_end):
             same = earlier(seen, e)
             if same >= 0:
                 out[e, c] = out[same, c]
+
+
+class Designs(NamedTuple):
+    """The designs of one comparison's endpoints: each endpoint's patterns fitted (a mask of
+    the comparison's patterns), the distinct ones and which one each endpoint has."""
+
+    rows: np.ndarray  # bool (n_endpoints, n_patterns): the patterns an endpoint's fit keeps
+    first: np.ndarray  # int64 (n_endpoints,): the first endpoint of each distinct design
+    of: np.ndarray  # int64 (n_endpoints,): an endpoint's design, -1 for none
+
+
+@jit
+def designs_work(n_end, n_patterns):
+    """``Designs`` for ``n_end`` endpoints of up to ``n_patterns`` patterns."""
+    return Designs(np.zeros((n_end, n_patterns), dtype=np.bool_),
+                   np.empty(n_end, dtype=np.int64), np.full(n_end, -1, dtype=np.int64))
+
+
+@jit
+def design_of(designs, e, g, n_designs):
+    """Endpoint ``e``'s design: the first of those before with the same patterns (mask
+    ``designs.rows[e, :g]``), or a new one; returns the number of designs."""
+    for d in range(n_designs):
+        f = designs.first[d]
+        same = True
+        for j in range(g):
+            if designs.rows[f, j] != designs.rows[e, j]:
+                same = False
+                break
+        if same:
+            designs.of[e] = d
+            return n_designs
+    designs.first[n_designs] = e
+    designs.of[e] = n_designs
+    return n_designs + 1
 
 
 class Lanes(NamedTuple):
@@ -533,17 +611,20 @@ def lanes_work(n_lanes, n_rows, p):
 
 
 @jit
-def add_lane(lanes, k, e, group, n_pooled, y, m):
-    """Endpoint ``e`` as lane ``k``: its successes ``y`` and trials ``m`` per row pooled as
-    ``fit_patterns_into`` pools them (``group``: each row's pooled row; each sum in the order
-    of the rows); returns the number of lanes."""
+def add_lane(lanes, k, e, group, n_pooled, y, m, mask):
+    """Endpoint ``e`` as lane ``k``: its successes ``y`` and trials ``m`` on the patterns of
+    ``mask``, pooled as ``fit_patterns_into`` pools them (``group``: the pooled row of each
+    pattern kept; each sum in the order of the patterns); returns the number of lanes."""
     lanes.endpoint[k] = e
-    for g in range(n_pooled):
-        lanes.Y[g, k] = 0.0
-        lanes.M[g, k] = 0.0
-    for i in range(group.shape[0]):
-        lanes.Y[group[i], k] += y[i]
-        lanes.M[group[i], k] += m[i]
+    for i in range(n_pooled):
+        lanes.Y[i, k] = 0.0
+        lanes.M[i, k] = 0.0
+    r = 0
+    for i in range(mask.shape[0]):
+        if mask[i]:
+            lanes.Y[group[r], k] += y[i]
+            lanes.M[group[r], k] += m[i]
+            r += 1
     return k + 1
 
 
