@@ -218,18 +218,26 @@ def separates(full, y, m, first=2, stop=-1):
     if stop < 0:
         stop = width
     for j in range(first, stop):
-        for level in (0.0, 1.0):
-            cnt = 0.0
-            tot = 0.0
-            other = 0.0
-            for k in range(n):
-                if full[k, j] == level:
-                    cnt += m[k]
-                    tot += y[k]
-                else:
-                    other += m[k]
-            if cnt > 0.0 and (tot == 0.0 or tot == cnt) and other > 0.0:
-                return True
+        # patients and responders at levels 0 and 1, and all patients (integer counts:
+        # every sum exact, in any order)
+        c0 = 0.0
+        t0 = 0.0
+        c1 = 0.0
+        t1 = 0.0
+        total = 0.0
+        for k in range(n):
+            x = full[k, j]
+            total += m[k]
+            if x == 0.0:
+                c0 += m[k]
+                t0 += y[k]
+            elif x == 1.0:
+                c1 += m[k]
+                t1 += y[k]
+        if c0 > 0.0 and (t0 == 0.0 or t0 == c0) and total - c0 > 0.0:
+            return True
+        if c1 > 0.0 and (t1 == 0.0 or t1 == c1) and total - c1 > 0.0:
+            return True
     return False
 
 

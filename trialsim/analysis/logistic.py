@@ -489,7 +489,7 @@ def drop_constant_columns(X, treat_col=1):
             order[m] = j
             m += 1
     keep_mask = np.zeros(p, dtype=np.bool_)
-    basis = np.zeros((n, p))
+    basis = np.zeros((p, n))  # row b: basis vector b
     n_basis = 0
     v = np.empty(n)
     for pos in range(p):
@@ -532,9 +532,9 @@ def drop_constant_columns(X, treat_col=1):
                 for b in range(n_basis):
                     d = 0.0
                     for i in range(n):
-                        d += basis[i, b] * v[i]
+                        d += basis[b, i] * v[i]
                     for i in range(n):
-                        v[i] -= d * basis[i, b]
+                        v[i] -= d * basis[b, i]
             norm = 0.0
             for i in range(n):
                 norm += v[i] * v[i]
@@ -544,7 +544,7 @@ def drop_constant_columns(X, treat_col=1):
                 keep = False
             if keep and independent:
                 for i in range(n):
-                    basis[i, n_basis] = v[i] / norm
+                    basis[n_basis, i] = v[i] / norm
                 n_basis += 1
         if keep:
             keep_mask[j] = True

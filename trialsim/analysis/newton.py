@@ -30,11 +30,16 @@ MAX_ABS_BETA = 30.0
 # singular by the Cholesky factorization.
 PIVOT_RTOL = 1e-13
 
+#: numba's numpy error model: a float division by zero gives inf or nan instead of raising
+#: (Python's model tests every divisor, a branch that also keeps the lanes of
+#: ``newton_batch`` from running as vectors). No divisor here can be zero: pivots and
+#: diagonals of the factor are positive, 1 + exp(-|t|) >= 1, ...; the results are the same.
+_njit = njit(cache=CACHE, error_model="numpy")
 #: the kernels of the iteration, inlined into it (numba IR)
-_inline = njit(cache=CACHE, inline="always")
+_inline = njit(cache=CACHE, inline="always", error_model="numpy")
 
 
-@njit(cache=CACHE)
+@_njit
 def fit_sizes(n, p):
     """Floats and ints of ``newton_fit`` on ``n`` rows and ``p`` columns."""
     return 7 * p + 5 * p * p + 3 * n + n * p, n * p + n
@@ -248,7 +253,7 @@ def _max_abs(F, o, p):
     return mx
 
 
-@njit(cache=CACHE)
+@_njit
 def newton_fit(X, y, m, max_iter, tol, F, I):
     """``logistic.fit_binomial``'s iteration on ``X`` (n, p), ``y`` and ``m`` (n,), in the
     flat work arrays ``F`` (float64) and ``I`` (int64), at least ``fit_sizes(n, p)`` long.
@@ -339,7 +344,7 @@ def newton_fit(X, y, m, max_iter, tol, F, I):
     return ob, True
 
 
-@njit(cache=CACHE)
+@_njit
 def cov_offset(p):
     """Offset in ``newton_fit``'s floats of the covariance of a fit of ``p`` columns."""
     return 7 * p + 3 * p * p
@@ -351,7 +356,7 @@ def cov_offset(p):
 LANE_FAILED, LANE_CONVERGED, LANE_SCALAR = 0, 1, 2
 
 
-@njit(cache=CACHE)
+@_njit
 def newton_batch(X, Y, M, max_iter, tol, beta_out, cov_out, status):
     """``newton_fit`` of many fits (lanes) on one 0/1 design, side by side: each lane's
     arithmetic is ``newton_fit``'s, in the same order, so each lane's result is the one
@@ -408,6 +413,7 @@ def newton_batch(X, Y, M, max_iter, tol, beta_out, cov_out, status):
     dev = np.empty(n_lanes)
     ndev = np.empty(n_lanes)
     ok = np.empty(n_lanes, dtype=np.bool_)
+    acc = np.empty(n_lanes)
     final_info = np.empty((n_lanes, p * p))
     for s in range(n_lanes):
         status[s] = LANE_FAILED
@@ -420,16 +426,21 @@ def newton_batch(X, Y, M, max_iter, tol, beta_out, cov_out, status):
         if intercept and 0.0 < ysum < msum:
             beta[0, s] = math.log(ysum / (msum - ysum))
     na = n_lanes
-    _batch_evaluate(cols, count, Yw, Mw, beta, eta, w, r, score, info, dev, na, n, p)
+    source, start, rows = _cell_rows(X)
+    E = np.empty((n, n_lanes))
+    LG = np.empty((n, n_lanes))
+    _batch_evaluate(source, start, rows, cols, count, Yw, Mw, beta, eta, E, LG, w, r, score,
+                    info, dev, na, n, p)
     it = 0
     while na > 0 and it < max_iter:
         it += 1
-        _batch_cholesky(info, L, ok, na, p)
-        _batch_solve(L, score, z, step, na, p)
+        _batch_cholesky(info, L, ok, acc, na, p)
+        _batch_solve(L, score, z, step, acc, na, p)
         for j in range(p):
             for s in range(na):
                 nbeta[j, s] = beta[j, s] + step[j, s]
-        _batch_evaluate(cols, count, Yw, Mw, nbeta, eta, w, r, nscore, ninfo, ndev, na, n, p)
+        _batch_evaluate(source, start, rows, cols, count, Yw, Mw, nbeta, eta, E, LG, w, r,
+                        nscore, ninfo, ndev, na, n, p)
         # each lane's decisions, as newton_fit takes them (its step length 1)
         done = np.zeros(na, dtype=np.bool_)
         for s in range(na):
@@ -477,11 +488,64 @@ def newton_batch(X, Y, M, max_iter, tol, beta_out, cov_out, status):
                 cov_out[e, j, k] = F[j * p + k]
 
 
+@_njit
+def _cell_rows(X):
+    """The sums of the information of a 0/1 design ``X`` (n, p): cell ``j * p + k``
+    (k <= j) sums the weights of the rows where columns j and k are both 1, in the order of
+    the rows. Cells over the same rows have the same sum, so each is computed once: the
+    first cell of its rows (in the order j, k) holds them, ``rows[start[c]:start[c + 1]]``;
+    ``source[c]`` is that first cell (-1: no rows, the sum is 0.0)."""
+    n, p = X.shape
+    nw = (n + 63) // 64
+    bits = np.zeros((p * p, nw), dtype=np.uint64)
+    source = np.full(p * p, -1, dtype=np.int64)
+    start = np.zeros(p * p + 1, dtype=np.int64)
+    rows = np.empty(n * p * (p + 1) // 2, dtype=np.int64)
+    pos = 0
+    for j in range(p):
+        for k in range(j + 1):
+            c = j * p + k
+            empty = True
+            for i in range(n):
+                if X[i, j] != 0.0 and X[i, k] != 0.0:
+                    bits[c, i // 64] |= np.uint64(1) << np.uint64(i % 64)
+                    empty = False
+            start[c] = pos
+            if empty:
+                start[c + 1] = pos
+                continue
+            source[c] = c
+            for j2 in range(j + 1):  # an earlier cell over the same rows
+                for k2 in range(j2 + 1):
+                    c2 = j2 * p + k2
+                    if c2 >= c or source[c2] != c2:
+                        continue
+                    same = True
+                    for v in range(nw):
+                        if bits[c2, v] != bits[c, v]:
+                            same = False
+                            break
+                    if same:
+                        source[c] = c2
+                        break
+                if source[c] != c:
+                    break
+            if source[c] == c:
+                for i in range(n):
+                    if X[i, j] != 0.0 and X[i, k] != 0.0:
+                        rows[pos] = i
+                        pos += 1
+            start[c + 1] = pos
+    return source, start, rows
+
+
 @_inline
-def _batch_evaluate(cols, count, Y, M, B, eta, w, r, score, info, dev, na, n, p):
+def _batch_evaluate(source, start, rows, cols, count, Y, M, B, eta, E, LG, w, r, score, info,
+                    dev, na, n, p):
     """``_evaluate`` (0/1 design) of lanes 0 … na - 1 at their coefficients ``B`` (p, lanes):
     deviance into ``dev``, score and information into ``score`` (p, lanes) and ``info``
-    (p * p, lanes); the row and column sums advance side by side over the lanes."""
+    (p * p, lanes); the sums advance side by side over the lanes, each lane's in the order
+    of the rows. The information's sums by ``_cell_rows``."""
     for i in range(n):
         for s in range(na):
             eta[i, s] = 0.0
@@ -489,48 +553,67 @@ def _batch_evaluate(cols, count, Y, M, B, eta, w, r, score, info, dev, na, n, p)
             c = cols[i, a]
             for s in range(na):
                 eta[i, s] += B[c, s]
-    for s in range(na):  # each lane's rows in order: exp and log1p are the library's
-        d = 0.0
+    for s in range(na):  # the library's exp and log1p, shared by equal eta in a run of rows
         prev = np.nan
-        e = lg = inv = mu = 0.0
+        e = lg = 0.0
         for i in range(n):
             t = eta[i, s]
             if t != prev:
                 e = math.exp(-abs(t))
                 lg = math.log1p(e)
-                inv = 1.0 / (1.0 + e)
-                mu = inv if t >= 0.0 else e * inv
                 prev = t
-            d += M[i, s] * (max(t, 0.0) + lg) - Y[i, s] * t
+            E[i, s] = e
+            LG[i, s] = lg
+    for s in range(na):
+        dev[s] = 0.0
+    for i in range(n):
+        for s in range(na):
+            t = eta[i, s]
+            e = E[i, s]
+            inv = 1.0 / (1.0 + e)
+            mu = inv if t >= 0.0 else e * inv
+            dev[s] += M[i, s] * (max(t, 0.0) + LG[i, s]) - Y[i, s] * t
+            # mu * (1 - mu) without cancellation for large |eta|
             w[i, s] = M[i, s] * e * inv * inv
             r[i, s] = Y[i, s] - M[i, s] * mu
-        dev[s] = 2.0 * d
+    for s in range(na):
+        dev[s] = 2.0 * dev[s]
     for j in range(p):
         for s in range(na):
             score[j, s] = 0.0
-    for jk in range(p * p):
-        for s in range(na):
-            info[jk, s] = 0.0
-    for i in range(n):
-        for a in range(count[i]):
-            j = cols[i, a]
+        src = source[j * p + j]  # the rows of column j
+        if src < 0:
+            continue
+        for q in range(start[src], start[src + 1]):
+            i = rows[q]
             for s in range(na):
                 score[j, s] += r[i, s]
-            for b in range(a + 1):
-                jk = j * p + cols[i, b]
-                for s in range(na):
-                    info[jk, s] += w[i, s]
     for j in range(p):
-        for k in range(j):
+        for k in range(j + 1):
+            c = j * p + k
+            src = source[c]
+            if src == c:
+                for s in range(na):
+                    info[c, s] = 0.0
+                for q in range(start[c], start[c + 1]):
+                    i = rows[q]
+                    for s in range(na):
+                        info[c, s] += w[i, s]
+            elif src < 0:
+                for s in range(na):
+                    info[c, s] = 0.0
+            else:
+                for s in range(na):
+                    info[c, s] = info[src, s]
             for s in range(na):
-                info[k * p + j, s] = info[j * p + k, s]
+                info[k * p + j, s] = info[c, s]
 
 
 @_inline
-def _batch_cholesky(A, L, ok, na, p):
+def _batch_cholesky(A, L, ok, acc, na, p):
     """``cholesky_flat`` of each lane's ``A[:, s]`` into ``L[:, s]``, each lane's sums in its
-    order (the lanes innermost); ``ok[s]`` False where it fails (the lane's factor is then
-    garbage)."""
+    order (the lanes innermost, running sums in ``acc``); ``ok[s]`` False where it fails
+    (the lane's factor is then garbage)."""
     for s in range(na):
         ok[s] = True
     for j in range(p):
@@ -539,13 +622,13 @@ def _batch_cholesky(A, L, ok, na, p):
             ajj = A[jj, s]
             if not (ajj > 0.0) or not np.isfinite(ajj):
                 ok[s] = False
-            L[jj, s] = ajj  # d, then its square root
+            acc[s] = ajj
         for k in range(j):
             jk = j * p + k
             for s in range(na):
-                L[jj, s] -= L[jk, s] * L[jk, s]
+                acc[s] -= L[jk, s] * L[jk, s]
         for s in range(na):
-            d = L[jj, s]
+            d = acc[s]
             if not (d > PIVOT_RTOL * A[jj, s]):
                 ok[s] = False
                 d = 1.0
@@ -553,37 +636,38 @@ def _batch_cholesky(A, L, ok, na, p):
         for i in range(j + 1, p):
             ij = i * p + j
             for s in range(na):
-                L[ij, s] = A[ij, s]
+                acc[s] = A[ij, s]
             for k in range(j):
                 ik = i * p + k
                 jk = j * p + k
                 for s in range(na):
-                    L[ij, s] -= L[ik, s] * L[jk, s]
+                    acc[s] -= L[ik, s] * L[jk, s]
             for s in range(na):
-                L[ij, s] = L[ij, s] / L[jj, s]
+                L[ij, s] = acc[s] / L[jj, s]
 
 
 @_inline
-def _batch_solve(L, b, z, x, na, p):
-    """``cholesky_solve_flat`` of each lane, each lane's sums in its order."""
+def _batch_solve(L, b, z, x, acc, na, p):
+    """``cholesky_solve_flat`` of each lane, each lane's sums in its order (running sums in
+    ``acc``)."""
     for i in range(p):
         for s in range(na):
-            z[i, s] = b[i, s]
+            acc[s] = b[i, s]
         for k in range(i):
             ik = i * p + k
             for s in range(na):
-                z[i, s] -= L[ik, s] * z[k, s]
+                acc[s] -= L[ik, s] * z[k, s]
         for s in range(na):
-            z[i, s] = z[i, s] / L[i * p + i, s]
+            z[i, s] = acc[s] / L[i * p + i, s]
     for i in range(p - 1, -1, -1):
         for s in range(na):
-            x[i, s] = z[i, s]
+            acc[s] = z[i, s]
         for k in range(i + 1, p):
             ki = k * p + i
             for s in range(na):
-                x[i, s] -= L[ki, s] * x[k, s]
+                acc[s] -= L[ki, s] * x[k, s]
         for s in range(na):
-            x[i, s] = x[i, s] / L[i * p + i, s]
+            x[i, s] = acc[s] / L[i * p + i, s]
 
 
 @_inline
