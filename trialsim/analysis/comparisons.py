@@ -22,8 +22,10 @@ from numba import njit
 
 from trialsim.analysis.endpoints import NOT_EVALUABLE
 from trialsim.analysis.logistic import (
+    columns_into,
     drop_constant_columns,
-    fit_pattern_groups,
+    fit_patterns_into,
+    fit_work,
     pattern_groups,
 )
 from trialsim.core.jit import CACHE
@@ -140,7 +142,14 @@ def norm_ppf(q):
 
 
 @njit(cache=CACHE)
-def _fill_unanalysable(out, e, c):
+def critical_z(alpha):
+    """The normal quantile of a two-sided ``1 - alpha`` confidence interval."""
+    return norm_ppf(1.0 - 0.5 * alpha)
+
+
+@njit(cache=CACHE)
+def fill_unanalysable(out, e, c):
+    """``out[e, c]``'s model fields as not analysable (the rates are left as they are)."""
     out[e, c, LOG_OR] = np.nan
     out[e, c, SE] = np.nan
     out[e, c, Z] = np.nan
@@ -197,6 +206,39 @@ def unseparated_groups(full, y, m, first=2, stop=-1):
                                 rows[k] = False
                         changed = True
     return rows
+
+
+@njit(cache=CACHE)
+def separates(full, y, m, first=2, stop=-1):
+    """Whether ``unseparated_groups`` would set any pattern aside (False: it keeps them all),
+    without its work: some column level holds patients who all respond, or none do, while
+    the column's other level holds patients too (each column checked on every pattern, as the
+    first of its passes checks them)."""
+    n, width = full.shape
+    if stop < 0:
+        stop = width
+    for j in range(first, stop):
+        # patients and responders at levels 0 and 1, and all patients (integer counts:
+        # every sum exact, in any order)
+        c0 = 0.0
+        t0 = 0.0
+        c1 = 0.0
+        t1 = 0.0
+        total = 0.0
+        for k in range(n):
+            x = full[k, j]
+            total += m[k]
+            if x == 0.0:
+                c0 += m[k]
+                t0 += y[k]
+            elif x == 1.0:
+                c1 += m[k]
+                t1 += y[k]
+        if c0 > 0.0 and (t0 == 0.0 or t0 == c0) and total - c0 > 0.0:
+            return True
+        if c1 > 0.0 and (t1 == 0.0 or t1 == c1) and total - c1 > 0.0:
+            return True
+    return False
 
 
 @njit(cache=CACHE)
@@ -316,7 +358,7 @@ def compare_patients(response, arm, strata, pairs, alpha, patients):
     q = strata.shape[1]
     n_cmp = pairs.shape[0]
     out = np.empty((n_end, n_cmp, N_FIELDS))
-    z_crit = norm_ppf(1.0 - 0.5 * alpha)
+    z_crit = critical_z(alpha)
     for c in range(n_cmp):
         trt = pairs[c, 0]
         ctl = pairs[c, 1]
@@ -330,6 +372,7 @@ def compare_patients(response, arm, strata, pairs, alpha, patients):
             for j in range(q):
                 full[k, 2 + j] = strata[idx[k], j]
         patterns, group = pattern_groups(full)
+        wk = fit_work(patterns.shape[0], 2 + q)  # the work arrays of every fit below
         keep_all = drop_constant_columns(patterns, 1)
         s, counted, first, n_seen = pattern_counts(group, patterns.shape[0], response, idx)
         for e in range(n_end):
@@ -338,16 +381,59 @@ def compare_patients(response, arm, strata, pairs, alpha, patients):
             # (the estimable columns depend on the set of patterns, not on their order)
             every = order.shape[0] == patterns.shape[0]
             keep = keep_all if every else drop_constant_columns(rows, 1)
-            _compare_one(out, e, c, rows, y, n_rows, keep, z_crit)
+            compare_counts(out, e, c, rows, y, n_rows, keep, z_crit, wk)
     return out
 
 
 @njit(cache=CACHE)
-def _compare_one(out, e, c, full, y, m, keep, z_crit):
+def compare_counts(out, e, c, full, y, m, keep, z_crit, wk):
     """Endpoint ``e``, comparison ``c`` of ``compare_arms_kernel`` on the patients analysed,
     as covariate patterns: their full design rows ``full`` (intercept, treatment, strata),
     responders ``y`` and patients ``m``, and the estimable columns of ``full``; into
-    ``out[e, c]``."""
+    ``out[e, c]``. The fit runs in the work arrays ``wk`` (``logistic.fit_work``)."""
+    if not compare_rates(out, e, c, full, y, m):
+        return
+    if not separates(full, y, m):  # (``unseparated_groups`` would keep every pattern)
+        beta, cov, converged = fit_patterns_into(columns_into(full, keep, wk), y, m, wk)
+    else:
+        rows, analysable = fitted_rows(full, y, m)
+        if not analysable:
+            fill_unanalysable(out, e, c)
+            return
+        sub = full[rows]
+        kept = drop_constant_columns(sub, 1)
+        beta, cov, converged = fit_patterns_into(sub[:, kept], y[rows], m[rows], wk)
+    compare_result(out, e, c, beta, cov, converged, z_crit)
+
+
+@njit(cache=CACHE)
+def fitted_rows(full, y, m):
+    """The patterns ``compare_counts`` fits when a stratum separates
+    (``unseparated_groups``), and whether the odds ratio is still estimable on them (the
+    treated and the control patients left each hold responders and non-responders)."""
+    rows = unseparated_groups(full, y, m)
+    t1 = 0.0
+    t0 = 0.0
+    s1 = 0.0
+    s0 = 0.0
+    for k in range(full.shape[0]):
+        if rows[k]:
+            if full[k, 1] == 1.0:
+                t1 += m[k]
+                s1 += y[k]
+            else:
+                t0 += m[k]
+                s0 += y[k]
+    analysable = not (t1 == 0 or t0 == 0 or s1 == 0 or s1 == t1 or s0 == 0 or s0 == t0)
+    return rows, analysable
+
+
+@njit(cache=CACHE)
+def compare_rates(out, e, c, full, y, m):
+    """The arm sizes, rates and risk difference of ``compare_counts`` into ``out[e, c]``;
+    returns whether the odds ratio is to be fitted (else ``out[e, c]`` is filled as not
+    analysable: an arm empty, all responders or all non-responders, where the treatment
+    coefficient is infinite or undefined)."""
     n1 = 0
     n0 = 0
     r1 = 0
@@ -373,36 +459,18 @@ def _compare_one(out, e, c, full, y, m, keep, z_crit):
         out[e, c, RATE_CONTROL] = r0 / n0 if n0 > 0 else np.nan
         out[e, c, RISK_DIFFERENCE] = np.nan
         out[e, c, RD_SE] = np.nan
-    # the treatment coefficient is infinite (or undefined) whenever an
-    # arm is empty, all responders or all non-responders
     if n1 == 0 or n0 == 0 or r1 == 0 or r1 == n1 or r0 == 0 or r0 == n0:
-        _fill_unanalysable(out, e, c)
-        return
-    rows = unseparated_groups(full, y, m)
-    if rows.all():
-        beta, cov, converged = fit_pattern_groups(full[:, keep], y, m)
-    else:
-        sub = full[rows]
-        ys = y[rows]
-        ms = m[rows]
-        t1 = 0.0
-        s1 = 0.0
-        s0 = 0.0
-        for k in range(sub.shape[0]):
-            if sub[k, 1] == 1.0:
-                t1 += ms[k]
-                s1 += ys[k]
-            else:
-                s0 += ys[k]
-        t0 = ms.sum() - t1
-        if t1 == 0 or t0 == 0 or s1 == 0 or s1 == t1 or s0 == 0 or s0 == t0:
-            _fill_unanalysable(out, e, c)
-            return
-        kept = drop_constant_columns(sub, 1)
-        beta, cov, converged = fit_pattern_groups(sub[:, kept], ys, ms)
+        fill_unanalysable(out, e, c)
+        return False
+    return True
+
+
+@njit(cache=CACHE)
+def compare_result(out, e, c, beta, cov, converged, z_crit):
+    """The odds-ratio fields of ``out[e, c]`` from the fit (column 1: treatment)."""
     se = math.sqrt(cov[1, 1]) if converged else np.nan
     if not converged or not (se > 0.0) or not np.isfinite(se):
-        _fill_unanalysable(out, e, c)
+        fill_unanalysable(out, e, c)
         return
     b = beta[1]
     z = b / se

@@ -13,19 +13,20 @@ of raising, which numba-compiled code could not catch.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
+from trialsim.analysis.newton import (  # noqa: F401 (MAX_ABS_BETA: part of this API)
+    MAX_ABS_BETA,
+    cholesky_flat,
+    cholesky_solve_flat,
+    cov_offset,
+    fit_sizes,
+    newton_fit,
+)
 from trialsim.core.jit import CACHE
-
-#: Largest absolute coefficient accepted before a fit is declared divergent
-#: (a symptom of complete or quasi-complete separation).
-MAX_ABS_BETA = 30.0
-
-# Relative pivot tolerance below which the information matrix is treated as
-# singular by the Cholesky factorization.
-_PIVOT_RTOL = 1e-13
 
 # Relative residual-norm tolerance used to detect (near) linear dependence
 # when choosing design columns.
@@ -48,208 +49,26 @@ def _cholesky(a):
     ok : bool
         False if ``a`` is not numerically positive definite.
     """
-    L = np.zeros(a.shape)
-    return L, _cholesky_into(a, L)
-
-
-@njit(cache=CACHE)
-def _cholesky_into(a, L):
-    """``_cholesky`` into the lower triangle and diagonal of ``L`` (its upper triangle is
-    neither read nor written); returns ok."""
     p = a.shape[0]
-    for j in range(p):
-        ajj = a[j, j]
-        if not (ajj > 0.0) or not np.isfinite(ajj):
-            return False
-        d = ajj
-        for k in range(j):
-            d -= L[j, k] * L[j, k]
-        if not (d > _PIVOT_RTOL * ajj):
-            return False
-        ljj = math.sqrt(d)
-        L[j, j] = ljj
-        for i in range(j + 1, p):
-            s = a[i, j]
-            for k in range(j):
-                s -= L[i, k] * L[j, k]
-            L[i, j] = s / ljj
-    return True
+    F = np.zeros(2 * p * p)
+    for i in range(p):
+        for j in range(p):
+            F[i * p + j] = a[i, j]
+    ok = cholesky_flat(F, 0, p * p, p)
+    return F[p * p:].reshape((p, p)), ok
 
 
 @njit(cache=CACHE)
 def _cholesky_solve(L, b):
     """Solve ``L @ L.T @ x = b`` for a lower-triangular ``L``."""
-    x = np.empty(L.shape[0])
-    _cholesky_solve_into(L, b, np.empty(L.shape[0]), x)
-    return x
-
-
-@njit(cache=CACHE)
-def _cholesky_solve_into(L, b, z, x):
-    """``_cholesky_solve`` into ``x``, with ``z`` as work space (both of length p)."""
     p = L.shape[0]
-    for i in range(p):
-        s = b[i]
-        for k in range(i):
-            s -= L[i, k] * z[k]
-        z[i] = s / L[i, i]
-    for i in range(p - 1, -1, -1):
-        s = z[i]
-        for k in range(i + 1, p):
-            s -= L[k, i] * x[k]
-        x[i] = s / L[i, i]
-
-
-@njit(cache=CACHE)
-def _cholesky_inverse(L):
-    """Inverse of ``L @ L.T`` for a lower-triangular ``L`` (symmetrized).
-
-    Column j is ``_cholesky_solve(L, e_j)``, every column's sums in that function's order;
-    the p solves advance side by side (the column is the inner loop), so their chains of
-    dependent subtractions overlap.
-    """
-    p = L.shape[0]
-    z = np.empty((p, p))  # z[i, j]: the forward solution of column j
-    inv = np.empty((p, p))
-    acc = np.empty(p)
+    F = np.empty(p * p + 3 * p)
     for i in range(p):
         for j in range(p):
-            acc[j] = 1.0 if i == j else 0.0
-        for k in range(i):
-            lik = L[i, k]
-            for j in range(p):
-                acc[j] -= lik * z[k, j]
-        for j in range(p):
-            z[i, j] = acc[j] / L[i, i]
-    for i in range(p - 1, -1, -1):
-        for j in range(p):
-            acc[j] = z[i, j]
-        for k in range(i + 1, p):
-            lki = L[k, i]
-            for j in range(p):
-                acc[j] -= lki * inv[k, j]
-        for j in range(p):
-            inv[i, j] = acc[j] / L[i, i]
-    for i in range(p):
-        for j in range(i + 1, p):
-            m = 0.5 * (inv[i, j] + inv[j, i])
-            inv[i, j] = m
-            inv[j, i] = m
-    return inv
-
-
-@njit(cache=CACHE)
-def _active_columns(X):
-    """Each row's nonzero columns (ascending) and their values: ``cols`` and ``vals`` (n, p),
-    the first ``count[i]`` of row i used. A design with a non-finite value keeps every
-    column of every row.
-
-    A term with a zero factor adds a signed zero to a sum that is never -0.0 (it starts at
-    +0.0, and only -0.0 + -0.0 gives -0.0), so leaving those terms out changes no bit, and
-    a row of a 0/1 design costs its few ones instead of all p columns.
-    """
-    n, p = X.shape
-    cols = np.empty((n, p), dtype=np.int64)
-    vals = np.empty((n, p))
-    count = np.zeros(n, dtype=np.int64)
-    finite = True
-    for i in range(n):
-        for j in range(p):
-            x = X[i, j]
-            if not np.isfinite(x):
-                finite = False
-            if x != 0.0:
-                cols[i, count[i]] = j
-                vals[i, count[i]] = x
-                count[i] += 1
-    if not finite:
-        for i in range(n):
-            for j in range(p):
-                cols[i, j] = j
-                vals[i, j] = X[i, j]
-            count[i] = p
-    return cols, vals, count
-
-
-@njit(cache=CACHE)
-def _linear_predictor(cols, vals, count, beta, eta):
-    """Fill ``eta`` with ``X @ beta`` given the active columns of ``X`` (``_active_columns``),
-    each row's sum in column order."""
-    for i in range(eta.shape[0]):
-        s = 0.0
-        for a in range(count[i]):
-            s += vals[i, a] * beta[cols[i, a]]
-        eta[i] = s
-
-
-@njit(cache=CACHE)
-def _deviance(cols, vals, count, y, m, beta, eta):
-    """Binomial deviance ``-2 log L``, evaluated in an overflow-safe way.
-
-    ``cols``, ``vals``, ``count`` are the design's active columns (``_active_columns``);
-    ``y`` the successes and ``m`` the trials of each row (covariate pattern); ``eta`` is work
-    space (n,).
-    """
-    _linear_predictor(cols, vals, count, beta, eta)
-    dev = 0.0
-    for i in range(eta.shape[0]):
-        t = eta[i]
-        # log(1 + exp(t)) without overflow
-        dev += m[i] * (max(t, 0.0) + math.log1p(math.exp(-abs(t)))) - y[i] * t
-    return 2.0 * dev
-
-
-@njit(cache=CACHE)
-def _evaluate(cols, vals, count, y, m, beta, eta, w, r, score, info):
-    """Deviance (returned), score ``X'(y - m mu)`` and Fisher information ``X'WX`` at
-    ``beta``, into ``score`` (p,) and ``info`` (p, p).
-
-    ``cols``, ``vals``, ``count`` are the design's active columns (``_active_columns``);
-    ``y`` and ``m`` the successes and trials of each row; ``eta``, ``w`` and ``r`` are work
-    arrays of length n. One ``exp`` and one ``log1p`` per row. Every sum runs over the rows
-    in order (the rows are the outer loop, the sums advance side by side).
-    """
-    p = score.shape[0]
-    _linear_predictor(cols, vals, count, beta, eta)
-    dev = 0.0
-    for i in range(eta.shape[0]):
-        t = eta[i]
-        e = math.exp(-abs(t))
-        dev += m[i] * (max(t, 0.0) + math.log1p(e)) - y[i] * t
-        inv = 1.0 / (1.0 + e)
-        mu = inv if t >= 0.0 else e * inv
-        # mu * (1 - mu) without cancellation for large |eta|
-        w[i] = m[i] * e * inv * inv
-        r[i] = y[i] - m[i] * mu
-    for j in range(p):
-        score[j] = 0.0
-        for k in range(j + 1):
-            info[j, k] = 0.0
-    for i in range(eta.shape[0]):
-        for a in range(count[i]):
-            j = cols[i, a]
-            xj = vals[i, a]
-            score[j] += xj * r[i]
-            wx = w[i] * xj
-            for b in range(a + 1):
-                info[j, cols[i, b]] += wx * vals[i, b]
-    for j in range(p):
-        for k in range(j):
-            info[k, j] = info[j, k]
-    return 2.0 * dev
-
-
-@njit(cache=CACHE)
-def _max_abs(a):
-    """``np.max(np.abs(a))`` without the temporary (nan if any element is nan)."""
-    mx = abs(a[0])
-    for j in range(a.shape[0]):
-        v = abs(a[j])
-        if v != v:
-            return v
-        if v > mx:
-            mx = v
-    return mx
+            F[i * p + j] = L[i, j]
+        F[p * p + i] = b[i]
+    cholesky_solve_flat(F, 0, p * p, p * p + p, p * p + 2 * p, p)
+    return F[p * p + 2 * p:].copy()
 
 
 @njit(cache=CACHE)
@@ -316,88 +135,106 @@ def fit_binomial(X, y, m, max_iter=50, tol=1e-10):
     n, p = X.shape
     if n == 0 or p == 0:
         return _nan_result(p)
-    beta = np.zeros(p)
-    # Start the intercept (column 0, if it is one) at the logit of the mean.
-    intercept = True
-    ysum = 0.0
-    msum = 0.0
-    for i in range(n):
-        ysum += y[i]
-        msum += m[i]
-        if X[i, 0] != 1.0:
-            intercept = False
-    if intercept and 0.0 < ysum < msum:
-        beta[0] = math.log(ysum / (msum - ysum))
-    cols, vals, count = _active_columns(X)
-    # work space (rows of three arrays, fewer allocations): each Newton step writes the
-    # "new_" arrays, then swaps them in
-    rows = np.empty((3, n))
-    eta, w, r = rows[0], rows[1], rows[2]
-    vectors = np.empty((5, p))
-    score, new_score, new_beta, step, z = (vectors[0], vectors[1], vectors[2], vectors[3],
-                                           vectors[4])
-    matrices = np.zeros((3, p, p))
-    info, new_info, L = matrices[0], matrices[1], matrices[2]
-    dev = _evaluate(cols, vals, count, y, m, beta, eta, w, r, score, info)
-    converged = False
-    for _ in range(max_iter):
-        if not _cholesky_into(info, L):
-            return _nan_result(p)
-        _cholesky_solve_into(L, score, z, step)
-        # Step-halving: accept the first step length that does not increase
-        # the deviance (up to rounding noise in the deviance itself).
-        slack = 1e-12 * (abs(dev) + 1.0)
-        t = 1.0
-        for j in range(p):
-            new_beta[j] = beta[j] + step[j]
-        new_dev = _evaluate(cols, vals, count, y, m, new_beta, eta, w, r, new_score, new_info)
-        n_halve = 0
-        while not (new_dev <= dev + slack) and n_halve < 60:
-            t *= 0.5
-            for j in range(p):
-                new_beta[j] = beta[j] + t * step[j]
-            new_dev = _deviance(cols, vals, count, y, m, new_beta, eta)
-            n_halve += 1
-        if not (new_dev <= dev + slack):
-            # No step length improves the deviance: we sit at the optimum to
-            # machine precision if the full Newton step was already tiny.
-            if _max_abs(step) < 1e-6:
-                converged = True
-            break
-        if n_halve > 0:
-            new_dev = _evaluate(cols, vals, count, y, m, new_beta, eta, w, r, new_score, new_info)
-        max_step = t * _max_abs(step)
-        rel_change = abs(dev - new_dev) / (abs(new_dev) + 0.1)
-        beta, new_beta = new_beta, beta
-        dev = new_dev
-        score, new_score = new_score, score
-        info, new_info = new_info, info
-        if not (_max_abs(beta) <= MAX_ABS_BETA):  # too large, infinite or nan
-            return _nan_result(p)
-        if max_step < tol or (rel_change < 1e-3 * tol and max_step < 1e-6):
-            converged = True
-            break
+    wk = fit_work(n, p)
+    beta, cov, converged = _fit_into(X, y, m, max_iter, tol, wk.floats, wk.ints)
     if not converged:
         return _nan_result(p)
-    # ``info`` is the information at the final ``beta``
-    L, ok = _cholesky(info)
-    if not ok:
-        return _nan_result(p)
-    cov = _cholesky_inverse(L)
-    for j in range(p):
-        if not (cov[j, j] > 0.0) or not np.isfinite(cov[j, j]):
-            return _nan_result(p)
     return beta, cov, True
+
+
+class FitWork(NamedTuple):
+    """Work arrays of many logistic fits in a row (``fit_work``): the fits of one analysis
+    share them instead of allocating their own.
+
+    ``floats`` and ``ints`` are carved into each fit's arrays; ``slot`` is the table of
+    pattern codes of ``fit_patterns_into``, all -1 between fits; ``design`` holds a
+    caller's design of up to n rows and p columns (``columns_into``, ``rows_into``).
+    """
+
+    floats: np.ndarray  # float64
+    ints: np.ndarray  # int64
+    slot: np.ndarray  # int64, (2^min(p, 12),)
+    design: np.ndarray  # float64, (n * p,)
+
+
+@njit(cache=CACHE)
+def fit_work(n, p):
+    """Work arrays for fits (``fit_patterns_into``) of up to ``n`` rows and ``p`` columns."""
+    nf, ni = fit_sizes(n, p)
+    return FitWork(np.zeros(nf + n * p + 2 * n), np.zeros(ni + 2 * n, dtype=np.int64),
+                   np.full(1 << min(p, 12), -1, dtype=np.int64), np.zeros(n * p))
+
+
+@njit(cache=CACHE)
+def columns_into(full, keep, wk):
+    """``full[:, keep]`` (``keep`` ascending column indices), in ``wk.design`` unless it is
+    every column (then ``full`` itself)."""
+    n, width = full.shape
+    p = keep.shape[0]
+    if p == width:
+        return full
+    X = wk.design[:n * p].reshape((n, p))
+    for i in range(n):
+        for j in range(p):
+            X[i, j] = full[i, keep[j]]
+    return X
+
+
+@njit(cache=CACHE)
+def rows_into(X, order, wk):
+    """``X[order]`` in ``wk.design``, or ``X`` itself when ``order`` is 0 … n - 1."""
+    n, p = X.shape
+    g = order.shape[0]
+    same = g == n
+    if same:
+        for k in range(g):
+            if order[k] != k:
+                same = False
+                break
+    if same:
+        return X
+    out = wk.design[:g * p].reshape((g, p))
+    for k in range(g):
+        for j in range(p):
+            out[k, j] = X[order[k], j]
+    return out
+
+
+@njit(cache=CACHE)
+def _fit_into(X, y, m, max_iter, tol, floats, ints):
+    """``fit_binomial`` in work arrays: ``floats`` and ``ints`` (1-D, at least
+    ``newton.fit_sizes(n, p)`` long) hold every array of the fit (``newton.newton_fit``), so
+    it allocates nothing.
+
+    Returns
+    -------
+    beta : ndarray of float64, shape (p,)
+    cov : ndarray of float64, shape (p, p)
+        Views into ``floats`` (valid until its next use), meaningful only when converged.
+    converged : bool
+    """
+    p = X.shape[1]
+    ob, converged = newton_fit(X, y, m, max_iter, tol, floats, ints)
+    oc = cov_offset(p)
+    return floats[ob:ob + p], floats[oc:oc + p * p].reshape((p, p)), converged
 
 
 @njit(cache=CACHE)
 def _binary_codes(X):
     """Each row's pattern code (bit j: column j is 1) if ``X`` is a 0/1 design of at most 62
     columns; else an empty array."""
-    n, p = X.shape
-    codes = np.zeros(n, dtype=np.int64)
-    if p > 62:
+    codes = np.zeros(X.shape[0], dtype=np.int64)
+    if not _binary_codes_into(X, codes):
         return codes[:0]
+    return codes
+
+
+@njit(cache=CACHE)
+def _binary_codes_into(X, codes):
+    """``_binary_codes`` into ``codes`` (n,); returns whether ``X`` is such a design."""
+    n, p = X.shape
+    if p > 62:
+        return False
     for i in range(n):
         c = 0
         for j in range(p):
@@ -405,9 +242,9 @@ def _binary_codes(X):
             if x == 1.0:
                 c |= 1 << j
             elif x != 0.0:
-                return codes[:0]
+                return False
         codes[i] = c
-    return codes
+    return True
 
 
 @njit(cache=CACHE)
@@ -489,15 +326,59 @@ def fit_pattern_groups(X, y, m, max_iter=50, tol=1e-10):
     the last bit, as ``fit_logistic_grouped`` on its patients.
     """
     n, p = X.shape
-    codes = _binary_codes(X)
-    if codes.shape[0] < n:
-        return fit_binomial(X, y, m, max_iter, tol)
-    G = np.empty((n, p))
-    s = np.zeros(n)
-    t = np.zeros(n)
+    if n == 0 or p == 0:
+        return _nan_result(p)
+    beta, cov, converged = fit_patterns_into(X, y, m, fit_work(n, p), max_iter, tol)
+    if not converged:
+        return _nan_result(p)
+    return beta, cov, True
+
+
+@njit(cache=CACHE)
+def fit_patterns_into(X, y, m, wk, max_iter=50, tol=1e-10):
+    """``fit_pattern_groups`` in the work arrays ``wk`` (``fit_work``; replaced by larger
+    ones if too small), allocating nothing: the same fit to the last bit.
+
+    Returns
+    -------
+    beta, cov, converged
+        As ``fit_binomial``, but ``beta`` and ``cov`` are views into the work arrays (valid
+        until their next use) and meaningful only when converged.
+    """
+    n, p = X.shape
+    nf, ni = fit_sizes(n, p)
+    if (wk.floats.shape[0] < nf + n * p + 2 * n or wk.ints.shape[0] < ni + 2 * n
+            or wk.slot.shape[0] < 1 << min(p, 12)):
+        wk = fit_work(n, p)
+    G = wk.floats[:n * p].reshape((n, p))
+    group = wk.ints[n:2 * n]
+    g = _pool_rows_into(X, wk.ints[:n], wk.slot, G, group)
+    if g < 0:  # not a 0/1 design: row by row
+        return _fit_into(X, y, m, max_iter, tol, wk.floats, wk.ints)
+    s = wk.floats[n * p:n * p + n]
+    t = wk.floats[n * p + n:n * p + 2 * n]
+    for k in range(g):
+        s[k] = 0.0
+        t[k] = 0.0
+    for i in range(n):
+        s[group[i]] += y[i]
+        t[group[i]] += m[i]
+    return _fit_into(G[:g], s[:g], t[:g], max_iter, tol, wk.floats[n * p + 2 * n:],
+                     wk.ints[2 * n:])
+
+
+@njit(cache=CACHE)
+def _pool_rows_into(X, codes, slot, G, group):
+    """The pooling of ``fit_patterns_into``: the distinct rows of a 0/1 design ``X`` (n, p)
+    into ``G``, up to 12 columns in the order of first occurrence (``slot``: a table of 2^p
+    entries, all -1, left so), beyond in the order of their codes; each row's pooled row into
+    ``group``. Returns their number, or -1 if ``X`` is not a 0/1 design of at most 62
+    columns. (Each pooled row's patients then add up in the order of the rows.)"""
+    n, p = X.shape
+    if not _binary_codes_into(X, codes):
+        return -1
     g = 0
     if p <= 12:
-        slot = np.full(1 << p, -1, dtype=np.int64)
         for i in range(n):
             k = slot[codes[i]]
             if k < 0:
@@ -506,21 +387,34 @@ def fit_pattern_groups(X, y, m, max_iter=50, tol=1e-10):
                 for j in range(p):
                     G[g, j] = X[i, j]
                 g += 1
-            s[k] += y[i]
-            t[k] += m[i]
-    else:
-        order = np.argsort(codes, kind="mergesort")
-        g = -1
-        for k in range(n):
-            i = order[k]
-            if g < 0 or codes[i] != codes[order[k - 1]]:
-                g += 1
-                for j in range(p):
-                    G[g, j] = X[i, j]
-            s[g] += y[i]
-            t[g] += m[i]
-        g += 1
-    return fit_binomial(G[:g], s[:g], t[:g], max_iter, tol)
+            group[i] = k
+        for i in range(n):  # the table back to all -1
+            slot[codes[i]] = -1
+        return g
+    order = np.argsort(codes[:n], kind="mergesort")
+    g = -1
+    for k in range(n):
+        i = order[k]
+        if g < 0 or codes[i] != codes[order[k - 1]]:
+            g += 1
+            for j in range(p):
+                G[g, j] = X[i, j]
+        group[i] = g
+    return g + 1
+
+
+@njit(cache=CACHE)
+def pool_rows(X):
+    """``_pool_rows_into`` with its own arrays: the pooled rows ``G`` and each row's pooled
+    row ``group`` (``G`` is empty, ``group`` too, if ``X`` is not a 0/1 design)."""
+    n, p = X.shape
+    G = np.empty((n, p))
+    group = np.empty(n, dtype=np.int64)
+    g = _pool_rows_into(X, np.empty(n, dtype=np.int64),
+                        np.full(1 << min(p, 12), -1, dtype=np.int64), G, group)
+    if g < 0:
+        return G[:0], group[:0]
+    return G[:g], group
 
 
 @njit(cache=CACHE)
@@ -595,7 +489,7 @@ def drop_constant_columns(X, treat_col=1):
             order[m] = j
             m += 1
     keep_mask = np.zeros(p, dtype=np.bool_)
-    basis = np.zeros((n, p))
+    basis = np.zeros((p, n))  # row b: basis vector b
     n_basis = 0
     v = np.empty(n)
     for pos in range(p):
@@ -638,9 +532,9 @@ def drop_constant_columns(X, treat_col=1):
                 for b in range(n_basis):
                     d = 0.0
                     for i in range(n):
-                        d += basis[i, b] * v[i]
+                        d += basis[b, i] * v[i]
                     for i in range(n):
-                        v[i] -= d * basis[i, b]
+                        v[i] -= d * basis[b, i]
             norm = 0.0
             for i in range(n):
                 norm += v[i] * v[i]
@@ -650,8 +544,44 @@ def drop_constant_columns(X, treat_col=1):
                 keep = False
             if keep and independent:
                 for i in range(n):
-                    basis[i, n_basis] = v[i] / norm
+                    basis[n_basis, i] = v[i] / norm
                 n_basis += 1
         if keep:
             keep_mask[j] = True
     return np.flatnonzero(keep_mask).astype(np.int64)
+
+
+@njit(cache=CACHE)
+def in_column_space(X, d):
+    """Whether ``d`` (n,) is a linear combination of the columns of ``X`` (n, p) to the
+    relative tolerance of ``drop_constant_columns`` (its modified Gram--Schmidt with
+    re-orthogonalization, on the columns of ``X`` then ``d``)."""
+    n, p = X.shape
+    basis = np.zeros((p, n))
+    n_basis = 0
+    v = np.empty(n)
+    for j in range(p + 1):
+        norm0 = 0.0
+        for i in range(n):
+            v[i] = X[i, j] if j < p else d[i]
+            norm0 += v[i] * v[i]
+        norm0 = math.sqrt(norm0)
+        for _ in range(2):
+            for b in range(n_basis):
+                s = 0.0
+                for i in range(n):
+                    s += basis[b, i] * v[i]
+                for i in range(n):
+                    v[i] -= s * basis[b, i]
+        norm = 0.0
+        for i in range(n):
+            norm += v[i] * v[i]
+        norm = math.sqrt(norm)
+        independent = norm0 > 0.0 and norm > _RANK_RTOL * norm0
+        if j == p:
+            return not independent
+        if independent:
+            for i in range(n):
+                basis[n_basis, i] = v[i] / norm
+            n_basis += 1
+    return False

@@ -28,14 +28,18 @@ import numpy as np
 from trialsim.analysis.comparisons import (
     evaluable_patterns,
     pattern_counts,
+    separates,
     unseparated_groups,
 )
 from trialsim.analysis.logistic import (
     _cholesky,
     _cholesky_solve,
     estimable_design,
-    fit_pattern_groups,
+    fit_patterns_into,
+    fit_work,
+    in_column_space,
     pattern_groups,
+    rows_into,
 )
 from trialsim.config.expressions import compile_expression, negation
 from trialsim.config.vocab import SUBGROUP_NAMES
@@ -136,33 +140,62 @@ def interaction_kernel(response, arm, code, n_levels, strata, pairs):
                 full[k, n_levels + lv] = t
             for j in range(q):
                 full[k, 2 + 2 * (n_levels - 1) + j] = strata[i, j]
-        first_stratum = 2 + 2 * (n_levels - 1)
         # the patients grouped once by pattern; each endpoint fits its patterns' counts
         patterns, group = pattern_groups(full)
         X_all, inter_all, n_int_all = _interaction_design(patterns, n_levels)
+        wk = fit_work(patterns.shape[0], p_full)
         s, counted, first, n_seen = pattern_counts(group, patterns.shape[0], response, idx)
         for e in range(n_end):
-            out[e, c, 0] = np.nan
-            out[e, c, 1] = 0.0
-            out[e, c, 2] = np.nan
             # the patterns of the endpoint's evaluable patients (fewer: a denominator)
             rows, y, n_rows, order = evaluable_patterns(patterns, s[e], counted[e], first[e],
                                                         n_seen[e])
-            if rows.shape[0] == 0:
-                continue
-            # strata whose patients all respond (or none do) are set aside, as in the main
-            # analysis (``compare_arms_kernel``): the maximum-likelihood limit
-            kept = unseparated_groups(rows, y, n_rows, first_stratum, p_full)
-            if order.shape[0] == patterns.shape[0] and kept.all():  # the design of them all
-                stat, df = _interaction_wald(X_all[order], y, n_rows, inter_all, n_int_all)
-            else:
-                X, inter, n_int = _interaction_design(rows[kept], n_levels)
-                stat, df = _interaction_wald(X, y[kept], n_rows[kept], inter, n_int)
-            if df > 0:
-                out[e, c, 0] = stat
-                out[e, c, 1] = df
-                out[e, c, 2] = chi2_sf(stat, df)
+            interaction_counts(out, e, c, rows, y, n_rows, order, patterns.shape[0], X_all,
+                               inter_all, n_int_all, n_levels, wk)
     return out
+
+
+@jit
+def interaction_counts(out, e, c, rows, y, m, order, n_patterns, X_all, inter_all, n_int_all,
+                       n_levels, wk):
+    """Endpoint ``e``, comparison ``c`` of ``interaction_kernel`` from covariate patterns, into
+    ``out[e, c]``: the full design rows ``rows`` of the patterns holding an evaluable patient,
+    with their responders ``y`` and patients ``m``, and their indices ``order`` among the
+    ``n_patterns`` patterns of the comparison, whose estimable design is ``X_all`` (products
+    at ``inter_all[:n_int_all]``). The fit runs in the work arrays ``wk``."""
+    out[e, c, 0] = np.nan
+    out[e, c, 1] = 0.0
+    out[e, c, 2] = np.nan
+    if rows.shape[0] == 0:
+        return
+    p_full = rows.shape[1]
+    first_stratum = 2 + 2 * (n_levels - 1)
+    # strata whose patients all respond (or none do) are set aside, as in the main
+    # analysis (``compare_arms_kernel``): the maximum-likelihood limit
+    if not separates(rows, y, m, first_stratum, p_full):
+        if order.shape[0] == n_patterns:  # the design of them all
+            X = rows_into(X_all, order, wk)
+            inter, n_int = inter_all, n_int_all
+        else:
+            X, inter, n_int = _interaction_design(rows, n_levels)
+    else:
+        kept = unseparated_groups(rows, y, m, first_stratum, p_full)
+        rows, y, m = rows[kept], y[kept], m[kept]
+        X, inter, n_int = _interaction_design(rows, n_levels)
+    if n_int == 0 or separated_cell(rows, y, m, n_levels, X):
+        return
+    beta, cov, converged = fit_patterns_into(X, y, m, wk)
+    interaction_result(out, e, c, beta, cov, converged, inter, n_int)
+
+
+@jit
+def interaction_result(out, e, c, beta, cov, converged, inter, n_int):
+    """``out[e, c]`` from the fit of the interaction model: the Wald chi-square of the
+    product terms ``inter[:n_int]`` (not analysable, left as is, when the fit failed)."""
+    stat, df = _interaction_wald(beta, cov, converged, inter, n_int)
+    if df > 0:
+        out[e, c, 0] = stat
+        out[e, c, 1] = df
+        out[e, c, 2] = chi2_sf(stat, df)
 
 
 @jit
@@ -181,13 +214,47 @@ def _interaction_design(full, n_levels):
 
 
 @jit
-def _interaction_wald(X, y, m, inter, n_int):
-    """Wald chi-square of the product terms ``inter[:n_int]`` of the logistic fit of ``y``
-    responders of ``m`` patients on the covariate patterns ``X``, and its degrees of freedom
-    (0: not analysable)."""
+def separated_cell(rows, y, m, n_levels, X):
+    """Whether the interaction model has no finite maximum-likelihood estimate because of a
+    level x arm cell whose patients all respond, or none do, and whose indicator lies in the
+    column space of the estimable design ``X``: the likelihood then keeps rising along that
+    indicator. The Newton iteration cannot converge there (its coefficients grow until they
+    pass ``MAX_ABS_BETA``, or the information becomes singular); this decides it before
+    iterating.
+
+    ``rows`` are the full design rows of the patterns fitted (``interaction_kernel``'s
+    columns), with their responders ``y`` and patients ``m``; ``X`` their estimable columns.
+    """
+    n = rows.shape[0]
+    cy = np.zeros(2 * n_levels)
+    cm = np.zeros(2 * n_levels)
+    cell = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        lv = 0
+        for j in range(1, n_levels):
+            if rows[k, 1 + j] == 1.0:
+                lv = j
+        c = 2 * lv + (1 if rows[k, 1] == 1.0 else 0)
+        cell[k] = c
+        cy[c] += y[k]
+        cm[c] += m[k]
+    for c in range(2 * n_levels):
+        if cm[c] > 0.0 and (cy[c] == 0.0 or cy[c] == cm[c]):
+            d = np.zeros(n)
+            for k in range(n):
+                if cell[k] == c:
+                    d[k] = 1.0
+            if in_column_space(X, d):
+                return True
+    return False
+
+
+@jit
+def _interaction_wald(beta, cov, converged, inter, n_int):
+    """Wald chi-square of the product terms ``inter[:n_int]`` of a logistic fit (``beta``,
+    ``cov``), and its degrees of freedom (0: not analysable)."""
     if n_int == 0:
         return np.nan, 0
-    beta, cov, converged = fit_pattern_groups(X, y, m)
     if not converged:
         return np.nan, 0
     V = np.empty((n_int, n_int))

@@ -23,7 +23,6 @@ from trialsim.analysis.comparisons import (
     N_FIELDS,
     RESULT_FIELDS,
     compare_arms_kernel,
-    compare_patients,
 )
 from trialsim.analysis.endpoints import (
     ENDPOINT_SPECS,
@@ -45,12 +44,12 @@ from trialsim.analysis.interim import (
 )
 from trialsim.analysis.multiplicity import MultiplicityPlan, multiplicity_plan
 from trialsim.analysis.safety import SAFETY_FIELDS, compare_safety
+from trialsim.analysis.subgroup_cells import analyse_levels
 from trialsim.analysis.subgroups import (
     INTERACTION_FIELDS,
     SubgroupPlan,
     covariate_matrix,
     eval_programs,
-    interaction_kernel,
     subgroup_plan,
 )
 from trialsim.analysis.survival import SURVIVAL_FIELDS, compare_survival, km_median
@@ -466,46 +465,17 @@ def run_trials(tp, pp, cp, sp, keys, analysis, rates, arm_n, evaluable, sledai_m
 @jit
 def analyse_subgroups(tp, member, response, arm, covariates, n_arms, out, rates, counts,
                       interaction):
-    """Each subgroup level's patients analysed as the trial is (``compare_patients``),
-    with their arm sizes and rates (among a target's evaluable patients), and each factor's
-    treatment x level interaction test (``interaction_kernel``), on the targets
-    ``tp.sg_targets``; into one replicate's rows of the ``ChunkResult`` arrays."""
+    """Each subgroup level's patients analysed as the trial is, with their arm sizes and
+    rates, and each factor's treatment x level interaction test (``analyse_levels``), on the
+    targets ``tp.sg_targets``; into one replicate's rows of the ``ChunkResult`` arrays."""
     n = arm.shape[0]
     n_t = tp.sg_targets.shape[0]
     resp = np.empty((n_t, n), dtype=np.uint8)
     for t in range(n_t):
         for i in range(n):
             resp[t, i] = response[tp.sg_targets[t], i]
-    among = np.empty(n, dtype=np.int64)
-    for lv in range(member.shape[0]):
-        m = 0
-        for a in range(n_arms):
-            counts[lv, a] = 0
-        hits = np.zeros((n_t, n_arms))
-        evaluated = np.zeros((n_t, n_arms))
-        for i in range(n):
-            if member[lv, i]:
-                among[m] = i
-                m += 1
-                counts[lv, arm[i]] += 1
-                for t in range(n_t):
-                    if resp[t, i] != NOT_EVALUABLE:
-                        hits[t, arm[i]] += resp[t, i]
-                        evaluated[t, arm[i]] += 1.0
-        for t in range(n_t):
-            for a in range(n_arms):
-                m_ = evaluated[t, a]
-                rates[lv, t, a] = hits[t, a] / m_ if m_ > 0 else np.nan
-        out[lv] = compare_patients(resp, arm, covariates, tp.pairs, tp.alpha, among[:m])
-    for f in range(tp.sg_factor_start.shape[0] - 1):
-        first = tp.sg_factor_start[f]
-        n_lev = tp.sg_factor_start[f + 1] - first
-        code = np.full(n, -1, dtype=np.int64)
-        for lv in range(n_lev):
-            for i in range(n):
-                if code[i] < 0 and member[first + lv, i]:
-                    code[i] = lv
-        interaction[f] = interaction_kernel(resp, arm, code, n_lev, covariates, tp.pairs)
+    analyse_levels(member, resp, arm, n_arms, covariates, tp.pairs, tp.alpha,
+                   tp.sg_factor_start, out, rates, counts, interaction)
 
 
 _PLANS: dict[str, Plan] = {}
