@@ -467,25 +467,66 @@ def newton_batch(X, Y, M, max_iter, tol, beta_out, cov_out, status):
         info, ninfo = ninfo, info
         dev, ndev = ndev, dev
         na = _compact(done, na, lane, beta, score, info, dev, Yw, Mw)
-    # lanes left after max_iter did not converge (LANE_FAILED); the others' covariance
-    F = np.empty(3 * p * p + p)
+    # lanes left after max_iter did not converge (LANE_FAILED); the others' covariance,
+    # side by side too
+    nc = 0
     for e in range(n_lanes):
-        if status[e] != LANE_CONVERGED:
-            continue
-        for jk in range(p * p):
-            F[jk] = final_info[e, jk]
-        if not cholesky_flat(F, 0, p * p, p):
+        if status[e] == LANE_CONVERGED:
+            lane[nc] = e
+            for jk in range(p * p):
+                info[jk, nc] = final_info[e, jk]
+            nc += 1
+    _batch_cholesky(info, L, ok, acc, nc, p)
+    _batch_inverse(L, ninfo, score, info, nc, p)  # (the inverse over the information)
+    for s in range(nc):
+        e = lane[s]
+        if not ok[s]:
             status[e] = LANE_FAILED
             continue
-        # (the inverse over the information, no longer needed)
-        cholesky_inverse_flat(F, p * p, 2 * p * p, 0, 3 * p * p, p)
         for j in range(p):
-            v = F[j * p + j]
+            v = info[j * p + j, s]
             if not (v > 0.0) or not np.isfinite(v):
                 status[e] = LANE_FAILED
         for j in range(p):
             for k in range(p):
-                cov_out[e, j, k] = F[j * p + k]
+                cov_out[e, j, k] = info[j * p + k, s]
+
+
+@_inline
+def _batch_inverse(L, z, acc, inv, na, p):
+    """``cholesky_inverse_flat`` of each lane's factor ``L[:, s]`` into ``inv[:, s]``
+    (p * p, lanes), with ``z`` (p * p, lanes) and ``acc`` (at least p rows, lanes) as work
+    space; each lane's sums in that function's order."""
+    for i in range(p):
+        for j in range(p):
+            for s in range(na):
+                acc[j, s] = 1.0 if i == j else 0.0
+        for k in range(i):
+            ik = i * p + k
+            for j in range(p):
+                for s in range(na):
+                    acc[j, s] -= L[ik, s] * z[k * p + j, s]
+        for j in range(p):
+            for s in range(na):
+                z[i * p + j, s] = acc[j, s] / L[i * p + i, s]
+    for i in range(p - 1, -1, -1):
+        for j in range(p):
+            for s in range(na):
+                acc[j, s] = z[i * p + j, s]
+        for k in range(i + 1, p):
+            ki = k * p + i
+            for j in range(p):
+                for s in range(na):
+                    acc[j, s] -= L[ki, s] * inv[k * p + j, s]
+        for j in range(p):
+            for s in range(na):
+                inv[i * p + j, s] = acc[j, s] / L[i * p + i, s]
+    for i in range(p):
+        for j in range(i + 1, p):
+            for s in range(na):
+                v = 0.5 * (inv[i * p + j, s] + inv[j * p + i, s])
+                inv[i * p + j, s] = v
+                inv[j * p + i, s] = v
 
 
 @_njit

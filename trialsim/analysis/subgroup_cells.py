@@ -140,13 +140,10 @@ def factor_cells(code, n_levels, arm, n_arms, bits, n_strata, resp_t):
         size[k] += 1
         if first[k] < 0:
             first[k] = i
-        row = resp_t[i]
-        rk = responders[k]
-        ok = left_out[k]
-        for e in range(n_end):
-            v = row[e]
-            rk[e] += v == RESPONDER
-            ok[e] += v == NOT_EVALUABLE
+        for e in range(n_end):  # (indexed, not through row views: a view costs a
+            v = resp_t[i, e]      # reference count)
+            responders[k, e] += v == RESPONDER
+            left_out[k, e] += v == NOT_EVALUABLE
     evaluable = np.empty((n_cells, n_end), dtype=np.int64)
     first_evaluable = np.empty((n_cells, n_end), dtype=np.int64)
     for e in range(n_end):
@@ -209,36 +206,36 @@ def evaluable_cells(cells, pattern_cells, e, seen):
     """Endpoint ``e``'s patterns among ``pattern_cells`` (one cell each): those holding an
     evaluable patient, in the order of their first one (``pattern_counts`` and
     ``evaluable_patterns`` on the patients), as indices into ``pattern_cells``, with their
-    responders and evaluable patients, into row ``e`` of ``seen``.
-
-    Returns
-    -------
-    order : ndarray of int64
-    y, m : ndarray of float64
-        Views of ``seen``'s row ``e``.
-    """
-    order = seen.order[e]
+    responders and evaluable patients, into row ``e`` of ``seen``; returns how many.
+    (Indexed throughout, no views: a view costs a reference count.)"""
+    order = seen.order
     key = seen.key
     g = 0
     for j in range(pattern_cells.shape[0]):
         k = pattern_cells[j]
         if cells.evaluable[k, e] > 0:
-            order[g] = j
-            key[g] = cells.first_evaluable[k, e]
+            # insertion by first evaluable patient (sorted already unless some patients
+            # of the endpoint are left out)
+            v = cells.first_evaluable[k, e]
+            b = g - 1
+            while b >= 0 and key[b] > v:
+                order[e, b + 1] = order[e, b]
+                key[b + 1] = key[b]
+                b -= 1
+            order[e, b + 1] = j
+            key[b + 1] = v
             g += 1
-    _sort_by_key(order[:g], key[:g])
-    y = seen.y[e]
-    m = seen.m[e]
     h = g
-    for j in range(g):
-        k = pattern_cells[order[j]]
-        y[j] = float(cells.responders[k, e])
-        m[j] = float(cells.evaluable[k, e])
-        h = h * 1000003 + (order[j] * 65537 + cells.responders[k, e]) * 65537 \
-            + cells.evaluable[k, e]
+    for a in range(g):
+        k = pattern_cells[order[e, a]]
+        r = cells.responders[k, e]
+        c = cells.evaluable[k, e]
+        seen.y[e, a] = float(r)
+        seen.m[e, a] = float(c)
+        h = h * 1000003 + (order[e, a] * 65537 + r) * 65537 + c
     seen.n[e] = g
     seen.hash[e] = h
-    return order[:g], y[:g], m[:g]
+    return g
 
 
 @jit
@@ -278,21 +275,6 @@ def _sort_by(idx, key):
             idx[b + 1] = idx[b]
             b -= 1
         idx[b + 1] = v
-
-
-@jit
-def _sort_by_key(idx, key):
-    """Sort ``idx`` and its parallel ``key`` in place by ``key`` (insertion sort)."""
-    for a in range(1, idx.shape[0]):
-        v = idx[a]
-        kv = key[a]
-        b = a - 1
-        while b >= 0 and key[b] > kv:
-            idx[b + 1] = idx[b]
-            key[b + 1] = key[b]
-            b -= 1
-        idx[b + 1] = v
-        key[b + 1] = kv
 
 
 # --- every subgroup analysis of a trial, from the cells ---------------------------------
@@ -423,9 +405,10 @@ def _compare_level(cells, lv, q, pairs, alpha, out):
         n_designs = 0
         for e in range(n_end):
             designs.of[e] = -1
-            order, y, m = evaluable_cells(cells, pattern_cells[:g], e, seen)
+            g_e = evaluable_cells(cells, pattern_cells[:g], e, seen)
             if earlier(seen, e) >= 0:  # its result once the earlier one has it
                 continue
+            order, y, m = seen.order[e, :g_e], seen.y[e, :g_e], seen.m[e, :g_e]
             every = _identity(order, g)
             rows = patterns if every else patterns[order]
             if every:  # fitted on every pattern, or those a separating stratum leaves
@@ -503,9 +486,10 @@ def _interaction_of_cells(cells, n_lev, q, pairs, out):
         n_designs = 0
         for e in range(n_end):
             designs.of[e] = -1
-            order, y, m = evaluable_cells(cells, pattern_cells[:g], e, seen)
+            g_e = evaluable_cells(cells, pattern_cells[:g], e, seen)
             if earlier(seen, e) >= 0:
                 continue
+            order, y, m = seen.order[e, :g_e], seen.y[e, :g_e], seen.m[e, :g_e]
             every = _identity(order, g)
             rows = patterns if every else patterns[order]
             if every and g > 0:  # fitted on every pattern, or those a separating stratum leaves
