@@ -34,6 +34,8 @@ from trialsim.analysis.newton import (
     LANE_CONVERGED,
     LANE_FAILED,
     LANE_SCALAR,
+    BatchWork,
+    batch_work,
     cov_offset,
     fit_sizes,
     newton_batch,
@@ -584,14 +586,19 @@ class Lanes(NamedTuple):
     beta: np.ndarray  # float64 (n_lanes, p)
     cov: np.ndarray  # float64 (n_lanes, p, p)
     status: np.ndarray  # int64 (n_lanes,)
+    work: BatchWork  # of newton_batch
 
 
 @jit
 def lanes_work(n_lanes, n_rows, p):
-    """``Lanes`` for up to ``n_lanes`` fits of ``n_rows`` rows and ``p`` columns."""
+    """``Lanes`` for up to ``n_lanes`` fits of ``n_rows`` rows and ``p`` columns (the work
+    of ``newton_batch`` only if there can be ``MIN_LANES``)."""
+    side_by_side = n_lanes >= MIN_LANES
     return Lanes(np.empty(n_lanes, dtype=np.int64), np.empty((n_rows, n_lanes)),
                  np.empty((n_rows, n_lanes)), np.empty((n_lanes, p)),
-                 np.empty((n_lanes, p, p)), np.empty(n_lanes, dtype=np.int64))
+                 np.empty((n_lanes, p, p)), np.empty(n_lanes, dtype=np.int64),
+                 batch_work(n_rows if side_by_side else 0, p if side_by_side else 0,
+                            n_lanes if side_by_side else 0))
 
 
 @jit
@@ -621,7 +628,7 @@ def fit_lanes(lanes, n_lanes, G):
     if n_lanes >= MIN_LANES:
         newton_batch(G, lanes.Y[:n, :n_lanes], lanes.M[:n, :n_lanes], 50, 1e-10,
                      lanes.beta[:n_lanes, :p], lanes.cov[:n_lanes, :p, :p],
-                     lanes.status[:n_lanes])
+                     lanes.status[:n_lanes], lanes.work)
         return
     nf, ni = fit_sizes(n, p)
     F = np.empty(nf)
