@@ -16,6 +16,7 @@ the products with a 1.0 are left out (``x * 1.0 == x`` exactly).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -356,8 +357,53 @@ def cov_offset(p):
 LANE_FAILED, LANE_CONVERGED, LANE_SCALAR = 0, 1, 2
 
 
+class BatchWork(NamedTuple):
+    """The work arrays of ``newton_batch`` for up to n rows, p columns and L lanes (lanes
+    last), made once for many calls (``batch_work``)."""
+
+    Y: np.ndarray  # (n, L): each lane's successes, then trials, per row
+    M: np.ndarray
+    eta: np.ndarray  # (n, L): linear predictor, exp(-|eta|), log1p of it, weights, residuals
+    E: np.ndarray
+    LG: np.ndarray
+    w: np.ndarray
+    r: np.ndarray
+    beta: np.ndarray  # (p, L): coefficients, score, step, solve work (two of some)
+    nbeta: np.ndarray
+    score: np.ndarray
+    nscore: np.ndarray
+    step: np.ndarray
+    z: np.ndarray
+    info: np.ndarray  # (p * p, L): information (two), Cholesky factor
+    ninfo: np.ndarray
+    L: np.ndarray
+    dev: np.ndarray  # (L,): deviance (two), running sums
+    ndev: np.ndarray
+    acc: np.ndarray
+    ok: np.ndarray  # bool (L,)
+    done: np.ndarray  # bool (L,)
+    lane: np.ndarray  # int64 (L,): the lane in each slot
+    final_info: np.ndarray  # (L, p * p): the information of each converged lane
+    cols: np.ndarray  # int64 (n, p), (n,): each row's nonzero columns and their number
+    count: np.ndarray
+
+
 @_njit
-def newton_batch(X, Y, M, max_iter, tol, beta_out, cov_out, status):
+def batch_work(n, p, n_lanes):
+    """``BatchWork`` for up to ``n`` rows, ``p`` columns and ``n_lanes`` lanes."""
+    L = n_lanes
+    return BatchWork(np.empty((n, L)), np.empty((n, L)), np.empty((n, L)), np.empty((n, L)),
+                     np.empty((n, L)), np.empty((n, L)), np.empty((n, L)), np.empty((p, L)),
+                     np.empty((p, L)), np.empty((p, L)), np.empty((p, L)), np.empty((p, L)),
+                     np.empty((p, L)), np.empty((p * p, L)), np.empty((p * p, L)),
+                     np.empty((p * p, L)), np.empty(L), np.empty(L), np.empty(L),
+                     np.empty(L, dtype=np.bool_), np.empty(L, dtype=np.bool_),
+                     np.empty(L, dtype=np.int64), np.empty((L, p * p)),
+                     np.empty((n, p), dtype=np.int64), np.empty(n, dtype=np.int64))
+
+
+@_njit
+def newton_batch(X, Y, M, max_iter, tol, beta_out, cov_out, status, wk):
     """``newton_fit`` of many fits (lanes) on one 0/1 design, side by side: each lane's
     arithmetic is ``newton_fit``'s, in the same order, so each lane's result is the one
     ``newton_fit`` gives on its own, to the last bit; the lanes advance together, so the
@@ -379,11 +425,13 @@ def newton_batch(X, Y, M, max_iter, tol, beta_out, cov_out, status):
         ``LANE_CONVERGED``, ``LANE_FAILED`` (not converged: ``newton_fit`` fails the same
         way) or ``LANE_SCALAR``: the step needs halving, which this does not do; run that
         lane's fit on its own (``newton_fit``), from the start.
+    wk : BatchWork
+        Work arrays (``batch_work``) of at least n rows, p columns and n_lanes lanes.
     """
     n, p = X.shape
     n_lanes = Y.shape[1]
-    cols = np.empty((n, p), dtype=np.int64)
-    count = np.empty(n, dtype=np.int64)
+    cols = wk.cols
+    count = wk.count
     intercept = True
     for i in range(n):
         c = 0
@@ -395,28 +443,19 @@ def newton_batch(X, Y, M, max_iter, tol, beta_out, cov_out, status):
         if X[i, 0] != 1.0:
             intercept = False
     # lanes last; each slot holds a lane (``lane``), the active ones in 0 … na - 1
-    Yw = Y.copy()
-    Mw = M.copy()
-    lane = np.arange(n_lanes)
-    beta = np.zeros((p, n_lanes))
-    nbeta = np.zeros((p, n_lanes))
-    score = np.zeros((p, n_lanes))
-    nscore = np.zeros((p, n_lanes))
-    info = np.zeros((p * p, n_lanes))
-    ninfo = np.zeros((p * p, n_lanes))
-    L = np.zeros((p * p, n_lanes))
-    step = np.zeros((p, n_lanes))
-    z = np.zeros((p, n_lanes))
-    eta = np.empty((n, n_lanes))
-    w = np.empty((n, n_lanes))
-    r = np.empty((n, n_lanes))
-    dev = np.empty(n_lanes)
-    ndev = np.empty(n_lanes)
-    ok = np.empty(n_lanes, dtype=np.bool_)
-    acc = np.empty(n_lanes)
-    final_info = np.empty((n_lanes, p * p))
+    Yw, Mw, eta, E, LG, w, r = wk.Y, wk.M, wk.eta, wk.E, wk.LG, wk.w, wk.r
+    beta, nbeta, score, nscore, step, z = wk.beta, wk.nbeta, wk.score, wk.nscore, wk.step, wk.z
+    info, ninfo, L = wk.info, wk.ninfo, wk.L
+    dev, ndev, acc, ok, lane, final_info = wk.dev, wk.ndev, wk.acc, wk.ok, wk.lane, \
+        wk.final_info
     for s in range(n_lanes):
+        lane[s] = s
         status[s] = LANE_FAILED
+        for i in range(n):
+            Yw[i, s] = Y[i, s]
+            Mw[i, s] = M[i, s]
+        for j in range(p):
+            beta[j, s] = 0.0
         # Start the intercept (column 0, if it is one) at the logit of the mean.
         ysum = 0.0
         msum = 0.0
@@ -427,8 +466,6 @@ def newton_batch(X, Y, M, max_iter, tol, beta_out, cov_out, status):
             beta[0, s] = math.log(ysum / (msum - ysum))
     na = n_lanes
     source, start, rows = _cell_rows(X)
-    E = np.empty((n, n_lanes))
-    LG = np.empty((n, n_lanes))
     _batch_evaluate(source, start, rows, cols, count, Yw, Mw, beta, eta, E, LG, w, r, score,
                     info, dev, na, n, p)
     it = 0
@@ -442,7 +479,9 @@ def newton_batch(X, Y, M, max_iter, tol, beta_out, cov_out, status):
         _batch_evaluate(source, start, rows, cols, count, Yw, Mw, nbeta, eta, E, LG, w, r,
                         nscore, ninfo, ndev, na, n, p)
         # each lane's decisions, as newton_fit takes them (its step length 1)
-        done = np.zeros(na, dtype=np.bool_)
+        done = wk.done
+        for s in range(na):
+            done[s] = False
         for s in range(na):
             if not ok[s]:  # not positive definite
                 done[s] = True
@@ -467,25 +506,66 @@ def newton_batch(X, Y, M, max_iter, tol, beta_out, cov_out, status):
         info, ninfo = ninfo, info
         dev, ndev = ndev, dev
         na = _compact(done, na, lane, beta, score, info, dev, Yw, Mw)
-    # lanes left after max_iter did not converge (LANE_FAILED); the others' covariance
-    F = np.empty(3 * p * p + p)
+    # lanes left after max_iter did not converge (LANE_FAILED); the others' covariance,
+    # side by side too
+    nc = 0
     for e in range(n_lanes):
-        if status[e] != LANE_CONVERGED:
-            continue
-        for jk in range(p * p):
-            F[jk] = final_info[e, jk]
-        if not cholesky_flat(F, 0, p * p, p):
+        if status[e] == LANE_CONVERGED:
+            lane[nc] = e
+            for jk in range(p * p):
+                info[jk, nc] = final_info[e, jk]
+            nc += 1
+    _batch_cholesky(info, L, ok, acc, nc, p)
+    _batch_inverse(L, ninfo, score, info, nc, p)  # (the inverse over the information)
+    for s in range(nc):
+        e = lane[s]
+        if not ok[s]:
             status[e] = LANE_FAILED
             continue
-        # (the inverse over the information, no longer needed)
-        cholesky_inverse_flat(F, p * p, 2 * p * p, 0, 3 * p * p, p)
         for j in range(p):
-            v = F[j * p + j]
+            v = info[j * p + j, s]
             if not (v > 0.0) or not np.isfinite(v):
                 status[e] = LANE_FAILED
         for j in range(p):
             for k in range(p):
-                cov_out[e, j, k] = F[j * p + k]
+                cov_out[e, j, k] = info[j * p + k, s]
+
+
+@_inline
+def _batch_inverse(L, z, acc, inv, na, p):
+    """``cholesky_inverse_flat`` of each lane's factor ``L[:, s]`` into ``inv[:, s]``
+    (p * p, lanes), with ``z`` (p * p, lanes) and ``acc`` (at least p rows, lanes) as work
+    space; each lane's sums in that function's order."""
+    for i in range(p):
+        for j in range(p):
+            for s in range(na):
+                acc[j, s] = 1.0 if i == j else 0.0
+        for k in range(i):
+            ik = i * p + k
+            for j in range(p):
+                for s in range(na):
+                    acc[j, s] -= L[ik, s] * z[k * p + j, s]
+        for j in range(p):
+            for s in range(na):
+                z[i * p + j, s] = acc[j, s] / L[i * p + i, s]
+    for i in range(p - 1, -1, -1):
+        for j in range(p):
+            for s in range(na):
+                acc[j, s] = z[i * p + j, s]
+        for k in range(i + 1, p):
+            ki = k * p + i
+            for j in range(p):
+                for s in range(na):
+                    acc[j, s] -= L[ki, s] * inv[k * p + j, s]
+        for j in range(p):
+            for s in range(na):
+                inv[i * p + j, s] = acc[j, s] / L[i * p + i, s]
+    for i in range(p):
+        for j in range(i + 1, p):
+            for s in range(na):
+                v = 0.5 * (inv[i * p + j, s] + inv[j * p + i, s])
+                inv[i * p + j, s] = v
+                inv[j * p + i, s] = v
 
 
 @_njit
@@ -497,44 +577,49 @@ def _cell_rows(X):
     ``source[c]`` is that first cell (-1: no rows, the sum is 0.0)."""
     n, p = X.shape
     nw = (n + 63) // 64
-    bits = np.zeros((p * p, nw), dtype=np.uint64)
+    col = np.zeros((p, nw), dtype=np.uint64)  # each column's rows, as bits
+    for i in range(n):
+        bit = np.uint64(1) << np.uint64(i % 64)
+        for j in range(p):
+            if X[i, j] != 0.0:
+                col[j, i // 64] |= bit
+    canon = np.empty((p * p, nw), dtype=np.uint64)  # the rows of each first cell
+    first = np.empty(p * p, dtype=np.int64)
+    n_canon = 0
     source = np.full(p * p, -1, dtype=np.int64)
     start = np.zeros(p * p + 1, dtype=np.int64)
     rows = np.empty(n * p * (p + 1) // 2, dtype=np.int64)
+    cell = np.empty(nw, dtype=np.uint64)
     pos = 0
     for j in range(p):
         for k in range(j + 1):
             c = j * p + k
-            empty = True
-            for i in range(n):
-                if X[i, j] != 0.0 and X[i, k] != 0.0:
-                    bits[c, i // 64] |= np.uint64(1) << np.uint64(i % 64)
-                    empty = False
             start[c] = pos
-            if empty:
-                start[c + 1] = pos
-                continue
-            source[c] = c
-            for j2 in range(j + 1):  # an earlier cell over the same rows
-                for k2 in range(j2 + 1):
-                    c2 = j2 * p + k2
-                    if c2 >= c or source[c2] != c2:
-                        continue
+            empty = True
+            for v in range(nw):
+                cell[v] = col[j, v] & col[k, v]
+                if cell[v] != 0:
+                    empty = False
+            if not empty:
+                for q in range(n_canon):
                     same = True
                     for v in range(nw):
-                        if bits[c2, v] != bits[c, v]:
+                        if canon[q, v] != cell[v]:
                             same = False
                             break
                     if same:
-                        source[c] = c2
+                        source[c] = first[q]
                         break
-                if source[c] != c:
-                    break
-            if source[c] == c:
-                for i in range(n):
-                    if X[i, j] != 0.0 and X[i, k] != 0.0:
-                        rows[pos] = i
-                        pos += 1
+                if source[c] < 0:
+                    source[c] = c
+                    first[n_canon] = c
+                    for v in range(nw):
+                        canon[n_canon, v] = cell[v]
+                    n_canon += 1
+                    for i in range(n):
+                        if (cell[i // 64] >> np.uint64(i % 64)) & np.uint64(1):
+                            rows[pos] = i
+                            pos += 1
             start[c + 1] = pos
     return source, start, rows
 

@@ -34,6 +34,8 @@ from trialsim.analysis.newton import (
     LANE_CONVERGED,
     LANE_FAILED,
     LANE_SCALAR,
+    BatchWork,
+    batch_work,
     cov_offset,
     fit_sizes,
     newton_batch,
@@ -140,13 +142,10 @@ def factor_cells(code, n_levels, arm, n_arms, bits, n_strata, resp_t):
         size[k] += 1
         if first[k] < 0:
             first[k] = i
-        row = resp_t[i]
-        rk = responders[k]
-        ok = left_out[k]
-        for e in range(n_end):
-            v = row[e]
-            rk[e] += v == RESPONDER
-            ok[e] += v == NOT_EVALUABLE
+        for e in range(n_end):  # (indexed, not through row views: a view costs a
+            v = resp_t[i, e]      # reference count)
+            responders[k, e] += v == RESPONDER
+            left_out[k, e] += v == NOT_EVALUABLE
     evaluable = np.empty((n_cells, n_end), dtype=np.int64)
     first_evaluable = np.empty((n_cells, n_end), dtype=np.int64)
     for e in range(n_end):
@@ -209,36 +208,36 @@ def evaluable_cells(cells, pattern_cells, e, seen):
     """Endpoint ``e``'s patterns among ``pattern_cells`` (one cell each): those holding an
     evaluable patient, in the order of their first one (``pattern_counts`` and
     ``evaluable_patterns`` on the patients), as indices into ``pattern_cells``, with their
-    responders and evaluable patients, into row ``e`` of ``seen``.
-
-    Returns
-    -------
-    order : ndarray of int64
-    y, m : ndarray of float64
-        Views of ``seen``'s row ``e``.
-    """
-    order = seen.order[e]
+    responders and evaluable patients, into row ``e`` of ``seen``; returns how many.
+    (Indexed throughout, no views: a view costs a reference count.)"""
+    order = seen.order
     key = seen.key
     g = 0
     for j in range(pattern_cells.shape[0]):
         k = pattern_cells[j]
         if cells.evaluable[k, e] > 0:
-            order[g] = j
-            key[g] = cells.first_evaluable[k, e]
+            # insertion by first evaluable patient (sorted already unless some patients
+            # of the endpoint are left out)
+            v = cells.first_evaluable[k, e]
+            b = g - 1
+            while b >= 0 and key[b] > v:
+                order[e, b + 1] = order[e, b]
+                key[b + 1] = key[b]
+                b -= 1
+            order[e, b + 1] = j
+            key[b + 1] = v
             g += 1
-    _sort_by_key(order[:g], key[:g])
-    y = seen.y[e]
-    m = seen.m[e]
     h = g
-    for j in range(g):
-        k = pattern_cells[order[j]]
-        y[j] = float(cells.responders[k, e])
-        m[j] = float(cells.evaluable[k, e])
-        h = h * 1000003 + (order[j] * 65537 + cells.responders[k, e]) * 65537 \
-            + cells.evaluable[k, e]
+    for a in range(g):
+        k = pattern_cells[order[e, a]]
+        r = cells.responders[k, e]
+        c = cells.evaluable[k, e]
+        seen.y[e, a] = float(r)
+        seen.m[e, a] = float(c)
+        h = h * 1000003 + (order[e, a] * 65537 + r) * 65537 + c
     seen.n[e] = g
     seen.hash[e] = h
-    return order[:g], y[:g], m[:g]
+    return g
 
 
 @jit
@@ -278,21 +277,6 @@ def _sort_by(idx, key):
             idx[b + 1] = idx[b]
             b -= 1
         idx[b + 1] = v
-
-
-@jit
-def _sort_by_key(idx, key):
-    """Sort ``idx`` and its parallel ``key`` in place by ``key`` (insertion sort)."""
-    for a in range(1, idx.shape[0]):
-        v = idx[a]
-        kv = key[a]
-        b = a - 1
-        while b >= 0 and key[b] > kv:
-            idx[b + 1] = idx[b]
-            key[b + 1] = key[b]
-            b -= 1
-        idx[b + 1] = v
-        key[b + 1] = kv
 
 
 # --- every subgroup analysis of a trial, from the cells ---------------------------------
@@ -423,9 +407,10 @@ def _compare_level(cells, lv, q, pairs, alpha, out):
         n_designs = 0
         for e in range(n_end):
             designs.of[e] = -1
-            order, y, m = evaluable_cells(cells, pattern_cells[:g], e, seen)
+            g_e = evaluable_cells(cells, pattern_cells[:g], e, seen)
             if earlier(seen, e) >= 0:  # its result once the earlier one has it
                 continue
+            order, y, m = seen.order[e, :g_e], seen.y[e, :g_e], seen.m[e, :g_e]
             every = _identity(order, g)
             rows = patterns if every else patterns[order]
             if every:  # fitted on every pattern, or those a separating stratum leaves
@@ -503,9 +488,10 @@ def _interaction_of_cells(cells, n_lev, q, pairs, out):
         n_designs = 0
         for e in range(n_end):
             designs.of[e] = -1
-            order, y, m = evaluable_cells(cells, pattern_cells[:g], e, seen)
+            g_e = evaluable_cells(cells, pattern_cells[:g], e, seen)
             if earlier(seen, e) >= 0:
                 continue
+            order, y, m = seen.order[e, :g_e], seen.y[e, :g_e], seen.m[e, :g_e]
             every = _identity(order, g)
             rows = patterns if every else patterns[order]
             if every and g > 0:  # fitted on every pattern, or those a separating stratum leaves
@@ -600,14 +586,19 @@ class Lanes(NamedTuple):
     beta: np.ndarray  # float64 (n_lanes, p)
     cov: np.ndarray  # float64 (n_lanes, p, p)
     status: np.ndarray  # int64 (n_lanes,)
+    work: BatchWork  # of newton_batch
 
 
 @jit
 def lanes_work(n_lanes, n_rows, p):
-    """``Lanes`` for up to ``n_lanes`` fits of ``n_rows`` rows and ``p`` columns."""
+    """``Lanes`` for up to ``n_lanes`` fits of ``n_rows`` rows and ``p`` columns (the work
+    of ``newton_batch`` only if there can be ``MIN_LANES``)."""
+    side_by_side = n_lanes >= MIN_LANES
     return Lanes(np.empty(n_lanes, dtype=np.int64), np.empty((n_rows, n_lanes)),
                  np.empty((n_rows, n_lanes)), np.empty((n_lanes, p)),
-                 np.empty((n_lanes, p, p)), np.empty(n_lanes, dtype=np.int64))
+                 np.empty((n_lanes, p, p)), np.empty(n_lanes, dtype=np.int64),
+                 batch_work(n_rows if side_by_side else 0, p if side_by_side else 0,
+                            n_lanes if side_by_side else 0))
 
 
 @jit
@@ -637,7 +628,7 @@ def fit_lanes(lanes, n_lanes, G):
     if n_lanes >= MIN_LANES:
         newton_batch(G, lanes.Y[:n, :n_lanes], lanes.M[:n, :n_lanes], 50, 1e-10,
                      lanes.beta[:n_lanes, :p], lanes.cov[:n_lanes, :p, :p],
-                     lanes.status[:n_lanes])
+                     lanes.status[:n_lanes], lanes.work)
         return
     nf, ni = fit_sizes(n, p)
     F = np.empty(nf)
