@@ -528,17 +528,7 @@ def drop_constant_columns(X, treat_col=1):
             norm0 += v[i] * v[i]
         norm0 = math.sqrt(norm0)
         if keep:
-            for _ in range(2):
-                for b in range(n_basis):
-                    d = 0.0
-                    for i in range(n):
-                        d += basis[b, i] * v[i]
-                    for i in range(n):
-                        v[i] -= d * basis[b, i]
-            norm = 0.0
-            for i in range(n):
-                norm += v[i] * v[i]
-            norm = math.sqrt(norm)
+            norm = _orthogonalized_norm(basis, n_basis, v)
             independent = norm0 > 0.0 and norm > _RANK_RTOL * norm0
             if not forced and not independent:
                 keep = False
@@ -549,6 +539,25 @@ def drop_constant_columns(X, treat_col=1):
         if keep:
             keep_mask[j] = True
     return np.flatnonzero(keep_mask).astype(np.int64)
+
+
+@njit(cache=CACHE)
+def _orthogonalized_norm(basis, n_basis, v):
+    """Modified Gram--Schmidt, twice: ``v`` (n,) loses, in place, its components along the
+    first ``n_basis`` rows of ``basis``; returns the norm of what is left (the one projection
+    step of ``drop_constant_columns`` and ``in_column_space``)."""
+    n = v.shape[0]
+    for _ in range(2):
+        for b in range(n_basis):
+            d = 0.0
+            for i in range(n):
+                d += basis[b, i] * v[i]
+            for i in range(n):
+                v[i] -= d * basis[b, i]
+    norm = 0.0
+    for i in range(n):
+        norm += v[i] * v[i]
+    return math.sqrt(norm)
 
 
 @njit(cache=CACHE)
@@ -566,17 +575,7 @@ def in_column_space(X, d):
             v[i] = X[i, j] if j < p else d[i]
             norm0 += v[i] * v[i]
         norm0 = math.sqrt(norm0)
-        for _ in range(2):
-            for b in range(n_basis):
-                s = 0.0
-                for i in range(n):
-                    s += basis[b, i] * v[i]
-                for i in range(n):
-                    v[i] -= s * basis[b, i]
-        norm = 0.0
-        for i in range(n):
-            norm += v[i] * v[i]
-        norm = math.sqrt(norm)
+        norm = _orthogonalized_norm(basis, n_basis, v)
         independent = norm0 > 0.0 and norm > _RANK_RTOL * norm0
         if j == p:
             return not independent
