@@ -470,6 +470,8 @@ def _interaction_of_cells(cells, n_lev, q, pairs, out):
     wk = fit_work(cap, p_full)
     lanes = lanes_work(n_end, cap, p_full)
     designs = designs_work(n_end, cap)
+    y_sub = np.empty(cap)
+    m_sub = np.empty(cap)
     for c in range(pairs.shape[0]):
         trt = pairs[c, 0]
         g = comparison_cells(cells, levels, trt, pairs[c, 1], pattern_cells)
@@ -521,7 +523,13 @@ def _interaction_of_cells(cells, n_lev, q, pairs, out):
             for e in range(n_end):
                 if designs.of[e] != d:
                     continue
-                if separated_cell(sub, seen.y[e, :g][mask], seen.m[e, :g][mask], n_lev, X):
+                r = 0
+                for j in range(g):  # the endpoint's counts on the patterns kept
+                    if mask[j]:
+                        y_sub[r] = seen.y[e, j]
+                        m_sub[r] = seen.m[e, j]
+                        r += 1
+                if separated_cell(sub, y_sub[:r], m_sub[:r], n_lev, X):
                     continue  # no finite estimate: not analysable
                 n_lanes = add_lane(lanes, n_lanes, e, group, G.shape[0], seen.y[e], seen.m[e],
                                    mask)
