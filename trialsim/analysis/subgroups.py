@@ -15,6 +15,8 @@ the treatment x subgroup interaction: a logistic model of response on treatment,
 factor's levels and their products with treatment (and the strata), with a Wald chi-square
 test of the product terms (``interaction_kernel``). Levels empty in a replicate, or whose
 model cannot be fitted, are "not analysable" there and counted as such, never an error.
+The compiled trial computes all of it from each factor's cell counts
+(``subgroup_cells.analyse_levels``), to the last bit what these kernels give on the patients.
 """
 
 from __future__ import annotations
