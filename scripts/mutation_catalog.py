@@ -737,8 +737,8 @@ def breaks_steroid_rule""",
     Mutation(
         name="interaction_ignores_separated_strata",
         path="trialsim/analysis/subgroups.py",
-        find="        kept = unseparated_groups(rows, y, m, first_stratum, p_full)",
-        replace="        kept = np.ones(rows.shape[0], dtype=np.bool_)",
+        find="    kept[:] = unseparated_groups(rows, y, m, first_stratum, p_full)",
+        replace="    kept[:] = True",
         tests=("tests/unit/test_subgroups.py",),
         why="the interaction test keeps strata whose patients all respond (the fit then fails "
             "and the trial counts as not analysable)",

@@ -187,24 +187,34 @@ def unseparated_groups(full, y, m, first=2, stop=-1):
     while changed:
         changed = False
         for j in range(first, stop):
+            # the patients and responders left at levels 0 and 1 and in all, in one pass
+            # (integer counts: exact sums); level 0 is decided first, then level 1 among the
+            # patients level 0 leaves (its own patients are the same)
+            c0 = 0.0
+            t0 = 0.0
+            c1 = 0.0
+            t1 = 0.0
+            total = 0.0
+            for k in range(n):
+                if rows[k]:
+                    x = full[k, j]
+                    total += m[k]
+                    if x == 0.0:
+                        c0 += m[k]
+                        t0 += y[k]
+                    elif x == 1.0:
+                        c1 += m[k]
+                        t1 += y[k]
             for level in (0.0, 1.0):
-                cnt = 0.0
-                tot = 0.0
-                for k in range(n):
-                    if rows[k] and full[k, j] == level:
-                        cnt += m[k]
-                        tot += y[k]
-                if cnt > 0.0 and (tot == 0.0 or tot == cnt):
-                    # the other level must still hold patients, or this is a constant column
-                    other = 0.0
+                cnt = c0 if level == 0.0 else c1
+                tot = t0 if level == 0.0 else t1
+                # the other level must still hold patients, or this is a constant column
+                if cnt > 0.0 and (tot == 0.0 or tot == cnt) and total - cnt > 0.0:
                     for k in range(n):
-                        if rows[k] and full[k, j] != level:
-                            other += m[k]
-                    if other > 0.0:
-                        for k in range(n):
-                            if full[k, j] == level:
-                                rows[k] = False
-                        changed = True
+                        if full[k, j] == level:
+                            rows[k] = False
+                    total -= cnt
+                    changed = True
     return rows
 
 

@@ -7,7 +7,10 @@ from other ``@njit`` code (for example the per-trial analysis loop in
 The fit is a Newton--Raphson (equivalently IRLS, since the logit link is
 canonical) iteration with step-halving, solved through a hand-written
 Cholesky factorization that *reports* a singular information matrix instead
-of raising, which numba-compiled code could not catch.
+of raising, which numba-compiled code could not catch. The iteration itself
+lives in :mod:`trialsim.analysis.newton` (on flat work arrays, and many fits
+on one design side by side); the functions here pool covariate patterns and
+choose the design's estimable columns.
 """
 
 from __future__ import annotations

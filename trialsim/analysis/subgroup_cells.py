@@ -26,7 +26,6 @@ from trialsim.analysis.comparisons import (
     fill_unanalysable,
     fitted_rows,
     separates,
-    unseparated_groups,
 )
 from trialsim.analysis.endpoints import NOT_EVALUABLE, RESPONDER
 from trialsim.analysis.logistic import drop_constant_columns, fit_work, pool_rows
@@ -44,6 +43,7 @@ from trialsim.analysis.newton import (
 from trialsim.analysis.subgroups import (
     _interaction_design,
     interaction_counts,
+    interaction_kept,
     interaction_kernel,
     interaction_result,
     separated_cell,
@@ -462,7 +462,6 @@ def _interaction_of_cells(cells, n_lev, q, pairs, out):
     (``Lanes``)."""
     n_end = out.shape[0]
     p_full = 2 + 2 * (n_lev - 1) + q
-    first_stratum = 2 + 2 * (n_lev - 1)
     cap = 2 * n_lev * cells.n_strata
     pattern_cells = np.empty(cap, dtype=np.int64)
     levels = np.arange(n_lev)
@@ -470,6 +469,8 @@ def _interaction_of_cells(cells, n_lev, q, pairs, out):
     wk = fit_work(cap, p_full)
     lanes = lanes_work(n_end, cap, p_full)
     designs = designs_work(n_end, cap)
+    y_sub = np.empty(cap)
+    m_sub = np.empty(cap)
     for c in range(pairs.shape[0]):
         trt = pairs[c, 0]
         g = comparison_cells(cells, levels, trt, pairs[c, 1], pattern_cells)
@@ -498,11 +499,7 @@ def _interaction_of_cells(cells, n_lev, q, pairs, out):
                 out[e, c, 0] = np.nan
                 out[e, c, 1] = 0.0
                 out[e, c, 2] = np.nan
-                kept = designs.rows[e, :g]
-                if separates(rows, y, m, first_stratum, p_full):
-                    kept[:] = unseparated_groups(rows, y, m, first_stratum, p_full)
-                else:
-                    kept[:] = True
+                interaction_kept(rows, y, m, n_lev, designs.rows[e, :g])
                 n_designs = design_of(designs, e, g, n_designs)
                 continue
             interaction_counts(out, e, c, rows, y, m, order, g, X_all, inter_all, n_int_all,
@@ -521,7 +518,13 @@ def _interaction_of_cells(cells, n_lev, q, pairs, out):
             for e in range(n_end):
                 if designs.of[e] != d:
                     continue
-                if separated_cell(sub, seen.y[e, :g][mask], seen.m[e, :g][mask], n_lev, X):
+                r = 0
+                for j in range(g):  # the endpoint's counts on the patterns kept
+                    if mask[j]:
+                        y_sub[r] = seen.y[e, j]
+                        m_sub[r] = seen.m[e, j]
+                        r += 1
+                if separated_cell(sub, y_sub[:r], m_sub[:r], n_lev, X):
                     continue  # no finite estimate: not analysable
                 n_lanes = add_lane(lanes, n_lanes, e, group, G.shape[0], seen.y[e], seen.m[e],
                                    mask)

@@ -15,6 +15,8 @@ the treatment x subgroup interaction: a logistic model of response on treatment,
 factor's levels and their products with treatment (and the strata), with a Wald chi-square
 test of the product terms (``interaction_kernel``). Levels empty in a replicate, or whose
 model cannot be fitted, are "not analysable" there and counted as such, never an error.
+The compiled trial computes all of it from each factor's cell counts
+(``subgroup_cells.analyse_levels``), to the last bit what these kernels give on the patients.
 """
 
 from __future__ import annotations
@@ -167,24 +169,35 @@ def interaction_counts(out, e, c, rows, y, m, order, n_patterns, X_all, inter_al
     out[e, c, 2] = np.nan
     if rows.shape[0] == 0:
         return
-    p_full = rows.shape[1]
-    first_stratum = 2 + 2 * (n_levels - 1)
-    # strata whose patients all respond (or none do) are set aside, as in the main
-    # analysis (``compare_arms_kernel``): the maximum-likelihood limit
-    if not separates(rows, y, m, first_stratum, p_full):
+    kept = np.empty(rows.shape[0], dtype=np.bool_)
+    if interaction_kept(rows, y, m, n_levels, kept):
         if order.shape[0] == n_patterns:  # the design of them all
             X = rows_into(X_all, order, wk)
             inter, n_int = inter_all, n_int_all
         else:
             X, inter, n_int = _interaction_design(rows, n_levels)
     else:
-        kept = unseparated_groups(rows, y, m, first_stratum, p_full)
         rows, y, m = rows[kept], y[kept], m[kept]
         X, inter, n_int = _interaction_design(rows, n_levels)
     if n_int == 0 or separated_cell(rows, y, m, n_levels, X):
         return
     beta, cov, converged = fit_patterns_into(X, y, m, wk)
     interaction_result(out, e, c, beta, cov, converged, inter, n_int)
+
+
+@jit
+def interaction_kept(rows, y, m, n_levels, kept):
+    """The patterns (full design rows ``rows``, responders ``y`` of ``m`` patients) the
+    interaction model is fitted on, into ``kept``: strata whose patients all respond (or
+    none do) are set aside, as in the main analysis (``compare_arms_kernel``): the
+    maximum-likelihood limit. Returns whether every pattern is kept."""
+    p_full = rows.shape[1]
+    first_stratum = 2 + 2 * (n_levels - 1)
+    if not separates(rows, y, m, first_stratum, p_full):
+        kept[:] = True
+        return True
+    kept[:] = unseparated_groups(rows, y, m, first_stratum, p_full)
+    return False
 
 
 @jit
