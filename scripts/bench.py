@@ -68,7 +68,7 @@ def engine_draws(scenario) -> dict[str, int]:
     cohort, screened = plan.population.enroll(n, key)
     x, _ = strata_indicators(cohort, scenario.design)
     arm = randomize(stratum_index(x), plan.allocation, scenario.design.block_multiplier, key)
-    course = run_course(scenario, cohort, plan.doses[arm], key, plan.course)
+    course = run_course(scenario, cohort, arm, key, plan.course, plan.pk)
     v = course.sledai.shape[1]
     clinical = int(CLINICAL.sum())
     d = CLINICAL.size

@@ -18,8 +18,8 @@ suppressMessages({
 THETAS <- c(0, 0.1, 0.2, 0.3)
 N_MAX <- 100
 
-# kMax 2..5 equally spaced for every alpha-spending family; then unequal spacing, alpha 0.05
-# and non-binding beta-spending futility designs
+# kMax 2..5 equally spaced for every alpha-spending family; then unequal spacing, alpha 0.05,
+# non-binding and binding beta-spending futility designs
 calls <- character(0)
 families <- c(
     'typeOfDesign = "asOF"',
@@ -53,7 +53,17 @@ calls <- c(calls,
            'typeBetaSpending = "bsHSD", gammaB = -2, bindingFutility = FALSE)'),
     paste0('getDesignGroupSequential(kMax = 5, alpha = 0.025, beta = 0.2, sided = 1, ',
            'typeOfDesign = "asHSD", gammaA = -4, typeBetaSpending = "bsHSD", gammaB = 1, ',
-           'bindingFutility = FALSE)')
+           'bindingFutility = FALSE)'),
+    # binding futility: the efficacy bounds are computed with the futility bounds obeyed
+    paste0('getDesignGroupSequential(kMax = 3, alpha = 0.025, beta = 0.2, sided = 1, ',
+           'typeOfDesign = "asOF", typeBetaSpending = "bsOF", bindingFutility = TRUE)'),
+    paste0('getDesignGroupSequential(kMax = 2, alpha = 0.025, beta = 0.2, sided = 1, ',
+           'typeOfDesign = "asOF", typeBetaSpending = "bsOF", bindingFutility = TRUE)'),
+    paste0('getDesignGroupSequential(kMax = 4, alpha = 0.025, beta = 0.1, sided = 1, ',
+           'typeOfDesign = "asP", typeBetaSpending = "bsP", bindingFutility = TRUE)'),
+    paste0('getDesignGroupSequential(informationRates = c(0.3, 0.7, 1), alpha = 0.025, ',
+           'beta = 0.2, sided = 1, typeOfDesign = "asHSD", gammaA = -4, ',
+           'typeBetaSpending = "bsHSD", gammaB = -2, bindingFutility = TRUE)')
 )
 
 na_to_null <- function(x) if (length(x) == 0 || all(is.na(x))) NULL else as.numeric(x)
@@ -66,6 +76,7 @@ describe <- function(call) {
     if (!is.null(design$typeBetaSpending) && design$typeBetaSpending != "none") {
         futility <- list(
             typeBetaSpending = design$typeBetaSpending,
+            bindingFutility = isTRUE(design$bindingFutility),
             gammaB = na_to_null(design$gammaB),
             beta = design$beta,
             futilityBounds = as.numeric(design$futilityBounds),

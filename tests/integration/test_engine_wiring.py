@@ -47,8 +47,7 @@ def rebuild(sc, r):
     arms = list(des.arms)
     alloc = np.array([des.arms[a].allocation for a in arms])
     arm = randomize(stratum_index(x), alloc, des.block_multiplier, replicate_key(sc.seed, r))
-    doses = np.array([des.arms[a].dose_mg_kg for a in arms])
-    course = run_course(sc, cohort, doses[arm], replicate_key(sc.seed, r))
+    course = run_course(sc, cohort, arm, replicate_key(sc.seed, r))
     return Trial(cohort, arm, course, interval_weeks=des.visit_interval_weeks), x, arms
 
 

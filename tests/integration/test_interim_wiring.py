@@ -98,3 +98,88 @@ def test_sequential_decisions_at_the_bounds():
 def test_interim_needs_accrual(bliss76):
     with pytest.raises(ScenarioError, match="design.accrual"):
         with_overrides(bliss76, {"design.interim": {"information_fractions": [0.5, 1.0]}})
+
+
+MONTHS = [18.0, 22.0]
+
+
+@pytest.fixture(scope="module")
+def calendar_scenario(scenario):
+    return with_overrides(scenario, {"design.interim": {
+        "calendar_months": MONTHS, "futility": {"spending": "pocock", "binding": True}}})
+
+
+def test_calendar_looks_analyse_the_patients_with_data_by_their_month(calendar_scenario):
+    """Look k at month m_k analyses the patients whose entry + primary week is by m_k (the
+    first n_k, since they enter in cohort order), as statsmodels does on them; the final
+    look is the primary analysis; each trial's bounds are the spending functions at its own
+    fractions n_k / N (``bounds_at``), and the reducer's decisions use them."""
+    from trialsim.analysis.group_sequential import bounds_at
+    from trialsim.summarize.reduce import Reducer
+
+    sc = calendar_scenario
+    plan = Plan(sc)
+    res = run_chunk(sc, 0, R)
+    patients = ReplicatePatients(sc)
+    ap = accrual_params(sc)
+    lag = 52 / WEEKS_PER_MONTH
+    red = Reducer(plan)
+    efficacy, futility, fractions = red._trial_bounds(res)
+    for r in range(R):
+        trial = patients(r)
+        y_all = ENDPOINTS["sri4"](trial, 13).astype(float)
+        x = strata_indicators(trial.cohort, sc.design)[0].astype(float)
+        entry = entry_months(ap, N, *replicate_key(sc.seed, r))
+        counts = [int(np.sum(entry + lag <= m)) for m in MONTHS] + [N]
+        assert 0 < counts[0] < counts[1] < N
+        np.testing.assert_array_equal(res.interim_calendar[r, :, 2], counts)
+        assert res.interim_calendar[r, 0, 0] == MONTHS[0]
+        assert res.interim_calendar[r, 1, 1] == np.sum(entry <= MONTHS[1])
+        for k, m in enumerate(counts):
+            for c, (trt, ctl) in enumerate(plan.pairs):
+                sel = (np.arange(N) < m) & np.isin(trial.arm, [trt, ctl])
+                _, z = logit_z(y_all[sel], (trial.arm[sel] == trt).astype(float), x[sel])
+                assert res.interim_looks[r, c, k, 0] == pytest.approx(z, rel=1e-5), (r, k, c)
+        want_c, want_f = bounds_at(plan.interim_design, np.array(counts) / N)
+        np.testing.assert_allclose(efficacy[r], want_c, rtol=1e-12)
+        np.testing.assert_allclose(futility[r], want_f, rtol=1e-12)
+        np.testing.assert_allclose(fractions[r], np.array(counts) / N)
+    assert plan.interim_design.binding_futility
+
+
+def test_bounds_at_the_planned_fractions_are_the_design_s(calendar_scenario):
+    from trialsim.analysis.group_sequential import bounds_at
+
+    design = Plan(calendar_scenario).interim_design
+    c, f = bounds_at(design, design.information_fractions)
+    np.testing.assert_allclose(c, design.critical_values, rtol=1e-9)
+    np.testing.assert_allclose(f, design.futility_bounds, rtol=1e-7)
+    # a look with no new information (or none at all) cannot stop the trial
+    c, f = bounds_at(design, [0.0, 0.5, 1.0])
+    assert c[0] == np.inf and f[0] == -np.inf and np.isfinite(c[1:]).all()
+    c, _ = bounds_at(design, [0.6, 0.6, 1.0])
+    assert np.isfinite(c[0]) and c[1] == np.inf
+
+
+@pytest.mark.parametrize("interim, words", [
+    ({"calendar_months": [18.0, 22.0], "information_fractions": [0.5, 1.0]},
+     ["either", "not both"]),
+    ({"futility": {"spending": "pocock"}}, ["either", "neither"]),
+    ({"calendar_months": [22.0, 18.0]}, ["calendar_months", "must increase"]),
+    ({"calendar_months": [18.0, 40.0]}, ["calendar_months[1] = 40", "after the final analysis",
+                                         "month"]),
+    ({"calendar_months": [6.0]}, ["calendar_months[0] = 6", "no patient"]),
+    ({"information_fractions": [0.5, 0.4, 1.0]}, ["information_fractions", "must increase"]),
+    ({"information_fractions": [0.5, 0.9]}, ["information_fractions", "final analysis"]),
+    ({"information_fractions": [0.5, 1.0], "futility": {"spending": "pocock", "binding": 1.5}},
+     ["futility.binding"]),
+])
+def test_bad_interim_schedules_are_named(scenario, interim, words):
+    """Named errors with the YAML path, raised before anything runs (the calendar months
+    against the accrual's expected final analysis: month 31.1 here)."""
+    with pytest.raises(ScenarioError) as err:
+        Plan(with_overrides(scenario, {"design.interim": interim}))
+    msg = str(err.value)
+    assert "design.interim" in msg, msg
+    for w in words:
+        assert w in msg, msg

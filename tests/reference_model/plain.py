@@ -1,9 +1,12 @@
 """A plain, independent reference implementation of the trialsim model ("double programming").
 
-Written from ``docs/model.md`` (sections 1-4) and ``shared/domain.md`` only, without reading
-or calling the fast engine (``population.py``, ``design.py``, ``course.py``, ``endpoints.py``,
-``engine.py``, ``instruments.py``, ``analysis/``); it has its own descriptor table
-(:data:`DESCRIPTORS`) and takes only the configuration schema from ``trialsim.config.scenario``.
+Written from ``docs/model.md`` (sections 1-4, 3a) and ``shared/domain.md`` only, without
+reading or calling the fast engine (``population.py``, ``design.py``, ``course.py``, ``pk.py``,
+``endpoints.py``, ``engine.py``, ``instruments.py``, ``analysis/``); it has its own descriptor
+table (:data:`DESCRIPTORS`), its own dosing schedules (:data:`REGIMEN_DEFAULTS`) and its own
+pharmacokinetics (:func:`effect_site_concentrations`: the linear ODEs of §3a propagated by the
+matrix exponential, where the engine sums exponentials), and takes only the configuration
+schema from ``trialsim.config.scenario``.
 It simulates one trial at a time, one patient at a time and one visit at a time, with
 ordinary Python loops so that every rule of the model can be read off the code.
 It is slow on purpose: its only job is to check, in distribution, that the engine does what
@@ -61,6 +64,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import expm
 from scipy.special import gammaincinv, ndtr, ndtri
 
 from trialsim.config.scenario import COPULA_DIMS, RACES, REGIONS, Scenario
@@ -233,7 +237,12 @@ class PlainModel:
     race_region_probs: np.ndarray
     copula_cholesky: np.ndarray
     arm_names: list[str]
-    arm_doses: list[float]
+    #: per arm: the dose amount (mg/kg when ``arm_per_kg``, else mg; 0 = placebo), the
+    #: route ("iv" / "sc") and the scheduled dose days (docs/model.md §3a)
+    arm_amounts: list[float]
+    arm_per_kg: list[bool]
+    arm_routes: list[str]
+    arm_dose_days: list[list[int]]
     n_visits: int
     #: reading of "forced > 0.5" for baseline proteinuria: "truncate" or "clip"
     proteinuria_rule: str = "clip"
@@ -332,7 +341,10 @@ def prepare(scenario: Scenario, proteinuria_rule: str = "clip") -> PlainModel:
         race_region_probs=probs / probs.sum(),
         copula_cholesky=np.linalg.cholesky(copula_correlation(scenario)),
         arm_names=list(design.arms),
-        arm_doses=[arm.dose_mg_kg for arm in design.arms.values()],
+        arm_amounts=[arm_amount(arm) for arm in design.arms.values()],
+        arm_per_kg=[arm.dose_mg_kg is not None for arm in design.arms.values()],
+        arm_routes=[arm_route(arm) for arm in design.arms.values()],
+        arm_dose_days=[regimen_days(arm, design.duration_weeks) for arm in design.arms.values()],
         n_visits=design.duration_weeks // design.visit_interval_weeks,
         proteinuria_rule=proteinuria_rule,
     )
@@ -564,16 +576,211 @@ def randomize(patients: list[dict], m: PlainModel, rng: np.random.Generator) -> 
     return arms
 
 
+# --------------------------------------------------------------------------- section 3a
+# Regimens and pharmacokinetics, from docs/model.md §3a and domain.md §5 (not from
+# model/pk.py, nor from Arm.dose_days: the schedule is re-derived here).
+
+#: default dosing by route (docs/model.md §3a, domain.md §5): (loading days, interval days)
+REGIMEN_DEFAULTS = {"iv": ((0, 14, 28), 28), "sc": ((0,), 7)}
+
+#: state of the PK system: SC depot, central and peripheral amounts (mg), effect site (mg/L)
+DEPOT, CENTRAL, PERIPHERAL, EFFECT = 0, 1, 2, 3
+
+
+def arm_amount(arm) -> float:
+    """The arm's dose: ``dose_mg_kg`` (mg/kg) if given, else ``dose_mg`` (mg); 0 = placebo."""
+    if arm.dose_mg_kg is not None:
+        return float(arm.dose_mg_kg)
+    return float(arm.dose_mg or 0.0)
+
+
+def arm_route(arm) -> str:
+    """The arm's route: explicit, or ``iv`` for a dose per kg and ``sc`` for a fixed dose."""
+    if arm.route is not None:
+        return arm.route
+    return "iv" if arm.dose_mg_kg is not None else "sc"
+
+
+def regimen_days(arm, duration_weeks: int) -> list[int]:
+    """Scheduled dose days of an arm (docs/model.md §3a); none on placebo.
+
+    The ``loading_days`` (default by route), then every ``interval_days`` after the last of
+    them, every day strictly before day ``7 x duration_weeks``.
+    """
+    if arm_amount(arm) <= 0.0:
+        return []
+    default_loading, default_interval = REGIMEN_DEFAULTS[arm_route(arm)]
+    loading = list(arm.loading_days) if arm.loading_days is not None else list(default_loading)
+    interval = arm.interval_days if arm.interval_days is not None else default_interval
+    end = 7 * duration_weeks
+    # READING: "while the day is before day 7 x duration_weeks" applies to the loading days
+    # too (a loading day at or after the end is not scheduled).
+    days = [day for day in loading if day < end]
+    day = loading[-1] + interval
+    while day < end:
+        days.append(day)
+        day += interval
+    return days
+
+
+def pk_rate_matrix(pk, route: str, weight_kg: float, eta_cl: float, eta_v1: float) -> tuple:
+    """The linear system dx/dt = K x of docs/model.md §3a for one patient on one route.
+
+    Parameters
+    ----------
+    pk : trialsim.config.scenario.PK
+        ``drug.pk``.
+    route : {"iv", "sc"}
+    weight_kg : float
+        The patient's weight at screening.
+    eta_cl, eta_v1 : float
+        The patient's random effects on CL and V1 (log scale).
+
+    Returns
+    -------
+    K : numpy.ndarray (4, 4)
+        Rates per day over the state (depot, A1, A2, C_e); the depot row is 0 on IV.
+    v1 : float
+        Central volume (L), for C = A1 / V1.
+    """
+    par = pk.iv if route == "iv" else pk.sc
+    ratio = weight_kg / pk.reference_weight_kg
+    scale_cl = ratio ** pk.weight_exponent_clearance
+    scale_v = ratio ** pk.weight_exponent_volume
+    cl = par.clearance_ml_day / 1000.0 * scale_cl * math.exp(eta_cl)  # L/day
+    q = par.intercompartmental_ml_day / 1000.0 * scale_cl  # L/day
+    v1 = par.central_l * scale_v * math.exp(eta_v1)  # L
+    v2 = par.peripheral_l * scale_v  # L
+    ka = par.absorption_per_day if route == "sc" else 0.0
+    ke0 = math.log(2.0) / pk.effect_half_life_days
+    k = np.zeros((4, 4))
+    k[DEPOT, DEPOT] = -ka
+    k[CENTRAL, DEPOT] = ka
+    k[CENTRAL, CENTRAL] = -(cl / v1) - (q / v1)
+    k[CENTRAL, PERIPHERAL] = q / v2
+    k[PERIPHERAL, CENTRAL] = q / v1
+    k[PERIPHERAL, PERIPHERAL] = -(q / v2)
+    k[EFFECT, CENTRAL] = ke0 / v1  # ke0 * C, C = A1 / V1
+    k[EFFECT, EFFECT] = -ke0
+    return k, v1
+
+
+def dose_inputs(
+    pk, route: str, dose_mg: float, dose_days: list[int], given: list[bool]
+) -> list[tuple[float, int, float]]:
+    """The inputs of the given doses: (day, compartment, mg), in time order.
+
+    IV: D into the central compartment on the dose day; SC: F x D into the depot
+    ``lag_days`` after it (docs/model.md §3a). A missed dose is no input at all.
+    """
+    if route == "iv":
+        return [(float(day), CENTRAL, dose_mg) for day, g in zip(dose_days, given, strict=True)
+                if g]
+    sc = pk.sc
+    return [(day + sc.lag_days, DEPOT, sc.bioavailability * dose_mg)
+            for day, g in zip(dose_days, given, strict=True) if g]
+
+
+def pk_states(
+    k: np.ndarray, inputs: list[tuple[float, int, float]], days: list[float]
+) -> np.ndarray:
+    """The state (depot, A1, A2, C_e) at each of ``days`` (increasing), from 0 at day 0.
+
+    Each state is the left limit: an input at exactly that day is not yet in it (a visit's
+    assessment comes before the dose given at the visit). Between events the state moves by
+    ``expm(K dt)`` (one matrix per distinct step, cached).
+
+    Returns
+    -------
+    numpy.ndarray (len(days), 4)
+    """
+    cache: dict[float, np.ndarray] = {}
+
+    def advance(x: np.ndarray, dt: float) -> np.ndarray:
+        if dt <= 0.0:
+            return x
+        key = round(dt, 9)
+        if key not in cache:
+            cache[key] = expm(k * dt)
+        return cache[key] @ x
+
+    x = np.zeros(4)
+    t = 0.0
+    i = 0
+    out = np.zeros((len(days), 4))
+    for n, day in enumerate(days):
+        if day < t:
+            raise ValueError("pk_states: days must increase")
+        while i < len(inputs) and inputs[i][0] < day:  # strictly before: left limit
+            t_in, comp, amount = inputs[i]
+            x = advance(x, t_in - t)
+            t = t_in
+            x = x.copy()
+            x[comp] += amount
+            i += 1
+        x = advance(x, day - t)
+        t = day
+        out[n] = x
+    return out
+
+
+def effect_site_concentrations(
+    pk,
+    route: str,
+    weight_kg: float,
+    dose_mg: float,
+    dose_days: list[int],
+    given: list[bool],
+    eta_cl: float,
+    eta_v1: float,
+    days: list[float],
+) -> np.ndarray:
+    """C_e (µg/mL) at each of ``days``, before that day's dose (docs/model.md §3a)."""
+    k, _ = pk_rate_matrix(pk, route, weight_kg, eta_cl, eta_v1)
+    inputs = dose_inputs(pk, route, dose_mg, dose_days, given)
+    return pk_states(k, inputs, days)[:, EFFECT]
+
+
+def patient_concentrations(p: dict, arm: int, m: PlainModel, rng: np.random.Generator) -> list:
+    """One patient's C_e at visits 0..n_visits (0 on placebo), drawing the η and the misses.
+
+    On drug: η_CL ~ N(0, ``iiv_clearance_var``), η_V1 ~ N(0, ``iiv_central_var``) and each
+    scheduled dose missed with probability ``design.missed_dose_prob``, drawn once per
+    patient; C_e at the day ``7 v visit_interval_weeks`` of each visit v.
+    """
+    n = m.n_visits + 1
+    if m.arm_amounts[arm] <= 0.0:
+        return [0.0] * n
+    pk = m.scenario.drug.pk
+    design = m.scenario.design
+    eta_cl = rng.normal(0.0, math.sqrt(pk.iiv_clearance_var))
+    eta_v1 = rng.normal(0.0, math.sqrt(pk.iiv_central_var))
+    schedule = m.arm_dose_days[arm]
+    given = (rng.random(len(schedule)) >= design.missed_dose_prob).tolist()
+    amount = m.arm_amounts[arm]
+    # READING: the weight of a dose per kg is the screening weight, for every dose.
+    dose_mg = amount * p["weight_kg"] if m.arm_per_kg[arm] else amount
+    # READING: doses go on whatever happens in the course (treatment failure, dropout): §3a
+    # makes the schedule depend on the arm and the misses only.
+    days = [7.0 * v * design.visit_interval_weeks for v in range(n)]
+    ce = effect_site_concentrations(pk, m.arm_routes[arm], p["weight_kg"], dose_mg, schedule,
+                                    given, eta_cl, eta_v1, days)
+    return ce.tolist()
+
+
 # --------------------------------------------------------------------------- section 3
 
 
-def drug_effect(p: dict, dose_mg_kg: float, t: float, m: PlainModel) -> float:
-    """Belimumab reduction of activity (log-odds) at week ``t`` (docs/model.md §3)."""
+def drug_effect(p: dict, ce: float, t: float, m: PlainModel) -> float:
+    """Belimumab reduction of activity (log-odds) at week ``t`` (docs/model.md §3).
+
+    ``ce`` is the patient's effect-site concentration (µg/mL) at the visit
+    (:func:`patient_concentrations`; 0 on placebo).
+    """
     drug = m.scenario.drug
-    if dose_mg_kg <= 0.0 or t <= drug.onset_lag_weeks:
+    if ce <= 0.0 or t <= drug.onset_lag_weeks:
         return 0.0
-    conc = drug.cavg_per_mg_kg * dose_mg_kg
-    effect = drug.emax * conc / (drug.ec50_ug_ml + conc)
+    effect = drug.emax * ce / (drug.ec50_ug_ml + ce)
     mod = drug.modifiers
     effect *= mod.race.get(p["race"], 1.0)
     # READING: the modifiers use baseline covariates.
@@ -590,10 +797,13 @@ def drug_effect(p: dict, dose_mg_kg: float, t: float, m: PlainModel) -> float:
     return effect
 
 
-def stabilization(p: dict, dose_mg_kg: float, t: float, m: PlainModel) -> float:
-    """Fractional reduction of therapy escalations on drug at week ``t`` (docs/model.md §3)."""
+def stabilization(p: dict, on_drug: bool, t: float, m: PlainModel) -> float:
+    """Fractional reduction of therapy escalations on drug at week ``t`` (docs/model.md §3).
+
+    ``on_drug``: the arm's dose is above 0 (§3a: not the concentration, nor missed doses).
+    """
     drug = m.scenario.drug
-    if dose_mg_kg <= 0.0 or t <= drug.onset_lag_weeks:
+    if not on_drug or t <= drug.onset_lag_weeks:
         return 0.0
     s = min(drug.stabilization * drug.modifiers.race.get(p["race"], 1.0), 1.0)
     s *= 1.0 - math.exp(-(t - drug.onset_lag_weeks) / drug.onset_weeks)
@@ -628,7 +838,9 @@ def simulate_course(p: dict, arm: int, m: PlainModel, rng: np.random.Generator) 
     dis, soc, design = sc.disease, sc.standard_of_care, sc.design
     prot = design.protocol
     interval = design.visit_interval_weeks
-    dose_mg_kg = m.arm_doses[arm]
+    on_drug = m.arm_amounts[arm] > 0.0
+    # effect-site concentration at every visit, once per patient (docs/model.md §3a)
+    conc = patient_concentrations(p, arm, m, rng)
     n_desc = len(m.descriptor_names)
 
     background = max(soc.effect + soc.region_effect.get(p["region"], 0.0), 0.0)
@@ -670,8 +882,8 @@ def simulate_course(p: dict, arm: int, m: PlainModel, rng: np.random.Generator) 
         w = ar1 * w + innovation_sd * rng.standard_normal()
 
         # shift: background therapy + steroid change + escalations + drug
-        effect = drug_effect(p, dose_mg_kg, t, m)
-        stab = stabilization(p, dose_mg_kg, t, m)
+        effect = drug_effect(p, conc[v], t, m)
+        stab = stabilization(p, on_drug, t, m)
         shift = background * (1.0 - math.exp(-t / soc.onset_weeks))
         shift += soc.steroid_potency * (math.log1p(dose) - math.log1p(dose0))
         shift += soc.escalation_effect * escalations

@@ -134,7 +134,7 @@ def run(visits, *, weights, bilag_of, active0, bilag0, on_is0, n_visits, propens
         steroid_allowance_mg=k["allowance"],
         dropout_prob=0.1,
         # the drug and background-therapy amplitudes are given per patient below
-        emax=0.0, ec50_ug_ml=1.0, cavg_per_mg_kg=0.0, race_modifier=np.ones(1),
+        emax=0.0, ec50_ug_ml=1.0, race_modifier=np.ones(1),
         serologically_active_modifier=1.0, per_5y_duration_modifier=1.0,
         high_steroid_modifier=1.0, stabilization=0.0, soc_effect=0.0,
         soc_region_effect=np.zeros(1),
@@ -156,6 +156,7 @@ def run(visits, *, weights, bilag_of, active0, bilag0, on_is0, n_visits, propens
         weight_kg=np.array([60.0]),  # 0.5 mg/kg = 30 mg
         on_is0=np.array([on_is0]),
         unit=np.array([0]),
+        exposure=np.ones((1, n_visits)),  # the full effect at every visit
     )
     u, z = script(n_visits, visits)
     out = (
@@ -329,8 +330,9 @@ def test_taper_step():
 
 
 def test_drug_amplitude_by_subgroup(bliss76):
-    """Steady-state drug effect per patient: Emax on the average concentration, times the
-    subgroup modifiers, each at its edge (docs/model.md §3, with hand-set modifiers)."""
+    """Full drug effect per patient on drug: Emax times the subgroup modifiers, each at its
+    edge; 0 on placebo (docs/model.md §3, with hand-set modifiers). The concentration enters
+    through the visit's exposure (tests/unit/test_pk.py)."""
     from types import SimpleNamespace
 
     from trialsim.config.scenario import with_overrides
@@ -338,24 +340,25 @@ def test_drug_amplitude_by_subgroup(bliss76):
     from trialsim.model.population import RACE_CODE
 
     sc = with_overrides(bliss76, {
-        "drug.emax": 1.0, "drug.ec50_ug_ml": 11.6, "drug.cavg_per_mg_kg": 11.6,
+        "drug.emax": 1.0, "drug.ec50_ug_ml": 11.6,
         "drug.stabilization": 0.5,
         "drug.modifiers": {"race": {"black": 0.2, "asian": 0.5}, "serologically_active": 2.0,
                            "per_5y_duration": 0.5, "high_steroid": 3.0},
     })
     # (race, anti-dsDNA, low C3, low C4, disease duration, prednisone, dose) -> expected
     cases = [
-        ("white", False, False, False, 2.0, 7.5, 1.0, 0.5),  # C = EC50: half of Emax
+        ("white", False, False, False, 2.0, 7.5, 1.0, 1.0),  # on drug: Emax
         ("white", False, False, False, 2.0, 7.5, 0.0, 0.0),  # placebo
-        ("white", True, True, False, 2.0, 7.5, 1.0, 1.0),  # serologically active: x2
-        ("white", True, False, False, 2.0, 7.5, 1.0, 0.5),  # anti-dsDNA alone is not
-        ("white", False, True, True, 2.0, 7.5, 1.0, 0.5),  # low complement alone is not
-        ("white", False, False, False, 7.0, 7.5, 1.0, 0.25),  # 5 years beyond 2: x0.5
-        ("white", False, False, False, 1.0, 7.5, 1.0, 0.5),  # under 2 years: no change
-        ("white", False, False, False, 2.0, 8.0, 1.0, 1.5),  # > 7.5 mg: x3
+        ("white", True, True, False, 2.0, 7.5, 1.0, 2.0),  # serologically active: x2
+        ("white", True, False, False, 2.0, 7.5, 1.0, 1.0),  # anti-dsDNA alone is not
+        ("white", False, True, True, 2.0, 7.5, 1.0, 1.0),  # low complement alone is not
+        ("white", False, False, False, 7.0, 7.5, 1.0, 0.5),  # 5 years beyond 2: x0.5
+        ("white", False, False, False, 1.0, 7.5, 1.0, 1.0),  # under 2 years: no change
+        ("white", False, False, False, 2.0, 8.0, 1.0, 3.0),  # > 7.5 mg: x3
         # log-linear: the modifiers multiply, none erases the others
-        ("black", True, True, True, 2.0, 20.0, 10.0, 0.2 * 2.0 * 3.0 * 10 / 11),
-        ("asian", False, False, False, 2.0, 0.0, 10.0, 0.5 * 10 / 11),
+        ("black", True, True, True, 2.0, 20.0, 10.0, 0.2 * 2.0 * 3.0),
+        ("asian", False, False, False, 2.0, 0.0, 10.0, 0.5),
+        ("white", False, False, False, 2.0, 7.5, 1e-6, 1.0),  # any dose above 0
     ]
     cohort = SimpleNamespace(
         race=np.array([RACE_CODE[c[0]] for c in cases]),
@@ -367,7 +370,7 @@ def test_drug_amplitude_by_subgroup(bliss76):
     dose = np.array([c[6] for c in cases])
     np.testing.assert_allclose(drug_amplitude(sc, cohort, dose), [c[7] for c in cases])
     stab = stabilization_amplitude(sc, cohort, dose)
-    np.testing.assert_allclose(stab[[0, 1, 8, 9]], [0.5, 0.0, 0.1, 0.25])
+    np.testing.assert_allclose(stab[[0, 1, 8, 9, 10]], [0.5, 0.0, 0.1, 0.25, 0.5])
 
 
 @pytest.mark.parametrize("path, value", [

@@ -16,7 +16,7 @@ def trial(tiny):
     cohort, _ = plan.population.enroll(600, replicate_key(1, 0))
     x, _ = strata_indicators(cohort, tiny.design)
     arm = randomize(stratum_index(x), plan.allocation, 2, replicate_key(1, 0))
-    return Trial(cohort, arm, run_course(tiny, cohort, plan.doses[arm], replicate_key(1, 0)))
+    return Trial(cohort, arm, run_course(tiny, cohort, arm, replicate_key(1, 0)))
 
 
 def test_enrolled_patients_meet_entry_criteria(trial, tiny):

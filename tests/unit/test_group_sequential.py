@@ -36,7 +36,8 @@ def design_id(ref: dict) -> str:
     spacing = "" if np.allclose(np.diff(t), t[0]) else "-" + ",".join(f"{v:g}" for v in t)
     fut = ref["futility"]
     f = "" if fut is None else "+" + fut["typeBetaSpending"] + (
-        "" if fut["gammaB"] is None else f"({fut['gammaB']:g})") + f"-beta{fut['beta']:g}"
+        "" if fut["gammaB"] is None else f"({fut['gammaB']:g})") + f"-beta{fut['beta']:g}" + (
+        "-binding" if fut.get("bindingFutility") else "")
     return f"{ref['typeOfDesign']}{g}-K{ref['kMax']}{spacing}-a{ref['alpha']:g}{f}"
 
 
@@ -52,7 +53,8 @@ def ours(index: int) -> gs.GroupSequentialDesign:
                   beta=ref["beta"])
     if ref["futility"] is not None:
         kwargs.update(futility_spending=FAMILY[ref["futility"]["typeBetaSpending"]],
-                      futility_gamma=ref["futility"]["gammaB"])
+                      futility_gamma=ref["futility"]["gammaB"],
+                      binding_futility=bool(ref["futility"].get("bindingFutility")))
     return gs.design_group_sequential(ref["informationRates"], ref["alpha"], **kwargs)
 
 
@@ -128,9 +130,10 @@ def test_alpha_spent_equals_rpact_and_the_spending_function(index):
 
 @pytest.mark.parametrize("index", range(len(DESIGNS)), ids=IDS)
 def test_the_bounds_cross_with_the_spent_alpha_under_h0(index):
-    """The recursion run forward over the solved bounds gives back what was spent."""
+    """The recursion run forward over the solved bounds gives back what was spent (with
+    binding futility bounds, obeying them: the efficacy bounds were computed so)."""
     design = ours(index)
-    h0 = gs.crossing_probabilities(design, 0.0, futility=False)
+    h0 = gs.crossing_probabilities(design, 0.0, futility=design.binding_futility)
     np.testing.assert_allclose(h0.cumulative_power, design.alpha_spent, rtol=1e-9, atol=1e-12)
 
 
@@ -337,3 +340,34 @@ def test_other_bad_arguments_are_named():
         gs.crossing_probabilities(design, float("nan"))
     with pytest.raises(ValueError, match=r"power = 0\.01 must exceed alpha = 0\.025"):
         gs.drift_for_power(design, 0.01)
+
+
+BINDING = [i for i in FUTILITY if DESIGNS[i]["futility"].get("bindingFutility")]
+
+
+def test_the_golden_file_has_binding_designs():
+    assert len(BINDING) >= 4
+
+
+@pytest.mark.parametrize("index", BINDING, ids=[IDS[i] for i in BINDING])
+def test_binding_futility_lowers_the_efficacy_bounds_and_spends_alpha_only_if_obeyed(index):
+    """Binding bounds: the later efficacy bounds sit below the non-binding design's (the
+    trials stopped for futility cannot cross), the type I error is alpha with the futility
+    stops obeyed and above it when they are ignored (the price of binding)."""
+    ref = DESIGNS[index]
+    binding = ours(index)
+    free = gs.design_group_sequential(
+        ref["informationRates"], ref["alpha"], FAMILY[ref["typeOfDesign"]], ref["gammaA"],
+        FAMILY[ref["futility"]["typeBetaSpending"]], ref["futility"]["gammaB"], ref["beta"])
+    assert binding.binding_futility and not free.binding_futility
+    assert binding.critical_values[0] == pytest.approx(free.critical_values[0], abs=1e-9)
+    assert np.all(binding.critical_values[1:] < free.critical_values[1:] - 1e-4)
+    obeyed = gs.crossing_probabilities(binding, 0.0, futility=True).power
+    ignored = gs.crossing_probabilities(binding, 0.0, futility=False).power
+    assert obeyed == pytest.approx(ref["alpha"], abs=1e-9)
+    assert ignored > ref["alpha"] * 1.01
+
+
+def test_binding_futility_needs_futility_bounds():
+    with pytest.raises(ValueError, match="binding_futility needs futility"):
+        gs.design_group_sequential([0.5, 1.0], binding_futility=True)

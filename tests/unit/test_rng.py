@@ -101,7 +101,7 @@ def test_replicate_keys_are_deterministic_and_distinct():
     assert len(keys) == 2000
     assert replicate_key(2026, 17) == replicate_key(2026, 17)
     assert replicate_key(2026, 17) != replicate_key(2027, 17)
-    assert len(STAGES) == 6
+    assert len(STAGES) == 7
 
 
 def test_a_patients_course_does_not_depend_on_the_other_patients(tiny):
@@ -113,10 +113,10 @@ def test_a_patients_course_does_not_depend_on_the_other_patients(tiny):
     plan = Plan(tiny)
     key = replicate_key(tiny.seed, 0)
     cohort, _ = plan.population.enroll(60, key)
-    dose = np.where(np.arange(60) % 2 == 0, 10.0, 0.0)
-    whole = run_course(tiny, cohort, dose, key)
+    arm = np.where(np.arange(60) % 2 == 0, list(tiny.design.arms).index("bel10"), 0)
+    whole = run_course(tiny, cohort, arm, key)
     idx = np.array([3, 17, 18, 42, 59])
-    part = run_course(tiny, cohort.take(idx), dose[idx], key)
+    part = run_course(tiny, cohort.take(idx), arm[idx], key)
     for name in ("sledai", "pga", "bilag", "prednisone", "flare", "failure_visit",
                  "dropout_visit"):
         np.testing.assert_array_equal(getattr(part, name), getattr(whole, name)[idx], name)

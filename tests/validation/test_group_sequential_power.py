@@ -78,3 +78,53 @@ def test_type_one_error_is_the_alpha_spent(sequential):
     assert abs(got - alpha) < 3.5 * np.sqrt(alpha * (1 - alpha) / R), got
     with_futility, _ = stat(rows, "bel1_vs_placebo", "gs_power")
     assert with_futility <= got  # non-binding futility stops only remove rejections
+
+
+MONTHS = [7.0, 10.0]  # expected fractions (m - 2.77) * 30 / 360: 0.35 and 0.60
+
+
+@pytest.fixture(scope="module")
+def calendar(bliss76):
+    """Looks at calendar months with binding futility bounds: each trial's bounds are the
+    spending functions at its own fractions."""
+    sc = with_overrides(bliss76, {
+        "design.sample_size": N,
+        "design.duration_weeks": 12,
+        "design.endpoint_weeks": [12],
+        "design.accrual": {"patients_per_month": 30.0},
+        "design.interim": {"calendar_months": MONTHS,
+                           "futility": {"spending": "obrien_fleming", "binding": True}},
+        "analysis.endpoints": ["constant_response"],
+        "analysis.subgroups.factors": [],
+        "constant_response": {"rates": RATES},
+        "seed": 1414,
+    })
+    plan = Plan(sc)
+    s = summarize(plan, simulate(sc, replicates=R, n_jobs=2, chunk_size=250, progress=False))
+    rows = s[(s.endpoint == "constant_response") & s.statistic.str.startswith("gs_")]
+    return plan, rows
+
+
+def test_calendar_looks_with_binding_futility_spend_alpha(calendar):
+    """Under the null, with the binding futility stops obeyed, the type I error is the
+    alpha spent (the efficacy bounds were lowered for them); ignoring them it is more."""
+    plan, rows = calendar
+    assert plan.interim_design.binding_futility
+    alpha = 0.025
+    got, _ = stat(rows, "bel1_vs_placebo", "gs_power")
+    assert abs(got - alpha) < 3.5 * np.sqrt(alpha * (1 - alpha) / R), got
+    for k, t in enumerate((0.35, 0.60)):
+        frac, mcse = stat(rows, "", f"gs_information_look{k + 1}")
+        assert abs(frac - t) < 0.01 and mcse > 0  # each trial its own fraction
+
+
+def test_calendar_looks_power_is_the_recursion_s_at_the_planned_fractions(calendar):
+    """The fractions vary little (SD about 0.03) around the planned ones, so the power and
+    the per-look stops are the planned design's within 3.5 MCSE plus 0.015."""
+    plan, rows = calendar
+    want = crossing_probabilities(plan.interim_design, drift(0.50, 0.35, N / 3))
+    got, mcse = stat(rows, "bel10_vs_placebo", "gs_power")
+    assert abs(got - want.power) < 3.5 * mcse + 0.015, (got, want.power)
+    for k in range(2):
+        got, mcse = stat(rows, "bel10_vs_placebo", f"gs_efficacy_stop_look{k + 1}")
+        assert abs(got - want.efficacy[k]) < 3.5 * mcse + 0.015, (k, got, want.efficacy[k])

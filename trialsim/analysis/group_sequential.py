@@ -401,6 +401,34 @@ def _futility_bounds(t: np.ndarray, c: np.ndarray, increments: np.ndarray, drift
     return f
 
 
+def _binding_bounds(t: np.ndarray, alpha_increments: np.ndarray, beta_increments: np.ndarray,
+                    drift: float, r: int = GRID_R) -> tuple[np.ndarray, np.ndarray]:
+    """Efficacy and binding futility bounds together, look by look.
+
+    With binding futility bounds a trial below f_k stops, so the efficacy bound c_k spends
+    its alpha under H0 on the trials that continued past both bounds of the earlier looks;
+    f_k spends its beta under ``drift`` on the same continuation region. As in
+    ``_futility_bounds``, an interim f_k above c_k is lowered to it, and the last f_K is
+    returned as found.
+    """
+    k_max = t.size
+    c, f = np.empty(k_max), np.empty(k_max)
+    h0 = h1 = None
+    for k in range(k_max):
+        if h0 is not None and h0.h.size == 0:
+            c[k], f[k] = math.inf, math.inf
+        else:
+            c[k] = math.inf if alpha_increments[k] <= 0.0 else _monotone_root(
+                lambda x, p=h0, k=k: _above(p, t[k], 0.0, x) - alpha_increments[k])
+            f[k] = -math.inf if beta_increments[k] <= 0.0 else _monotone_root(
+                lambda x, p=h1, k=k: _below(p, t[k], drift, x) - beta_increments[k])
+        if k < k_max - 1:
+            f[k] = min(f[k], c[k])
+            h0 = _advance(h0, t[k], 0.0, f[k], c[k], r)
+            h1 = _advance(h1, t[k], drift, f[k], c[k], r)
+    return c, f
+
+
 # --------------------------------------------------------------------------- designs
 
 @dataclass(frozen=True)
@@ -426,11 +454,16 @@ class GroupSequentialDesign:
     futility_spending, futility_gamma : str, float or None
         The beta-spending family and its parameter (None: no futility bounds).
     futility_bounds : ndarray, shape (K - 1,), or None
-        Non-binding futility bounds f_k at the interim looks: stop for futility at the
-        first look with Z_k <= f_k (the final look's bound is c_K).
+        Futility bounds f_k at the interim looks: stop for futility at the first look with
+        Z_k <= f_k (the final look's bound is c_K).
     futility_drift : float or None
         The drift at which the beta spending was done, where the last futility bound meets
         c_K (rpact's "shift").
+    binding_futility : bool
+        The futility bounds bind: the efficacy bounds were computed with them, so the
+        type I error is alpha only when every futility stop is obeyed (rpact
+        ``bindingFutility = TRUE``). False (non-binding): the efficacy bounds ignore them
+        and the type I error is at most alpha whether they are obeyed or not.
     """
 
     information_fractions: np.ndarray
@@ -444,6 +477,7 @@ class GroupSequentialDesign:
     futility_gamma: float | None = None
     futility_bounds: np.ndarray | None = None
     futility_drift: float | None = None
+    binding_futility: bool = False
 
     @property
     def k_max(self) -> int:
@@ -497,15 +531,19 @@ def design_group_sequential(
     futility_spending: str | None = None,
     futility_gamma: float | None = None,
     beta: float = 0.2,
+    binding_futility: bool = False,
 ) -> GroupSequentialDesign:
-    """Efficacy bounds by alpha spending and, optionally, non-binding futility bounds by
-    beta spending (rpact ``getDesignGroupSequential`` with ``sided = 1``).
+    """Efficacy bounds by alpha spending and, optionally, futility bounds by beta spending
+    (rpact ``getDesignGroupSequential`` with ``sided = 1``).
 
-    The futility bounds follow rpact's ``typeBetaSpending`` with ``bindingFutility =
-    FALSE``: the efficacy bounds are computed without them; then, under a drift delta, f_k
-    is set so that the probability of stopping for futility by look k is the beta spent
-    at t_k, and delta is the one at which f_K = c_K (so the power at delta, with the
-    futility bounds obeyed, is 1 - beta).
+    The futility bounds follow rpact's ``typeBetaSpending``. Non-binding
+    (``bindingFutility = FALSE``, the default): the efficacy bounds are computed without
+    them; then, under a drift delta, f_k is set so that the probability of stopping for
+    futility by look k is the beta spent at t_k, and delta is the one at which f_K = c_K
+    (so the power at delta, with the futility bounds obeyed, is 1 - beta). Binding
+    (``binding_futility=True``, rpact ``bindingFutility = TRUE``): the efficacy bound of
+    each look spends its alpha on the trials that passed the earlier futility bounds too
+    (``_binding_bounds``), so the efficacy bounds are lower and depend on delta as well.
 
     Parameters
     ----------
@@ -523,6 +561,8 @@ def design_group_sequential(
         Its Hwang-Shih-DeCani parameter.
     beta : float
         Type II error in (0, 1 - alpha).
+    binding_futility : bool
+        Whether the futility bounds bind (needs ``futility_spending``).
 
     Returns
     -------
@@ -543,6 +583,9 @@ def design_group_sequential(
         if futility_gamma is not None:
             raise ValueError(f"futility_gamma = {futility_gamma!r} given without a "
                              "futility_spending family")
+        if binding_futility:
+            raise ValueError("binding_futility needs futility bounds (a futility_spending "
+                             "family)")
         return design
     futility_gamma = check_spending(futility_spending, futility_gamma)
     if t.size == 1:
@@ -551,14 +594,83 @@ def design_group_sequential(
     beta_spent[-1] = beta
     increments = np.diff(beta_spent, prepend=0.0)
 
+    if binding_futility:
+        alpha_increments = np.diff(spent, prepend=0.0)
+
+        def bounds(drift):
+            return _binding_bounds(t, alpha_increments, increments, drift)
+    else:
+        def bounds(drift):
+            return c, _futility_bounds(t, c, increments, drift)
+
     def gap(drift):
-        return float(np.clip(_futility_bounds(t, c, increments, drift)[-1], *_Z_BRACKET)) - c[-1]
+        c_d, f_d = bounds(drift)
+        if not math.isfinite(c_d[-1]):
+            return 1.0  # the futility bounds closed the continuation region: drift too high
+        return float(np.clip(f_d[-1], *_Z_BRACKET)) - c_d[-1]
 
     drift = brentq(gap, -5.0, 15.0, xtol=_XTOL)
-    f = _futility_bounds(t, c, increments, drift)
+    c, f = bounds(drift)
     return GroupSequentialDesign(
         t, alpha, efficacy_spending, efficacy_gamma, c, spent, beta,
-        futility_spending, futility_gamma, f[:-1], float(drift))
+        futility_spending, futility_gamma, f[:-1], float(drift), bool(binding_futility))
+
+
+def bounds_at(design: GroupSequentialDesign, fractions) -> tuple[np.ndarray, np.ndarray]:
+    """The design's bounds at the information fractions a trial observed (Lan-DeMets).
+
+    Looks planned at calendar dates happen at fractions t_k that vary from trial to trial;
+    the spending functions are evaluated at them. An interim look is kept when its t_k is
+    in (0, 1) and above the last kept one; the others get no bounds (c_k = inf, f_k =
+    -inf: they cannot stop the trial). The last look is the final analysis (t = 1). The
+    futility bounds spend the beta of the observed fractions under the design's
+    ``futility_drift`` (binding or not, as the design).
+
+    Parameters
+    ----------
+    design : GroupSequentialDesign
+    fractions : sequence of float, length K
+        The observed fractions of the K looks (the last is taken as 1).
+
+    Returns
+    -------
+    efficacy : ndarray, shape (K,)
+        c_k (inf where the look was dropped).
+    futility : ndarray, shape (K - 1,)
+        f_k of the interim looks (-inf where dropped or without futility bounds).
+    """
+    t = np.asarray(fractions, dtype=np.float64).copy()
+    k_max = design.k_max
+    if t.shape != (k_max,):
+        raise ValueError(f"{t.size} fractions for a design of {k_max} looks")
+    t[-1] = 1.0
+    keep = np.zeros(k_max, dtype=bool)
+    last = 0.0
+    for k in range(k_max - 1):
+        if last < t[k] < 1.0:
+            keep[k] = True
+            last = t[k]
+    keep[-1] = True
+    tk = t[keep]
+    spent = _spending(tk, design.alpha, design.efficacy_spending, design.efficacy_gamma)
+    spent[-1] = design.alpha
+    a_inc = np.diff(spent, prepend=0.0)
+    efficacy = np.full(k_max, math.inf)
+    futility = np.full(k_max - 1, -math.inf)
+    if design.futility_bounds is None or tk.size == 1:
+        efficacy[keep] = _efficacy_bounds(tk, a_inc)
+        return efficacy, futility
+    beta_spent = _spending(tk, design.beta, design.futility_spending, design.futility_gamma)
+    beta_spent[-1] = design.beta
+    b_inc = np.diff(beta_spent, prepend=0.0)
+    if design.binding_futility:
+        c, f = _binding_bounds(tk, a_inc, b_inc, design.futility_drift)
+    else:
+        c = _efficacy_bounds(tk, a_inc)
+        f = _futility_bounds(tk, c, b_inc, design.futility_drift)
+    efficacy[keep] = c
+    futility[keep[:-1]] = f[:-1]
+    return efficacy, futility
 
 
 # --------------------------------------------------------------------------- operating chars.

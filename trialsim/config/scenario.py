@@ -334,12 +334,83 @@ class Screening(Model):
         return v
 
 
+#: an arm's default dosing by route (domain.md §5): IV on days 0, 14, 28 then every 28 days;
+#: SC weekly from day 0 without loading doses
+DEFAULT_REGIMENS = {"iv": ((0, 14, 28), 28), "sc": ((0,), 7)}
+
+
 class Arm(Model):
-    """A treatment arm: belimumab IV dose in mg/kg (0 = placebo) and allocation weight."""
+    """A treatment arm: its belimumab regimen (no dose or dose 0 = placebo) and allocation.
+
+    The dose is either ``dose_mg_kg`` (per kg of body weight) or ``dose_mg`` (fixed),
+    never both; the route defaults to IV for mg/kg and SC for mg. Doses are given on
+    ``loading_days`` and then every ``interval_days`` after the last of them, up to the end
+    of the study (model/pk.py).
+    """
 
     #: up to 100 mg/kg (ten times the highest dose studied, domain.md §5)
-    dose_mg_kg: Annotated[float, Field(ge=0.0, le=100.0)]
+    dose_mg_kg: Annotated[float, Field(ge=0.0, le=100.0)] | None = None
+    #: a fixed dose, up to 5,000 mg (25 times the SC dose, domain.md §5)
+    dose_mg: Annotated[float, Field(ge=0.0, le=5000.0)] | None = None
+    #: ``iv`` or ``sc``; default ``iv`` for ``dose_mg_kg``, ``sc`` for ``dose_mg``
+    route: Literal["iv", "sc"] | None = None
+    #: days of the first doses, increasing from 0 (default by route: IV 0, 14, 28; SC 0)
+    loading_days: Annotated[list[Annotated[int, Field(ge=0, le=1820)]],
+                            Field(min_length=1)] | None = None
+    #: days between doses after the last loading day (default by route: IV 28, SC 7)
+    interval_days: Annotated[int, Field(ge=1, le=365)] | None = None
     allocation: Annotated[int, Field(ge=1, le=20)] = 1
+
+    @model_validator(mode="after")
+    def _check_regimen(self) -> Arm:
+        if self.dose_mg_kg is not None and self.dose_mg is not None:
+            raise ValueError(
+                f"an arm's dose is either dose_mg_kg (per kg of body weight) or dose_mg (a "
+                f"fixed dose), not both: got dose_mg_kg={self.dose_mg_kg:g} and "
+                f"dose_mg={self.dose_mg:g}")
+        if self.dose_mg_kg is None and self.dose_mg is None:
+            raise ValueError("an arm needs its dose: dose_mg_kg (per kg of body weight, IV) "
+                             "or dose_mg (a fixed dose, SC by default); 0 for placebo")
+        if self.route == "sc" and self.dose_mg_kg is not None and self.dose_mg_kg > 0:
+            raise ValueError("a subcutaneous dose is a fixed dose: give dose_mg, not "
+                             f"dose_mg_kg={self.dose_mg_kg:g}")
+        days = self.loading_days
+        if days is not None and (
+                days[0] != 0 or any(b <= a for a, b in zip(days[:-1], days[1:], strict=True))):
+            raise ValueError(f"loading_days must start at day 0 and increase; got {days}")
+        return self
+
+    @property
+    def on_drug(self) -> bool:
+        """A dose above 0."""
+        return self.amount > 0.0
+
+    @property
+    def amount(self) -> float:
+        """The dose: mg/kg when ``dose_mg_kg`` is given, else mg."""
+        return float(self.dose_mg_kg if self.dose_mg_kg is not None else self.dose_mg)
+
+    @property
+    def regimen_route(self) -> str:
+        """The route, explicit or by default (``iv`` for mg/kg, ``sc`` for mg)."""
+        if self.route is not None:
+            return self.route
+        return "iv" if self.dose_mg_kg is not None else "sc"
+
+    def dose_days(self, duration_weeks: int) -> list[int]:
+        """Days of the scheduled doses before the end of the study (day 7 × duration)."""
+        if not self.on_drug:
+            return []
+        loading, interval = DEFAULT_REGIMENS[self.regimen_route]
+        loading = list(self.loading_days if self.loading_days is not None else loading)
+        interval = self.interval_days if self.interval_days is not None else interval
+        end = 7 * duration_weeks
+        days = [d for d in loading if d < end]
+        day = loading[-1] + interval
+        while day < end:
+            days.append(day)
+            day += interval
+        return days
 
 
 class Protocol(Model):
@@ -385,24 +456,40 @@ class Spending(Model):
         return self
 
 
+class Futility(Spending):
+    """Futility bounds by beta spending (analysis/group_sequential.py)."""
+
+    #: binding bounds: the efficacy bounds are computed with every futility stop obeyed
+    #: (lower efficacy bounds; the type I error exceeds alpha if a trial goes on past one).
+    #: False (non-binding): the efficacy bounds ignore them.
+    binding: bool = False
+
+
 class Interim(Model):
     """Group-sequential looks at the primary endpoint (the first of ``analysis.endpoints`` at
-    the first of ``design.endpoint_weeks``), each when a share of the patients has reached
-    it (docs/model.md §4c)."""
+    the first of ``design.endpoint_weeks``): each when a share of the patients has reached
+    it (``information_fractions``), or at calendar months (``calendar_months``), then the
+    final analysis (docs/model.md §4c)."""
 
     #: shares of the patients with primary-endpoint data at each look, increasing, the last 1
     information_fractions: Annotated[list[Annotated[float, Field(gt=0.0, le=1.0)]],
-                                     Field(min_length=2, max_length=10)]
+                                     Field(min_length=2, max_length=10)] | None = None
+    #: or: the interim looks at these months from the start of accrual, increasing; the
+    #: final analysis follows when every patient has reached the primary endpoint
+    calendar_months: Annotated[list[Annotated[float, Field(gt=0.0, le=600.0)]],
+                               Field(min_length=1, max_length=9)] | None = None
     #: efficacy bounds: alpha spending at one-sided level ``analysis.alpha / 2``
     efficacy: Spending = Spending()
-    #: non-binding futility bounds by beta spending (none: no futility stops)
-    futility: Spending | None = None
+    #: futility bounds by beta spending (none: no futility stops)
+    futility: Futility | None = None
     #: type II error the beta spending aims at (the design's power 1 - beta)
     beta: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.2
 
     @field_validator("information_fractions")
     @classmethod
-    def _check_fractions(cls, v: list[float]) -> list[float]:
+    def _check_fractions(cls, v: list[float] | None) -> list[float] | None:
+        if v is None:
+            return v
         for k in range(1, len(v)):
             if not v[k] > v[k - 1]:
                 raise ValueError(f"must increase: entry {k} ({v[k]!r}) is not above entry "
@@ -410,6 +497,25 @@ class Interim(Model):
         if v[-1] != 1.0:
             raise ValueError(f"the last look is the final analysis, at 1.0; got {v[-1]!r}")
         return v
+
+    @field_validator("calendar_months")
+    @classmethod
+    def _check_months(cls, v: list[float] | None) -> list[float] | None:
+        if v is None:
+            return v
+        for k in range(1, len(v)):
+            if not v[k] > v[k - 1]:
+                raise ValueError(f"must increase: entry {k} ({v[k]!r}) is not after entry "
+                                 f"{k - 1} ({v[k - 1]!r})")
+        return v
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> Interim:
+        if (self.information_fractions is None) == (self.calendar_months is None):
+            raise ValueError("give the looks either as information_fractions (e.g. [0.5, "
+                             "1.0]) or as calendar_months of the interim looks (e.g. [18, "
+                             "24]), not " + ("both" if self.calendar_months else "neither"))
+        return self
 
 
 class Accrual(Model):
@@ -441,6 +547,8 @@ class Design(Model):
     #: permuted blocks hold this many multiples of the sum of allocation weights
     block_multiplier: Annotated[int, Field(ge=1, le=10)] = 2
     dropout_per_year: Prob = 0.12
+    #: probability that a scheduled dose is not given (each independently; model/pk.py)
+    missed_dose_prob: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     protocol: Protocol = Protocol()
     #: randomisation over calendar time; none: no calendar outputs
     accrual: Accrual | None = None
@@ -641,14 +749,48 @@ class DrugModifiers(Model):
 
 
 
+class Compartments(Model):
+    """A linear two-compartment model of one route (domain.md §5), at the reference weight."""
+
+    clearance_ml_day: Pos
+    central_l: Pos
+    intercompartmental_ml_day: Pos
+    peripheral_l: Pos
+
+
+class Subcutaneous(Compartments):
+    """The SC set: two compartments, first-order absorption, bioavailability and lag."""
+
+    absorption_per_day: Pos
+    bioavailability: Annotated[float, Field(gt=0.0, le=1.0)]
+    lag_days: Annotated[float, Field(ge=0.0, le=7.0)] = 0.0
+
+
+class PK(Model):
+    """Belimumab pharmacokinetics (model/pk.py): the concentration the drug effect follows."""
+
+    iv: Compartments
+    sc: Subcutaneous
+    reference_weight_kg: Annotated[float, Field(gt=0.0, le=300.0)] = 70.0
+    #: allometric exponents: clearances (CL, Q) and volumes (V1, V2)
+    weight_exponent_clearance: Annotated[float, Field(ge=0.0, le=2.0)] = 0.75
+    weight_exponent_volume: Annotated[float, Field(ge=0.0, le=2.0)] = 1.0
+    #: between-patient variance of log CL and log V1 (0: every patient typical)
+    iiv_clearance_var: Annotated[float, Field(ge=0.0, le=4.0)] = 0.0
+    iiv_central_var: Annotated[float, Field(ge=0.0, le=4.0)] = 0.0
+    #: half-life of the effect compartment's equilibration with the central concentration
+    effect_half_life_days: Annotated[float, Field(gt=0.0, le=365.0)] = 7.0
+
+
 class Drug(Model):
-    """Belimumab effect: Emax on average concentration, with onset, waning and modifiers."""
+    """Belimumab effect: Emax on the effect-site concentration (``pk``), with onset, waning
+    and modifiers."""
 
     #: maximum reduction of global activity (log-odds)
     emax: NonNeg
+    #: effect-site concentration giving half of ``emax``
     ec50_ug_ml: Pos
-    #: steady-state average concentration per mg/kg IV every 4 weeks (linear PK, §5)
-    cavg_per_mg_kg: Pos = 11.6
+    pk: PK
     onset_lag_weeks: NonNeg = 4.0
     onset_weeks: Pos = 8.0
     #: half-life of the loss of effect after ``waning_start_weeks`` (null = sustained)

@@ -51,6 +51,7 @@ from trialsim.model.instruments import (
     sfi_severe_by_prednisone,
     sledai_score,
 )
+from trialsim.model.pk import PKParams, effect_site_concentrations, exposure_fraction, pk_params
 from trialsim.model.population import Cohort
 from trialsim.model.protocol import (
     after_steroid_limit,
@@ -92,16 +93,15 @@ class Course:
 
 
 @jit
-def drug_amplitude_of(p, race, serologically_active, disease_duration, prednisone, dose_mg_kg):
-    """Steady-state drug effect of one patient (log-odds of activity), before onset/waning.
-
-    ``emax * C / (EC50 + C)`` with ``C = cavg_per_mg_kg * dose`` (linear PK, domain.md §5),
+def drug_amplitude_of(p, race, serologically_active, disease_duration, prednisone, dose):
+    """Full drug effect of one patient on drug (``dose`` > 0; log-odds of activity): ``emax``
     times the subgroup modifiers (race, serologically active, per 5 years of disease beyond
-    2, prednisone above 7.5 mg/day).
+    2, prednisone above 7.5 mg/day); 0 on placebo. The course multiplies it by the
+    exposure ``C_e / (EC50 + C_e)`` of the visit (model/pk.py) and the onset and waning.
     """
-    conc = p.cavg_per_mg_kg * dose_mg_kg
-    effect = p.emax * conc / (p.ec50_ug_ml + conc)
-    effect *= p.race_modifier[race]
+    if dose <= 0.0:
+        return 0.0
+    effect = p.emax * p.race_modifier[race]
     if serologically_active:
         effect *= p.serologically_active_modifier
     effect *= p.per_5y_duration_modifier ** (max(disease_duration - 2.0, 0.0) / 5.0)
@@ -111,11 +111,11 @@ def drug_amplitude_of(p, race, serologically_active, disease_duration, prednison
 
 
 @jit
-def stabilization_amplitude_of(p, race, dose_mg_kg):
+def stabilization_amplitude_of(p, race, dose):
     """Steady-state fractional reduction of therapy escalations of one patient on drug (any
     dose > 0): ``drug.stabilization`` times the race modifier (no benefit where the drug has
     none), capped at 1; 0 on placebo."""
-    if dose_mg_kg > 0.0:
+    if dose > 0.0:
         return min(p.stabilization * p.race_modifier[race], 1.0)
     return 0.0
 
@@ -127,8 +127,7 @@ def soc_amplitude_of(p, region):
 
 
 @jit
-def amplitudes(p, race, region, serologically_active, disease_duration, prednisone,
-               dose_mg_kg):
+def amplitudes(p, race, region, serologically_active, disease_duration, prednisone, dose):
     """``drug_amplitude_of``, ``stabilization_amplitude_of`` and ``soc_amplitude_of`` of
     each patient (arrays of one length in; three float arrays out)."""
     n = race.shape[0]
@@ -137,13 +136,13 @@ def amplitudes(p, race, region, serologically_active, disease_duration, predniso
     soc = np.empty(n)
     for i in range(n):
         drug[i] = drug_amplitude_of(p, race[i], serologically_active[i], disease_duration[i],
-                                    prednisone[i], dose_mg_kg[i])
-        stab[i] = stabilization_amplitude_of(p, race[i], dose_mg_kg[i])
+                                    prednisone[i], dose[i])
+        stab[i] = stabilization_amplitude_of(p, race[i], dose[i])
         soc[i] = soc_amplitude_of(p, region[i])
     return drug, stab, soc
 
 
-def _amplitudes(scenario, cohort, dose_mg_kg, params=None):
+def _amplitudes(scenario, cohort, dose, params=None):
     p = course_params(scenario) if params is None else params
     race = np.asarray(cohort.race, dtype=np.int64)
     region = np.asarray(cohort.region, dtype=np.int64)
@@ -151,18 +150,18 @@ def _amplitudes(scenario, cohort, dose_mg_kg, params=None):
         p, race, region, np.asarray(cohort.serologically_active, dtype=np.bool_),
         np.asarray(cohort.disease_duration, dtype=np.float64),
         np.asarray(cohort.prednisone, dtype=np.float64),
-        np.broadcast_to(np.asarray(dose_mg_kg, dtype=np.float64), race.shape).copy(),
+        np.broadcast_to(np.asarray(dose, dtype=np.float64), race.shape).copy(),
     )
 
 
-def drug_amplitude(scenario: Scenario, cohort, dose_mg_kg: np.ndarray) -> np.ndarray:
-    """``drug_amplitude_of`` each patient."""
-    return _amplitudes(scenario, cohort, dose_mg_kg)[0]
+def drug_amplitude(scenario: Scenario, cohort, dose: np.ndarray) -> np.ndarray:
+    """``drug_amplitude_of`` each patient (``dose``: the arm's dose, > 0 on drug)."""
+    return _amplitudes(scenario, cohort, dose)[0]
 
 
-def stabilization_amplitude(scenario: Scenario, cohort, dose_mg_kg: np.ndarray) -> np.ndarray:
+def stabilization_amplitude(scenario: Scenario, cohort, dose: np.ndarray) -> np.ndarray:
     """``stabilization_amplitude_of`` each patient."""
-    return _amplitudes(scenario, cohort, dose_mg_kg)[1]
+    return _amplitudes(scenario, cohort, dose)[1]
 
 
 @jit
@@ -250,7 +249,6 @@ class CourseParams(NamedTuple):
     # drug effect (drug_amplitude_of) and background therapy (soc_amplitude_of)
     emax: float
     ec50_ug_ml: float
-    cavg_per_mg_kg: float
     race_modifier: np.ndarray  # (n_races,)
     serologically_active_modifier: float
     per_5y_duration_modifier: float
@@ -268,7 +266,10 @@ class CoursePatients(NamedTuple):
     propensity: np.ndarray  # (n, d) organ log-odds per descriptor
     active0: np.ndarray  # (n, d) bool, descriptors at baseline
     soc_amp: np.ndarray  # (n,) background-therapy effect once optimized
-    drug_amp: np.ndarray  # (n,) steady-state drug effect (0 on placebo)
+    drug_amp: np.ndarray  # (n,) full drug effect, emax x modifiers (0 on placebo)
+    #: (n, n_visits) fraction of the full effect the visit's effect-site concentration
+    #: gives, C_e / (EC50 + C_e) (model/pk.py; 0 on placebo)
+    exposure: np.ndarray
     stab_amp: np.ndarray  # (n,) steady-state reduction of escalations (0 on placebo)
     pga_rater: np.ndarray  # (n,)
     pga0: np.ndarray  # (n,)
@@ -366,7 +367,7 @@ def course_patient(p, pt, i, u, z, z_as_uniform, sledai, pga, bilag, pred, flare
         drug = 0.0
         stab = 0.0
         if drug_amp != 0.0 or stab_amp != 0.0:
-            drug = drug_amp * drug_curve[v]
+            drug = drug_amp * pt.exposure[i, v] * drug_curve[v]
             stab = stab_amp * drug_curve[v]
         shift = (
             soc_amp * soc_curve[v]
@@ -581,7 +582,6 @@ def course_params(scenario: Scenario) -> CourseParams:
         dropout_prob=float(dropout_per_visit(des.dropout_per_year, des.visit_interval_weeks)),
         emax=float(drug.emax),
         ec50_ug_ml=float(drug.ec50_ug_ml),
-        cavg_per_mg_kg=float(drug.cavg_per_mg_kg),
         race_modifier=np.array([drug.modifiers.race.get(r, 1.0) for r in RACES], dtype=float),
         serologically_active_modifier=float(drug.modifiers.serologically_active),
         per_5y_duration_modifier=float(drug.modifiers.per_5y_duration),
@@ -596,9 +596,10 @@ def course_params(scenario: Scenario) -> CourseParams:
 def run_course(
     scenario: Scenario,
     cohort: Cohort,
-    arm_dose: np.ndarray,
+    arm: np.ndarray,
     key: tuple[int, int],
     params: CourseParams | None = None,
+    pk: PKParams | None = None,
 ) -> Course:
     """Thin validated wrapper: the scenario's parameters and the cohort's arrays in, a Course out.
 
@@ -607,16 +608,25 @@ def run_course(
     scenario : Scenario
     cohort : Cohort
         Enrolled patients.
-    arm_dose : ndarray, shape (n,)
-        Belimumab dose (mg/kg) of each patient's arm.
+    arm : ndarray of int, shape (n,)
+        Each patient's arm (index into ``scenario.design.arms``).
     key : (int, int)
         The replicate's key (``rng.replicate_key``).
     params : CourseParams, optional
         ``course_params(scenario)``, built once by the caller that runs many replicates.
+    pk : PKParams, optional
+        ``pk_params(scenario)``, likewise.
     """
     if params is None:
         params = course_params(scenario)
-    drug, stab, soc = _amplitudes(scenario, cohort, arm_dose, params)
+    if pk is None:
+        pk = pk_params(scenario)
+    arm = np.asarray(arm, dtype=np.int64)
+    unit = np.arange(len(cohort)) if cohort.candidate is None else cohort.candidate
+    weight = np.asarray(cohort.weight_kg, dtype=np.float64)
+    conc = effect_site_concentrations(pk, arm, weight, np.asarray(unit, dtype=np.int64),
+                                      key[0], key[1])
+    drug, stab, soc = _amplitudes(scenario, cohort, pk.amount[arm], params)
     patients = CoursePatients(
         activity=cohort.activity,
         fluctuation0=cohort.fluctuation,
@@ -633,6 +643,7 @@ def run_course(
         prednisone0=cohort.prednisone,
         weight_kg=cohort.weight_kg,
         on_is0=cohort.immunosuppressant,
-        unit=np.arange(len(cohort)) if cohort.candidate is None else cohort.candidate,
+        unit=unit,
+        exposure=exposure_fraction(conc, pk.ec50_ug_ml),
     )
     return Course(*simulate_course(params, patients, key[0], key[1]))

@@ -72,6 +72,7 @@ from trialsim.model.course import (
     run_course,
     simulate_course,
 )
+from trialsim.model.pk import PKParams, effect_site_concentrations, exposure_fraction, pk_params
 from trialsim.model.population import (
     B_ANA,
     B_ANTIMALARIAL,
@@ -155,6 +156,8 @@ class Plan:
     change_weeks: list[int] = field(init=False)  # weeks of the SLEDAI change's ANCOVA
     n_visits: int = field(init=False)
     course: CourseParams = field(init=False)
+    #: the arms' regimens and PK (model/pk.py)
+    pk: PKParams = field(init=False)
     subgroups: SubgroupPlan = field(init=False)
     safety: SafetyParams = field(init=False)
     accrual: AccrualParams = field(init=False)
@@ -170,7 +173,8 @@ class Plan:
         des = self.scenario.design
         self.population = PopulationModel(self.scenario)
         self.arms = list(des.arms)
-        self.doses = np.array([des.arms[a].dose_mg_kg for a in self.arms])
+        #: each arm's dose (mg/kg or mg; 0 = placebo)
+        self.doses = np.array([des.arms[a].amount for a in self.arms])
         self.allocation = np.array([des.arms[a].allocation for a in self.arms], dtype=np.int64)
         self.pairs = np.array(
             [[self.arms.index(t), self.arms.index(c)] for t, c in des.comparison_pairs],
@@ -184,6 +188,7 @@ class Plan:
             else []
         self.n_visits = n_visits(des.duration_weeks, des.visit_interval_weeks)
         self.course = course_params(self.scenario)
+        self.pk = pk_params(self.scenario)
         sc = self.scenario
         self.safety = safety_params(sc, self.arms, self.doses)
         self.accrual = accrual_params(sc)
@@ -308,7 +313,7 @@ class ChunkResult:
 
 
 @jit
-def run_trials(tp, pp, cp, sp, keys, analysis, rates, arm_n, evaluable, sledai_mean, baseline,
+def run_trials(tp, pp, cp, pk, sp, keys, analysis, rates, arm_n, evaluable, sledai_mean, baseline,
                flare_median_days, flare_analysis, screened, subgroup_analysis, subgroup_rates,
                subgroup_n, interaction, profile, severe_flare_analysis, screen_failures,
                sledai_change, ancova, safety_patients, safety_events, safety_years,
@@ -360,6 +365,10 @@ def run_trials(tp, pp, cp, sp, keys, analysis, rates, arm_n, evaluable, sledai_m
             sero[i] = flags[i, B_DSDNA] and (flags[i, B_LOW_C3] or flags[i, B_LOW_C4])
         drug_amp, stab_amp, soc_amp = amplitudes(cp, race, region, sero, duration, prednisone,
                                                  dose)
+        weight = np.ascontiguousarray(floats[:, F_WEIGHT])
+        unit = np.ascontiguousarray(ints[:, I_CANDIDATE])
+        exposure = exposure_fraction(
+            effect_site_concentrations(pk, arm, weight, unit, k0, k1), pk.ec50_ug_ml)
         pt = CoursePatients(
             activity=np.ascontiguousarray(floats[:, F_ACTIVITY]),
             fluctuation0=np.ascontiguousarray(floats[:, F_FLUCTUATION]),
@@ -374,9 +383,10 @@ def run_trials(tp, pp, cp, sp, keys, analysis, rates, arm_n, evaluable, sledai_m
             bilag0=bilag0,
             bilag_ever0=bilag_ever,
             prednisone0=prednisone,
-            weight_kg=np.ascontiguousarray(floats[:, F_WEIGHT]),
+            weight_kg=weight,
             on_is0=np.ascontiguousarray(flags[:, B_IMMUNOSUPPRESSANT]),
-            unit=np.ascontiguousarray(ints[:, I_CANDIDATE]),
+            unit=unit,
+            exposure=exposure,
         )
         (sledai, pga, bilag, pred, flare, failure, dropout, csledai,
          aflags) = simulate_course(cp, pt, k0, k1)
@@ -531,7 +541,7 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
     )
     keys = replicate_keys(scenario.seed, start, stop)
     failed, status, got, candidates = run_trials(
-        plan.trial, plan.population.params, plan.course, plan.safety, keys, res.analysis,
+        plan.trial, plan.population.params, plan.course, plan.pk, plan.safety, keys, res.analysis,
         res.rates, res.arm_n, res.evaluable, res.sledai_mean, res.baseline,
         res.flare_median_days, res.flare_analysis, res.screened, res.subgroup_analysis,
         res.subgroup_rates, res.subgroup_n, res.interaction, res.profile,
@@ -570,7 +580,7 @@ class ReplicatePatients:
         cohort, _ = plan.population.enroll(des.sample_size, key)
         x, _ = strata_indicators(cohort, des)
         arm = randomize(stratum_index(x), plan.allocation, des.block_multiplier, key)
-        course = run_course(sc, cohort, plan.doses[arm], key, plan.course)
+        course = run_course(sc, cohort, arm, key, plan.course, plan.pk)
         return Trial(cohort, arm, course, interval_weeks=des.visit_interval_weeks)
 
 

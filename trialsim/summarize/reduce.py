@@ -31,7 +31,14 @@ import pandas as pd
 from trialsim.analysis.ancova import ANCOVA_FIELDS, DIFFERENCE, P_VALUE, SLEDAI_CHANGE
 from trialsim.analysis.ancova import FITTED as ANCOVA_FITTED
 from trialsim.analysis.comparisons import RESULT_FIELDS
-from trialsim.analysis.interim import EFFICACY, FUTILITY, LOOK_FIELDS, sequential_decisions
+from trialsim.analysis.group_sequential import bounds_at
+from trialsim.analysis.interim import (
+    CALENDAR_LOOK_FIELDS,
+    EFFICACY,
+    FUTILITY,
+    LOOK_FIELDS,
+    sequential_decisions,
+)
 from trialsim.analysis.multiplicity import trial_rejections
 from trialsim.analysis.safety import P_VALUE as SAFETY_P_VALUE
 from trialsim.analysis.safety import RATE_RATIO, RISK_DIFFERENCE
@@ -115,6 +122,10 @@ class Reducer:
         self.gs_reject = np.zeros(n_c, dtype=np.int64)
         self.gs_reject_efficacy_only = np.zeros(n_c, dtype=np.int64)
         self.gs_at_stop = Welford(4 * n_c)  # (patients, months, log OR, log OR - final) x c
+        # per look: the information fraction, efficacy and futility bound each trial had
+        # (constant with information fractions, per trial with calendar months)
+        self.gs_looks = Welford(3 * n_looks)
+        self._gs_bounds: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
         # multiplicity (analysis/multiplicity.py): each trial's rejections, in order
         self.mult_reject: list[np.ndarray] = []
         self.rate = Welford(n_t * n_a)
@@ -166,21 +177,51 @@ class Reducer:
         self.safety_reject = np.zeros((n_e, n_c), dtype=np.int64)
         self.safety_harm = np.zeros((n_e, n_c), dtype=np.int64)
 
-    def _add_interim(self, res) -> None:
+    def _trial_bounds(self, res) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Each trial's information fractions and bounds, (r, K), (r, K - 1) or None, and
+        (r, K): the design's, or with looks at calendar months the spending functions at the
+        trial's own fractions (``group_sequential.bounds_at``; one computation per distinct
+        set of patient counts)."""
         design = self.plan.interim_design
+        n = self.plan.scenario.design.sample_size
+        analysed = res.interim_calendar[:, :, CALENDAR_LOOK_FIELDS.index("analysed")]
+        fractions = analysed / n
+        r, k_max = fractions.shape
+        if not self.plan.interim.calendar:
+            eff = np.broadcast_to(design.critical_values, (r, k_max))
+            fut = (None if design.futility_bounds is None
+                   else np.broadcast_to(design.futility_bounds, (r, k_max - 1)))
+            return eff, fut, fractions
+        eff = np.empty((r, k_max))
+        fut = np.empty((r, k_max - 1))
+        for i in range(r):
+            key = tuple(int(v) for v in analysed[i])
+            if key not in self._gs_bounds:
+                self._gs_bounds[key] = bounds_at(design, fractions[i])
+            eff[i], fut[i] = self._gs_bounds[key]
+        return eff, (None if design.futility_bounds is None else fut), fractions
+
+    def _add_interim(self, res) -> None:
         r = res.replicates.size
         rows = np.arange(r)
         at_stop = np.empty((r, 4 * self.n_c))
+        efficacy, futility, fractions = self._trial_bounds(res)
+        k_max = fractions.shape[1]
+        looks = np.full((r, 3 * k_max), np.nan)
+        looks[:, 0::3] = fractions
+        looks[:, 1::3] = np.where(np.isfinite(efficacy), efficacy, np.nan)
+        if futility is not None:
+            looks[:, 2:3 * (k_max - 1):3] = np.where(np.isfinite(futility), futility, np.nan)
+        self.gs_looks.add(looks)
         for c in range(self.n_c):
             z = res.interim_looks[:, c, :, LOOK_FIELDS.index("z")]
             log_or = res.interim_looks[:, c, :, LOOK_FIELDS.index("log_or")]
-            look, outcome = sequential_decisions(z, design.critical_values,
-                                                 design.futility_bounds)
+            look, outcome = sequential_decisions(z, efficacy, futility)
             for k in range(z.shape[1]):
                 self.gs_efficacy[c, k] += int(np.sum((look == k) & (outcome == EFFICACY)))
                 self.gs_futility[c, k] += int(np.sum((look == k) & (outcome == FUTILITY)))
             self.gs_reject[c] += int(np.sum(outcome == EFFICACY))
-            _, eff_only = sequential_decisions(z, design.critical_values, None)
+            _, eff_only = sequential_decisions(z, efficacy, None)
             self.gs_reject_efficacy_only[c] += int(np.sum(eff_only == EFFICACY))
             at_stop[:, 4 * c] = res.interim_calendar[rows, look, 1]
             at_stop[:, 4 * c + 1] = res.interim_calendar[rows, look, 0]

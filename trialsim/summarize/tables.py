@@ -307,7 +307,10 @@ def _interim_rows(plan: Plan, red: Reducer, add, share) -> None:
     """Group-sequential rows (``design.interim``; analysis/interim.py), on the primary
     endpoint at its week: per look (no arm, no comparison) the design's
     ``gs_information_look<k>`` (share of patients analysed), ``gs_alpha_spent_look<k>``,
-    ``gs_efficacy_bound_look<k>`` and ``gs_futility_bound_look<k>`` (Z scale, one-sided);
+    ``gs_efficacy_bound_look<k>`` and ``gs_futility_bound_look<k>`` (Z scale, one-sided;
+    with looks at calendar months ``gs_month_look<k>``, the planned fraction
+    ``gs_planned_information_look<k>`` and, as means over trials with their MCSE, the
+    fraction each trial had and the bounds it got from it);
     per comparison ``gs_power`` (H0 rejected at some look, futility stops obeyed),
     ``gs_power_efficacy_only`` (the non-binding futility bounds ignored),
     ``gs_efficacy_stop_look<k>`` and ``gs_futility_stop_look<k>`` (share of trials
@@ -317,11 +320,24 @@ def _interim_rows(plan: Plan, red: Reducer, add, share) -> None:
     final analysis (``gs_log_or_bias``: the conditional bias of stopping early)."""
     design = plan.interim_design
     endpoint, week = plan.targets[0]
-    n = plan.scenario.design.sample_size
+    calendar = plan.interim.calendar
     for k in range(design.k_max):
         look = f"_look{k + 1}"
+        if calendar:  # the trials' own fractions and bounds: means over trials, with MCSE
+            if k < design.k_max - 1:
+                add(endpoint, week, "", "", f"gs_month{look}",
+                    float(plan.interim.months[k]), 0.0)
+            add(endpoint, week, "", "", f"gs_information{look}", *red.gs_looks.mean_mcse(3 * k))
+            add(endpoint, week, "", "", f"gs_planned_information{look}",
+                float(design.information_fractions[k]), 0.0)
+            add(endpoint, week, "", "", f"gs_efficacy_bound{look}",
+                *red.gs_looks.mean_mcse(3 * k + 1))
+            if design.futility_bounds is not None and k < design.k_max - 1:
+                add(endpoint, week, "", "", f"gs_futility_bound{look}",
+                    *red.gs_looks.mean_mcse(3 * k + 2))
+            continue
         add(endpoint, week, "", "", f"gs_information{look}",
-            plan.interim.patients[k] / n, 0.0)
+            plan.interim.patients[k] / plan.scenario.design.sample_size, 0.0)
         add(endpoint, week, "", "", f"gs_alpha_spent{look}", float(design.alpha_spent[k]), 0.0)
         add(endpoint, week, "", "", f"gs_efficacy_bound{look}",
             float(design.critical_values[k]), 0.0)
