@@ -24,10 +24,12 @@ from trialsim.report.plots import comparison_label, endpoint_label
 
 __all__ = [
     "plot_endpoint_sensitivity",
+    "plot_multiplicity_power",
     "plot_power_vs_screening",
     "plot_power_curve",
     "plot_power_lines",
     "plot_sample_size",
+    "plot_stopping_per_look",
     "plot_sweep_heatmap",
     "plot_tornado",
 ]
@@ -484,4 +486,223 @@ def plot_endpoint_sensitivity(table: pd.DataFrame, design_size: int,
         right.text(0.5, 0.5, "no target reached within twice the largest size simulated",
                    transform=right.transAxes, ha="center", fontsize=8, color="0.4")
     fig.suptitle(title or "endpoint sensitivity")
+    return fig
+
+
+def plot_multiplicity_power(
+    table: pd.DataFrame,
+    panels: Sequence[tuple[str, str]] | None = None,
+    labels: dict[str, str] | None = None,
+    reference: str = "none",
+    ncols: int = 3,
+    title: str | None = None,
+) -> Figure:
+    """Power of several multiplicity procedures against total sample size, one panel per
+    statistic, a line with its 95% Monte Carlo band per procedure.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Tidy rows ``sample_size, procedure, statistic, hypothesis, value, mcse`` (the
+        ``rejection_table`` of each procedure at each size, e.g. from
+        ``scripts/design_figures.py``).
+    panels : sequence of (statistic, hypothesis), optional
+        What each panel shows, in row-major order: ``("power", name)`` for a hypothesis's
+        adjusted power, ``("disjunctive_power", "")``, ``("expected_rejections", "")``, ...
+        Default: each hypothesis's power, then the disjunctive power.
+    labels : dict of str to str, optional
+        Legend label of each procedure (default its name); also the order of the lines.
+    reference : str
+        A procedure drawn dashed in grey (default ``none``, the unadjusted tests).
+    ncols : int
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _require(table, ["sample_size", "procedure", "statistic", "hypothesis", "value", "mcse"],
+             "table")
+    if panels is None:
+        hyps = table.loc[table.statistic == "power", "hypothesis"]
+        panels = [("power", h) for h in pd.unique(hyps)] + [("disjunctive_power", "")]
+    panels = list(panels)
+    if not panels:
+        raise ValueError("panels is empty")
+    order = list(labels) if labels else list(pd.unique(table.procedure))
+    labels = labels or {p: p for p in order}
+    nrows = -(-len(panels) // ncols)
+    fig = Figure(figsize=(4.2 * ncols, 3.4 * nrows + 0.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True)).ravel()
+    colour = iter(_PALETTE)
+    colours = {p: ("0.45" if p == reference else next(colour)) for p in order}
+    for ax, (statistic, hypothesis) in zip(axes, panels, strict=False):
+        sel = table[(table.statistic == statistic) & (table.hypothesis.fillna("") == hypothesis)]
+        if sel.empty:
+            raise ValueError(f"table has no rows for {statistic!r} {hypothesis!r}")
+        count = statistic == "expected_rejections"
+        for proc in order:
+            g = sel[sel.procedure == proc].sort_values("sample_size")
+            if g.empty:
+                continue
+            xs = g.sample_size.to_numpy(float)
+            v = g.value.to_numpy(float)
+            se = np.nan_to_num(g.mcse.to_numpy(float))
+            dashed = proc == reference
+            ax.fill_between(xs, v - Z_95 * se, v + Z_95 * se, color=colours[proc],
+                            alpha=0.12 if dashed else 0.2, linewidth=0)
+            ax.plot(xs, v, marker="" if dashed else "o", ms=3, color=colours[proc],
+                    ls="--" if dashed else "-", lw=1.0 if dashed else 1.4,
+                    label=labels.get(proc, proc))
+        if statistic == "power":
+            comp, endpoint = hypothesis.rsplit(".", 1)
+            name = f"{comparison_label(comp)}, {endpoint_label(endpoint.split('@')[0])}"
+            ax.set_title(f"{name}: adjusted power", fontsize=9)
+        else:
+            ax.set_title(statistic.replace("_", " "), fontsize=9)
+        if count:
+            ax.set_ylim(bottom=0)
+        else:
+            ax.set_ylim(0, 1.0)
+            ax.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1))
+        ax.grid(True, alpha=0.3)
+        ax.set_xlabel("total sample size N")
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 6),
+               fontsize="small")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def plot_stopping_per_look(
+    table: pd.DataFrame,
+    scenarios: dict[str, str] | None = None,
+    comparisons: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Stopping shares per look of a group-sequential design, under the alternative and
+    the null, with the expected calendar time at stopping and the type I error per look.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Tidy rows ``scenario, comparison, look, statistic, value, mcse`` as
+        ``scripts/design_figures.py`` writes them (``design_interim_stopping.csv``): per look
+        ``efficacy_stop``, ``futility_stop``, ``recursion_efficacy``,
+        ``recursion_futility``, ``efficacy_stop_no_futility``, ``alpha_spent``; per
+        comparison (look 0) ``gs_power``, ``fixed_power``, ``expected_months``,
+        ``expected_patients``, ``fixed_months``, ``fixed_patients``.
+    scenarios : dict of str to str, optional
+        The two scenarios, alternative first, to their row titles (default ``drug_on``:
+        "drug as calibrated", ``drug_off``: "drug off (0 mg/kg)").
+    comparisons : sequence of str, optional
+        The comparisons, in the order of the columns (default: as in the table).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Rows: the scenarios. Columns: per comparison the share of trials stopping for
+        efficacy (green) and for futility (red) at each look, 95% MC error bars, black
+        marks the canonical recursion; last column, top: months at stopping per
+        comparison and scenario against the fixed design's (dashed), patients randomised
+        written on the bars; bottom: the null's efficacy stops per look with futility
+        ignored (the type I error the bounds spend) and obeyed, against the alpha spent.
+    """
+    _require(table, ["scenario", "comparison", "look", "statistic", "value", "mcse"], "table")
+    scenarios = scenarios or {"drug_on": "drug as calibrated", "drug_off": "drug off (0 mg/kg)"}
+    keys = list(scenarios)
+    if len(keys) != 2:
+        raise ValueError("scenarios must name two scenarios: the alternative, then the null")
+    comps = list(comparisons) if comparisons is not None else list(pd.unique(table.comparison))
+    fig = Figure(figsize=(4.0 * (len(comps) + 1), 7.4), layout="constrained")
+    axes = fig.subplots(2, len(comps) + 1)
+
+    def stat(scen, comp, name):
+        g = table[(table.scenario == scen) & (table.comparison == comp)
+                  & (table.statistic == name)].sort_values("look")
+        return (g.look.to_numpy(int), g.value.to_numpy(float),
+                np.nan_to_num(g.mcse.to_numpy(float)))
+
+    width = 0.36
+    for r, scen in enumerate(keys):
+        for c, comp in enumerate(comps):
+            ax = axes[r, c]
+            for name, shift, colour in (("efficacy_stop", -width / 2, "#2ca02c"),
+                                        ("futility_stop", width / 2, "#d62728")):
+                looks, v, se = stat(scen, comp, name)
+                ax.bar(looks + shift, v, width, yerr=Z_95 * se, color=colour, alpha=0.8,
+                       capsize=3, label=name.replace("_", " "))
+                lk, rec, _ = stat(scen, comp, f"recursion_{name.split('_')[0]}")
+                ax.plot(lk + shift, rec, ls="", marker="_", ms=14, mew=2, color="k")
+            _, power, power_se = stat(scen, comp, "gs_power")
+            _, fixed, fixed_se = stat(scen, comp, "fixed_power")
+            ax.text(0.02, 0.97, f"rejects H0: {power[0]:.3f} ({power_se[0]:.3f})\n"
+                    f"fixed design: {fixed[0]:.3f} ({fixed_se[0]:.3f})",
+                    transform=ax.transAxes, va="top", fontsize=8)
+            ax.set_ylim(0, 1.0)
+            ax.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1))
+            ax.set_xticks(stat(scen, comp, "efficacy_stop")[0])
+            ax.set_xlabel("look")
+            ax.grid(True, axis="y", alpha=0.3)
+            ax.set_title(f"{scenarios[scen]}: {comparison_label(comp)}", fontsize=9)
+    marks = Line2D([], [], ls="", marker="_", ms=14, mew=2, color="k",
+                   label="canonical recursion")
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    axes[0, 0].legend([*handles, marks], [*names, marks.get_label()], fontsize="x-small",
+                      loc="upper right")
+    # months at stopping
+    ax = axes[0, -1]
+    xs = np.arange(len(comps))
+    for r, scen in enumerate(keys):
+        months = [stat(scen, comp, "expected_months") for comp in comps]
+        patients = [stat(scen, comp, "expected_patients")[1][0] for comp in comps]
+        x = xs + (r - 0.5) * width
+        v = np.array([m[1][0] for m in months])
+        bars = ax.bar(x, v, width, yerr=Z_95 * np.array([m[2][0] for m in months]),
+                      capsize=3, color=("#1f77b4", "#7f7f7f")[r], alpha=0.85,
+                      label=scenarios[scen])
+        for b, n in zip(bars, patients, strict=True):
+            ax.text(b.get_x() + b.get_width() / 2, b.get_height() * 0.5, f"{n:.0f}\npts",
+                    ha="center", fontsize=7, color="white")
+    _, fixed_months, _ = stat(keys[0], comps[0], "fixed_months")
+    _, fixed_n, _ = stat(keys[0], comps[0], "fixed_patients")
+    ax.axhline(fixed_months[0], color="0.3", ls="--", lw=1,
+               label=f"fixed design: {fixed_n[0]:.0f} pts, month {fixed_months[0]:.1f}")
+    ax.set_xticks(xs)
+    ax.set_xticklabels([comparison_label(c) for c in comps], fontsize=8)
+    ax.set_ylabel("calendar month at stopping (mean)")
+    ax.set_ylim(0, fixed_months[0] * 1.4)
+    ax.legend(fontsize="x-small", loc="upper center", ncols=2)
+    ax.set_title("months (and patients randomised) at stopping", fontsize=9)
+    # type I error per look
+    ax = axes[1, -1]
+    null = keys[1]
+    step = 0.8 / (2 * len(comps))
+    top = 0.0
+    for c, comp in enumerate(comps):
+        for j, (name, alpha, hatch, how) in enumerate((
+                ("efficacy_stop_no_futility", 0.85, None, "futility ignored"),
+                ("efficacy_stop", 0.35, "//", "futility obeyed"))):
+            looks, v, se = stat(null, comp, name)
+            shift = -0.4 + step * (2 * c + j + 0.5)
+            ax.bar(looks + shift, v, step * 0.9, yerr=Z_95 * se, capsize=2,
+                   color=_PALETTE[c], alpha=alpha, hatch=hatch,
+                   label=f"{comparison_label(comp)}, {how}")
+            top = max(top, float(np.max(v + Z_95 * se)))
+    looks, spent, _ = stat(null, comps[0], "alpha_spent")
+    ax.hlines(spent, looks - 0.42, looks + 0.42, color="k", lw=2,
+              label="alpha spent at the look")
+    ax.set_xticks(looks)
+    ax.set_xlabel("look")
+    ax.set_ylim(0, 1.7 * max(top, float(np.max(spent))))
+    ax.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1, decimals=1))
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize="xx-small", loc="upper left", ncols=2)
+    ax.set_title(f"{scenarios[null]}: type I error per look", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
     return fig
