@@ -24,7 +24,7 @@ sim: $(STAMP)
 	$(VENV)/bin/trialsim run configs/$(SCENARIO).yaml $(SIM_ARGS)
 
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" --durations=15
 
 validate: $(STAMP)
 	$(PY) -m pytest -q -m "acceptance or slow"

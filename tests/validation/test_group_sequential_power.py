@@ -25,24 +25,29 @@ N = 360
 FRACTIONS = [0.4, 0.7, 1.0]
 
 
-@pytest.fixture(scope="module")
-def sequential(bliss76):
+def run_design(bliss76, interim, seed):
+    """The constant-response trials of ``design.interim`` = ``interim``: the plan and the
+    summary's ``gs_*`` rows."""
     sc = with_overrides(bliss76, {
         "design.sample_size": N,
         "design.duration_weeks": 12,
         "design.endpoint_weeks": [12],
         "design.accrual": {"patients_per_month": 30.0},
-        "design.interim": {"information_fractions": FRACTIONS,
-                           "futility": {"spending": "obrien_fleming"}},
+        "design.interim": interim,
         "analysis.endpoints": ["constant_response"],
         "analysis.subgroups.factors": [],
         "constant_response": {"rates": RATES},
-        "seed": 2718,
+        "seed": seed,
     })
     plan = Plan(sc)
     s = summarize(plan, simulate(sc, replicates=R, n_jobs=2, chunk_size=250, progress=False))
-    rows = s[(s.endpoint == "constant_response") & s.statistic.str.startswith("gs_")]
-    return plan, rows
+    return plan, s[(s.endpoint == "constant_response") & s.statistic.str.startswith("gs_")]
+
+
+@pytest.fixture(scope="module")
+def sequential(bliss76):
+    return run_design(bliss76, {"information_fractions": FRACTIONS,
+                                "futility": {"spending": "obrien_fleming"}}, 2718)
 
 
 def stat(rows, comparison, name):
@@ -87,22 +92,8 @@ MONTHS = [7.0, 10.0]  # expected fractions (m - 2.77) * 30 / 360: 0.35 and 0.60
 def calendar(bliss76):
     """Looks at calendar months with binding futility bounds: each trial's bounds are the
     spending functions at its own fractions."""
-    sc = with_overrides(bliss76, {
-        "design.sample_size": N,
-        "design.duration_weeks": 12,
-        "design.endpoint_weeks": [12],
-        "design.accrual": {"patients_per_month": 30.0},
-        "design.interim": {"calendar_months": MONTHS,
-                           "futility": {"spending": "obrien_fleming", "binding": True}},
-        "analysis.endpoints": ["constant_response"],
-        "analysis.subgroups.factors": [],
-        "constant_response": {"rates": RATES},
-        "seed": 1414,
-    })
-    plan = Plan(sc)
-    s = summarize(plan, simulate(sc, replicates=R, n_jobs=2, chunk_size=250, progress=False))
-    rows = s[(s.endpoint == "constant_response") & s.statistic.str.startswith("gs_")]
-    return plan, rows
+    return run_design(bliss76, {"calendar_months": MONTHS, "futility": {
+        "spending": "obrien_fleming", "binding": True}}, 1414)
 
 
 def test_calendar_looks_with_binding_futility_spend_alpha(calendar):

@@ -176,6 +176,36 @@ def unseparated_rows(full, y, first=2, stop=-1):
 
 
 @njit(cache=CACHE)
+def _level_counts(full, y, m, j, rows, masked):
+    """Patients and responders at levels 0 and 1 of column ``j``, and all patients, in one
+    pass over the rows (``rows[k]`` only when ``masked``; integer counts: exact sums)."""
+    c0 = 0.0
+    t0 = 0.0
+    c1 = 0.0
+    t1 = 0.0
+    total = 0.0
+    for k in range(full.shape[0]):
+        if masked and not rows[k]:
+            continue
+        x = full[k, j]
+        total += m[k]
+        if x == 0.0:
+            c0 += m[k]
+            t0 += y[k]
+        elif x == 1.0:
+            c1 += m[k]
+            t1 += y[k]
+    return c0, t0, c1, t1, total
+
+
+@njit(cache=CACHE)
+def _separating(count, responders, total):
+    """A level that holds patients who all respond, or none do, while the column's other
+    level holds patients too."""
+    return count > 0.0 and (responders == 0.0 or responders == count) and total - count > 0.0
+
+
+@njit(cache=CACHE)
 def unseparated_groups(full, y, m, first=2, stop=-1):
     """``unseparated_rows`` on rows that are covariate patterns: ``y`` the responders and
     ``m`` (> 0) the patients of each; the same rule, counting patients."""
@@ -187,29 +217,15 @@ def unseparated_groups(full, y, m, first=2, stop=-1):
     while changed:
         changed = False
         for j in range(first, stop):
-            # the patients and responders left at levels 0 and 1 and in all, in one pass
-            # (integer counts: exact sums); level 0 is decided first, then level 1 among the
-            # patients level 0 leaves (its own patients are the same)
-            c0 = 0.0
-            t0 = 0.0
-            c1 = 0.0
-            t1 = 0.0
-            total = 0.0
-            for k in range(n):
-                if rows[k]:
-                    x = full[k, j]
-                    total += m[k]
-                    if x == 0.0:
-                        c0 += m[k]
-                        t0 += y[k]
-                    elif x == 1.0:
-                        c1 += m[k]
-                        t1 += y[k]
+            # the patients and responders left at levels 0 and 1 and in all, in one pass;
+            # level 0 is decided first, then level 1 among the patients level 0 leaves (its
+            # own patients are the same)
+            c0, t0, c1, t1, total = _level_counts(full, y, m, j, rows, True)
             for level in (0.0, 1.0):
                 cnt = c0 if level == 0.0 else c1
                 tot = t0 if level == 0.0 else t1
                 # the other level must still hold patients, or this is a constant column
-                if cnt > 0.0 and (tot == 0.0 or tot == cnt) and total - cnt > 0.0:
+                if _separating(cnt, tot, total):
                     for k in range(n):
                         if full[k, j] == level:
                             rows[k] = False
@@ -227,26 +243,10 @@ def separates(full, y, m, first=2, stop=-1):
     n, width = full.shape
     if stop < 0:
         stop = width
+    no_mask = np.empty(0, dtype=np.bool_)
     for j in range(first, stop):
-        # patients and responders at levels 0 and 1, and all patients (integer counts:
-        # every sum exact, in any order)
-        c0 = 0.0
-        t0 = 0.0
-        c1 = 0.0
-        t1 = 0.0
-        total = 0.0
-        for k in range(n):
-            x = full[k, j]
-            total += m[k]
-            if x == 0.0:
-                c0 += m[k]
-                t0 += y[k]
-            elif x == 1.0:
-                c1 += m[k]
-                t1 += y[k]
-        if c0 > 0.0 and (t0 == 0.0 or t0 == c0) and total - c0 > 0.0:
-            return True
-        if c1 > 0.0 and (t1 == 0.0 or t1 == c1) and total - c1 > 0.0:
+        c0, t0, c1, t1, total = _level_counts(full, y, m, j, no_mask, False)
+        if _separating(c0, t0, total) or _separating(c1, t1, total):
             return True
     return False
 

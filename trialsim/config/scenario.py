@@ -485,28 +485,17 @@ class Interim(Model):
     #: type II error the beta spending aims at (the design's power 1 - beta)
     beta: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.2
 
-    @field_validator("information_fractions")
+    @field_validator("information_fractions", "calendar_months")
     @classmethod
-    def _check_fractions(cls, v: list[float] | None) -> list[float] | None:
+    def _check_schedule(cls, v: list[float] | None, info) -> list[float] | None:
         if v is None:
             return v
         for k in range(1, len(v)):
             if not v[k] > v[k - 1]:
                 raise ValueError(f"must increase: entry {k} ({v[k]!r}) is not above entry "
                                  f"{k - 1} ({v[k - 1]!r})")
-        if v[-1] != 1.0:
+        if info.field_name == "information_fractions" and v[-1] != 1.0:
             raise ValueError(f"the last look is the final analysis, at 1.0; got {v[-1]!r}")
-        return v
-
-    @field_validator("calendar_months")
-    @classmethod
-    def _check_months(cls, v: list[float] | None) -> list[float] | None:
-        if v is None:
-            return v
-        for k in range(1, len(v)):
-            if not v[k] > v[k - 1]:
-                raise ValueError(f"must increase: entry {k} ({v[k]!r}) is not after entry "
-                                 f"{k - 1} ({v[k - 1]!r})")
         return v
 
     @model_validator(mode="after")
