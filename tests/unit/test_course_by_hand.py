@@ -134,7 +134,7 @@ def run(visits, *, weights, bilag_of, active0, bilag0, on_is0, n_visits, propens
         steroid_allowance_mg=k["allowance"],
         dropout_prob=0.1,
         # the drug and background-therapy amplitudes are given per patient below
-        emax=0.0, ec50_ug_ml=1.0, race_modifier=np.ones(1),
+        emax=0.0, race_modifier=np.ones(1),
         serologically_active_modifier=1.0, per_5y_duration_modifier=1.0,
         high_steroid_modifier=1.0, stabilization=0.0, soc_effect=0.0,
         soc_region_effect=np.zeros(1),
@@ -340,7 +340,7 @@ def test_drug_amplitude_by_subgroup(bliss76):
     from trialsim.model.population import RACE_CODE
 
     sc = with_overrides(bliss76, {
-        "drug.emax": 1.0, "drug.ec50_ug_ml": 11.6,
+        "drug.emax": 1.0,
         "drug.stabilization": 0.5,
         "drug.modifiers": {"race": {"black": 0.2, "asian": 0.5}, "serologically_active": 2.0,
                            "per_5y_duration": 0.5, "high_steroid": 3.0},

@@ -20,10 +20,10 @@ from trialsim.model.pk import (
     ROUTE_IV,
     ROUTE_SC,
     effect_site_concentrations,
-    exposure_fraction,
     patient_response,
     pk_params,
     typical_concentrations,
+    visit_exposure,
 )
 
 TWO_ARMS = {"placebo": {"dose_mg_kg": 0.0}, "iv10": {"dose_mg_kg": 10.0},
@@ -192,9 +192,18 @@ def test_between_patient_variability_and_missed_doses(regimens):
     np.testing.assert_array_equal(again, conc)
 
 
-def test_exposure_fraction():
-    c = np.array([[0.0, 10.0, 30.0]])
-    np.testing.assert_allclose(exposure_fraction(c, 10.0), [[0.0, 0.5, 0.75]])
+def test_visit_exposure_is_the_emax_fraction_of_the_concentrations(regimens):
+    """C / (EC50 + C) of each patient-visit: 0 on placebo, a half at C = EC50."""
+    p = pk_params(regimens)
+    arm = np.array([0, 1, 2, 1], dtype=np.int64)
+    weight = np.array([60.0, 70.0, 80.0, 90.0])
+    unit = np.arange(4, dtype=np.int64)
+    conc = effect_site_concentrations(p, arm, weight, unit, 3, 4)
+    got = visit_exposure(p, arm, weight, unit, 3, 4)
+    np.testing.assert_allclose(got, conc / (p.ec50_ug_ml + conc))
+    assert np.all(got[0] == 0.0) and got[1, -1] > 0.5
+    at_ec50 = visit_exposure(p._replace(ec50_ug_ml=float(conc[1, -1])), arm, weight, unit, 3, 4)
+    assert at_ec50[1, -1] == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize("arm, where, words", [

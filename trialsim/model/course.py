@@ -51,7 +51,7 @@ from trialsim.model.instruments import (
     sfi_severe_by_prednisone,
     sledai_score,
 )
-from trialsim.model.pk import PKParams, effect_site_concentrations, exposure_fraction, pk_params
+from trialsim.model.pk import PKParams, pk_params, visit_exposure
 from trialsim.model.population import Cohort
 from trialsim.model.protocol import (
     after_steroid_limit,
@@ -248,7 +248,6 @@ class CourseParams(NamedTuple):
     dropout_prob: float  # per visit
     # drug effect (drug_amplitude_of) and background therapy (soc_amplitude_of)
     emax: float
-    ec50_ug_ml: float
     race_modifier: np.ndarray  # (n_races,)
     serologically_active_modifier: float
     per_5y_duration_modifier: float
@@ -581,7 +580,6 @@ def course_params(scenario: Scenario) -> CourseParams:
         steroid_allowance_mg=float(prot.steroid_allowance_mg),
         dropout_prob=float(dropout_per_visit(des.dropout_per_year, des.visit_interval_weeks)),
         emax=float(drug.emax),
-        ec50_ug_ml=float(drug.ec50_ug_ml),
         race_modifier=np.array([drug.modifiers.race.get(r, 1.0) for r in RACES], dtype=float),
         serologically_active_modifier=float(drug.modifiers.serologically_active),
         per_5y_duration_modifier=float(drug.modifiers.per_5y_duration),
@@ -624,8 +622,8 @@ def run_course(
     arm = np.asarray(arm, dtype=np.int64)
     unit = np.arange(len(cohort)) if cohort.candidate is None else cohort.candidate
     weight = np.asarray(cohort.weight_kg, dtype=np.float64)
-    conc = effect_site_concentrations(pk, arm, weight, np.asarray(unit, dtype=np.int64),
-                                      key[0], key[1])
+    exposure = visit_exposure(pk, arm, weight, np.asarray(unit, dtype=np.int64), key[0],
+                              key[1])
     drug, stab, soc = _amplitudes(scenario, cohort, pk.amount[arm], params)
     patients = CoursePatients(
         activity=cohort.activity,
@@ -644,6 +642,6 @@ def run_course(
         weight_kg=cohort.weight_kg,
         on_is0=cohort.immunosuppressant,
         unit=unit,
-        exposure=exposure_fraction(conc, pk.ec50_ug_ml),
+        exposure=exposure,
     )
     return Course(*simulate_course(params, patients, key[0], key[1]))

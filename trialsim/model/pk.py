@@ -36,7 +36,7 @@ from trialsim.core.rng import STAGE_PK, counter_normals, counter_uniforms
 from trialsim.model.protocol import n_visits
 
 __all__ = ["ROUTE_NONE", "ROUTE_IV", "ROUTE_SC", "PKParams", "pk_params", "unit_response",
-           "patient_response", "effect_site_concentrations", "exposure_fraction",
+           "patient_response", "effect_site_concentrations", "visit_exposure",
            "typical_concentrations", "N_MODES"]
 
 #: an arm's route code (``PKParams.route``): no drug (placebo), intravenous, subcutaneous
@@ -262,14 +262,15 @@ def effect_site_concentrations(p, arm, weight, unit, k0, k1):
 
 
 @jit
-def exposure_fraction(conc, ec50):
-    """``C / (EC50 + C)`` of each concentration: the fraction of Emax it gives."""
-    out = np.empty_like(conc)
-    flat_in = conc.ravel()
-    flat_out = out.ravel()
-    for k in range(flat_in.shape[0]):
-        c = flat_in[k]
-        flat_out[k] = c / (ec50 + c)
+def visit_exposure(p, arm, weight, unit, k0, k1):
+    """Every patient's fraction of Emax at every visit, ``C_e / (EC50 + C_e)`` of
+    ``effect_site_concentrations`` (shape (n, n_visits); 0 on placebo): what the course
+    kernel multiplies the drug effect by."""
+    out = effect_site_concentrations(p, arm, weight, unit, k0, k1)
+    flat = out.ravel()
+    for k in range(flat.shape[0]):
+        c = flat[k]
+        flat[k] = c / (p.ec50_ug_ml + c)
     return out
 
 

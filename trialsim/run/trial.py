@@ -72,7 +72,7 @@ from trialsim.model.course import (
     run_course,
     simulate_course,
 )
-from trialsim.model.pk import PKParams, effect_site_concentrations, exposure_fraction, pk_params
+from trialsim.model.pk import PKParams, pk_params, visit_exposure
 from trialsim.model.population import (
     B_ANA,
     B_ANTIMALARIAL,
@@ -367,8 +367,7 @@ def run_trials(tp, pp, cp, pk, sp, keys, analysis, rates, arm_n, evaluable, sled
                                                  dose)
         weight = np.ascontiguousarray(floats[:, F_WEIGHT])
         unit = np.ascontiguousarray(ints[:, I_CANDIDATE])
-        exposure = exposure_fraction(
-            effect_site_concentrations(pk, arm, weight, unit, k0, k1), pk.ec50_ug_ml)
+        exposure = visit_exposure(pk, arm, weight, unit, k0, k1)
         pt = CoursePatients(
             activity=np.ascontiguousarray(floats[:, F_ACTIVITY]),
             fluctuation0=np.ascontiguousarray(floats[:, F_FLUCTUATION]),
