@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SCENARIO ?= bliss76
-SIZES  ?= 300,450,600,800,1000
+SIZES  ?=
 REPS   ?=
 JOBS   ?=
 
@@ -33,7 +33,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check trialsim tests scripts
 
 power: $(STAMP)
-	$(VENV)/bin/trialsim power configs/$(SCENARIO).yaml --sizes $(SIZES) $(SIM_ARGS)
+	$(VENV)/bin/trialsim power configs/$(SCENARIO).yaml $(if $(SIZES),--sizes $(SIZES)) $(SIM_ARGS)
 
 calibrate: $(STAMP)
 	$(VENV)/bin/trialsim calibrate configs/calibration.yaml --cross-validate --n-jobs 3

@@ -101,7 +101,7 @@ def test_replicate_keys_are_deterministic_and_distinct():
     assert len(keys) == 2000
     assert replicate_key(2026, 17) == replicate_key(2026, 17)
     assert replicate_key(2026, 17) != replicate_key(2027, 17)
-    assert len(STAGES) == 7
+    assert len(STAGES) == 8
 
 
 def test_a_patients_course_does_not_depend_on_the_other_patients(tiny):

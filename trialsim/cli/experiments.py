@@ -35,6 +35,7 @@ from trialsim.cli.main import (
     _nonneg_int,
     _positive_seconds,
     _replicates_int,
+    family_handler,
     load_from_args,
     set_overrides,
     stamp,
@@ -366,6 +367,9 @@ def _save(fig, path: Path) -> None:
 def cmd_power(args) -> int:
     """``trialsim power``: power.csv, sample_size_by_endpoint.csv, power.png,
     endpoint_sensitivity.png and run.json."""
+    handler = family_handler("power", args.config)
+    if handler is not None:
+        return handler(args)
     check_target_options(args)
     from trialsim.experiments.power import power_curve, sample_size_table
     from trialsim.report import plots_experiments as px

@@ -34,7 +34,18 @@ from trialsim.core.io import whole_trial
 
 #: modules that add subcommands: each has ``register(subparsers)``, which adds its parsers
 #: with ``set_defaults(func=...)``; ``func(args) -> int`` may raise ScenarioError
-EXTRA_COMMANDS = ("trialsim.cli.experiments", "trialsim.cli.calibration")
+EXTRA_COMMANDS = ("trialsim.cli.experiments", "trialsim.cli.calibration", "trialsim.cli.skin")
+#: other scenario families (skin studies): (claims(config path), {command: handler}), added
+#: by the command modules' ``register``; a command hands a scenario file it claims over
+SCENARIO_FAMILIES: list = []
+
+
+def family_handler(command: str, config: str):
+    """The handler of ``command`` for a scenario file another family claims, or None."""
+    for claims, handlers in SCENARIO_FAMILIES:
+        if command in handlers and claims(config):
+            return handlers[command]
+    return None
 
 
 def load_from_args(args) -> Scenario:
@@ -301,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_run(args) -> int:
     """``trialsim run``: one scenario into its results folder."""
+    handler = family_handler("run", args.config)
+    if handler is not None:
+        return handler(args)
     scenario = load_from_args(args)
     from trialsim.experiments.pipeline import RUN_OUTPUTS, results_folder, run_scenario
     from trialsim.run.checkpoint import command_checkpoint

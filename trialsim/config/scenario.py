@@ -1201,7 +1201,7 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
 
 
 #: mixes whose other shares are rescaled when one share is overridden, so they still sum to 1
-MIX_PATHS = ("population.race", "population.region")
+MIX_PATHS = ("population.race", "population.region", "population.subtypes")
 
 
 def _parent_of(data: dict, dotted: str) -> tuple[dict, str]:

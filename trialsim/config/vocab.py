@@ -124,3 +124,14 @@ SLEDAI_PROTEINURIA_RULES = ("whenever_present", "new_onset")
 #: group-sequential spending-function families (analysis/group_sequential.py): Lan-DeMets
 #: O'Brien-Fleming-like, Pocock-like, Hwang-Shih-DeCani (with its gamma)
 SPENDING_FAMILIES = ("obrien_fleming", "pocock", "hsd")
+
+#: CLASI's 13 anatomical areas, in the instrument's order (Albrecht et al., J Invest Dermatol
+#: 2005;125:889; domain.md §2.6); the nose area includes the malar region
+CLASI_AREAS = (
+    "scalp", "ears", "nose_malar", "rest_of_face", "v_neck", "posterior_neck_shoulders",
+    "chest", "abdomen", "back_buttocks", "arms", "hands", "legs", "feet",
+)
+#: cutaneous lupus subtypes (seed 004): acute, subacute, chronic discoid, non-specific
+SKIN_SUBTYPES = ("acle", "scle", "dcle", "nonspecific")
+#: skin study designs (``design.type`` of a skin scenario, trialsim/config/skin.py)
+SKIN_DESIGNS = ("cohort", "rct")

@@ -29,9 +29,9 @@ from numba import float64, uint64
 
 from trialsim.core.jit import jit
 
-STAGES = ("population", "randomization", "course", "reduced", "safety", "accrual", "pk")
+STAGES = ("population", "randomization", "course", "reduced", "safety", "accrual", "pk", "skin")
 (STAGE_POPULATION, STAGE_RANDOMIZATION, STAGE_COURSE, STAGE_REDUCED, STAGE_SAFETY,
- STAGE_ACCRUAL, STAGE_PK) = range(len(STAGES))
+ STAGE_ACCRUAL, STAGE_PK, STAGE_SKIN) = range(len(STAGES))
 
 _M0 = np.uint64(0xD2511F53)
 _M1 = np.uint64(0xCD9E8D57)

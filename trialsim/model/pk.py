@@ -30,13 +30,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from trialsim.config.scenario import Arm, Scenario
+from trialsim.config.scenario import Arm, Drug, Scenario
 from trialsim.core.jit import jit
 from trialsim.core.rng import STAGE_PK, counter_normals, counter_uniforms
 from trialsim.model.protocol import n_visits
 
-__all__ = ["ROUTE_NONE", "ROUTE_IV", "ROUTE_SC", "PKParams", "pk_params", "unit_response",
-           "patient_response", "effect_site_concentrations", "visit_exposure",
+__all__ = ["ROUTE_NONE", "ROUTE_IV", "ROUTE_SC", "PKParams", "pk_params", "regimen_pk_params",
+           "unit_response", "patient_response", "effect_site_concentrations", "visit_exposure",
            "typical_concentrations", "N_MODES"]
 
 #: an arm's route code (``PKParams.route``): no drug (placebo), intravenous, subcutaneous
@@ -80,15 +80,23 @@ class PKParams(NamedTuple):
 def pk_params(scenario: Scenario) -> PKParams:
     """The scenario's ``drug.pk``, the arms' regimens and the visit days."""
     des = scenario.design
-    pk = scenario.drug.pk
-    arms = list(des.arms.values())
-    schedules = [arm.dose_days(des.duration_weeks) for arm in arms]
+    visits = n_visits(des.duration_weeks, des.visit_interval_weeks)
+    return regimen_pk_params(scenario.drug, list(des.arms.values()), des.duration_weeks,
+                             np.arange(visits, dtype=np.int64) * 7 * des.visit_interval_weeks,
+                             des.missed_dose_prob)
+
+
+def regimen_pk_params(drug: Drug, arms: list[Arm], duration_weeks: int,
+                      visit_days: np.ndarray, missed_dose_prob: float) -> PKParams:
+    """``PKParams`` of a drug block, a list of regimens (arms), the study's length in weeks
+    and the days at which the concentrations are wanted (SLE trials: ``pk_params``; skin
+    studies: ``model/skin.py``)."""
+    pk = drug.pk
+    schedules = [arm.dose_days(duration_weeks) for arm in arms]
     width = max([len(s) for s in schedules] + [1])
     days = np.full((len(arms), width), -1, dtype=np.int64)
     for a, s in enumerate(schedules):
         days[a, : len(s)] = s
-    interval = 7 * des.visit_interval_weeks
-    visits = n_visits(des.duration_weeks, des.visit_interval_weeks)
     return PKParams(
         route=np.array([_route_code(arm) for arm in arms], dtype=np.int64),
         amount=np.array([arm.amount for arm in arms], dtype=np.float64),
@@ -108,9 +116,9 @@ def pk_params(scenario: Scenario) -> PKParams:
         omega_clearance=math.sqrt(pk.iiv_clearance_var),
         omega_central=math.sqrt(pk.iiv_central_var),
         ke0=math.log(2.0) / pk.effect_half_life_days,
-        missed_dose_prob=float(des.missed_dose_prob),
-        visit_days=np.arange(visits, dtype=np.int64) * interval,
-        ec50_ug_ml=float(scenario.drug.ec50_ug_ml),
+        missed_dose_prob=float(missed_dose_prob),
+        visit_days=np.asarray(visit_days, dtype=np.int64),
+        ec50_ug_ml=float(drug.ec50_ug_ml),
     )
 
 

@@ -1,0 +1,349 @@
+"""Skin scenario schema: the CLASI model, observational cohorts and skin trials (issue 11).
+
+A skin scenario (``design.type: cohort`` or ``rct``) simulates the cutaneous disease of SLE
+patients with active skin lupus, scored by CLASI (``model/clasi.py``), on belimumab or
+placebo (``model/skin.py``). It shares the drug's pharmacokinetics and concentration-effect
+curve with the SLE trials: ``drug_from`` names the model file whose ``drug`` block it uses
+(``configs/model.yaml``; a ``drug:`` block in the skin scenario overrides parts of it), so
+the regimen of an arm (IV or SC, dose, schedule) reaches the skin through the same
+effect-site concentration as the SLEDAI.
+
+Files are read like SLE scenarios (``extends``, ``--set`` overrides, errors naming the YAML
+path, the value and what is allowed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from trialsim.config.scenario import (
+    SAFE_NAME,
+    Arm,
+    Distinct,
+    Drug,
+    Engine,
+    Model,
+    NonNeg,
+    Pos,
+    PositiveMeanSD,
+    Prob,
+    _deep_merge,
+    _format_errors,
+    _keys_in,
+    _read_yaml,
+    _sums_to_one,
+    apply_overrides,
+)
+from trialsim.config.vocab import CLASI_AREAS, SKIN_DESIGNS, SKIN_SUBTYPES
+from trialsim.errors import ScenarioError
+
+#: weeks per month of the assessment schedules (52 weeks a year)
+WEEKS_PER_MONTH = 52.0 / 12.0
+Week = Annotated[int, Field(ge=0, le=520)]
+Months = Annotated[float, Field(ge=0.0, le=120.0)]
+
+
+def _increasing(v: list, what: str = "entry") -> list:
+    for k in range(1, len(v)):
+        if not v[k] > v[k - 1]:
+            raise ValueError(f"must increase: {what} {k} ({v[k]!r}) is not above {what} "
+                             f"{k - 1} ({v[k - 1]!r})")
+    return v
+
+
+class SubtypeModel(Model):
+    """One cutaneous subtype's lesions and response."""
+
+    #: mean of the latent skin activity (log-odds-like units; the lesion grades are cuts of it)
+    mean_activity: float
+    #: probability that each CLASI area carries lesions of this patient (areas not listed: 0)
+    areas: Annotated[dict[str, Prob], _keys_in(CLASI_AREAS, "CLASI area")]
+    #: added to an area's activity when its scale/hypertrophy is graded (discoid lesions scale)
+    scale_shift: float = 0.0
+    #: probability that a patient has mucous membrane lesions / lupus alopecia at all
+    mucous_prob: Prob = 0.0
+    alopecia_prob: Prob = 0.0
+    #: ratio of the drug's skin effect (1 = the model's ``drug.emax``)
+    drug_sensitivity: Annotated[float, Field(ge=0.0, le=20.0)] = 1.0
+    #: per week, that an active area scars (grade +1, up to 2) / becomes dyspigmented
+    scarring_per_week: Prob = 0.0
+    dyspigmentation_per_week: Prob = 0.0
+
+    @field_validator("areas")
+    @classmethod
+    def _some_area(cls, v: dict[str, float]) -> dict[str, float]:
+        if not any(p > 0 for p in v.values()):
+            raise ValueError("at least one area must have a probability above 0")
+        return v
+
+
+class Onset(Model):
+    """An effect that builds up as ``effect · (1 - exp(-t / onset_weeks))``."""
+
+    effect: NonNeg = 0.0
+    onset_weeks: Pos = 8.0
+
+
+class SkinDrug(Model):
+    """The drug's effect on the latent skin activity at full exposure (``C_e / (EC50 + C_e)``
+    of the shared PK = 1), built up with its own onset."""
+
+    emax: NonNeg
+    onset_weeks: Pos = 12.0
+    #: log SD of the patient's own sensitivity (a log-normal ratio of mean 1)
+    patient_sd: Annotated[float, Field(ge=0.0, le=3.0)] = 0.0
+
+
+class Skin(Model):
+    """The CLASI disease model (docs/model.md §7)."""
+
+    subtypes: dict[Literal[SKIN_SUBTYPES], SubtypeModel]
+    #: SD of the patient's own level of activity
+    patient_sd: NonNeg
+    #: SD of an area's own level around the patient's
+    area_sd: NonNeg
+    #: the weekly fluctuation: stationary SD and per-week autocorrelation
+    fluctuation_sd: NonNeg
+    fluctuation_ar1: Annotated[float, Field(ge=0.0, lt=1.0)]
+    #: SD of the assessment's noise on each area (the rater)
+    assessment_sd: NonNeg = 0.0
+    #: cut points of the area activity for erythema grades 1, 2, 3
+    erythema_cuts: Annotated[list[float], Field(min_length=3, max_length=3)]
+    #: cut points for scale/hypertrophy grades 1, 2 (of activity + the subtype's scale_shift)
+    scale_cuts: Annotated[list[float], Field(min_length=2, max_length=2)]
+    #: offset of the mucous membrane item and of the alopecia items on the patient's activity
+    mucous_offset: float = 0.0
+    alopecia_offset: float = 0.0
+    #: cut points of the non-scarring alopecia grades 1, 2, 3 (recent hair loss: the first)
+    alopecia_cuts: Annotated[list[float], Field(min_length=3, max_length=3)] = [0.0, 1.0, 2.0]
+    #: background therapy (antimalarials, systemic) optimised at entry, on every arm
+    standard_of_care: Onset = Onset()
+    #: topical corticosteroids / calcineurin inhibitors, when a design allows them
+    topical: Onset = Onset()
+    drug: SkinDrug
+
+    @field_validator("subtypes")
+    @classmethod
+    def _all_subtypes(cls, v: dict) -> dict:
+        missing = [s for s in SKIN_SUBTYPES if s not in v]
+        if missing:
+            raise ValueError(f"every subtype needs its model; missing {missing}")
+        return v
+
+    @field_validator("erythema_cuts", "scale_cuts", "alopecia_cuts")
+    @classmethod
+    def _cuts(cls, v: list[float]) -> list[float]:
+        return _increasing(v, "cut")
+
+
+class SkinPopulation(Model):
+    """Who has active skin lupus in the source population."""
+
+    #: shares of the cutaneous subtypes (the patient's predominant lesion type)
+    subtypes: Annotated[dict[Literal[SKIN_SUBTYPES], Prob], Field(min_length=1)]
+    weight_kg: PositiveMeanSD
+
+    @field_validator("subtypes")
+    @classmethod
+    def _shares(cls, v: dict[str, float]) -> dict[str, float]:
+        _sums_to_one(v, "subtype")
+        return v
+
+
+class FollowUp(Model):
+    """Each patient's administrative follow-up (months on record), uniform on [min, max]:
+    a retrospective cohort's patients started treatment at different dates."""
+
+    min_months: Months = 6.0
+    max_months: Months = 60.0
+
+    @model_validator(mode="after")
+    def _order(self) -> FollowUp:
+        if self.max_months < self.min_months:
+            raise ValueError(f"max_months ({self.max_months}) is below min_months "
+                             f"({self.min_months})")
+        return self
+
+
+class CohortDesign(Model):
+    """A single-arm, open-label cohort on drug (seed 004)."""
+
+    type: Literal["cohort"]
+    sample_size: Annotated[int, Field(ge=2, le=100_000)]
+    #: entry: baseline CLASI-A at least this
+    min_clasi: Annotated[int, Field(ge=0, le=70)] = 2
+    #: the regimen (dose, route, schedule), as an SLE trial's arm
+    arm: Arm
+    #: assessments, months from the start of treatment; the first is 0 (baseline)
+    assessment_months: Annotated[list[Months], Field(min_length=2, max_length=60), Distinct]
+    #: entry: on drug at least this long (a retrospective cohort's selection)
+    min_months_on_drug: Months = 0.0
+    follow_up: FollowUp = FollowUp()
+    #: stopping therapy for any reason, and loss to follow-up, per year
+    stop_per_year: Prob = 0.0
+    lost_per_year: Prob = 0.0
+    #: response-dependent attrition: at each assessment from ``stop_from_month`` on, a
+    #: patient who is not a CLASI-20 responder stops therapy with this probability
+    nonresponder_stop_prob: Prob = 0.0
+    stop_from_month: Months = 3.0
+    missed_dose_prob: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+
+    @field_validator("assessment_months")
+    @classmethod
+    def _schedule(cls, v: list[float]) -> list[float]:
+        if v[0] != 0:
+            raise ValueError(f"the first assessment is the baseline, month 0; got {v[0]!r}")
+        return _increasing(v)
+
+    @field_validator("arm")
+    @classmethod
+    def _on_drug(cls, v: Arm) -> Arm:
+        if not v.on_drug:
+            raise ValueError("a cohort on drug needs a dose above 0")
+        return v
+
+    @property
+    def duration_weeks(self) -> int:
+        return max(1, round(self.assessment_months[-1] * WEEKS_PER_MONTH))
+
+    @property
+    def assessment_weeks(self) -> list[int]:
+        return [round(m * WEEKS_PER_MONTH) for m in self.assessment_months]
+
+
+class TrialDesign(Model):
+    """A randomised, placebo-controlled skin trial."""
+
+    type: Literal["rct"]
+    sample_size: Annotated[int, Field(ge=4, le=100_000)]
+    min_clasi: Annotated[int, Field(ge=0, le=70)] = 10
+    arms: Annotated[dict[str, Arm], Field(min_length=2)]
+    control: str = "placebo"
+    #: assessments, weeks from randomisation; the first is 0 (baseline)
+    assessment_weeks: Annotated[list[Week], Field(min_length=2, max_length=60), Distinct]
+    #: the primary endpoint: CLASI-``primary_response`` at ``primary_week``
+    primary_week: Week = 24
+    primary_response: Annotated[int, Field(ge=1, le=100)] = 50
+    #: randomisation stratified by subtype (permuted blocks), and the analysis adjusted for it
+    stratify_by_subtype: bool = True
+    block_multiplier: Annotated[int, Field(ge=1, le=10)] = 2
+    dropout_per_year: Prob = 0.1
+    #: topical therapy: kept stable (no change after entry) or allowed to change (its effect,
+    #: ``skin.topical``, on every arm)
+    topicals: Literal["stable", "allowed"] = "stable"
+    missed_dose_prob: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+
+    @field_validator("assessment_weeks")
+    @classmethod
+    def _schedule(cls, v: list[int]) -> list[int]:
+        if v[0] != 0:
+            raise ValueError(f"the first assessment is the baseline, week 0; got {v[0]!r}")
+        return _increasing(v)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrialDesign:
+        if self.control not in self.arms:
+            raise ValueError(f"control {self.control!r} is not an arm; arms: "
+                             f"{', '.join(self.arms)}")
+        if self.arms[self.control].on_drug:
+            raise ValueError(f"control arm {self.control!r} must be placebo (dose 0)")
+        if self.primary_week not in self.assessment_weeks:
+            raise ValueError(f"primary_week {self.primary_week} is not an assessment week "
+                             f"({self.assessment_weeks})")
+        for name in self.arms:
+            if not SAFE_NAME.match(name):
+                raise ValueError(f"arm name {name!r}: letters, digits, _ . - only")
+        return self
+
+    @property
+    def duration_weeks(self) -> int:
+        return max(1, self.assessment_weeks[-1])
+
+
+class SkinAnalysis(Model):
+    """What a skin study reports."""
+
+    #: CLASI-k responses reported (k percent fall from baseline)
+    response_thresholds: Annotated[list[Annotated[int, Field(ge=1, le=100)]],
+                                   Field(min_length=1, max_length=10), Distinct] = [20, 50, 100]
+    #: a response is defined for patients with baseline CLASI-A at least this (default: the
+    #: design's entry threshold)
+    min_baseline: Annotated[float, Field(ge=0.0, le=70.0)] | None = None
+    #: two-sided level of tests; confidence level of intervals is 1 - alpha
+    alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
+    #: a cohort's published results to set beside the simulated studies
+    #: (``seed_comparison.csv``): ``seed_004`` (Schellin et al. 2026), or none
+    compare_with: Literal["seed_004"] | None = None
+
+
+class SkinScenario(Model):
+    """A skin scenario: the CLASI model, a population with skin lupus, and a study design."""
+
+    name: Annotated[str, Field(pattern=SAFE_NAME.pattern)]
+    description: str = ""
+    seed: Annotated[int, Field(ge=0)]
+    #: the model file whose ``drug`` block (PK, EC50) this scenario shares (``drug_from``,
+    #: relative to the scenario file); filled into ``drug`` by the loader
+    drug: Drug
+    skin: Skin
+    population: SkinPopulation
+    design: Annotated[CohortDesign | TrialDesign, Field(discriminator="type")]
+    analysis: SkinAnalysis = SkinAnalysis()
+    engine: Engine = Engine(replicates=1000)
+
+    @model_validator(mode="after")
+    def _response_thresholds(self) -> SkinScenario:
+        des = self.design
+        if isinstance(des, TrialDesign):
+            if des.primary_response not in self.analysis.response_thresholds:
+                self.analysis.response_thresholds = sorted(
+                    [*self.analysis.response_thresholds, des.primary_response])
+        return self
+
+    @property
+    def min_baseline(self) -> float:
+        a = self.analysis.min_baseline
+        return float(self.design.min_clasi if a is None else a)
+
+
+def is_skin_file(path: str | Path) -> bool:
+    """Whether a scenario file (after ``extends``) is a skin scenario (``design.type``)."""
+    try:
+        data = _read_yaml(Path(path))
+    except ScenarioError:
+        return False
+    design = data.get("design")
+    return isinstance(design, dict) and design.get("type") in SKIN_DESIGNS
+
+
+def skin_from_dict(data: dict, source: str) -> SkinScenario:
+    """Validate a merged mapping; ScenarioError naming YAML paths on any problem."""
+    try:
+        return SkinScenario.model_validate(data)
+    except ValidationError as exc:
+        text = _format_errors(exc, source)
+        # pydantic names the branch of the design union in the path: the YAML has none
+        for kind in SKIN_DESIGNS:
+            text = text.replace(f"design.{kind}.", "design.").replace(f"design.{kind} ",
+                                                                      "design ")
+        raise ScenarioError(text) from None
+
+
+def load_skin_scenario(path: str | Path, overrides: dict[str, Any] | None = None
+                       ) -> SkinScenario:
+    """Read a skin scenario: ``extends``, the ``drug`` block of ``drug_from``, ``--set``
+    overrides, validation."""
+    path = Path(path)
+    data = _read_yaml(path)
+    drug_from = data.pop("drug_from", "model.yaml")
+    if not isinstance(drug_from, str) or not drug_from:
+        raise ScenarioError(f"{path}: drug_from must be a file name, got {drug_from!r}")
+    model = _read_yaml(path.parent / drug_from)
+    if not isinstance(model.get("drug"), dict):
+        raise ScenarioError(f"{path}: drug_from {drug_from!r} has no drug block")
+    data["drug"] = _deep_merge(model["drug"], data.get("drug") or {})
+    apply_overrides(data, overrides or {})
+    return skin_from_dict(data, str(path))
