@@ -1,31 +1,37 @@
 """Tune the skin model (configs/skin.yaml, the values marked "tuned"), in two steps.
 
-1. Standard of care (``skin.standard_of_care``: effect, onset): the placebo arms of the
-   TULIP trials, the only controlled CLASI data found. Among patients with CLASI-A >= 10,
-   CLASI-50 on placebo was 24.9% (24/94) at week 12 (pooled TULIP-1/2; Vital et al.,
-   Ann Rheum Dis 2022, Table 1) and 44.7% (42/94: 26/57 and 16/37 in the immunosuppressant-
-   experienced and -inexperienced subgroups) at week 52 (EULAR 2026 abstract of the pooled
-   TULIP trials). Found with the search tool. The untreated course of the same model (no
-   drug) is fitted to these two rates, a different drug's trials giving only the
-   standard-of-care arm.
-2. Belimumab's skin effect on seed 004: a common shift of the four subtypes'
-   ``mean_activity`` (their differences are assumptions), ``skin.drug.emax``,
-   ``skin.drug.patient_sd`` and ``skin.drug.onset_weeks``, to the seed's numbers read as:
-   mean CLASI 8.76 at baseline; "approximately 5.6" at 3 months; "below 4" at 12 months as
-   3.8; CLASI-20 "in most patients" by 6 months as 0.7; CLASI-50 "nearly half ... at
-   several time points" as 0.45 at 12 and 24 months; CLASI-100 "a third of evaluable
-   patients at 5 years" as 1/3.
+1. Belimumab's skin effect on seed 004, a real-world cohort: a common shift of the four
+   subtypes' ``mean_activity`` (their differences are assumptions), ``skin.drug.emax``,
+   ``skin.drug.patient_sd`` and ``skin.drug.onset_weeks``, given the standard of care of
+   configs/skin.yaml (an assumption: small, since patients start belimumab when their
+   background therapy has failed), to the seed's numbers read as: mean CLASI 8.76 at
+   baseline; "approximately 5.6" at 3 months; "below 4" at 12 months as 3.8; CLASI-20 "in
+   most patients" by 6 months as 0.7; CLASI-50 "nearly half ... at several time points" as
+   0.45 at 12 and 24 months; CLASI-100 "a third of evaluable patients at 5 years" as 1/3.
+2. A randomised trial's placebo response (``skin.trial_effect``, with the standard of
+   care's 8-week onset): the placebo arms of the TULIP trials, the only controlled CLASI
+   data found. Among patients with CLASI-A >= 10, CLASI-50 on placebo was 24.9% (24/94) at
+   week 12 (pooled TULIP-1/2; Vital et al., Ann Rheum Dis 2022, Table 1) and 44.7% (42/94:
+   26/57 and 16/37 in the immunosuppressant-experienced and -inexperienced subgroups) at
+   week 52 (pooled TULIP abstract, EULAR 2026). Found with the search tool. The untreated
+   course with standard of care + trial effect is fitted to these two rates.
+
+``--soc-explains`` is calibration A (configs/clasi_rct_soc_explains.yaml): the whole TULIP
+placebo response is the standard of care, in the real-world cohort too (no trial effect),
+and the drug is refitted to seed 004 on top of it.
 
 Each grid point simulates one large cohort (4,000 patients, no attrition: the expected
 values; common random numbers across the grid). The distance is the sum of squared
 differences to the targets, each divided by its standard error in the source study (94
 patients for TULIP, 29 for seed 004): what the published numbers can tell.
 
-    .venv/bin/python scripts/skin_calibration.py     # about 10 minutes; prints the best points
+    .venv/bin/python scripts/skin_calibration.py                  # about 10 minutes
+    .venv/bin/python scripts/skin_calibration.py --soc-explains   # calibration A
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import math
 import sys
@@ -88,24 +94,9 @@ def show(out: dict, targets: list) -> str:
     return ", ".join(f"{s}@{m:g}={out[(s, m)]:.3f} ({t:.3f})" for s, m, t, *_ in targets)
 
 
-def main() -> None:
-    base = load_skin_scenario(ROOT / "configs/clasi_realworld.yaml")
-    means = {s: base.skin.subtypes[s].mean_activity for s in SKIN_SUBTYPES}
-    print("step 1: standard of care on the TULIP placebo arms (CLASI-A >= 10)", flush=True)
+def fit_drug(soc: dict, means: dict, grid) -> tuple:
     rows = []
-    for effect, onset in itertools.product([0.4, 0.6, 0.8, 1.0, 1.2], [8.0, 16.0, 26.0]):
-        ov = {"skin.standard_of_care.effect": effect,
-              "skin.standard_of_care.onset_weeks": onset}
-        out = outcomes(ov, SOC_TARGETS, "untreated", 10)
-        rows.append((distance(out, SOC_TARGETS), ov, out))
-    rows.sort(key=lambda r: r[0])
-    for d, ov, out in rows[:3]:
-        print(f"  {d:6.2f} {ov}: {show(out, SOC_TARGETS)}")
-    soc = rows[0][1]
-    print("step 2: belimumab on seed 004 (CLASI-A >= 2, on drug)", flush=True)
-    rows = []
-    for shift, emax, psd, onset in itertools.product([0.2, 0.3, 0.4], [1.0, 1.5, 2.0, 2.5],
-                                                     [1.3, 1.9, 2.5], [18.0, 40.0, 80.0]):
+    for shift, emax, psd, onset in grid:
         ov = {f"skin.subtypes.{s}.mean_activity": round(m + shift, 4) for s, m in means.items()}
         ov.update(soc)
         ov.update({"skin.drug.emax": emax, "skin.drug.patient_sd": psd,
@@ -113,10 +104,54 @@ def main() -> None:
         out = outcomes(ov, SEED_TARGETS, "truth", 2)
         rows.append((distance(out, SEED_TARGETS), (shift, emax, psd, onset), out))
     rows.sort(key=lambda r: r[0])
-    print(f"  standard of care: {soc}")
     for d, (shift, emax, psd, onset), out in rows[:5]:
         print(f"  {d:6.2f} shift {shift:+.2f} emax {emax} patient_sd {psd} onset {onset}: "
-              f"{show(out, SEED_TARGETS)}")
+              f"{show(out, SEED_TARGETS)}", flush=True)
+    return rows[0]
+
+
+def fit_placebo(extra: dict) -> float:
+    """The total standard-of-care effect (onset 8 weeks) that gives TULIP's placebo rates."""
+    rows = []
+    for effect in [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1]:
+        ov = {**extra, "skin.standard_of_care.effect": effect,
+              "skin.standard_of_care.onset_weeks": 8.0}
+        out = outcomes(ov, SOC_TARGETS, "untreated", 10)
+        rows.append((distance(out, SOC_TARGETS), effect, out))
+    rows.sort(key=lambda r: r[0])
+    for d, effect, out in rows[:3]:
+        print(f"  {d:6.2f} total placebo effect {effect}: {show(out, SOC_TARGETS)}",
+              flush=True)
+    return rows[0][1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--soc-explains", action="store_true",
+                    help="calibration A: TULIP's placebo response is all standard of care")
+    args = ap.parse_args()
+    base = load_skin_scenario(ROOT / "configs/clasi_realworld.yaml")
+    means = {s: base.skin.subtypes[s].mean_activity for s in SKIN_SUBTYPES}
+    soc = base.skin.standard_of_care
+    if args.soc_explains:
+        print("A, step 1: the standard of care on the TULIP placebo arms", flush=True)
+        total = fit_placebo({})
+        print("A, step 2: belimumab on seed 004 on top of it", flush=True)
+        grid = itertools.product([0.2, 0.3, 0.4], [1.0, 1.5, 2.0, 2.5], [1.3, 1.9, 2.5],
+                                 [18.0, 40.0, 80.0])
+        fit_drug({"skin.standard_of_care.effect": total,
+                  "skin.standard_of_care.onset_weeks": 8.0}, means, grid)
+        return
+    print(f"step 1: belimumab on seed 004 (CLASI-A >= 2, on drug; standard of care "
+          f"{soc.effect} with onset {soc.onset_weeks} weeks)", flush=True)
+    grid = itertools.product([-0.1, 0.0, 0.1], [2.5, 3.0, 3.5, 4.0], [1.6, 1.9, 2.2],
+                             [12.0, 18.0, 26.0])
+    d, (shift, emax, psd, onset), _ = fit_drug({}, means, grid)
+    print("step 2: a trial's placebo response on the TULIP placebo arms", flush=True)
+    total = fit_placebo({f"skin.subtypes.{s}.mean_activity": round(m + shift, 4)
+                         for s, m in means.items()})
+    print(f"  trial_effect = {total} - standard of care {soc.effect} = "
+          f"{total - soc.effect:.2f} (onset 8 weeks)")
 
 
 if __name__ == "__main__":

@@ -102,8 +102,7 @@ def test_skin_trial_power_matches_the_two_proportion_closed_form():
     # one stratum: CMH = the Pearson chi-square (n / (n - 1) aside); at the simulated rates
     # the normal-approximation power of a two-proportion test is the expected power
     sc = load_skin_scenario(RCT, {"design.stratify_by_subtype": False,
-                                  "design.sample_size": 60, "engine.chunk_size": 200,
-                                  "skin.drug.emax": 1.0})
+                                  "design.sample_size": 60, "engine.chunk_size": 200})
     table = run_trial(sc, replicates=800, n_jobs=2)
     power = table[table.statistic == "power"].value.iloc[0]
     rates = table[(table.statistic == "clasi50_rate") & (table.subtype == "all")]

@@ -324,7 +324,7 @@ def baseline_level(scenario: SkinScenario, patient: SkinPatient) -> float:
 
 def follow_course(scenario: SkinScenario, patient: SkinPatient, baseline: Grades,
                   weeks: list[int], x: np.ndarray, topical: bool,
-                  rng: np.random.Generator) -> PatientCourse:
+                  rng: np.random.Generator, trial: bool = False) -> PatientCourse:
     """The weekly course t = 0 .. T (T = the last assessment) and the assessments at ``weeks``.
 
     ``baseline`` is the week-0 assessment already graded at screening; ``x`` the exposure
@@ -361,6 +361,9 @@ def follow_course(scenario: SkinScenario, patient: SkinPatient, baseline: Grades
         shift = soc.effect * (1.0 - math.exp(-t / soc.onset_weeks))
         if topical:
             shift += top.effect * (1.0 - math.exp(-t / top.onset_weeks))
+        if trial:  # a randomised trial's own placebo response (every arm)
+            shift += skin.trial_effect.effect * (
+                1.0 - math.exp(-t / skin.trial_effect.onset_weeks))
         shift += drug_scale * x[t] * (1.0 - math.exp(-t / drug.onset_weeks))
         level = model.mean_activity + patient.u + f - shift
         if has_damage:
@@ -503,7 +506,7 @@ def simulate_trial(scenario: SkinScenario, seed: int) -> TrialResult:
     responders = np.zeros(len(arms), int)
     for (patient, baseline, _), a in zip(screened, allocation, strict=True):
         x = exposure(scenario, design.arms[arms[a]], patient, weeks[-1], rng)
-        course = follow_course(scenario, patient, baseline, weeks, x, topical, rng)
+        course = follow_course(scenario, patient, baseline, weeks, x, topical, rng, trial=True)
         # READING: dropout week D geometric on 1, 2, ... (weekly hazard); the last week seen
         # is D - 1, so a dropout at or before the primary week makes a non-responder.
         dropout_week = rng.geometric(hazard) if hazard > 0.0 else math.inf

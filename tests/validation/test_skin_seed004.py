@@ -32,9 +32,12 @@ def test_every_reported_number_is_a_plausible_29_patient_result(result):
         about.to_string()
 
 
-def test_the_mean_is_below_4_at_12_months_in_most_simulated_studies(result):
-    row = result.seed_comparison.query("statistic == 'mean' and month == 12").iloc[0]
-    assert row["simulated_mean"] < 4.0
+def test_the_model_is_not_fitted_to_the_bounds_only(result):
+    # the seed's "below 4 at 12 months" and "most patients CLASI-20 by 6 months" are met by
+    # a fair share of simulated studies, not by a rare few (README: which numbers match)
+    cmp = result.seed_comparison.set_index(["statistic", "month"])
+    assert cmp.loc[("mean", 12), "share"] > 0.15
+    assert cmp.loc[("clasi20_rate", 6), "share"] > 0.8
 
 
 def test_the_cohort_shrinks_as_in_the_seed(result):

@@ -123,6 +123,9 @@ class Skin(Model):
     standard_of_care: Onset = Onset()
     #: topical corticosteroids / calcineurin inhibitors, when a design allows them
     topical: Onset = Onset()
+    #: a randomised trial's placebo response beyond standard care (entry at a peak beyond
+    #: the fluctuation's regression to the mean, trial care), on every arm of an rct design
+    trial_effect: Onset = Onset()
     drug: SkinDrug
 
     @field_validator("subtypes")

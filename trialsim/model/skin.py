@@ -8,7 +8,8 @@ sources. In short, for a patient of cutaneous subtype s (``SKIN_SUBTYPES``):
 * latent activity in week t: ``L_t = mean_activity_s + u + f_t - shift_t``, with the patient's
   level ``u ~ N(0, patient_sd)``, a stationary AR(1) fluctuation ``f`` (SD ``fluctuation_sd``,
   per-week autocorrelation ``fluctuation_ar1``), and the shift = background therapy
-  (``standard_of_care``) + topical therapy (when the design allows it) + the drug:
+  (``standard_of_care``) + in a randomised trial its own placebo response
+  (``trial_effect``) and topical therapy (when the design allows it) + the drug:
   ``emax · drug_sensitivity_s · r · C_e/(EC50 + C_e) · (1 - exp(-t / onset_weeks))``, with
   the patient's own sensitivity ``r`` log-normal of mean 1 (log SD ``drug.patient_sd``) and the
   effect-site concentration ``C_e`` of the shared PK (``model/pk.py``) on the patient's regimen;
@@ -99,6 +100,8 @@ class SkinParams(NamedTuple):
     soc_onset_weeks: float
     topical_effect: float  # 0 unless the design allows topical changes
     topical_onset_weeks: float
+    trial_effect: float  # 0 outside a randomised trial
+    trial_onset_weeks: float
     drug_emax: float
     drug_onset_weeks: float
     drug_patient_sd: float
@@ -120,10 +123,11 @@ def skin_params(scenario: SkinScenario) -> SkinParams:
     log_sd = math.sqrt(math.log1p((w.sd / w.mean) ** 2))
     if isinstance(des, CohortDesign):
         weeks = des.assessment_weeks
-        topical = 0.0
+        topical = trial = 0.0
     else:
         weeks = list(des.assessment_weeks)
         topical = sk.topical.effect if des.topicals == "allowed" else 0.0
+        trial = sk.trial_effect.effect
     return SkinParams(
         subtype_cdf=cdf,
         mean_activity=np.array([m.mean_activity for m in sub]),
@@ -148,6 +152,8 @@ def skin_params(scenario: SkinScenario) -> SkinParams:
         soc_onset_weeks=float(sk.standard_of_care.onset_weeks),
         topical_effect=float(topical),
         topical_onset_weeks=float(sk.topical.onset_weeks),
+        trial_effect=float(trial),
+        trial_onset_weeks=float(sk.trial_effect.onset_weeks),
         drug_emax=float(sk.drug.emax),
         drug_onset_weeks=float(sk.drug.onset_weeks),
         drug_patient_sd=float(sk.drug.patient_sd),
@@ -268,6 +274,7 @@ def skin_courses(p, units, subtype, exposure, k0, k1, n_assess):
             t = float(w)
             shift = (p.soc_effect * (1.0 - math.exp(-t / p.soc_onset_weeks))
                      + p.topical_effect * (1.0 - math.exp(-t / p.topical_onset_weeks))
+                     + p.trial_effect * (1.0 - math.exp(-t / p.trial_onset_weeks))
                      + emax * exposure[i, w]
                      * (1.0 - math.exp(-t / p.drug_onset_weeks)))
             latent = level + f - shift
