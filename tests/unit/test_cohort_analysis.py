@@ -481,3 +481,40 @@ def test_statistics_frame():
         statistics_frame(out, times, groups[:-1], THRESHOLDS)
     with pytest.raises(ValueError):
         statistics_frame(out, times, groups, [20.0])
+
+
+def test_first_response_times_by_hand():
+    from trialsim.analysis.cohort import first_response_times
+
+    times = np.array([0.0, 3.0, 6.0, 12.0])
+    clasi = np.array([
+        [10.0, 6.0, 5.0, 2.0],   # CLASI-50 first at 6 months
+        [10.0, 4.0, 9.0, 9.0],   # at 3 months (a later relapse does not matter)
+        [10.0, 9.0, 999.0, 8.0],  # never; last seen at 12 (6 not evaluable)
+        [10.0, 9.0, 3.0, 0.0],   # responds at 6 but is not evaluable then: 12
+        [1.0, 0.0, 0.0, 0.0],    # baseline below min_baseline: left out
+    ])
+    evaluable = np.ones_like(clasi, dtype=bool)
+    evaluable[2, 2] = False
+    evaluable[3, 2] = False
+    time, observed, eligible = first_response_times(clasi, evaluable, times, 50.0, 2.0)
+    assert eligible.tolist() == [True, True, True, True, False]
+    assert time[:4].tolist() == [6.0, 3.0, 12.0, 12.0]
+    assert observed[:4].tolist() == [True, True, False, True]
+    # lost after month 3: censored at 3
+    evaluable[2, 3] = False
+    time, observed, _ = first_response_times(clasi, evaluable, times, 50.0, 2.0)
+    assert time[2] == 3.0 and not observed[2]
+
+
+def test_median_mcse_by_batches():
+    from trialsim.summarize.mcse import median_mcse
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=4000)
+    med, se = median_mcse(x)
+    assert med == np.median(x)
+    # the median of n normals has SD sqrt(pi / 2) / sqrt(n)
+    assert se == pytest.approx(np.sqrt(np.pi / 2 / 4000), rel=0.4)
+    assert np.isnan(median_mcse(x[:20])[1])
+    assert median_mcse(np.array([1.0, np.inf, np.inf]))[0] == np.inf

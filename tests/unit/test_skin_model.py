@@ -234,3 +234,14 @@ def test_bad_skin_input_names_the_field(bad, where):
 
     with pytest.raises(ScenarioError, match=where.replace(".", r"\.")):
         load_skin_scenario(COHORT, bad)
+
+
+def test_time_to_clasi50_is_shorter_on_drug():
+    from trialsim.experiments.skin import GROUPS
+
+    sc, res = cohort(800)
+    study, truth, untreated = res["time_to"]
+    all_ = GROUPS.index("all")
+    assert np.isfinite(truth[all_])
+    assert truth[all_] < untreated[all_]
+    assert study[all_] == truth[all_]  # nobody lost: the study is the truth

@@ -401,3 +401,35 @@ def statistics_frame(out, times, group_names, thresholds, level: float = 0.95):
             data[f"{name}_rate"] = np.where(eligible > 0, k / eligible, np.nan)
         data[f"{name}_lower"], data[f"{name}_upper"] = clopper_pearson(k, eligible, level)
     return pd.DataFrame(data)
+
+
+@jit
+def first_response_times(clasi, evaluable, times, percent, min_baseline):
+    """Each patient's time to a first CLASI-``percent`` response, for a Kaplan-Meier
+    estimate: the first evaluable assessment time with a response (observed), else the last
+    evaluable time (censored). Patients whose baseline is not evaluable, below
+    ``min_baseline`` or 0 are left out (``eligible`` False).
+
+    Returns
+    -------
+    time : float64 (n_patients,)
+    observed, eligible : bool (n_patients,)
+    """
+    n, t = clasi.shape
+    time = np.zeros(n)
+    observed = np.zeros(n, dtype=np.bool_)
+    eligible = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        base = clasi[i, 0]
+        if not evaluable[i, 0] or base < min_baseline or base <= 0.0:
+            continue
+        eligible[i] = True
+        time[i] = times[0]
+        for j in range(1, t):
+            if not evaluable[i, j]:
+                continue
+            time[i] = times[j]
+            if clasi_response(base, clasi[i, j], percent, min_baseline):
+                observed[i] = True
+                break
+    return time, observed, eligible

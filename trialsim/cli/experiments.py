@@ -421,6 +421,9 @@ def cmd_power(args) -> int:
 
 def cmd_sweep(args) -> int:
     """``trialsim sweep``: sweep.csv, figures and run.json."""
+    handler = family_handler("sweep", args.config)
+    if handler is not None:
+        return handler(args)
     check_target_options(args)
     from trialsim.experiments.power import select_targets, sweep, tornado_table
     from trialsim.report import plots_experiments as px

@@ -20,6 +20,7 @@ COHORT_OUTPUTS = ("summary.csv", "study_table.csv", "patients.csv", "replicates.
                   "subtype_response.png", "run.json")
 TRIAL_OUTPUTS = ("summary.csv", "response_rates.png", "run.json")
 POWER_OUTPUTS = ("power.csv", "power.png", "run.json")
+SWEEP_OUTPUTS = ("sweep.csv", "sweep.png", "run.json")
 
 
 def load(args) -> SkinScenario:
@@ -164,8 +165,67 @@ def cmd_power_skin(args) -> int:
 
 
 
+def cmd_sweep_skin(args) -> int:
+    """``trialsim sweep`` of a skin trial: every combination of the ``--sweep`` values
+    (factorial), power and rates at each; sweep.csv, sweep.png, run.json."""
+    import itertools
+
+    import pandas as pd
+
+    from trialsim.config.skin import load_skin_scenario as load_with
+    from trialsim.experiments.pipeline import results_folder, staged
+    from trialsim.experiments.skin import run_trial
+    from trialsim.report import plots_skin as ps
+    from trialsim.report.plots import save_figure
+
+    _refuse_sle_options(args)
+    t0 = time.perf_counter()
+    scenario = load(args)
+    if isinstance(scenario.design, CohortDesign):
+        raise ScenarioError("design.type: cohort has no power to sweep; trialsim sweep of a "
+                            "skin scenario needs design.type: rct")
+    if getattr(args, "one_at_a_time", False):
+        raise ScenarioError("--one-at-a-time: a skin sweep is factorial (give one --sweep "
+                            "for one factor at a time)")
+    factors = dict(args.sweep)
+    if not factors:
+        raise ScenarioError("give at least one --sweep PATH=v1,v2,... (e.g. "
+                            "population.subtypes.scle=0,0.3,0.5)")
+    base = set_overrides(args)
+    points = [dict(zip(factors, combo, strict=True))
+              for combo in itertools.product(*factors.values())]
+    for point in points:  # every point validated before anything runs
+        load_with(args.config, {**base, **point})
+    out = Path(args.out) if args.out else Path("results") / scenario.name / "sweep"
+    reps = args.replicates or scenario.engine.replicates
+    jobs = args.n_jobs or scenario.engine.n_jobs
+    with results_folder(out, SWEEP_OUTPUTS, "sweep") as final, \
+            staged(final, SWEEP_OUTPUTS) as stage:
+        frames = []
+        for point in points:
+            t = run_trial(load_with(args.config, {**base, **point}), reps, jobs)
+            for path, value in point.items():
+                t[path] = value if not isinstance(value, (list, dict)) else str(value)
+            frames.append(t)
+        table = pd.concat(frames, ignore_index=True)
+        write_csv(table, stage / "sweep.csv")
+        if not args.no_figures:
+            save_figure(ps.plot_skin_sweep(table, list(factors),
+                                           title=f"{scenario.name}: power by "
+                                           f"{', '.join(factors)}"), stage / "sweep.png")
+        write_json(_provenance("sweep", scenario, reps, jobs, t0,
+                               factors={k: list(map(str, v)) for k, v in factors.items()}),
+                   stage / "run.json")
+    if not args.quiet:
+        p = table[table.statistic == "power"]
+        print(p[[*factors, "comparison", "value", "mcse"]].to_string(index=False))
+        print(f"results written to {out}/")
+    return 0
+
+
 def register(subparsers) -> None:
-    """No commands of its own: ``run`` and ``power`` hand skin scenarios over to it."""
-    family = (is_skin_file, {"run": cmd_run_skin, "power": cmd_power_skin})
+    """No commands of its own: ``run``, ``power`` and ``sweep`` hand skin scenarios over."""
+    family = (is_skin_file, {"run": cmd_run_skin, "power": cmd_power_skin,
+                             "sweep": cmd_sweep_skin})
     if family not in SCENARIO_FAMILIES:
         SCENARIO_FAMILIES.append(family)

@@ -272,6 +272,8 @@ class SkinAnalysis(Model):
     #: CLASI-k responses reported (k percent fall from baseline)
     response_thresholds: Annotated[list[Annotated[int, Field(ge=1, le=100)]],
                                    Field(min_length=1, max_length=10), Distinct] = [20, 50, 100]
+    #: the CLASI-k whose time to a first response is estimated (Kaplan-Meier median, months)
+    time_to_response: Annotated[int, Field(ge=1, le=100)] = 50
     #: a response is defined for patients with baseline CLASI-A at least this (default: the
     #: design's entry threshold)
     min_baseline: Annotated[float, Field(ge=0.0, le=70.0)] | None = None

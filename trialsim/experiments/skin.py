@@ -27,9 +27,11 @@ from trialsim.analysis.cohort import (
     STAT_P,
     clopper_pearson,
     cohort_statistics,
+    first_response_times,
     statistics_frame,
     t_quantiles,
 )
+from trialsim.analysis.survival import km_median
 from trialsim.config.skin import CohortDesign, SkinScenario, TrialDesign
 from trialsim.config.vocab import SKIN_SUBTYPES
 from trialsim.core.rng import replicate_key
@@ -46,7 +48,7 @@ from trialsim.model.skin import (
     skin_patients,
     trial_dropout_weeks,
 )
-from trialsim.summarize.mcse import mean_mcse, proportion_of
+from trialsim.summarize.mcse import mean_mcse, median_mcse, proportion_of
 
 GROUPS = ("all", *SKIN_SUBTYPES)
 #: screening gives up when fewer than this share of candidates qualify (a hang otherwise)
@@ -164,10 +166,31 @@ def cohort_replicate(scenario: SkinScenario, p: SkinParams, replicate: int, tq: 
                                  n_assess)[0]
     untreated = cohort_statistics(untreated_act.astype(np.float64), everyone,
                                   eligible.subtype, len(SKIN_SUBTYPES), mb, thresholds, tq)
-    return {"study": study, "truth": truth, "untreated": untreated,
+    months = np.array(des.assessment_months, dtype=np.float64)
+    k = float(scenario.analysis.time_to_response)
+    time_to = np.stack([
+        _km_by_group(clasi[enrolled], evaluable[enrolled], eligible.subtype[enrolled],
+                     months, k, mb),
+        _km_by_group(clasi, everyone, eligible.subtype, months, k, mb),
+        _km_by_group(untreated_act.astype(np.float64), everyone, eligible.subtype, months,
+                     k, mb)])
+    return {"study": study, "truth": truth, "untreated": untreated, "time_to": time_to,
             "patients": (eligible.units[enrolled], eligible.subtype[enrolled],
                          act[enrolled], dam[enrolled], sl[enrolled], desc[enrolled],
                          evaluable[enrolled])}
+
+
+def _km_by_group(clasi, evaluable, subtype, months, percent, min_baseline) -> np.ndarray:
+    """Kaplan-Meier median months to a first CLASI-``percent`` response, for all patients
+    and by subtype (nan for a group without eligible patients, inf when not reached)."""
+    time, observed, eligible = first_response_times(clasi, evaluable, months, percent,
+                                                    min_baseline)
+    out = np.full(len(GROUPS), np.nan)
+    for g in range(len(GROUPS)):
+        m = eligible if g == 0 else eligible & (subtype == g - 1)
+        if m.any():
+            out[g] = km_median(time[m], observed[m])
+    return out
 
 
 def _cohort_chunk(scenario: SkinScenario, start: int, stop: int) -> list[dict]:
@@ -232,6 +255,9 @@ def run_cohort(scenario: SkinScenario, replicates: int | None = None,
     reps["significant"] = (reps["p_wilcoxon"] < scenario.analysis.alpha).astype(float)
     reps.loc[reps["p_wilcoxon"].isna(), "significant"] = np.nan
     summary = summarize_cohort(reps, thresholds)
+    summary = pd.concat([summary, summarize_time_to(
+        np.stack([r["time_to"] for r in results]), scenario.analysis.time_to_response)],
+        ignore_index=True)
     first = statistics_frame(results[0]["study"], months, list(GROUPS),
                              np.array(thresholds, dtype=np.float64),
                              level=1.0 - scenario.analysis.alpha)
@@ -256,6 +282,34 @@ def summarize_cohort(reps: pd.DataFrame, thresholds) -> pd.DataFrame:
                 q95=lambda x: x.quantile(0.95)).reset_index()
     out["mcse"] = out["sd"] / np.sqrt(out["replicates"])
     return out
+
+
+def summarize_time_to(times: np.ndarray, k: int) -> pd.DataFrame:
+    """Rows of the summary for the Kaplan-Meier median months to a first CLASI-k response
+    (``times``: replicates × source × group): over the simulated studies, the median of
+    the medians with its batch-means MCSE and 5-95% range (inf: not reached), and the share
+    of studies whose median is reached (month left empty)."""
+    rows = []
+    for s, source in enumerate(("study", "truth", "untreated")):
+        for g, group in enumerate(GROUPS):
+            x = times[:, s, g]
+            x = x[~np.isnan(x)]
+            if x.size == 0:
+                continue
+            med, se = median_mcse(x)
+            rows.append({"source": source, "group": group, "month": np.nan,
+                         "statistic": f"median_months_to_clasi{k}", "value": med,
+                         "sd": np.nan, "replicates": x.size,
+                         "q05": float(np.quantile(x, 0.05, method="inverted_cdf")),
+                         "median": med,
+                         "q95": float(np.quantile(x, 0.95, method="inverted_cdf")),
+                         "mcse": se})
+            share, se = proportion_of(int(np.isfinite(x).sum()), x.size)
+            rows.append({"source": source, "group": group, "month": np.nan,
+                         "statistic": f"clasi{k}_median_reached", "value": share,
+                         "sd": np.nan, "replicates": x.size, "q05": np.nan,
+                         "median": np.nan, "q95": np.nan, "mcse": se})
+    return pd.DataFrame(rows)
 
 
 def seed_comparison(reps: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:

@@ -126,3 +126,24 @@ def plot_skin_rates(table: pd.DataFrame, statistic: str, title: str = "") -> Fig
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def plot_skin_sweep(table: pd.DataFrame, factors: list[str], title: str = "") -> Figure:
+    """Power (95% Monte Carlo bars) against the first swept factor, a line per combination
+    of the others and per comparison."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    p = table[table["statistic"] == "power"]
+    first, rest = factors[0], factors[1:]
+    keys = [*rest, "comparison"]
+    for key, g in p.groupby(keys, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        label = ", ".join(f"{k}={v}" for k, v in zip(keys, key, strict=True))
+        ax.errorbar(g[first].astype(str), g["value"], yerr=1.96 * g["mcse"], marker="o",
+                    capsize=3, label=label)
+    ax.set_xlabel(first)
+    ax.set_ylabel("power")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

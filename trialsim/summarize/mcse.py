@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["mean_mcse", "proportion_of"]
+__all__ = ["mean_mcse", "proportion_of", "median_mcse"]
 
 
 def mean_mcse(x: np.ndarray) -> tuple[float, float]:
@@ -27,3 +27,20 @@ def proportion_of(hits: int, n: int) -> tuple[float, float]:
         return float("nan"), float("nan")
     p = hits / n
     return p, float(np.sqrt(p * (1 - p) / n)) if n > 1 else float("nan")
+
+
+def median_mcse(x: np.ndarray, batches: int = 20) -> tuple[float, float]:
+    """Median of replicate values and its MCSE by batch medians: the replicates, in order,
+    in ``batches`` equal batches; the SD of the batch medians over sqrt(batches) (nan with
+    fewer than two replicates per batch). ``inf`` values count (a median never reached)."""
+    x = x[~np.isnan(x)]
+    if x.size == 0:
+        return float("nan"), float("nan")
+    med = float(np.median(x))
+    size = x.size // batches
+    if size < 2:
+        return med, float("nan")
+    parts = np.median(x[: size * batches].reshape(batches, size), axis=1)
+    if not np.isfinite(parts).all():
+        return med, float("nan")
+    return med, float(parts.std(ddof=1) / np.sqrt(batches))
