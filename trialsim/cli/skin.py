@@ -123,6 +123,16 @@ def _write_trial(scenario: SkinScenario, stage: Path, reps: int, jobs: int,
                      for c, v, e in zip(p.comparison, p.value, p.mcse, strict=True))
 
 
+def _trial_scenario(args, command: str) -> SkinScenario:
+    """The skin scenario of ``power`` or ``sweep``: a trial (a cohort has no power)."""
+    _refuse_sle_options(args)
+    scenario = load(args)
+    if isinstance(scenario.design, CohortDesign):
+        raise ScenarioError(f"design.type: cohort has no power; trialsim {command} of a skin "
+                            "scenario needs design.type: rct")
+    return scenario
+
+
 def cmd_power_skin(args) -> int:
     """``trialsim power`` of a skin trial: power.csv, power.png, run.json."""
     from trialsim.experiments.pipeline import results_folder, staged
@@ -130,12 +140,8 @@ def cmd_power_skin(args) -> int:
     from trialsim.report import plots_skin as ps
     from trialsim.report.plots import save_figure
 
-    _refuse_sle_options(args)
     t0 = time.perf_counter()
-    scenario = load(args)
-    if isinstance(scenario.design, CohortDesign):
-        raise ScenarioError("design.type: cohort has no power curve; trialsim power needs "
-                            "design.type: rct")
+    scenario = _trial_scenario(args, "power")
     n0 = scenario.design.sample_size
     sizes = args.sizes or sorted({max(4, round(n0 * f)) for f in (0.5, 0.75, 1, 1.25, 1.5)})
     out = Path(args.out) if args.out else Path("results") / scenario.name / "power"
@@ -178,12 +184,8 @@ def cmd_sweep_skin(args) -> int:
     from trialsim.report import plots_skin as ps
     from trialsim.report.plots import save_figure
 
-    _refuse_sle_options(args)
     t0 = time.perf_counter()
-    scenario = load(args)
-    if isinstance(scenario.design, CohortDesign):
-        raise ScenarioError("design.type: cohort has no power to sweep; trialsim sweep of a "
-                            "skin scenario needs design.type: rct")
+    scenario = _trial_scenario(args, "sweep")
     if getattr(args, "one_at_a_time", False):
         raise ScenarioError("--one-at-a-time: a skin sweep is factorial (give one --sweep "
                             "for one factor at a time)")

@@ -54,6 +54,13 @@ def _increasing(v: list, what: str = "entry") -> list:
     return v
 
 
+def _baseline_first(v: list, unit: str) -> list:
+    """An assessment schedule: starts at 0 (the baseline) and increases."""
+    if v[0] != 0:
+        raise ValueError(f"the first assessment is the baseline, {unit} 0; got {v[0]!r}")
+    return _increasing(v)
+
+
 class SubtypeModel(Model):
     """One cutaneous subtype's lesions and response."""
 
@@ -197,9 +204,7 @@ class CohortDesign(Model):
     @field_validator("assessment_months")
     @classmethod
     def _schedule(cls, v: list[float]) -> list[float]:
-        if v[0] != 0:
-            raise ValueError(f"the first assessment is the baseline, month 0; got {v[0]!r}")
-        return _increasing(v)
+        return _baseline_first(v, "month")
 
     @field_validator("arm")
     @classmethod
@@ -242,9 +247,7 @@ class TrialDesign(Model):
     @field_validator("assessment_weeks")
     @classmethod
     def _schedule(cls, v: list[int]) -> list[int]:
-        if v[0] != 0:
-            raise ValueError(f"the first assessment is the baseline, week 0; got {v[0]!r}")
-        return _increasing(v)
+        return _baseline_first(v, "week")
 
     @model_validator(mode="after")
     def _consistent(self) -> TrialDesign:

@@ -12,6 +12,20 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+
+def _finish(fig: Figure, ax, xlabel: str, ylabel: str, title: str,
+            ylim: tuple[float, float] | None = None) -> Figure:
+    """Labels, limits, legend and title of a one-panel skin figure."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 SOURCE_LABELS = {"study": "simulated 29-patient studies (evaluable patients)",
                  "truth": "truth: every eligible patient, on drug",
                  "untreated": "the same patients off drug"}
@@ -39,13 +53,8 @@ def plot_cohort_trajectory(reps: pd.DataFrame, reported: Mapping[int, float] | N
     if reported:
         ax.plot(list(reported), list(reported.values()), "o", color="tab:red", ms=8,
                 label="seed 004 (reported)")
-    ax.set_xlabel("months on belimumab")
-    ax.set_ylabel("mean CLASI-A")
     ax.set_ylim(bottom=0)
-    ax.legend(fontsize=8)
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "months on belimumab", "mean CLASI-A", title)
 
 
 def plot_response_distribution(reps: pd.DataFrame, statistic: str, month: float,
@@ -61,12 +70,8 @@ def plot_response_distribution(reps: pd.DataFrame, statistic: str, month: float,
     ax.axvline(truth, color="black", ls="--", label=f"truth {truth:.2f}")
     if reported is not None:
         ax.axvline(reported, color="tab:red", lw=2, label=f"seed 004 {reported:.2f}")
-    ax.set_xlabel(f"{statistic.replace('_rate', '').upper()} rate at month {month:g}")
-    ax.set_ylabel("simulated studies")
-    ax.legend(fontsize=8)
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, f"{statistic.replace('_rate', '').upper()} rate at month "
+                   f"{month:g}", "simulated studies", title)
 
 
 def plot_subtype_trajectory(summary: pd.DataFrame, title: str = "") -> Figure:
@@ -99,13 +104,7 @@ def plot_skin_power(table: pd.DataFrame, title: str = "") -> Figure:
         ax.errorbar(g["sample_size"], g["value"], yerr=1.96 * g["mcse"], marker="o",
                     capsize=3, label=comp)
     ax.axhline(0.8, color="gray", ls=":", lw=1)
-    ax.set_xlabel("total sample size")
-    ax.set_ylabel("power")
-    ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=8)
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "total sample size", "power", title, (0, 1.02))
 
 
 def plot_skin_rates(table: pd.DataFrame, statistic: str, title: str = "") -> Figure:
@@ -120,12 +119,7 @@ def plot_skin_rates(table: pd.DataFrame, statistic: str, title: str = "") -> Fig
         ax.bar(np.arange(len(groups)) + k * width, g["value"], width,
                yerr=1.96 * g["mcse"].fillna(0), capsize=2, label=arm)
     ax.set_xticks(np.arange(len(groups)) + width * (len(arms) - 1) / 2, groups)
-    ax.set_ylabel(statistic.replace("_", " "))
-    ax.set_ylim(0, 1)
-    ax.legend(fontsize=8)
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "", statistic.replace("_", " "), title, (0, 1))
 
 
 def plot_skin_sweep(table: pd.DataFrame, factors: list[str], title: str = "") -> Figure:
@@ -140,10 +134,4 @@ def plot_skin_sweep(table: pd.DataFrame, factors: list[str], title: str = "") ->
         label = ", ".join(f"{k}={v}" for k, v in zip(keys, key, strict=True))
         ax.errorbar(g[first].astype(str), g["value"], yerr=1.96 * g["mcse"], marker="o",
                     capsize=3, label=label)
-    ax.set_xlabel(first)
-    ax.set_ylabel("power")
-    ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=8)
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, first, "power", title, (0, 1.02))
