@@ -115,3 +115,24 @@ def test_skin_trial_power_matches_the_two_proportion_closed_form():
                       / math.sqrt((p0 * (1 - p0) + p1 * (1 - p1)) / 2))
     assert 0.2 < closed < 0.95  # a point on the curve's slope, where a wrong test shows
     assert abs(power - closed) < 4 * math.sqrt(closed * (1 - closed) / 800) + 0.04
+
+
+def test_skin_trial_time_to_response_log_rank_holds_alpha_and_finds_the_drug():
+    from trialsim.analysis.survival import LOG_HR, P_LOGRANK
+    from trialsim.experiments.skin import trial_replicate
+    from trialsim.model.skin import skin_params
+
+    sc = load_skin_scenario(RCT, {"skin.drug.emax": 0.0})
+    p = skin_params(sc)
+    surv = np.stack([trial_replicate(sc, p, r)["survival"][0] for r in range(800)])
+    rate = np.mean(surv[:, P_LOGRANK] < 0.05)  # two-sided, either direction
+    assert abs(rate - 0.05) < 3.5 * math.sqrt(0.05 * 0.95 / 800)
+    log_hr = surv[:, LOG_HR][np.isfinite(surv[:, LOG_HR])]
+    assert abs(log_hr.mean()) < 3.5 * log_hr.std() / math.sqrt(log_hr.size)
+    table = run_trial(load_skin_scenario(RCT, {"engine.chunk_size": 200}), replicates=200,
+                      n_jobs=2)
+    get = table[table.subtype == "all"].set_index(["arm", "statistic"])["value"]
+    assert get[("belimumab", "log_hazard_ratio_clasi50")] > 0.2
+    assert get[("belimumab", "median_weeks_to_clasi50")] < get[("placebo",
+                                                                "median_weeks_to_clasi50")]
+    assert get[("belimumab", "power_time_to_clasi50")] > 0.5

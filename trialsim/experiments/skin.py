@@ -31,7 +31,7 @@ from trialsim.analysis.cohort import (
     statistics_frame,
     t_quantiles,
 )
-from trialsim.analysis.survival import km_median
+from trialsim.analysis.survival import LOG_HR, P_LOGRANK, compare_survival, km_median
 from trialsim.config.skin import CohortDesign, SkinScenario, TrialDesign
 from trialsim.config.vocab import SKIN_SUBTYPES
 from trialsim.core.rng import replicate_key
@@ -389,14 +389,20 @@ def trial_replicate(scenario: SkinScenario, p: SkinParams, replicate: int,
     stratum = pat.subtype if des.stratify_by_subtype else np.zeros(n, np.int64)
     arm = randomize(stratum, allocation, des.block_multiplier, key)
     expo = exposure(scenario, arm, pat.weight, pat.units, key)
-    j = int(np.flatnonzero(p.assessment_weeks == des.primary_week)[0])
-    act = skin_courses(p, pat.units, pat.subtype, expo, key[0], key[1], j + 1)[0]
+    weeks = p.assessment_weeks
+    j = int(np.flatnonzero(weeks == des.primary_week)[0])
+    act = skin_courses(p, pat.units, pat.subtype, expo, key[0], key[1], weeks.size)[0]
     u_drop = trial_dropout_weeks(pat.units, key[0], key[1], des.dropout_per_year)
     seen = u_drop > des.primary_week
     base = act[:, 0].astype(float)
     mb = scenario.min_baseline
     frac = 1.0 - des.primary_response / 100.0
     resp = seen & (base >= mb) & (base > 0) & (act[:, j] <= base * frac + 1e-9 * base)
+    # secondary: weeks to a first CLASI-k response over every assessment, censored at the
+    # last assessment before dropout (Kaplan-Meier medians, log-rank, Cox)
+    time, event, eligible = first_response_times(
+        act.astype(np.float64), weeks[None, :] < u_drop[:, None],
+        weeks.astype(np.float64), float(des.primary_response), mb)
     control = arms.index(des.control)
     comps = [a for a in range(len(arms)) if a != control]
     est = np.full((len(comps), 4), np.nan)
@@ -404,10 +410,15 @@ def trial_replicate(scenario: SkinScenario, p: SkinParams, replicate: int,
         keep = (arm == a) | (arm == control)
         st = stratum[keep]
         est[c] = cmh_test(arm[keep] == a, resp[keep], st, len(SKIN_SUBTYPES))
+    pairs = np.array([[a, control] for a in comps], dtype=np.int64)
+    surv = compare_survival(time[eligible], event[eligible], arm[eligible], pairs)
+    medians = np.array([km_median(time[eligible & (arm == a)], event[eligible & (arm == a)])
+                        if np.any(eligible & (arm == a)) else np.nan
+                        for a in range(len(arms))])
     counts = np.zeros((len(arms), len(SKIN_SUBTYPES), 2))
     np.add.at(counts, (arm, pat.subtype, 0), resp)
     np.add.at(counts, (arm, pat.subtype, 1), 1)
-    return {"estimates": est, "counts": counts}
+    return {"estimates": est, "counts": counts, "survival": surv, "medians": medians}
 
 
 def _trial_chunk(scenario: SkinScenario, start: int, stop: int,
@@ -420,7 +431,10 @@ def run_trial(scenario: SkinScenario, replicates: int | None = None,
               n_jobs: int | None = None, sample_size: int | None = None) -> pd.DataFrame:
     """Per comparison: power (two-sided p < alpha and the drug better), the mean log odds
     ratio, per arm the primary response rate; each with its Monte Carlo SE. Rows also per
-    arm × subtype (rates)."""
+    arm × subtype (rates). Secondary, time to a first CLASI-k response (k the primary's):
+    per comparison the log-rank power and the mean Cox log hazard ratio (> 0: faster on the
+    arm), per arm the median over trials of the Kaplan-Meier median in weeks (inf: not
+    reached; batch-means MCSE)."""
     des: TrialDesign = scenario.design
     R = replicates or scenario.engine.replicates
     jobs = n_jobs or scenario.engine.n_jobs
@@ -432,6 +446,8 @@ def run_trial(scenario: SkinScenario, replicates: int | None = None,
     arms = list(des.arms)
     comps = [a for a in arms if a != des.control]
     est = np.stack([r["estimates"] for r in res])  # (R, comps, 4)
+    surv = np.stack([r["survival"] for r in res])  # (R, comps, SURVIVAL_FIELDS)
+    medians = np.stack([r["medians"] for r in res])  # (R, arms)
     counts = np.stack([r["counts"] for r in res])  # (R, arms, subtypes, 2)
     alpha = scenario.analysis.alpha
     n = sample_size or des.sample_size
@@ -451,6 +467,11 @@ def run_trial(scenario: SkinScenario, replicates: int | None = None,
         row(label, name, "all", "log_odds_ratio", mean_mcse(lor))
         row(label, name, "all", "log_odds_ratio_undefined",
             proportion_of(int(np.sum(~np.isfinite(lor))), R))
+        p_lr, log_hr = surv[:, c, P_LOGRANK], surv[:, c, LOG_HR]
+        k = des.primary_response
+        row(label, name, "all", f"power_time_to_clasi{k}",
+            proportion_of(int(np.sum((p_lr < alpha) & (log_hr > 0))), R))
+        row(label, name, "all", f"log_hazard_ratio_clasi{k}", mean_mcse(log_hr))
     for a, arm in enumerate(arms):
         for s, sub in enumerate(("all", *SKIN_SUBTYPES)):
             if sub == "all":
@@ -463,6 +484,8 @@ def run_trial(scenario: SkinScenario, replicates: int | None = None,
             row("", arm, sub, f"clasi{des.primary_response}_rate",
                 mean_mcse(y / np.where(m > 0, m, np.nan)))
             row("", arm, sub, "patients", mean_mcse(m.astype(float)))
+        row("", arm, "all", f"median_weeks_to_clasi{des.primary_response}",
+            median_mcse(medians[:, a]))
     return pd.DataFrame(rows)
 
 
