@@ -150,3 +150,13 @@ def test_alopecia_and_ulcers_are_scored_by_both_instruments():
     assert points == 4
     d, _ = _descriptors(ACLE, Z, alopecia=2)
     assert d["alopecia"] == 1
+
+
+def test_responders_apply_the_one_rule_to_each_patient():
+    from trialsim.model.clasi import clasi_responders
+
+    base = np.array([10, 10, 9, 0, 12], dtype=np.int64)
+    now = np.array([5, 6, 0, 0, 6], dtype=np.int64)
+    got = clasi_responders(base, now, 50.0, 10.0)
+    want = [clasi_response(float(b), float(c), 50.0, 10.0) for b, c in zip(base, now, strict=True)]
+    assert got.tolist() == want == [True, False, False, False, True]

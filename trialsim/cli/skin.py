@@ -178,7 +178,6 @@ def cmd_sweep_skin(args) -> int:
 
     import pandas as pd
 
-    from trialsim.config.skin import load_skin_scenario as load_with
     from trialsim.experiments.pipeline import results_folder, staged
     from trialsim.experiments.skin import run_trial
     from trialsim.report import plots_skin as ps
@@ -197,7 +196,7 @@ def cmd_sweep_skin(args) -> int:
     points = [dict(zip(factors, combo, strict=True))
               for combo in itertools.product(*factors.values())]
     for point in points:  # every point validated before anything runs
-        load_with(args.config, {**base, **point})
+        load_skin_scenario(args.config, {**base, **point})
     out = Path(args.out) if args.out else Path("results") / scenario.name / "sweep"
     reps = args.replicates or scenario.engine.replicates
     jobs = args.n_jobs or scenario.engine.n_jobs
@@ -205,7 +204,7 @@ def cmd_sweep_skin(args) -> int:
             staged(final, SWEEP_OUTPUTS) as stage:
         frames = []
         for point in points:
-            t = run_trial(load_with(args.config, {**base, **point}), reps, jobs)
+            t = run_trial(load_skin_scenario(args.config, {**base, **point}), reps, jobs)
             for path, value in point.items():
                 t[path] = value if not isinstance(value, (list, dict)) else str(value)
             frames.append(t)

@@ -24,8 +24,6 @@ from joblib import Parallel, delayed
 from trialsim.analysis.cmh import cmh_test
 from trialsim.analysis.cohort import (
     STAT_NAMES,
-    STAT_P,
-    clopper_pearson,
     cohort_statistics,
     first_response_times,
     statistics_frame,
@@ -36,7 +34,7 @@ from trialsim.config.skin import CohortDesign, SkinScenario, TrialDesign
 from trialsim.config.vocab import SKIN_SUBTYPES
 from trialsim.core.rng import replicate_key
 from trialsim.errors import ScenarioError
-from trialsim.model.clasi import SLEDAI_SKIN_DESCRIPTORS
+from trialsim.model.clasi import SLEDAI_SKIN_DESCRIPTORS, clasi_responders
 from trialsim.model.randomization import randomize
 from trialsim.model.skin import (
     SkinParams,
@@ -145,6 +143,8 @@ def cohort_replicate(scenario: SkinScenario, p: SkinParams, replicate: int, tq: 
 
     eligible, _ = screen(p, key, des.min_clasi, des.sample_size, accept)
     n_el = eligible.units.size
+    if tq.size <= n_el:  # the truth counts every eligible candidate screened
+        tq = t_quantiles(2 * n_el, 1.0 - scenario.analysis.alpha)
     act = np.concatenate(store["act"])[:n_el]
     dam = np.concatenate(store["dam"])[:n_el]
     sl = np.concatenate(store["sl"])[:n_el]
@@ -195,7 +195,7 @@ def _km_by_group(clasi, evaluable, subtype, months, percent, min_baseline) -> np
 
 def _cohort_chunk(scenario: SkinScenario, start: int, stop: int) -> list[dict]:
     p = skin_params(scenario)
-    tq = t_quantiles(max(scenario.design.sample_size * 50, 1000),
+    tq = t_quantiles(max(4 * scenario.design.sample_size, 100),
                      1.0 - scenario.analysis.alpha)
     out = []
     for r in range(start, stop):
@@ -394,10 +394,8 @@ def trial_replicate(scenario: SkinScenario, p: SkinParams, replicate: int,
     act = skin_courses(p, pat.units, pat.subtype, expo, key[0], key[1], weeks.size)[0]
     u_drop = trial_dropout_weeks(pat.units, key[0], key[1], des.dropout_per_year)
     seen = u_drop > des.primary_week
-    base = act[:, 0].astype(float)
     mb = scenario.min_baseline
-    frac = 1.0 - des.primary_response / 100.0
-    resp = seen & (base >= mb) & (base > 0) & (act[:, j] <= base * frac + 1e-9 * base)
+    resp = seen & clasi_responders(act[:, 0], act[:, j], float(des.primary_response), mb)
     # secondary: weeks to a first CLASI-k response over every assessment, censored at the
     # last assessment before dropout (Kaplan-Meier medians, log-rank, Cox)
     time, event, eligible = first_response_times(
@@ -490,4 +488,4 @@ def run_trial(scenario: SkinScenario, replicates: int | None = None,
 
 
 __all__ = ["run_cohort", "run_trial", "cohort_replicate", "trial_replicate", "screen",
-           "CohortResult", "SEED_004", "GROUPS", "clopper_pearson", "STAT_P"]
+           "CohortResult", "SEED_004", "GROUPS"]

@@ -161,6 +161,15 @@ def clasi_response(baseline, current, percent, min_baseline):
 
 
 @jit
+def clasi_responders(baseline, current, percent, min_baseline):
+    """``clasi_response`` of each patient (arrays of baseline and current CLASI-A)."""
+    out = np.zeros(baseline.shape[0], dtype=np.bool_)
+    for i in range(baseline.shape[0]):
+        out[i] = clasi_response(float(baseline[i]), float(current[i]), percent, min_baseline)
+    return out
+
+
+@jit
 def clasi_band(activity):
     """0 mild (0-9), 1 moderate (10-20), 2 severe (21-70): domain.md §2.6."""
     if activity >= SEVERE_FROM:

@@ -55,7 +55,7 @@ from trialsim.model.clasi import (
     clasi_response,
     sledai_skin_descriptors,
 )
-from trialsim.model.pk import effect_site_concentrations, regimen_pk_params
+from trialsim.model.pk import regimen_pk_params, visit_exposure
 
 N_SUBTYPES = len(SKIN_SUBTYPES)
 #: counter slots of a patient's draws (stage ``skin``)
@@ -241,6 +241,16 @@ def skin_courses(p, units, subtype, exposure, k0, k1, n_assess):
     desc = np.zeros(N_SKIN_DESCRIPTORS, dtype=np.int64)
     ar = p.fluctuation_ar1
     innov = math.sqrt(1.0 - ar * ar) * p.fluctuation_sd
+    # what the week alone decides, the same for every patient: the shift of background
+    # therapy, the trial's placebo response and topical therapy, and the drug's onset
+    background = np.empty(last + 1)
+    drug_onset = np.empty(last + 1)
+    for w in range(last + 1):
+        t = float(w)
+        background[w] = (p.soc_effect * (1.0 - math.exp(-t / p.soc_onset_weeks))
+                         + p.topical_effect * (1.0 - math.exp(-t / p.topical_onset_weeks))
+                         + p.trial_effect * (1.0 - math.exp(-t / p.trial_onset_weeks)))
+        drug_onset[w] = 1.0 - math.exp(-t / p.drug_onset_weeks)
     for i in range(n):
         s = subtype[i]
         unit = units[i]
@@ -271,13 +281,7 @@ def skin_courses(p, units, subtype, exposure, k0, k1, n_assess):
         for w in range(last + 1):
             if w > 0:
                 f = ar * f + innov * eps[w - 1]
-            t = float(w)
-            shift = (p.soc_effect * (1.0 - math.exp(-t / p.soc_onset_weeks))
-                     + p.topical_effect * (1.0 - math.exp(-t / p.topical_onset_weeks))
-                     + p.trial_effect * (1.0 - math.exp(-t / p.trial_onset_weeks))
-                     + emax * exposure[i, w]
-                     * (1.0 - math.exp(-t / p.drug_onset_weeks)))
-            latent = level + f - shift
+            latent = level + f - (background[w] + emax * exposure[i, w] * drug_onset[w])
             if w > 0 and damage_prone:
                 d = counter_uniforms(k0, k1, STAGE_SKIN, unit, SLOT_DAMAGE + w, 2 * N_AREAS)
                 for k in range(N_AREAS):
@@ -328,16 +332,6 @@ def skin_courses(p, units, subtype, exposure, k0, k1, n_assess):
     return activity, damage, sledai, descriptors, ery_out
 
 
-@jit
-def weekly_fraction(conc, ec50):
-    """``C / (EC50 + C)`` elementwise, in place; returns ``conc``."""
-    flat = conc.ravel()
-    for k in range(flat.shape[0]):
-        c = flat[k]
-        flat[k] = c / (ec50 + c)
-    return conc
-
-
 def exposure(scenario: SkinScenario, arm: np.ndarray, weight: np.ndarray, units: np.ndarray,
              key: tuple[int, int]) -> np.ndarray:
     """Each patient's weekly fraction of the drug's maximal effect, ``C_e / (EC50 + C_e)``
@@ -346,10 +340,9 @@ def exposure(scenario: SkinScenario, arm: np.ndarray, weight: np.ndarray, units:
     n_weeks = des.duration_weeks
     pk = regimen_pk_params(scenario.drug, design_arms(scenario), n_weeks,
                            np.arange(n_weeks + 1, dtype=np.int64) * 7, des.missed_dose_prob)
-    conc = effect_site_concentrations(pk, np.asarray(arm, dtype=np.int64),
-                                      np.asarray(weight, dtype=np.float64),
-                                      np.asarray(units, dtype=np.int64), key[0], key[1])
-    return weekly_fraction(conc, pk.ec50_ug_ml)
+    return visit_exposure(pk, np.asarray(arm, dtype=np.int64),
+                          np.asarray(weight, dtype=np.float64),
+                          np.asarray(units, dtype=np.int64), key[0], key[1])
 
 
 @jit
