@@ -166,7 +166,8 @@ def run(visits, *, weights, bilag_of, active0, bilag0, on_is0, n_visits, propens
         np.zeros(1, dtype=np.int64), np.zeros((1, n_visits), dtype=np.int16),
         np.zeros((1, n_visits), dtype=np.uint8),
     )
-    course_patient(params, patients, 0, u, z, False, *out, visit_curves(params))
+    no_skin = (np.zeros((0, 0), dtype=np.uint8), np.zeros((0, 0)), np.zeros((0, 0)))
+    course_patient(params, patients, 0, u, z, False, *out, visit_curves(params), *no_skin)
     return out
 
 

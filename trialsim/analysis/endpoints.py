@@ -37,14 +37,21 @@ its source):
   ≤ 7.5 mg/day at every visit from 12 weeks before the endpoint week up to it (weeks 40–52
   for week 52; ``steroid_sparing_window``); see ``steroid_spared``. Patients on ≤ 7.5 mg/day
   at baseline are not in this endpoint's analysis at all (``NOT_EVALUABLE``);
-* ``constant_response``: the reduced model's Bernoulli responders.
+* ``constant_response``: the reduced model's Bernoulli responders;
+* ``clasi20``, ``clasi50``, ``clasi100``: CLASI-k response (``clasi.clasi_response``: CLASI-A
+  at most (1 - k/100) x baseline; domain.md §2.6) at the visit, on study, among the patients
+  with baseline CLASI-A at least ``analysis.clasi_min_baseline`` (10, moderate activity, as in
+  the TULIP trials' CLASI analyses); the others are ``NOT_EVALUABLE``. CLASI-A comes from the
+  lesion map drawn to agree with the course's mucocutaneous descriptors
+  (``model/skin.py`` ``trial_clasi``, docs/model.md §7a).
 
 Most endpoints count every randomized patient. An endpoint with a *denominator*
-(``DENOMINATOR_KINDS``: ``steroid_sparing``) leaves some patients out: ``endpoint_flags``
-gives them ``NOT_EVALUABLE`` instead of 0 or 1, and the compiled analysis (arm rates,
-logistic comparisons, subgroups, interaction tests, responder profile) skips them for that
-target only. The Python API gives responder flags (``ENDPOINTS``, False for a patient not
-evaluable) and the patients evaluated (``EVALUABLE``).
+(``DENOMINATOR_KINDS``: ``steroid_sparing``, the CLASI-k endpoints) leaves some patients
+out: ``endpoint_flags`` gives them ``NOT_EVALUABLE`` instead of 0 or 1, and the compiled
+analysis (arm rates, logistic comparisons, subgroups, interaction tests, responder
+profile) skips them for that target only. The Python API gives responder flags
+(``ENDPOINTS``, False for a patient not evaluable) and the patients evaluated
+(``EVALUABLE``).
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ import numpy as np
 
 from trialsim.config.vocab import ENDPOINT_NAMES
 from trialsim.core.jit import jit
+from trialsim.model.clasi import clasi_response
 from trialsim.model.course import Course
 from trialsim.model.instruments import (
     FLAG_MAJOR,
@@ -78,13 +86,13 @@ from trialsim.model.protocol import is_on_study, on_study
 #: endpoint kinds
 (SRI, SLEDAI_REDUCTION, NO_NEW_BILAG, NO_PGA_WORSENING, NO_FLARE, NO_SEVERE_FLARE, CONSTANT,
  BICLA, LLDAS, LLDAS_SHARE, DORIS, SRI_MODIFIED, SRI_SUSTAINED, STEROID_SPARING,
- SRI_S2K) = range(15)
+ SRI_S2K, CLASI) = range(16)
 
 #: ``endpoint_flags`` codes: non-responder, responder, and not in this endpoint's analysis
 #: (outside its denominator: neither a responder nor a non-responder)
 NON_RESPONDER, RESPONDER, NOT_EVALUABLE = 0, 1, 2
 #: kinds whose analysis is restricted to some patients (the others are ``NOT_EVALUABLE``)
-DENOMINATOR_KINDS = (STEROID_SPARING,)
+DENOMINATOR_KINDS = (STEROID_SPARING, CLASI)
 
 #: LLDAS (Franklyn 2016): SLEDAI-2K at most, PGA (0-3) at most, prednisone mg/day at most
 LLDAS_SLEDAI, LLDAS_PGA, LLDAS_PREDNISONE_MG = 4, 1.0, 7.5
@@ -122,6 +130,8 @@ ENDPOINT_SPECS.update({
     "steroid_sparing": (STEROID_SPARING, 0),
     "constant_response": (CONSTANT, 0),
 })
+for _k in (20, 50, 100):  # k: the CLASI-A fall, % of baseline
+    ENDPOINT_SPECS[f"clasi{_k}"] = (CLASI, _k)
 #: endpoints with a denominator (some patients ``NOT_EVALUABLE``)
 DENOMINATOR_ENDPOINTS = tuple(
     name for name, (kind, _) in ENDPOINT_SPECS.items() if kind in DENOMINATOR_KINDS
@@ -201,6 +211,21 @@ def steroid_sparing_window(interval_weeks: int) -> int:
 
 
 @jit
+def clasi_code(clasi, dropout, failure, visit, k, min_baseline):
+    """One patient's CLASI-k code at ``visit``: ``NOT_EVALUABLE`` when the baseline CLASI-A
+    (``clasi[0]``) is below ``min_baseline``; else ``RESPONDER`` when on study at ``visit``
+    and ``clasi.clasi_response`` (CLASI-A at most (1 - k/100) x baseline), ``NON_RESPONDER``
+    otherwise."""
+    base = float(clasi[0])
+    if base < min_baseline or base <= 0.0:
+        return NOT_EVALUABLE
+    if is_on_study(dropout, failure, visit) and clasi_response(base, float(clasi[visit]),
+                                                               float(k), min_baseline):
+        return RESPONDER
+    return NON_RESPONDER
+
+
+@jit
 def _sri(k, visit, i, sledai, pga, bilag):
     return (
         sledai_reduced(sledai[i, 0], sledai[i, visit], k)
@@ -211,7 +236,7 @@ def _sri(k, visit, i, sledai, pga, bilag):
 
 @jit
 def endpoint_flag(kind, k, visit, i, sledai, pga, bilag, flare, failure, dropout, constant,
-                  csledai, aflags, pred, gap, window):
+                  csledai, aflags, pred, gap, window, clasi, clasi_min):
     """Whether patient ``i`` responds on endpoint (``kind``, ``k``) at ``visit``.
 
     The definitions are in the module docstring; all require the patient on study at the
@@ -219,7 +244,9 @@ def endpoint_flag(kind, k, visit, i, sledai, pga, bilag, flare, failure, dropout
     responders (any array for other kinds); ``csledai``, ``aflags`` and ``pred`` are the
     course's clinical SELENA-SLEDAI, activity flags and prednisone; ``gap`` is the number of
     visits in ``SUSTAINED_GAP_WEEKS`` weeks, ``window`` the steroid-sparing window
-    (``steroid_sparing_window``). For a kind with a denominator (``DENOMINATOR_KINDS``) this
+    (``steroid_sparing_window``); ``clasi`` the CLASI-A of each visit (``trial_clasi``;
+    any array unless a CLASI kind is asked for) and ``clasi_min`` the CLASI endpoints'
+    baseline threshold. For a kind with a denominator (``DENOMINATOR_KINDS``) this
     says only whether the patient responded; ``endpoint_flags`` also marks the patients
     outside the denominator (``NOT_EVALUABLE``).
     """
@@ -227,6 +254,8 @@ def endpoint_flag(kind, k, visit, i, sledai, pga, bilag, flare, failure, dropout
         return constant[i]
     if kind == STEROID_SPARING:
         return steroid_spared(pred[i], dropout[i], failure[i], visit, window) == RESPONDER
+    if kind == CLASI:
+        return clasi_code(clasi[i], dropout[i], failure[i], visit, k, clasi_min) == RESPONDER
     if not is_on_study(dropout[i], failure[i], visit):
         return False
     if kind == SRI:
@@ -283,7 +312,7 @@ def endpoint_flag(kind, k, visit, i, sledai, pga, bilag, flare, failure, dropout
 
 @jit
 def endpoint_flags(kinds, ks, visits, sledai, pga, bilag, flare, failure, dropout, constant,
-                   csledai, aflags, pred, gap, window):
+                   csledai, aflags, pred, gap, window, clasi, clasi_min):
     """Every target's (kind, k, visit) code of every patient, uint8 (targets, n):
     ``RESPONDER`` (1), ``NON_RESPONDER`` (0), or ``NOT_EVALUABLE`` (2) for a patient outside
     the denominator of an endpoint that has one (``DENOMINATOR_KINDS``)."""
@@ -294,9 +323,15 @@ def endpoint_flags(kinds, ks, visits, sledai, pga, bilag, flare, failure, dropou
             for i in range(n):
                 out[t, i] = steroid_spared(pred[i], dropout[i], failure[i], visits[t], window)
             continue
+        if kinds[t] == CLASI:
+            for i in range(n):
+                out[t, i] = clasi_code(clasi[i], dropout[i], failure[i], visits[t], ks[t],
+                                       clasi_min)
+            continue
         for i in range(n):
             if endpoint_flag(kinds[t], ks[t], visits[t], i, sledai, pga, bilag, flare, failure,
-                             dropout, constant, csledai, aflags, pred, gap, window):
+                             dropout, constant, csledai, aflags, pred, gap, window, clasi,
+                             clasi_min):
                 out[t, i] = RESPONDER
     return out
 
@@ -333,6 +368,10 @@ class Trial:
     constant_response: np.ndarray | None = None
     #: weeks between visits (for the sustained response's visits)
     interval_weeks: int = 4
+    #: CLASI-A at each visit (n, n_visits) (``model/skin.py`` ``trial_clasi``; None unless
+    #: the scenario asks for a CLASI endpoint) and the CLASI endpoints' baseline threshold
+    clasi: np.ndarray | None = None
+    clasi_min_baseline: float = 10.0
 
     def on_study(self, visit: int) -> np.ndarray:
         """Observed at ``visit`` and not a treatment failure by then."""
@@ -351,11 +390,16 @@ def _endpoint_codes(kind: int, k: int, trial: Trial, visit: int) -> np.ndarray:
         raise ValueError("this endpoint needs the course's clinical_sledai")
     if kind in (LLDAS, LLDAS_SHARE) and c.activity_flags is None:
         raise ValueError("this endpoint needs the course's activity_flags")
+    if kind == CLASI and trial.clasi is None:
+        raise ValueError("a CLASI endpoint needs the trial's CLASI-A (a scenario whose "
+                         "analysis.endpoints lists it)")
+    clasi = trial.clasi if trial.clasi is not None else np.zeros((n, v), dtype=np.int16)
     return endpoint_flags(
         np.array([kind]), np.array([k]), np.array([visit]), c.sledai, c.pga, c.bilag,
         c.flare, c.failure_visit, c.dropout_visit, np.zeros(1, dtype=np.bool_),
         csledai, aflags, np.ascontiguousarray(c.prednisone, dtype=np.float64),
         sustained_gap(trial.interval_weeks), steroid_sparing_window(trial.interval_weeks),
+        np.ascontiguousarray(clasi, dtype=np.int16), float(trial.clasi_min_baseline),
     )[0]
 
 

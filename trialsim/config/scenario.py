@@ -32,11 +32,15 @@ from pydantic import (
 from trialsim.config.expressions import compile_expression
 from trialsim.config.multiplicity import PROCEDURES, check_multiplicity
 from trialsim.config.vocab import (  # noqa: F401  (re-exported: the schema's names)
+    CLASI_AREAS,
+    CLASI_ENDPOINTS,
     COPULA_DIMS,
     DESCRIPTOR_NAMES,
     ENDPOINT_NAMES,
     RACES,
+    RASH_SUBTYPES,
     REGIONS,
+    SKIN_SUBTYPES,
     SLEDAI_PROTEINURIA_RULES,
     SPENDING_FAMILIES,
     STRATIFIERS,
@@ -954,6 +958,10 @@ class Analysis(Model):
     subgroups: Subgroups = Subgroups()
     #: multiplicity control over comparisons x endpoints (none: each test at alpha alone)
     multiplicity: Multiplicity | None = None
+    #: the CLASI-k endpoints (``clasi20`` ...) count the patients with at least this
+    #: baseline CLASI-A (the others are outside their analysis); 10, moderate activity
+    #: (domain.md §2.6), as in the TULIP trials' CLASI analyses
+    clasi_min_baseline: Annotated[int, Field(ge=1, le=70)] = 10
 
     @field_validator("endpoints")
     @classmethod
@@ -1000,6 +1008,127 @@ class ConstantResponse(Model):
     rates: dict[str, Prob]
 
 
+# --- the cutaneous model (docs/model.md §7): the skin scenarios' (config/skin.py) and, for
+# the CLASI endpoints, the SLE trials' (``skin``) ---
+
+
+def _increasing(v: list, what: str = "entry") -> list:
+    for k in range(1, len(v)):
+        if not v[k] > v[k - 1]:
+            raise ValueError(f"must increase: {what} {k} ({v[k]!r}) is not above {what} "
+                             f"{k - 1} ({v[k - 1]!r})")
+    return v
+
+
+
+class SubtypeModel(Model):
+    """One cutaneous subtype's lesions and response."""
+
+    #: mean of the latent skin activity (log-odds-like units; the lesion grades are cuts of it)
+    mean_activity: float
+    #: probability that each CLASI area carries lesions of this patient (areas not listed: 0)
+    areas: Annotated[dict[str, Prob], _keys_in(CLASI_AREAS, "CLASI area")]
+    #: added to an area's activity when its scale/hypertrophy is graded (discoid lesions scale)
+    scale_shift: float = 0.0
+    #: probability that a patient has mucous membrane lesions / lupus alopecia at all
+    mucous_prob: Prob = 0.0
+    alopecia_prob: Prob = 0.0
+    #: ratio of the drug's skin effect (1 = the model's ``drug.emax``)
+    drug_sensitivity: Annotated[float, Field(ge=0.0, le=20.0)] = 1.0
+    #: per week, that an active area scars (grade +1, up to 2) / becomes dyspigmented
+    scarring_per_week: Prob = 0.0
+    dyspigmentation_per_week: Prob = 0.0
+
+    @field_validator("areas")
+    @classmethod
+    def _some_area(cls, v: dict[str, float]) -> dict[str, float]:
+        if not any(p > 0 for p in v.values()):
+            raise ValueError("at least one area must have a probability above 0")
+        return v
+
+
+class Onset(Model):
+    """An effect that builds up as ``effect · (1 - exp(-t / onset_weeks))``."""
+
+    effect: NonNeg = 0.0
+    onset_weeks: Pos = 8.0
+
+
+class SkinDrug(Model):
+    """The drug's effect on the latent skin activity at full exposure (``C_e / (EC50 + C_e)``
+    of the shared PK = 1), built up with its own onset."""
+
+    emax: NonNeg
+    onset_weeks: Pos = 12.0
+    #: log SD of the patient's own sensitivity (a log-normal ratio of mean 1)
+    patient_sd: Annotated[float, Field(ge=0.0, le=3.0)] = 0.0
+
+
+class Skin(Model):
+    """The CLASI disease model (docs/model.md §7)."""
+
+    subtypes: dict[Literal[SKIN_SUBTYPES], SubtypeModel]
+    #: SD of the patient's own level of activity
+    patient_sd: NonNeg
+    #: SD of an area's own level around the patient's
+    area_sd: NonNeg
+    #: the weekly fluctuation: stationary SD and per-week autocorrelation
+    fluctuation_sd: NonNeg
+    fluctuation_ar1: Annotated[float, Field(ge=0.0, lt=1.0)]
+    #: SD of the assessment's noise on each area (the rater)
+    assessment_sd: NonNeg = 0.0
+    #: cut points of the area activity for erythema grades 1, 2, 3
+    erythema_cuts: Annotated[list[float], Field(min_length=3, max_length=3)]
+    #: cut points for scale/hypertrophy grades 1, 2 (of activity + the subtype's scale_shift)
+    scale_cuts: Annotated[list[float], Field(min_length=2, max_length=2)]
+    #: offset of the mucous membrane item and of the alopecia items on the patient's activity
+    mucous_offset: float = 0.0
+    alopecia_offset: float = 0.0
+    #: cut points of the non-scarring alopecia grades 1, 2, 3 (recent hair loss: the first)
+    alopecia_cuts: Annotated[list[float], Field(min_length=3, max_length=3)] = [0.0, 1.0, 2.0]
+    #: background therapy (antimalarials, systemic) optimised at entry, on every arm
+    standard_of_care: Onset = Onset()
+    #: topical corticosteroids / calcineurin inhibitors, when a design allows them
+    topical: Onset = Onset()
+    #: a randomised trial's placebo response beyond standard care (entry at a peak beyond
+    #: the fluctuation's regression to the mean, trial care), on every arm of an rct design
+    trial_effect: Onset = Onset()
+    drug: SkinDrug
+
+    @field_validator("subtypes")
+    @classmethod
+    def _all_subtypes(cls, v: dict) -> dict:
+        missing = [s for s in SKIN_SUBTYPES if s not in v]
+        if missing:
+            raise ValueError(f"every subtype needs its model; missing {missing}")
+        return v
+
+    @field_validator("erythema_cuts", "scale_cuts", "alopecia_cuts")
+    @classmethod
+    def _cuts(cls, v: list[float]) -> list[float]:
+        return _increasing(v, "cut")
+
+
+class TrialSkin(Model):
+    """CLASI in the SLE trials (docs/model.md §7a): each patient's lesion map is drawn to
+    agree with the SELENA-SLEDAI mucocutaneous descriptors of the course (rash, alopecia,
+    mucosal ulcers), its lesions as active as the course's global activity."""
+
+    #: shares of the patient's rash subtype (the lupus-specific ones: the SLEDAI's rash)
+    subtypes: Annotated[dict[Literal[RASH_SUBTYPES], Prob], Field(min_length=1)]
+    #: the latent skin activity moves with the course's global activity times this
+    coupling: Annotated[float, Field(ge=0.0, le=5.0)] = 1.0
+    #: the cutaneous model (areas, grades, subtype levels and drug sensitivities); the
+    #: loader fills it from the file named by ``skin.model_from`` (configs/skin.yaml)
+    model: Skin
+
+    @field_validator("subtypes")
+    @classmethod
+    def _shares(cls, v: dict[str, float]) -> dict[str, float]:
+        _sums_to_one(v, "rash subtype")
+        return v
+
+
 class Scenario(Model):
     """One simulated trial design on one population, with the shared model."""
 
@@ -1019,6 +1148,19 @@ class Scenario(Model):
     #: experiments: ``{dotted.path: [v1, v2, ...]}``, a full-factorial grid for ``trialsim sweep``
     sweep: dict[str, Annotated[list[Any], Field(min_length=1), Distinct]] = {}
     constant_response: ConstantResponse | None = None
+    #: CLASI in the trial: needed by the CLASI-k endpoints, unused otherwise
+    skin: TrialSkin | None = None
+
+    @model_validator(mode="after")
+    def _check_skin(self) -> Scenario:
+        wanted = [e for e in self.analysis.endpoints if e in CLASI_ENDPOINTS]
+        if wanted and self.skin is None:
+            raise ValueError(
+                f"analysis.endpoints lists {', '.join(wanted)} but the skin block (the CLASI "
+                "model of the trial, e.g. skin: {model_from: skin.yaml, subtypes: {acle: 1}}) "
+                "is missing"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_constant_response(self) -> Scenario:
@@ -1185,6 +1327,22 @@ def read_yaml_file(path: Path, what: str = "scenario file") -> Any:
         raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
 
 
+def _skin_model_from(data: dict, path: Path) -> None:
+    """Fill ``skin.model`` from the ``skin`` block of the file ``skin.model_from`` names
+    (relative to the file that names it; a ``skin.model`` given beside it overrides parts)."""
+    skin = data.get("skin")
+    if not isinstance(skin, dict) or "model_from" not in skin:
+        return
+    source = skin.pop("model_from")
+    if not isinstance(source, str) or not source:
+        raise ScenarioError(f"{path}: skin.model_from must be a file name, got {source!r}")
+    model = _read_yaml(path.parent / source).get("skin")
+    if not isinstance(model, dict):
+        raise ScenarioError(f"{path}: skin.model_from {source!r} has no skin block")
+    given = skin.get("model")
+    skin["model"] = _deep_merge(model, given if isinstance(given, dict) else {})
+
+
 def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     path = path.resolve()
     if path in seen:
@@ -1192,6 +1350,7 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     data = read_yaml_file(path) or {}
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+    _skin_model_from(data, path)
     parent = data.pop("extends", None)
     if parent is None:
         return data
@@ -1201,7 +1360,7 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
 
 
 #: mixes whose other shares are rescaled when one share is overridden, so they still sum to 1
-MIX_PATHS = ("population.race", "population.region", "population.subtypes")
+MIX_PATHS = ("population.race", "population.region", "population.subtypes", "skin.subtypes")
 
 
 def _parent_of(data: dict, dotted: str) -> tuple[dict, str]:

@@ -26,18 +26,17 @@ from trialsim.config.scenario import (
     Drug,
     Engine,
     Model,
-    NonNeg,
-    Pos,
     PositiveMeanSD,
     Prob,
+    Skin,
     _deep_merge,
     _format_errors,
-    _keys_in,
+    _increasing,
     _read_yaml,
     _sums_to_one,
     apply_overrides,
 )
-from trialsim.config.vocab import CLASI_AREAS, SKIN_DESIGNS, SKIN_SUBTYPES
+from trialsim.config.vocab import SKIN_DESIGNS, SKIN_SUBTYPES
 from trialsim.errors import ScenarioError
 
 #: weeks per month of the assessment schedules (52 weeks a year)
@@ -46,107 +45,11 @@ Week = Annotated[int, Field(ge=0, le=520)]
 Months = Annotated[float, Field(ge=0.0, le=120.0)]
 
 
-def _increasing(v: list, what: str = "entry") -> list:
-    for k in range(1, len(v)):
-        if not v[k] > v[k - 1]:
-            raise ValueError(f"must increase: {what} {k} ({v[k]!r}) is not above {what} "
-                             f"{k - 1} ({v[k - 1]!r})")
-    return v
-
-
 def _baseline_first(v: list, unit: str) -> list:
     """An assessment schedule: starts at 0 (the baseline) and increases."""
     if v[0] != 0:
         raise ValueError(f"the first assessment is the baseline, {unit} 0; got {v[0]!r}")
     return _increasing(v)
-
-
-class SubtypeModel(Model):
-    """One cutaneous subtype's lesions and response."""
-
-    #: mean of the latent skin activity (log-odds-like units; the lesion grades are cuts of it)
-    mean_activity: float
-    #: probability that each CLASI area carries lesions of this patient (areas not listed: 0)
-    areas: Annotated[dict[str, Prob], _keys_in(CLASI_AREAS, "CLASI area")]
-    #: added to an area's activity when its scale/hypertrophy is graded (discoid lesions scale)
-    scale_shift: float = 0.0
-    #: probability that a patient has mucous membrane lesions / lupus alopecia at all
-    mucous_prob: Prob = 0.0
-    alopecia_prob: Prob = 0.0
-    #: ratio of the drug's skin effect (1 = the model's ``drug.emax``)
-    drug_sensitivity: Annotated[float, Field(ge=0.0, le=20.0)] = 1.0
-    #: per week, that an active area scars (grade +1, up to 2) / becomes dyspigmented
-    scarring_per_week: Prob = 0.0
-    dyspigmentation_per_week: Prob = 0.0
-
-    @field_validator("areas")
-    @classmethod
-    def _some_area(cls, v: dict[str, float]) -> dict[str, float]:
-        if not any(p > 0 for p in v.values()):
-            raise ValueError("at least one area must have a probability above 0")
-        return v
-
-
-class Onset(Model):
-    """An effect that builds up as ``effect · (1 - exp(-t / onset_weeks))``."""
-
-    effect: NonNeg = 0.0
-    onset_weeks: Pos = 8.0
-
-
-class SkinDrug(Model):
-    """The drug's effect on the latent skin activity at full exposure (``C_e / (EC50 + C_e)``
-    of the shared PK = 1), built up with its own onset."""
-
-    emax: NonNeg
-    onset_weeks: Pos = 12.0
-    #: log SD of the patient's own sensitivity (a log-normal ratio of mean 1)
-    patient_sd: Annotated[float, Field(ge=0.0, le=3.0)] = 0.0
-
-
-class Skin(Model):
-    """The CLASI disease model (docs/model.md §7)."""
-
-    subtypes: dict[Literal[SKIN_SUBTYPES], SubtypeModel]
-    #: SD of the patient's own level of activity
-    patient_sd: NonNeg
-    #: SD of an area's own level around the patient's
-    area_sd: NonNeg
-    #: the weekly fluctuation: stationary SD and per-week autocorrelation
-    fluctuation_sd: NonNeg
-    fluctuation_ar1: Annotated[float, Field(ge=0.0, lt=1.0)]
-    #: SD of the assessment's noise on each area (the rater)
-    assessment_sd: NonNeg = 0.0
-    #: cut points of the area activity for erythema grades 1, 2, 3
-    erythema_cuts: Annotated[list[float], Field(min_length=3, max_length=3)]
-    #: cut points for scale/hypertrophy grades 1, 2 (of activity + the subtype's scale_shift)
-    scale_cuts: Annotated[list[float], Field(min_length=2, max_length=2)]
-    #: offset of the mucous membrane item and of the alopecia items on the patient's activity
-    mucous_offset: float = 0.0
-    alopecia_offset: float = 0.0
-    #: cut points of the non-scarring alopecia grades 1, 2, 3 (recent hair loss: the first)
-    alopecia_cuts: Annotated[list[float], Field(min_length=3, max_length=3)] = [0.0, 1.0, 2.0]
-    #: background therapy (antimalarials, systemic) optimised at entry, on every arm
-    standard_of_care: Onset = Onset()
-    #: topical corticosteroids / calcineurin inhibitors, when a design allows them
-    topical: Onset = Onset()
-    #: a randomised trial's placebo response beyond standard care (entry at a peak beyond
-    #: the fluctuation's regression to the mean, trial care), on every arm of an rct design
-    trial_effect: Onset = Onset()
-    drug: SkinDrug
-
-    @field_validator("subtypes")
-    @classmethod
-    def _all_subtypes(cls, v: dict) -> dict:
-        missing = [s for s in SKIN_SUBTYPES if s not in v]
-        if missing:
-            raise ValueError(f"every subtype needs its model; missing {missing}")
-        return v
-
-    @field_validator("erythema_cuts", "scale_cuts", "alopecia_cuts")
-    @classmethod
-    def _cuts(cls, v: list[float]) -> list[float]:
-        return _increasing(v, "cut")
 
 
 class SkinPopulation(Model):

@@ -99,6 +99,9 @@ BILAG_SYSTEMS = (
     "hematological",
 )
 
+#: CLASI-k response endpoints of the SLE trials (analysis/endpoints.py; the ``skin`` block)
+CLASI_ENDPOINTS = ("clasi20", "clasi50", "clasi100")
+
 #: the per-patient endpoints ``trialsim.analysis.endpoints`` registers, in its order (checked there)
 ENDPOINT_NAMES: tuple[str, ...] = (
     *(name for k in range(4, 9) for name in (f"sri{k}", f"sledai_reduction_{k}")),
@@ -115,6 +118,7 @@ ENDPOINT_NAMES: tuple[str, ...] = (
     "sri4_s2k",
     "steroid_sparing",
     "constant_response",
+    *CLASI_ENDPOINTS,
 )
 
 #: ``disease.sledai_proteinuria``: the SELENA-SLEDAI's proteinuria rule at follow-up visits
@@ -133,5 +137,7 @@ CLASI_AREAS = (
 )
 #: cutaneous lupus subtypes (seed 004): acute, subacute, chronic discoid, non-specific
 SKIN_SUBTYPES = ("acle", "scle", "dcle", "nonspecific")
+#: the lupus-specific subtypes, whose active lesions are the SELENA-SLEDAI's rash (model/clasi.py)
+RASH_SUBTYPES = SKIN_SUBTYPES[:3]
 #: skin study designs (``design.type`` of a skin scenario, trialsim/config/skin.py)
 SKIN_DESIGNS = ("cohort", "rct")

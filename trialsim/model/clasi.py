@@ -196,3 +196,36 @@ def sledai_skin_descriptors(subtype, erythema, mucous, hair_loss, alopecia, out)
     for j in range(4):
         points += out[j] * SLEDAI_SKIN_WEIGHTS[j]
     return points
+
+
+#: bits of a visit's mucocutaneous SELENA-SLEDAI descriptors in an SLE trial (``skin_bits``):
+#: the descriptors a CLASI lesion map is drawn to agree with (docs/model.md §7a)
+BIT_RASH, BIT_ALOPECIA, BIT_ULCERS = 1, 2, 4
+
+
+@jit
+def skin_bits(state):
+    """``BIT_RASH | BIT_ALOPECIA | BIT_ULCERS`` of the active ones among a visit's SELENA-SLEDAI
+    descriptors ``state`` (bool, ``DESCRIPTOR_NAMES`` order)."""
+    bits = 0
+    if state[RASH]:
+        bits |= BIT_RASH
+    if state[ALOPECIA]:
+        bits |= BIT_ALOPECIA
+    if state[MUCOSAL_ULCERS]:
+        bits |= BIT_ULCERS
+    return bits
+
+
+@jit
+def descriptor_bits(descriptors):
+    """The ``skin_bits`` of a lesion map's ``sledai_skin_descriptors`` output (its rash,
+    alopecia and mucosal ulcers; vasculitis is not among them)."""
+    bits = 0
+    if descriptors[0] > 0:
+        bits |= BIT_RASH
+    if descriptors[1] > 0:
+        bits |= BIT_ALOPECIA
+    if descriptors[2] > 0:
+        bits |= BIT_ULCERS
+    return bits

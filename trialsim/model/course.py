@@ -23,9 +23,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from trialsim.config.scenario import RACES, REGIONS, Scenario
+from trialsim.config.scenario import CLASI_ENDPOINTS, RACES, REGIONS, Scenario
 from trialsim.core.jit import jit
 from trialsim.core.rng import STAGE_COURSE, fill_draws, normal_quantile
+from trialsim.model.clasi import skin_bits
 from trialsim.model.instruments import (
     BILAG_OF_DESCRIPTOR,
     CLINICAL,
@@ -90,6 +91,13 @@ class Course:
     clinical_sledai: np.ndarray | None = None
     #: (n, n_visits) uint8: ``instruments.FLAG_MAJOR | FLAG_NEW`` bits of each visit
     activity_flags: np.ndarray | None = None
+    #: with ``CourseParams.skin_outputs`` (the CLASI endpoints), else None:
+    #: (n, n_visits) uint8 ``clasi.skin_bits`` of each visit's rash, alopecia, mucosal ulcers
+    skin_bits: np.ndarray | None = None
+    #: (n, n_visits) float64 global activity ``g`` (log-odds) at each visit
+    global_activity: np.ndarray | None = None
+    #: (n, n_visits) float64 the drug's part of the visit's shift (log-odds; 0 on placebo)
+    drug_effect: np.ndarray | None = None
 
 
 @jit
@@ -255,6 +263,9 @@ class CourseParams(NamedTuple):
     stabilization: float
     soc_effect: float
     soc_region_effect: np.ndarray  # (n_regions,)
+    #: write each visit's skin descriptor bits, global activity and drug effect (the CLASI
+    #: endpoints' input; model/skin.py ``trial_clasi``)
+    skin_outputs: bool = False
 
 
 class CoursePatients(NamedTuple):
@@ -297,7 +308,7 @@ def _normal(z, v, slot, as_uniform):
 
 @jit
 def course_patient(p, pt, i, u, z, z_as_uniform, sledai, pga, bilag, pred, flare, failure,
-                   dropout, clinical_sledai, flags, curves):
+                   dropout, clinical_sledai, flags, curves, sbits, g_out, drug_out):
     """Simulate patient ``i``'s course from baseline to the last visit (docs/model.md §3).
 
     Parameters
@@ -318,6 +329,9 @@ def course_patient(p, pt, i, u, z, z_as_uniform, sledai, pga, bilag, pred, flare
     curves : ndarray of float64, shape (2, n_visits)
         ``visit_curves(p)``: the fraction of the background-therapy and of the drug effect
         reached at each visit (the same for every patient).
+    sbits, g_out, drug_out
+        With ``p.skin_outputs``: the ``Course``'s ``skin_bits``, ``global_activity`` and
+        ``drug_effect`` (row ``i`` written); else not touched (any arrays).
     """
     soc_curve = curves[0]
     drug_curve = curves[1]
@@ -344,6 +358,10 @@ def course_patient(p, pt, i, u, z, z_as_uniform, sledai, pga, bilag, pred, flare
     sledai[i, 0] = sledai_score(state, weights)
     clinical_sledai[i, 0] = clinical_sledai_score(state, weights, clinical)
     flags[i, 0] = activity_flags(state, state, clinical, p.major)  # nothing new at baseline
+    if p.skin_outputs:
+        sbits[i, 0] = skin_bits(state)
+        g_out[i, 0] = pt.activity[i] + w
+        drug_out[i, 0] = 0.0
     pga[i, 0] = pt.pga0[i]
     for k in range(N_BILAG):
         bilag[i, 0, k] = pt.bilag0[i, k]
@@ -404,6 +422,10 @@ def course_patient(p, pt, i, u, z, z_as_uniform, sledai, pga, bilag, pred, flare
         sledai[i, v] = score
         clinical_sledai[i, v] = clinical_score
         flags[i, v] = aflags
+        if p.skin_outputs:
+            sbits[i, v] = skin_bits(state)
+            g_out[i, v] = g
+            drug_out[i, v] = drug
         x = pga_score(
             p.pga_intercept,
             p.pga_per_sledai_point,
@@ -497,8 +519,8 @@ def simulate_course(p, pt, k0, k1):
     Returns
     -------
     sledai, pga, bilag, prednisone, flare, failure_visit, dropout_visit, clinical_sledai,
-    activity_flags
-        As in ``Course``.
+    activity_flags, skin_bits, global_activity, drug_effect
+        As in ``Course``; the last three have shape (0, 0) unless ``p.skin_outputs``.
     """
     n_visits = p.n_visits
     n = pt.propensity.shape[0]
@@ -511,6 +533,10 @@ def simulate_course(p, pt, k0, k1):
     dropout = np.full(n, n_visits, dtype=np.int64)
     csledai = np.zeros((n, n_visits), dtype=np.int16)
     flags = np.zeros((n, n_visits), dtype=np.uint8)
+    m = n if p.skin_outputs else 0
+    sbits = np.zeros((m, n_visits if m else 0), dtype=np.uint8)
+    g_out = np.zeros((m, n_visits if m else 0))
+    drug_out = np.zeros((m, n_visits if m else 0))
     u = np.zeros((n_visits, N_UNIFORM))
     z = np.zeros((n_visits, N_NORMAL))
     scratch = np.empty((4, n_visits * ((2 * N_NORMAL + N_UNIFORM + 3) // 4)), dtype=np.uint64)
@@ -518,8 +544,9 @@ def simulate_course(p, pt, k0, k1):
     for i in range(n):
         fill_draws(k0, k1, STAGE_COURSE, pt.unit[i], 1, u, z, scratch, False)
         course_patient(p, pt, i, u, z, True, sledai, pga, bilag, pred, flare, failure, dropout,
-                       csledai, flags, curves)
-    return sledai, pga, bilag, pred, flare, failure, dropout, csledai, flags
+                       csledai, flags, curves, sbits, g_out, drug_out)
+    return (sledai, pga, bilag, pred, flare, failure, dropout, csledai, flags, sbits, g_out,
+            drug_out)
 
 
 def course_params(scenario: Scenario) -> CourseParams:
@@ -588,6 +615,7 @@ def course_params(scenario: Scenario) -> CourseParams:
         soc_effect=float(soc.effect),
         soc_region_effect=np.array([soc.region_effect.get(r, 0.0) for r in REGIONS],
                                    dtype=float),
+        skin_outputs=any(e in CLASI_ENDPOINTS for e in scenario.analysis.endpoints),
     )
 
 
@@ -644,4 +672,6 @@ def run_course(
         unit=unit,
         exposure=exposure,
     )
-    return Course(*simulate_course(params, patients, key[0], key[1]))
+    out = simulate_course(params, patients, key[0], key[1])
+    skin = out[9:] if params.skin_outputs else (None, None, None)
+    return Course(*out[:9], *skin)

@@ -39,12 +39,16 @@ from typing import NamedTuple
 
 import numpy as np
 
+from trialsim.config.scenario import Scenario
 from trialsim.config.skin import WEEKS_PER_MONTH, CohortDesign, SkinScenario
-from trialsim.config.vocab import CLASI_AREAS, SKIN_SUBTYPES
+from trialsim.config.vocab import CLASI_AREAS, CLASI_ENDPOINTS, SKIN_SUBTYPES
 from trialsim.core.jit import jit
 from trialsim.core.rng import STAGE_SKIN, counter_normals, counter_uniforms
 from trialsim.model.clasi import (
     ALOPECIA_MAX,
+    BIT_ALOPECIA,
+    BIT_RASH,
+    BIT_ULCERS,
     N_AREAS,
     SCALP,
     SCALP_SCARRING_MAX,
@@ -53,6 +57,7 @@ from trialsim.model.clasi import (
     clasi_activity,
     clasi_damage,
     clasi_response,
+    descriptor_bits,
     sledai_skin_descriptors,
 )
 from trialsim.model.pk import regimen_pk_params, visit_exposure
@@ -179,12 +184,34 @@ def skin_patients(p, units, k0, k1):
     for i in range(n):
         u = counter_uniforms(k0, k1, STAGE_SKIN, units[i], SLOT_UNIFORMS, N_U)
         z = counter_normals(k0, k1, STAGE_SKIN, units[i], SLOT_NORMALS, N_Z)
-        s = 0
-        while s < p.subtype_cdf.shape[0] - 1 and u[U_SUBTYPE] >= p.subtype_cdf[s]:
-            s += 1
-        subtype[i] = s
+        subtype[i] = subtype_of(p.subtype_cdf, u[U_SUBTYPE])
         weight[i] = math.exp(p.weight_log_mean + p.weight_log_sd * z[Z_WEIGHT])
     return subtype, weight
+
+
+@jit
+def subtype_of(cdf, u):
+    """The subtype code of a uniform ``u`` under the cumulative shares ``cdf``."""
+    s = 0
+    while s < cdf.shape[0] - 1 and u >= cdf[s]:
+        s += 1
+    return s
+
+
+@jit
+def prone_areas(area_prob, u, prone):
+    """Write to ``prone`` (13,) the patient's lesion-prone areas: area k when
+    ``u[U_PRONE + k]`` is below the subtype's ``area_prob[k]``; the subtype's most likely area
+    when no area is drawn."""
+    any_prone = False
+    best = 0
+    for k in range(N_AREAS):
+        prone[k] = u[U_PRONE + k] < area_prob[k]
+        any_prone = any_prone or prone[k]
+        if area_prob[k] > area_prob[best]:
+            best = k
+    if not any_prone:
+        prone[best] = True
 
 
 @jit
@@ -256,15 +283,7 @@ def skin_courses(p, units, subtype, exposure, k0, k1, n_assess):
         unit = units[i]
         u = counter_uniforms(k0, k1, STAGE_SKIN, unit, SLOT_UNIFORMS, N_U)
         z = counter_normals(k0, k1, STAGE_SKIN, unit, SLOT_NORMALS, N_Z)
-        any_prone = False
-        best = 0
-        for k in range(N_AREAS):
-            prone[k] = u[U_PRONE + k] < p.area_prob[s, k]
-            any_prone = any_prone or prone[k]
-            if p.area_prob[s, k] > p.area_prob[s, best]:
-                best = k
-        if not any_prone:
-            prone[best] = True
+        prone_areas(p.area_prob[s], u, prone)
         mucous_patient = u[U_MUCOUS] < p.mucous_prob[s]
         alopecia_patient = u[U_ALOPECIA] < p.alopecia_prob[s]
         level = p.mean_activity[s] + p.patient_sd * z[Z_LEVEL]
@@ -330,6 +349,152 @@ def skin_courses(p, units, subtype, exposure, k0, k1, n_assess):
             if j == n_assess:
                 break
     return activity, damage, sledai, descriptors, ery_out
+
+
+class TrialSkinParams(NamedTuple):
+    """CLASI in an SLE trial (``trial_clasi``; docs/model.md §7a), from the scenario's
+    ``skin`` block (``trial_skin_params``)."""
+
+    enabled: bool  # the scenario asks for a CLASI endpoint
+    subtype_cdf: np.ndarray  # (4,) cumulative shares (the non-specific subtype's share 0)
+    mean_activity: np.ndarray  # (4,)
+    area_prob: np.ndarray  # (4, 13)
+    scale_shift: np.ndarray  # (4,)
+    drug_sensitivity: np.ndarray  # (4,)
+    patient_sd: float
+    area_sd: float
+    assessment_sd: float
+    erythema_cuts: np.ndarray  # (3,)
+    scale_cuts: np.ndarray  # (2,)
+    alopecia_offset: float
+    alopecia_cuts: np.ndarray  # (3,)
+    coupling: float
+
+
+def trial_skin_params(scenario: Scenario) -> TrialSkinParams:
+    """The ``TrialSkinParams`` of an SLE scenario; ``enabled`` when ``analysis.endpoints``
+    names a CLASI endpoint (a scenario without a ``skin`` block gets an inert record)."""
+    link = scenario.skin
+    enabled = link is not None and any(e in CLASI_ENDPOINTS
+                                       for e in scenario.analysis.endpoints)
+    if link is None:
+        z4 = np.zeros(N_SUBTYPES)
+        return TrialSkinParams(False, np.ones(N_SUBTYPES), z4, np.zeros((N_SUBTYPES, N_AREAS)),
+                               z4, z4, 0.0, 0.0, 0.0, np.zeros(3), np.zeros(2), 0.0,
+                               np.zeros(3), 0.0)
+    sk = link.model
+    cdf = np.cumsum([link.subtypes.get(s, 0.0) for s in SKIN_SUBTYPES])
+    cdf[-1] = 1.0
+    sub = [sk.subtypes[s] for s in SKIN_SUBTYPES]
+    return TrialSkinParams(
+        enabled=bool(enabled),
+        subtype_cdf=cdf,
+        mean_activity=np.array([m.mean_activity for m in sub]),
+        area_prob=np.array([[m.areas.get(a, 0.0) for a in CLASI_AREAS] for m in sub]),
+        scale_shift=np.array([m.scale_shift for m in sub]),
+        drug_sensitivity=np.array([m.drug_sensitivity for m in sub]),
+        patient_sd=float(sk.patient_sd),
+        area_sd=float(sk.area_sd),
+        assessment_sd=float(sk.assessment_sd),
+        erythema_cuts=np.array(sk.erythema_cuts, dtype=np.float64),
+        scale_cuts=np.array(sk.scale_cuts, dtype=np.float64),
+        alopecia_offset=float(sk.alopecia_offset),
+        alopecia_cuts=np.array(sk.alopecia_cuts, dtype=np.float64),
+        coupling=float(link.coupling),
+    )
+
+
+@jit
+def trial_clasi(p, units, bits, activity, drug, k0, k1):
+    """CLASI-A of every patient of an SLE trial at every visit, from the course's skin
+    descriptors, global activity and drug effect (docs/model.md §7a).
+
+    The patient's rash subtype, lesion-prone areas (``prone_areas``), own level
+    ``mean_activity[s] + patient_sd · z`` and area levels are drawn once; at a visit the
+    latent skin activity is that level plus ``coupling`` times the change of the global
+    activity from baseline, with the part of the drug's effect the subtype does not feel
+    (``1 - drug_sensitivity[s]``) added back. The map agrees with the visit's SELENA-SLEDAI:
+    lesions only when the rash is active (then at least one, in the most active prone area),
+    mucous membrane lesions exactly when mucosal ulcers are, alopecia items (non-scarring
+    alopecia at least 1, recent hair loss) exactly when alopecia is; erythema and scale grades
+    cut the latent activity plus the area's level and rater noise as in ``skin_courses``.
+
+    Parameters
+    ----------
+    p : TrialSkinParams
+    units : int64 (n,)
+        The patients' candidate indices (stage ``skin`` counters).
+    bits, activity, drug : (n, n_visits)
+        The course's ``skin_bits``, ``global_activity`` and ``drug_effect``.
+    k0, k1 : int
+        The replicate key.
+
+    Returns
+    -------
+    clasi : int16 (n, n_visits)
+        CLASI-A.
+    subtype : int64 (n,)
+    mapped : uint8 (n, n_visits)
+        The ``skin_bits`` of the map's own SELENA-SLEDAI descriptors
+        (``clasi.sledai_skin_descriptors``): equal to ``bits`` by construction.
+    """
+    n, n_visits = bits.shape
+    clasi = np.zeros((n, n_visits), dtype=np.int16)
+    subtype = np.zeros(n, dtype=np.int64)
+    mapped = np.zeros((n, n_visits), dtype=np.uint8)
+    prone = np.zeros(N_AREAS, dtype=np.bool_)
+    erythema = np.zeros(N_AREAS, dtype=np.int64)
+    scale = np.zeros(N_AREAS, dtype=np.int64)
+    desc = np.zeros(N_SKIN_DESCRIPTORS, dtype=np.int64)
+    for i in range(n):
+        unit = units[i]
+        u = counter_uniforms(k0, k1, STAGE_SKIN, unit, SLOT_UNIFORMS, N_U)
+        z = counter_normals(k0, k1, STAGE_SKIN, unit, SLOT_NORMALS, N_Z)
+        s = subtype_of(p.subtype_cdf, u[U_SUBTYPE])
+        subtype[i] = s
+        prone_areas(p.area_prob[s], u, prone)
+        level = p.mean_activity[s] + p.patient_sd * z[Z_LEVEL]
+        unfelt = p.coupling * (1.0 - p.drug_sensitivity[s])
+        for v in range(n_visits):
+            b = bits[i, v]
+            if b == 0:
+                continue  # nothing active: an empty map, CLASI-A 0
+            latent = (level + p.coupling * (activity[i, v] - activity[i, 0])
+                      + unfelt * drug[i, v])
+            e = counter_normals(k0, k1, STAGE_SKIN, unit, SLOT_ASSESSMENT + v, N_AREAS + 2)
+            erythema[:] = 0
+            scale[:] = 0
+            if b & BIT_RASH:
+                best = -1
+                best_x = -np.inf
+                for k in range(N_AREAS):
+                    if not prone[k]:
+                        continue
+                    x = latent + p.area_sd * z[Z_AREA + k] + p.assessment_sd * e[k]
+                    erythema[k] = _grade(x, p.erythema_cuts)
+                    if erythema[k] > 0:
+                        scale[k] = _grade(x + p.scale_shift[s], p.scale_cuts)
+                    if x > best_x:
+                        best_x = x
+                        best = k
+                lesion = False
+                for k in range(N_AREAS):
+                    lesion = lesion or erythema[k] > 0
+                if not lesion:  # the SLEDAI's rash: at least its most active area shows
+                    erythema[best] = 1
+                    scale[best] = _grade(best_x + p.scale_shift[s], p.scale_cuts)
+            mucous = 1 if b & BIT_ULCERS else 0
+            alopecia = 0
+            hair_loss = 0
+            if b & BIT_ALOPECIA:
+                grade = _grade(latent + p.alopecia_offset + p.assessment_sd * e[N_AREAS + 1],
+                               p.alopecia_cuts)
+                alopecia = min(max(grade, 1), ALOPECIA_MAX)
+                hair_loss = 1
+            clasi[i, v] = clasi_activity(erythema, scale, mucous, hair_loss, alopecia)
+            sledai_skin_descriptors(s, erythema, mucous, hair_loss, alopecia, desc)
+            mapped[i, v] = descriptor_bits(desc)
+    return clasi, subtype, mapped
 
 
 def exposure(scenario: SkinScenario, arm: np.ndarray, weight: np.ndarray, units: np.ndarray,
@@ -416,4 +581,5 @@ def months_to_weeks(months: float) -> int:
 
 
 __all__ = ["SkinParams", "skin_params", "design_arms", "skin_patients", "skin_courses",
-           "exposure", "cohort_attrition", "trial_dropout_weeks", "months_to_weeks"]
+           "exposure", "cohort_attrition", "trial_dropout_weeks", "months_to_weeks",
+           "TrialSkinParams", "trial_skin_params", "trial_clasi", "subtype_of", "prone_areas"]

@@ -111,6 +111,7 @@ from trialsim.model.randomization import (
     stratum_index,
 )
 from trialsim.model.safety import SafetyParams, draw_adverse_events, safety_params
+from trialsim.model.skin import TrialSkinParams, trial_clasi, trial_skin_params
 
 
 class TrialParams(NamedTuple):
@@ -139,6 +140,7 @@ class TrialParams(NamedTuple):
     sg_factor_start: np.ndarray  # (n_factors + 1,) level bounds of each factor
     sg_targets: np.ndarray  # indices of the targets analysed within subgroups
     change_visits: np.ndarray  # visits of the SELENA-SLEDAI change's ANCOVA (empty: off)
+    clasi_min: float  # the CLASI-k endpoints' baseline CLASI-A threshold
 
 
 @dataclass
@@ -160,6 +162,8 @@ class Plan:
     pk: PKParams = field(init=False)
     subgroups: SubgroupPlan = field(init=False)
     safety: SafetyParams = field(init=False)
+    #: CLASI in the trial (model/skin.py), enabled when a CLASI endpoint is asked for
+    skin: TrialSkinParams = field(init=False)
     accrual: AccrualParams = field(init=False)
     interim: InterimParams = field(init=False)
     #: ``analysis.multiplicity``: the procedure and each hypothesis's (target, comparison),
@@ -191,6 +195,7 @@ class Plan:
         self.pk = pk_params(self.scenario)
         sc = self.scenario
         self.safety = safety_params(sc, self.arms, self.doses)
+        self.skin = trial_skin_params(sc)
         self.accrual = accrual_params(sc)
         self.interim = interim_params(sc)
         self.multiplicity = multiplicity_plan(sc, self.targets, self.comparisons)
@@ -235,6 +240,7 @@ class Plan:
                 [visit_of_week(w, des.visit_interval_weeks) for w in self.change_weeks],
                 dtype=np.int64,
             ),
+            clasi_min=float(sc.analysis.clasi_min_baseline),
         )
 
     @property
@@ -317,9 +323,10 @@ def run_trials(tp, pp, cp, pk, sp, keys, analysis, rates, arm_n, evaluable, sled
                flare_median_days, flare_analysis, screened, subgroup_analysis, subgroup_rates,
                subgroup_n, interaction, profile, severe_flare_analysis, screen_failures,
                sledai_change, ancova, safety_patients, safety_events, safety_years,
-               safety_analysis, ap, calendar_out, ip, looks_out, look_calendar_out):
+               safety_analysis, ap, calendar_out, ip, looks_out, look_calendar_out, kp):
     """Simulate and analyse the replicates of ``keys`` (one row per replicate), into the
-    arrays of a ``ChunkResult`` (first axis: the chunk's replicates).
+    arrays of a ``ChunkResult`` (first axis: the chunk's replicates). ``kp`` is the
+    ``TrialSkinParams``: CLASI is drawn (stage ``skin``) only when it is enabled.
 
     Returns
     -------
@@ -387,8 +394,11 @@ def run_trials(tp, pp, cp, pk, sp, keys, analysis, rates, arm_n, evaluable, sled
             unit=unit,
             exposure=exposure,
         )
-        (sledai, pga, bilag, pred, flare, failure, dropout, csledai,
-         aflags) = simulate_course(cp, pt, k0, k1)
+        (sledai, pga, bilag, pred, flare, failure, dropout, csledai, aflags, sbits, gact,
+         dreff) = simulate_course(cp, pt, k0, k1)
+        clasi = np.zeros((0, 0), dtype=np.int16)
+        if kp.enabled:
+            clasi, _, _ = trial_clasi(kp, unit, sbits, gact, dreff, k0, k1)
         constant = np.zeros(n, dtype=np.bool_)
         if tp.constant_rates.shape[0] > 0:
             u = counter_uniforms(k0, k1, STAGE_REDUCED, 0, 0, n)
@@ -396,7 +406,7 @@ def run_trials(tp, pp, cp, pk, sp, keys, analysis, rates, arm_n, evaluable, sled
                 constant[i] = u[i] < tp.constant_rates[arm[i]]
         response = endpoint_flags(tp.kinds, tp.ks, tp.visits, sledai, pga, bilag, flare,
                                   failure, dropout, constant, csledai, aflags, pred, tp.gap,
-                                  tp.window)
+                                  tp.window, clasi, tp.clasi_min)
         covariates = x if tp.adjust_for_strata else np.zeros((n, 0))
         analysis[r] = compare_arms_kernel(response, arm, covariates, tp.pairs, tp.alpha)
         if ip.enabled:
@@ -547,6 +557,7 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
         res.severe_flare_analysis, res.screen_failures, res.sledai_change, res.ancova,
         res.safety_patients, res.safety_events, res.safety_years, res.safety_analysis,
         plan.accrual, res.calendar, plan.interim, res.interim_looks, res.interim_calendar,
+        plan.skin,
     )
     if failed >= 0:
         raise_screening_error(scenario, status, got, candidates, replicate=start + failed)
@@ -580,7 +591,13 @@ class ReplicatePatients:
         x, _ = strata_indicators(cohort, des)
         arm = randomize(stratum_index(x), plan.allocation, des.block_multiplier, key)
         course = run_course(sc, cohort, arm, key, plan.course, plan.pk)
-        return Trial(cohort, arm, course, interval_weeks=des.visit_interval_weeks)
+        clasi = None
+        if plan.skin.enabled:
+            unit = np.arange(len(cohort)) if cohort.candidate is None else cohort.candidate
+            clasi = trial_clasi(plan.skin, np.asarray(unit, dtype=np.int64), course.skin_bits,
+                                course.global_activity, course.drug_effect, *key)[0]
+        return Trial(cohort, arm, course, interval_weeks=des.visit_interval_weeks, clasi=clasi,
+                     clasi_min_baseline=float(sc.analysis.clasi_min_baseline))
 
 
 __all__ = ["Plan", "ChunkResult", "run_chunk", "RESULT_FIELDS", "ReplicatePatients"]
