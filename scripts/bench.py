@@ -7,7 +7,8 @@ time a numba kernel needs to make as many uniforms and normals as the engine mak
 trial, from a passed numpy Generator; and with the engine's own counter generator); trials per
 second of the plain reference implementation (``tests/reference_model/plain.py``); the cost
 of the subgroup analyses (serial trials per second without them over with the defaults, and
-over with every endpoint analysed within subgroups); peak RSS
+over with every endpoint analysed within subgroups); the cost of CLASI in the trial (serial
+trials per second of the scenario over with clasi20/50/100 added); peak RSS
 of a fresh process running 1,000 and 100,000 replicates (the run streams its replicates to
 disk: the target is 100,000 within 1.1x of 1,000).
 
@@ -30,6 +31,7 @@ from numba import njit
 
 from trialsim import __version__, load_scenario
 from trialsim.config.scenario import with_overrides
+from trialsim.config.vocab import CLASI_ENDPOINTS
 from trialsim.core.io import write_json
 from trialsim.core.rng import normal_quantile, philox4x32_lanes, replicate_key
 from trialsim.run.simulate import simulate
@@ -174,10 +176,15 @@ def main() -> None:
     # subgroup analyses (issue 10: at most 2x the trial without them), serial, same replicates
     no_sg = with_overrides(sc, {"analysis.subgroups.factors": [], "analysis.subgroups.custom": {}})
     all_sg = with_overrides(sc, {"analysis.subgroups.endpoints": list(sc.analysis.endpoints)})
-    for extra in (no_sg, all_sg):
+    # CLASI in the trial (docs/model.md §7a): the three CLASI-k endpoints and the CLASI-A
+    # change added to the scenario's endpoints (subgroups as configured)
+    with_clasi = with_overrides(sc, {"analysis.endpoints": [
+        *sc.analysis.endpoints, *(e for e in CLASI_ENDPOINTS if e not in sc.analysis.endpoints)]})
+    for extra in (no_sg, all_sg, with_clasi):
         simulate(extra, replicates=2, n_jobs=1, progress=False)
     without, _ = trials_per_second(no_sg, args.replicates, 1)
     every, _ = trials_per_second(all_sg, args.replicates, 1)
+    clasi, _ = trials_per_second(with_clasi, args.replicates, 1)
     draws = engine_draws(sc)
     bound, _ = rng_bounds(draws["used_uniforms"], draws["used_normals"])
     _, bound_counter = rng_bounds(draws["slot_uniforms"], draws["slot_normals"])
@@ -195,6 +202,7 @@ def main() -> None:
         "serial_trials_per_second_without_subgroups": round(without, 2),
         "cost_ratio_subgroups_default": round(without / serial, 3),
         "cost_ratio_subgroups_every_endpoint": round(without / every, 3),
+        "cost_ratio_clasi_endpoints": round(serial / clasi, 3),
         **{f"{k}_per_trial": val for k, val in draws.items()},
         "rng_bound_seconds_per_trial": round(bound, 6),
         "rng_bound_counter_seconds_per_trial": round(bound_counter, 6),

@@ -52,7 +52,7 @@ def test_ancova_equals_statsmodels_ols(run):
         for w, week in enumerate(plan.change_weeks):
             y_all = locf(trial, week)
             for a in range(len(plan.arms)):
-                assert res.sledai_change[r, w, a] == pytest.approx(
+                assert res.change_mean[r, w, a] == pytest.approx(
                     y_all[trial.arm == a].mean(), rel=1e-12)
             for c, (t, ctl) in enumerate(plan.pairs):
                 sel = (trial.arm == t) | (trial.arm == ctl)

@@ -15,7 +15,9 @@ the drug's part of the shift) are inputs: only the CLASI map is simulated here.
   the subtype's highest probability (the first such in area order);
 * levels ``u ~ N(0, patient_sd)``, ``v_k ~ N(0, area_sd)``;
 * at visit v with no skin bit on: empty map, CLASI-A 0. Otherwise
-  ``L_v = mean_activity_s + u + c (g_v - g_0) + c (1 - drug_sensitivity_s) D_v``, rater noise
+  ``L_v = mean_activity_s + u + c (g_v + D_v - g_0) - c_d drug_sensitivity_s D_v`` (c =
+  ``skin.coupling``, c_d = ``skin.drug_coupling``; the course's ``g_v`` already subtracts
+  ``D_v``, so ``g_v + D_v`` is the global activity without the drug), rater noise
   ``e_k ~ N(0, assessment_sd)`` per area and ``e' ~ N(0, assessment_sd)`` for alopecia;
   rash on: prone area k has ``x_k = L_v + v_k + e_k``, erythema = #erythema_cuts <= x_k,
   scale (when erythema > 0) = #scale_cuts <= x_k + scale_shift_s; if no prone area has
@@ -54,7 +56,8 @@ class TrialSkinParams:
     """The parameters §7a uses, as plain arrays (subtype index in ``RASH_SUBTYPES`` order)."""
 
     shares: np.ndarray  # (3,) rash subtype shares
-    coupling: float
+    coupling: float  # c
+    drug_coupling: float  # c_d
     patient_sd: float
     area_sd: float
     assessment_sd: float
@@ -76,6 +79,7 @@ class TrialSkinParams:
         return cls(
             shares=np.array([float(skin.subtypes.get(s, 0.0)) for s in RASH_SUBTYPES]),
             coupling=float(skin.coupling),
+            drug_coupling=float(skin.drug_coupling),
             patient_sd=float(model.patient_sd),
             area_sd=float(model.area_sd),
             assessment_sd=float(model.assessment_sd),
@@ -114,8 +118,8 @@ def draw_patients(p: TrialSkinParams, n: int, rng: np.random.Generator):
 
 def reference_clasi(scenario_or_params, skin_bits, global_activity, drug_effect,
                     rng: np.random.Generator, *, use_activity_change: bool = True,
-                    use_drug_sensitivity: bool = True, forced_lesion: bool = True,
-                    alopecia_floor: bool = True):
+                    add_back_drug: bool = True, use_drug_sensitivity: bool = True,
+                    forced_lesion: bool = True, alopecia_floor: bool = True):
     """CLASI-A of every patient at every visit (§7a).
 
     Parameters
@@ -128,10 +132,13 @@ def reference_clasi(scenario_or_params, skin_bits, global_activity, drug_effect,
     drug_effect : (n, n_visits) float
         The drug's part of the course's shift, ``D_v``.
     rng : numpy Generator
-    use_activity_change, use_drug_sensitivity, forced_lesion, alopecia_floor : bool
+    use_activity_change, add_back_drug, use_drug_sensitivity, forced_lesion, alopecia_floor
         True is §7a. False is a deliberate error for the power checks: the latent activity
-        without ``c (g_v - g_0)``; every subtype's drug sensitivity read as 1; no forced
-        erythema-1 area when the rash is on; the alopecia grade without its floor of 1.
+        without ``c (g_v + D_v - g_0)``; the change ``c (g_v - g_0)`` of the global activity
+        with the drug (``D_v`` not added back, so the drug counts twice); every subtype's
+        drug sensitivity read as 1; no forced erythema-1 area when the rash is on; the
+        alopecia grade without its floor of 1. (Wrong parameter values, e.g. c_d read as c,
+        are a :class:`TrialSkinParams` with that value.)
 
     Returns
     -------
@@ -145,7 +152,7 @@ def reference_clasi(scenario_or_params, skin_bits, global_activity, drug_effect,
     d = np.asarray(drug_effect, dtype=float)
     n, n_visits = bits.shape
     subtype, prone, u, v = draw_patients(p, n, rng)
-    c = p.coupling
+    c, c_d = p.coupling, p.drug_coupling
     sensitivity = p.drug_sensitivity[subtype] if use_drug_sensitivity else np.ones(n)
     shift = p.scale_shift[subtype]
     clasi_a = np.zeros((n, n_visits), dtype=np.int64)
@@ -154,9 +161,11 @@ def reference_clasi(scenario_or_params, skin_bits, global_activity, drug_effect,
         # with no bit on is empty), which leaves every distribution as §7a's
         e = rng.normal(0.0, p.assessment_sd, (n, N_AREAS))
         e_alopecia = rng.normal(0.0, p.assessment_sd, n)
-        latent = p.mean_activity[subtype] + u + c * (1.0 - sensitivity) * d[:, t]
+        latent = p.mean_activity[subtype] + u - c_d * sensitivity * d[:, t]
         if use_activity_change:
-            latent = latent + c * (g[:, t] - g[:, 0])
+            # the change from baseline of the global activity without the drug (D_0 = 0)
+            without_drug = g[:, t] + d[:, t] if add_back_drug else g[:, t]
+            latent = latent + c * (without_drug - g[:, 0])
         rash = (bits[:, t] & BIT_RASH) > 0
         alopecia_on = (bits[:, t] & BIT_ALOPECIA) > 0
         ulcers = (bits[:, t] & BIT_ULCERS) > 0

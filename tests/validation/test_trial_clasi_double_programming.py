@@ -26,7 +26,8 @@ shared with every other engine test, takes a few tens of seconds), so nothing is
 **Exact checks.** The invariants §7a implies for every engine patient and visit (CLASI-A 0
 exactly when no bit is on; rash on ⇒ ≥ 1; mucosal ulcers alone ⇒ exactly 1; alopecia alone ⇒
 2–4; rash off ⇒ ≤ 5; ...), and the CLASI-k endpoint codes of the reference applied to the
-engine's own CLASI-A against ``ENDPOINTS`` / ``EVALUABLE`` at every visit.
+engine's own CLASI-A against ``ENDPOINTS`` / ``EVALUABLE`` at every visit; and the course is
+the same with and without the CLASI endpoints (§7a: the map has its own stage).
 
 **Power.** Deliberately wrong references must be detected by the same statistics (|z| well
 above ``Z_MAX``): the latent activity without the change in global activity; no forced
@@ -366,8 +367,8 @@ def test_half_coupling_agrees(half):
 
 # --------------------------------------------------------------------------- power
 
-#: name -> (pool, the wrong reference's seed and switches or scenario override, the
-#: statistic that must detect it)
+#: name -> (the pool's fixture, the wrong reference's seed name, its switches, the statistic
+#: that must detect it)
 WRONG = {
     "no change in global activity": (
         "main", "no_change", {"use_activity_change": False},

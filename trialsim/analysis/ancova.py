@@ -50,8 +50,11 @@ ANCOVA_FIELDS = (
 (DIFFERENCE, SE, T, DF, P_VALUE, CI_LOW, CI_HIGH, MEAN_TREATED, MEAN_CONTROL, N_TREATED,
  N_CONTROL, FITTED) = range(len(ANCOVA_FIELDS))
 N_ANCOVA_FIELDS = len(ANCOVA_FIELDS)
-#: the endpoint's name in summary.csv and the per-trial columns
+#: the endpoints' names in summary.csv and the per-trial columns: the change in SELENA-SLEDAI
+#: (every patient) and in CLASI-A (the patients with the CLASI endpoints' baseline threshold,
+#: adjusted for baseline CLASI-A; with a CLASI endpoint only, docs/model.md §7a)
 SLEDAI_CHANGE = "sledai_change"
+CLASI_CHANGE = "clasi_change"
 
 _CF_EPS = 1e-16
 _CF_TINY = 1e-300

@@ -955,6 +955,10 @@ class Analysis(Model):
     #: (analysis/ancova.py; LOCF as in BLISS, Navarra et al. 2011): summary endpoint
     #: ``sledai_change``
     sledai_change: bool = True
+    #: with a CLASI endpoint, also analyse the change from baseline in CLASI-A by ANCOVA
+    #: among its patients (baseline CLASI-A at least ``clasi_min_baseline``; LOCF, adjusted
+    #: for baseline CLASI-A): summary endpoint ``clasi_change``
+    clasi_change: bool = True
     subgroups: Subgroups = Subgroups()
     #: multiplicity control over comparisons x endpoints (none: each test at alpha alone)
     multiplicity: Multiplicity | None = None
@@ -1116,8 +1120,12 @@ class TrialSkin(Model):
 
     #: shares of the patient's rash subtype (the lupus-specific ones: the SLEDAI's rash)
     subtypes: Annotated[dict[Literal[RASH_SUBTYPES], Prob], Field(min_length=1)]
-    #: the latent skin activity moves with the course's global activity times this
-    coupling: Annotated[float, Field(ge=0.0, le=5.0)] = 1.0
+    #: the latent skin activity moves with the change of the course's global activity
+    #: without the drug (fluctuation, background therapy, steroids) times this ...
+    coupling: Annotated[float, Field(ge=0.0, le=5.0)] = 0.0
+    #: ... and falls with the drug's effect on the global activity times this (and the
+    #: subtype's ``drug_sensitivity``)
+    drug_coupling: Annotated[float, Field(ge=0.0, le=5.0)] = 1.0
     #: the cutaneous model (areas, grades, subtype levels and drug sensitivities); the
     #: loader fills it from the file named by ``skin.model_from`` (configs/skin.yaml)
     model: Skin

@@ -244,6 +244,19 @@ def counter_uniforms(k0, k1, stage, unit, visit, n):
 
 
 @jit
+def counter_words(k0, k1, stage, unit, visit, n):
+    """The words behind ``n`` normals of (stage, unit, visit), for a kernel that needs only
+    some of them: ``normal_from_words(w, s)`` is ``counter_normals(..., n)[s]``."""
+    return _words(k0, k1, stage, unit, visit, 2 * n)
+
+
+@jit
+def normal_from_words(w, s):
+    """Normal ``s`` of the words ``counter_words`` returned (as ``counter_normals``)."""
+    return normal_quantile(uniform53(w[2 * s], w[2 * s + 1]))
+
+
+@jit
 def counter_normals(k0, k1, stage, unit, visit, n):
     """``n`` normals of (stage, unit, visit): ``CounterDraws(..., 0, n).normal(0 … n-1)``."""
     w = _words(k0, k1, stage, unit, visit, 2 * n)

@@ -43,7 +43,13 @@ from trialsim.config.scenario import Scenario
 from trialsim.config.skin import WEEKS_PER_MONTH, CohortDesign, SkinScenario
 from trialsim.config.vocab import CLASI_AREAS, CLASI_ENDPOINTS, SKIN_SUBTYPES
 from trialsim.core.jit import jit
-from trialsim.core.rng import STAGE_SKIN, counter_normals, counter_uniforms
+from trialsim.core.rng import (
+    STAGE_SKIN,
+    counter_normals,
+    counter_uniforms,
+    counter_words,
+    normal_from_words,
+)
 from trialsim.model.clasi import (
     ALOPECIA_MAX,
     BIT_ALOPECIA,
@@ -369,6 +375,7 @@ class TrialSkinParams(NamedTuple):
     alopecia_offset: float
     alopecia_cuts: np.ndarray  # (3,)
     coupling: float
+    drug_coupling: float
 
 
 def trial_skin_params(scenario: Scenario) -> TrialSkinParams:
@@ -381,7 +388,7 @@ def trial_skin_params(scenario: Scenario) -> TrialSkinParams:
         z4 = np.zeros(N_SUBTYPES)
         return TrialSkinParams(False, np.ones(N_SUBTYPES), z4, np.zeros((N_SUBTYPES, N_AREAS)),
                                z4, z4, 0.0, 0.0, 0.0, np.zeros(3), np.zeros(2), 0.0,
-                               np.zeros(3), 0.0)
+                               np.zeros(3), 0.0, 0.0)
     sk = link.model
     cdf = np.cumsum([link.subtypes.get(s, 0.0) for s in SKIN_SUBTYPES])
     cdf[-1] = 1.0
@@ -401,6 +408,7 @@ def trial_skin_params(scenario: Scenario) -> TrialSkinParams:
         alopecia_offset=float(sk.alopecia_offset),
         alopecia_cuts=np.array(sk.alopecia_cuts, dtype=np.float64),
         coupling=float(link.coupling),
+        drug_coupling=float(link.drug_coupling),
     )
 
 
@@ -411,12 +419,13 @@ def trial_clasi(p, units, bits, activity, drug, k0, k1):
 
     The patient's rash subtype, lesion-prone areas (``prone_areas``), own level
     ``mean_activity[s] + patient_sd · z`` and area levels are drawn once; at a visit the
-    latent skin activity is that level plus ``coupling`` times the change of the global
-    activity from baseline, with the part of the drug's effect the subtype does not feel
-    (``1 - drug_sensitivity[s]``) added back. The map agrees with the visit's SELENA-SLEDAI:
-    lesions only when the rash is active (then at least one, in the most active prone area),
-    mucous membrane lesions exactly when mucosal ulcers are, alopecia items (non-scarring
-    alopecia at least 1, recent hair loss) exactly when alopecia is; erythema and scale grades
+    latent skin activity is that level plus ``coupling`` times the change from baseline of
+    the global activity without the drug (``activity + drug``), minus ``drug_coupling`` times
+    the subtype's ``drug_sensitivity`` times the drug's effect. The map agrees with the
+    visit's SELENA-SLEDAI: lesions only when the rash is active (then at least one, in the
+    most active prone area), mucous membrane lesions exactly when mucosal ulcers are,
+    alopecia items (non-scarring alopecia at least 1, recent hair loss) exactly when alopecia
+    is; erythema and scale grades
     cut the latent activity plus the area's level and rater noise as in ``skin_courses``.
 
     Parameters
@@ -454,14 +463,15 @@ def trial_clasi(p, units, bits, activity, drug, k0, k1):
         subtype[i] = s
         prone_areas(p.area_prob[s], u, prone)
         level = p.mean_activity[s] + p.patient_sd * z[Z_LEVEL]
-        unfelt = p.coupling * (1.0 - p.drug_sensitivity[s])
+        felt = p.drug_coupling * p.drug_sensitivity[s]
         for v in range(n_visits):
             b = bits[i, v]
             if b == 0:
                 continue  # nothing active: an empty map, CLASI-A 0
-            latent = (level + p.coupling * (activity[i, v] - activity[i, 0])
-                      + unfelt * drug[i, v])
-            e = counter_normals(k0, k1, STAGE_SKIN, unit, SLOT_ASSESSMENT + v, N_AREAS + 2)
+            latent = (level + p.coupling * (activity[i, v] + drug[i, v] - activity[i, 0])
+                      - felt * drug[i, v])
+            # the visit's rater noise: only the normals a present item reads are made
+            e = counter_words(k0, k1, STAGE_SKIN, unit, SLOT_ASSESSMENT + v, N_AREAS + 2)
             erythema[:] = 0
             scale[:] = 0
             if b & BIT_RASH:
@@ -470,7 +480,8 @@ def trial_clasi(p, units, bits, activity, drug, k0, k1):
                 for k in range(N_AREAS):
                     if not prone[k]:
                         continue
-                    x = latent + p.area_sd * z[Z_AREA + k] + p.assessment_sd * e[k]
+                    x = (latent + p.area_sd * z[Z_AREA + k]
+                         + p.assessment_sd * normal_from_words(e, k))
                     erythema[k] = _grade(x, p.erythema_cuts)
                     if erythema[k] > 0:
                         scale[k] = _grade(x + p.scale_shift[s], p.scale_cuts)
@@ -487,7 +498,8 @@ def trial_clasi(p, units, bits, activity, drug, k0, k1):
             alopecia = 0
             hair_loss = 0
             if b & BIT_ALOPECIA:
-                grade = _grade(latent + p.alopecia_offset + p.assessment_sd * e[N_AREAS + 1],
+                grade = _grade(latent + p.alopecia_offset
+                               + p.assessment_sd * normal_from_words(e, N_AREAS + 1),
                                p.alopecia_cuts)
                 alopecia = min(max(grade, 1), ALOPECIA_MAX)
                 hair_loss = 1

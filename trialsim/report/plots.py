@@ -88,6 +88,10 @@ _ENDPOINT_LABELS = {
     "sri4_s2k": "SRI-S2K",
     "steroid_sparing": "Steroid sparing",
     "sledai_change": "SELENA-SLEDAI change (ANCOVA)",
+    "clasi20": "CLASI-20",
+    "clasi50": "CLASI-50",
+    "clasi100": "CLASI-100",
+    "clasi_change": "CLASI-A change (ANCOVA)",
     "time_to_first_flare": "Time to first SFI flare",
     "time_to_first_severe_flare": "Time to first severe SFI flare",
 }

@@ -17,7 +17,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from trialsim.analysis.ancova import N_ANCOVA_FIELDS, ancova_kernel, arm_means, locf_change
+from trialsim.analysis.ancova import (
+    CLASI_CHANGE,
+    N_ANCOVA_FIELDS,
+    SLEDAI_CHANGE,
+    ancova_kernel,
+    arm_means,
+    locf_change,
+)
 from trialsim.analysis.baseline import BASELINE_NAMES, add_moments, baseline_row
 from trialsim.analysis.comparisons import (
     N_FIELDS,
@@ -140,6 +147,7 @@ class TrialParams(NamedTuple):
     sg_factor_start: np.ndarray  # (n_factors + 1,) level bounds of each factor
     sg_targets: np.ndarray  # indices of the targets analysed within subgroups
     change_visits: np.ndarray  # visits of the SELENA-SLEDAI change's ANCOVA (empty: off)
+    clasi_change_visits: np.ndarray  # visits of the CLASI-A change's ANCOVA (empty: off)
     clasi_min: float  # the CLASI-k endpoints' baseline CLASI-A threshold
 
 
@@ -156,6 +164,10 @@ class Plan:
     comparisons: list[str] = field(init=False)
     targets: list[tuple[str, int]] = field(init=False)  # (endpoint, week)
     change_weeks: list[int] = field(init=False)  # weeks of the SLEDAI change's ANCOVA
+    #: the change endpoints analysed by ANCOVA, (name, week): ``sledai_change`` at
+    #: ``change_weeks``, then ``clasi_change`` (with a CLASI endpoint and
+    #: ``analysis.clasi_change``)
+    change_targets: list[tuple[str, int]] = field(init=False)
     n_visits: int = field(init=False)
     course: CourseParams = field(init=False)
     #: the arms' regimens and PK (model/pk.py)
@@ -196,6 +208,10 @@ class Plan:
         sc = self.scenario
         self.safety = safety_params(sc, self.arms, self.doses)
         self.skin = trial_skin_params(sc)
+        clasi_weeks = list(des.endpoint_weeks) if (self.skin.enabled
+                                                   and sc.analysis.clasi_change) else []
+        self.change_targets = ([(SLEDAI_CHANGE, w) for w in self.change_weeks]
+                               + [(CLASI_CHANGE, w) for w in clasi_weeks])
         self.accrual = accrual_params(sc)
         self.interim = interim_params(sc)
         self.multiplicity = multiplicity_plan(sc, self.targets, self.comparisons)
@@ -241,6 +257,10 @@ class Plan:
                 dtype=np.int64,
             ),
             clasi_min=float(sc.analysis.clasi_min_baseline),
+            clasi_change_visits=np.array(
+                [visit_of_week(w, des.visit_interval_weeks) for w in clasi_weeks],
+                dtype=np.int64,
+            ),
         )
 
     @property
@@ -291,10 +311,11 @@ class ChunkResult:
     safety_years: np.ndarray
     #: (r, n_events, n_comparisons, len(SAFETY_FIELDS)) (analysis/safety.py)
     safety_analysis: np.ndarray
-    #: change from baseline in SELENA-SLEDAI (LOCF) at each ``Plan.change_weeks`` week:
-    #: the arm means (r, n_weeks, n_arms) and the ANCOVA per comparison (analysis/ancova.py)
-    sledai_change: np.ndarray
-    ancova: np.ndarray  # (r, n_weeks, n_comparisons, N_ANCOVA_FIELDS)
+    #: change from baseline (LOCF) of each ``Plan.change_targets`` (SELENA-SLEDAI, then
+    #: CLASI-A): the arm means (r, n_change_targets, n_arms) and the ANCOVA per comparison
+    #: (analysis/ancova.py)
+    change_mean: np.ndarray
+    ancova: np.ndarray  # (r, n_change_targets, n_comparisons, N_ANCOVA_FIELDS)
     #: the trial's calendar in months (model/accrual.py ``CALENDAR_FIELDS``), nan without
     #: ``design.accrual``: (r, len(CALENDAR_FIELDS))
     calendar: np.ndarray
@@ -322,7 +343,7 @@ class ChunkResult:
 def run_trials(tp, pp, cp, pk, sp, keys, analysis, rates, arm_n, evaluable, sledai_mean, baseline,
                flare_median_days, flare_analysis, screened, subgroup_analysis, subgroup_rates,
                subgroup_n, interaction, profile, severe_flare_analysis, screen_failures,
-               sledai_change, ancova, safety_patients, safety_events, safety_years,
+               change_mean, ancova, safety_patients, safety_events, safety_years,
                safety_analysis, ap, calendar_out, ip, looks_out, look_calendar_out, kp):
     """Simulate and analyse the replicates of ``keys`` (one row per replicate), into the
     arrays of a ``ChunkResult`` (first axis: the chunk's replicates). ``kp`` is the
@@ -412,10 +433,15 @@ def run_trials(tp, pp, cp, pk, sp, keys, analysis, rates, arm_n, evaluable, sled
         if ip.enabled:
             interim_looks(ip, response[0:1], arm, covariates, tp.pairs, tp.alpha, entry,
                           WEEKS_PER_MONTH, looks_out[r], look_calendar_out[r])
-        if tp.change_visits.shape[0] > 0:
+        n_sw = tp.change_visits.shape[0]
+        if n_sw > 0:
             change = locf_change(sledai, dropout, failure, tp.change_visits)
-            sledai_change[r] = arm_means(change, arm, n_arms)
-            ancova[r] = ancova_kernel(change, sledai0, arm, covariates, tp.pairs, tp.alpha)
+            change_mean[r, :n_sw] = arm_means(change, arm, n_arms)
+            ancova[r, :n_sw] = ancova_kernel(change, sledai0, arm, covariates, tp.pairs,
+                                             tp.alpha)
+        if tp.clasi_change_visits.shape[0] > 0:
+            clasi_change(tp, clasi, dropout, failure, arm, covariates, n_arms,
+                         change_mean[r, n_sw:], ancova[r, n_sw:])
         # rates (among each target's evaluable patients), arm sizes, SLEDAI trajectories of
         # the patients on study
         count = np.zeros(n_arms, dtype=np.int64)
@@ -482,6 +508,34 @@ def run_trials(tp, pp, cp, pk, sp, keys, analysis, rates, arm_n, evaluable, sled
 
 
 @jit
+def clasi_change(tp, clasi, dropout, failure, arm, covariates, n_arms, means, out):
+    """The change in CLASI-A (LOCF, ``locf_change``) at ``tp.clasi_change_visits`` among the
+    patients with baseline CLASI-A at least ``tp.clasi_min`` (the CLASI endpoints'
+    population): its arm means into ``means`` and its ANCOVA, adjusted for baseline CLASI-A
+    and the trial's covariates, into ``out`` (one replicate's rows)."""
+    n = arm.shape[0]
+    m = 0
+    for i in range(n):
+        if clasi[i, 0] >= tp.clasi_min and clasi[i, 0] > 0:
+            m += 1
+    idx = np.empty(m, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        if clasi[i, 0] >= tp.clasi_min and clasi[i, 0] > 0:
+            idx[m] = i
+            m += 1
+    sub = np.ascontiguousarray(clasi[idx])
+    change = locf_change(sub, dropout[idx], failure[idx], tp.clasi_change_visits)
+    a = arm[idx]
+    means[:] = arm_means(change, a, n_arms)
+    base = np.empty(m, dtype=np.int64)
+    for j in range(m):
+        base[j] = sub[j, 0]
+    out[:] = ancova_kernel(change, base, a, np.ascontiguousarray(covariates[idx]), tp.pairs,
+                           tp.alpha)
+
+
+@jit
 def analyse_subgroups(tp, member, response, arm, covariates, n_arms, out, rates, counts,
                       interaction):
     """Each subgroup level's patients analysed as the trial is, with their arm sizes and
@@ -538,8 +592,8 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
         profile=np.zeros((r, 2 * n_arms, 3, len(BASELINE_NAMES))),
         severe_flare_analysis=np.empty((r, n_cmp, len(SURVIVAL_FIELDS))),
         screen_failures=np.zeros((r, len(SCREEN_FAILURE_REASONS)), dtype=np.int64),
-        sledai_change=np.empty((r, len(plan.change_weeks), n_arms)),
-        ancova=np.empty((r, len(plan.change_weeks), n_cmp, N_ANCOVA_FIELDS)),
+        change_mean=np.empty((r, len(plan.change_targets), n_arms)),
+        ancova=np.empty((r, len(plan.change_targets), n_cmp, N_ANCOVA_FIELDS)),
         safety_patients=np.zeros((r, n_ev, n_arms), dtype=np.int64),
         safety_events=np.zeros((r, n_ev, n_arms), dtype=np.int64),
         safety_years=np.zeros((r, n_arms)),
@@ -554,7 +608,7 @@ def run_chunk(scenario: Scenario, start: int, stop: int) -> ChunkResult:
         res.rates, res.arm_n, res.evaluable, res.sledai_mean, res.baseline,
         res.flare_median_days, res.flare_analysis, res.screened, res.subgroup_analysis,
         res.subgroup_rates, res.subgroup_n, res.interaction, res.profile,
-        res.severe_flare_analysis, res.screen_failures, res.sledai_change, res.ancova,
+        res.severe_flare_analysis, res.screen_failures, res.change_mean, res.ancova,
         res.safety_patients, res.safety_events, res.safety_years, res.safety_analysis,
         plan.accrual, res.calendar, plan.interim, res.interim_looks, res.interim_calendar,
         plan.skin,

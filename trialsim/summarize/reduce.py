@@ -13,8 +13,9 @@ part of the run in memory:
   analysis fields) and ``trials/`` (one row per replicate: arm rates, odds ratios, survival
   estimates, SLEDAI trajectories, arm sizes, candidates screened). Both read back with
   ``pandas.read_parquet(folder)``. ``trials/`` also holds, per endpoint week, the arms' mean
-  change in SELENA-SLEDAI and each comparison's ANCOVA difference, SE and p
-  (``mean_change.sledai_change.w52.placebo``, ``difference.sledai_change.w52.<comparison>``).
+  change in SELENA-SLEDAI (and in CLASI-A, with a CLASI endpoint) and each comparison's
+  ANCOVA difference, SE and p (``mean_change.sledai_change.w52.placebo``,
+  ``difference.clasi_change.w52.<comparison>``).
 
 Quantiles over replicates are taken from ``trials/``, one column at a time (``Columns``).
 """
@@ -28,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from trialsim.analysis.ancova import ANCOVA_FIELDS, DIFFERENCE, P_VALUE, SLEDAI_CHANGE
+from trialsim.analysis.ancova import ANCOVA_FIELDS, DIFFERENCE, P_VALUE
 from trialsim.analysis.ancova import FITTED as ANCOVA_FITTED
 from trialsim.analysis.comparisons import RESULT_FIELDS
 from trialsim.analysis.group_sequential import bounds_at
@@ -159,7 +160,7 @@ class Reducer:
         self.int_reject = np.zeros((n_f, n_s, n_c), dtype=np.int64)
         self.int_analyzable = np.zeros((n_f, n_s, n_c), dtype=np.int64)
         # SELENA-SLEDAI change (ANCOVA): per week, arm means and adjusted differences
-        n_w = len(plan.change_weeks)
+        n_w = len(plan.change_targets)
         self.change_mean = Welford(n_w * n_a)
         self.change_difference = Welford(n_w * n_c)
         self.change_reject = np.zeros((n_w, n_c), dtype=np.int64)
@@ -295,7 +296,7 @@ class Reducer:
             per_trial = pg[:, :, :, 1, :] / pg[:, :, :, 0, :]
         self.profile_trial_mean.add(per_trial.reshape(r, -1))
         if res.ancova.shape[1]:
-            self.change_mean.add(res.sledai_change.reshape(r, -1))
+            self.change_mean.add(res.change_mean.reshape(r, -1))
             g = res.ancova
             self.change_difference.add(g[..., DIFFERENCE].reshape(r, -1))
             reject = g[..., P_VALUE] < alpha
@@ -356,10 +357,10 @@ def trial_columns(plan) -> list[str]:
     for f in sg.factors:
         for e, w in plan.subgroup_targets:
             cols += [f"interaction_p.{f}.{e}.w{w}.{c}" for c in plan.comparisons]
-    for w in plan.change_weeks:
-        cols += [f"mean_change.{SLEDAI_CHANGE}.w{w}.{a}" for a in plan.arms]
+    for name, w in plan.change_targets:
+        cols += [f"mean_change.{name}.w{w}.{a}" for a in plan.arms]
         for stat in CHANGE_TRIAL_STATS:
-            cols += [f"{stat}.{SLEDAI_CHANGE}.w{w}.{c}" for c in plan.comparisons]
+            cols += [f"{stat}.{name}.w{w}.{c}" for c in plan.comparisons]
     for ev in plan.safety_events:
         cols += [f"safety_{stat}.{ev}.{c}" for c in plan.comparisons for stat in SAFETY_TRIAL_STATS]
     if plan.accrual.enabled:
@@ -401,8 +402,8 @@ def trial_table(plan, res) -> pd.DataFrame:
         stats = [F[k] for k in SUBGROUP_TRIAL_STATS]
         parts.append(res.subgroup_analysis[..., stats].reshape(r, -1))
         parts.append(res.interaction[..., INTERACTION_FIELDS.index("p_value")].reshape(r, -1))
-    for w in range(len(plan.change_weeks)):
-        parts.append(res.sledai_change[:, w, :])
+    for w in range(len(plan.change_targets)):
+        parts.append(res.change_mean[:, w, :])
         for stat in CHANGE_TRIAL_STATS:
             parts.append(res.ancova[:, w, :, ANCOVA_FIELDS.index(stat)])
     if plan.safety_events:

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 
 from trialsim.analysis import Z_95
-from trialsim.analysis.ancova import SLEDAI_CHANGE
 from trialsim.analysis.baseline import BASELINE_KINDS, BASELINE_NAMES
 from trialsim.analysis.endpoints import DENOMINATOR_ENDPOINTS
 from trialsim.analysis.safety import safety_study_size
@@ -95,8 +94,8 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
     ``screen_failure_<reason>`` (share screened out by each entry criterion, the first one
     failed). Endpoint ``accrual`` (week 0; with ``design.accrual`` only): the mean over
     trials, and the 2.5/97.5% quantiles, of the ``CALENDAR_FIELDS`` in months (the last
-    randomisation, the primary analysis, the end of the study). Endpoint ``sledai_change``:
-    the ANCOVA of the change in SELENA-SLEDAI
+    randomisation, the primary analysis, the end of the study). Endpoints ``sledai_change``
+    and ``clasi_change``: the ANCOVA of the change in SELENA-SLEDAI and in CLASI-A
     (``_change_rows``). Means and proportions come from the reducer, quantiles
     from the columns (read one at a time).
 
@@ -193,28 +192,28 @@ def summarize_from(plan: Plan, red: Reducer, column: Columns) -> pd.DataFrame:
 
 
 def _change_rows(plan: Plan, red: Reducer, column: Columns, add, share) -> None:
-    """Rows of endpoint ``sledai_change`` (analysis/ancova.py), per endpoint week: per arm
-    ``mean_change`` (mean over trials of the arm's mean change from baseline, LOCF); per
-    comparison ``power`` (the ANCOVA's two-sided t test rejects at alpha),
-    ``power_favoring_treatment`` (rejects with a negative difference: SELENA-SLEDAI falls
+    """Rows of endpoints ``sledai_change`` and ``clasi_change`` (analysis/ancova.py; the
+    latter among the CLASI endpoints' patients), per endpoint week (``Plan.change_targets``):
+    per arm ``mean_change`` (mean over trials of the arm's mean change from baseline, LOCF);
+    per comparison ``power`` (the ANCOVA's two-sided t test rejects at alpha),
+    ``power_favoring_treatment`` (rejects with a negative difference: the score falls
     more on treatment), ``difference_mean`` (mean over trials of the adjusted mean
     difference, treated minus control) and its 2.5/97.5% quantiles over trials, and
     ``analyzable`` (share of trials whose model could be fitted)."""
     n_a, n_c = len(plan.arms), len(plan.comparisons)
-    for w, week in enumerate(plan.change_weeks):
+    for w, (name, week) in enumerate(plan.change_targets):
         for a, arm in enumerate(plan.arms):
-            add(SLEDAI_CHANGE, week, arm, "", "mean_change",
-                *red.change_mean.mean_mcse(w * n_a + a))
+            add(name, week, arm, "", "mean_change", *red.change_mean.mean_mcse(w * n_a + a))
         for c, comp in enumerate(plan.comparisons):
-            add(SLEDAI_CHANGE, week, "", comp, "power", *share(red.change_reject[w, c]))
-            add(SLEDAI_CHANGE, week, "", comp, "power_favoring_treatment",
+            add(name, week, "", comp, "power", *share(red.change_reject[w, c]))
+            add(name, week, "", comp, "power_favoring_treatment",
                 *share(red.change_favor[w, c]))
-            add(SLEDAI_CHANGE, week, "", comp, "difference_mean",
+            add(name, week, "", comp, "difference_mean",
                 *red.change_difference.mean_mcse(w * n_c + c))
-            x = column(f"difference.{SLEDAI_CHANGE}.w{week}.{comp}")
-            add(SLEDAI_CHANGE, week, "", comp, "difference_q025", *quantile_mcse(x, 0.025))
-            add(SLEDAI_CHANGE, week, "", comp, "difference_q975", *quantile_mcse(x, 0.975))
-            add(SLEDAI_CHANGE, week, "", comp, "analyzable", *share(red.change_fitted[w, c]))
+            x = column(f"difference.{name}.w{week}.{comp}")
+            add(name, week, "", comp, "difference_q025", *quantile_mcse(x, 0.025))
+            add(name, week, "", comp, "difference_q975", *quantile_mcse(x, 0.975))
+            add(name, week, "", comp, "analyzable", *share(red.change_fitted[w, c]))
 #: power of the safety study sizes reported
 SAFETY_STUDY_POWERS = (0.8, 0.9)
 
