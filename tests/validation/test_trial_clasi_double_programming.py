@@ -1,11 +1,13 @@
 """Double programming of CLASI in the SLE trials (docs/model.md §7a): engine vs plain reference.
 
 ``tests/reference_model/trial_clasi_plain.py`` re-implements §7a from the document alone
-(rash subtype, lesion-prone areas, patient and area levels, the latent activity that follows
-the course's global activity and drug effect, the lesion map conditioned on the course's skin
-bits, CLASI-A; the CLASI-k endpoint codes). The engine's course outputs of the same patients
-(skin bits, global activity, drug effect) are fed to the reference, so that only the CLASI map
-differs; engine and reference draw different random numbers, so its distribution is compared.
+(rash subtype, lesion-prone areas, patient and area levels, the latent activity
+``L_v = mean_activity_s + u + c (g_v + D_v − g_0) − c_d · drug_sensitivity_s · D_v`` with
+c = ``skin.coupling`` and c_d = ``skin.drug_coupling``, the lesion map conditioned on the
+course's skin bits, CLASI-A; the CLASI-k endpoint codes). The engine's course outputs of the
+same patients (skin bits, global activity, drug effect) are fed to the reference, so that only
+the CLASI map differs; engine and reference draw different random numbers, so its
+distribution is compared.
 
 **Statistics.** Each is a ratio Σ_i a_i / Σ_i b_i over patients i of per-patient values (a
 mean over a subset fixed by the course's outputs, pooled visits, a responder rate among the
@@ -16,11 +18,18 @@ given the scenario, so under the null (same distribution of the map given the co
 approximately N(0, 1). Every statistic must have |z| < ``Z_MAX`` = 4: 36 statistics in each
 of three scenarios, a family-wise false-alarm probability below 108 × 6.3e-5 ≈ 0.7 %
 (Bonferroni). All seeds are fixed (the engine's by the scenario, the reference's here): the
-test is deterministic. (With 100 replicates and three reference seeds, and at baseline with
-1000 replicates, no statistic reached |z| = 3.)
+test is deterministic. (With 80 replicates and three reference seeds per scenario, no
+statistic reached |z| = 3.)
 
-Runtime: about 6 s once the engine's numba kernels are compiled (their first compilation,
-shared with every other engine test, takes a few tens of seconds), so nothing is marked
+**Scenarios** (bliss76, 819 patients per replicate): ``main``, as shipped (c = 0, c_d = 1:
+the lesions move only with the drug, whose effect on the SLEDAI scale is small, ~0.16 at
+10 mg/kg); ``scle``, SCLE only (drug sensitivity 0.4) with ``drug.emax`` 3 (~15 times the
+drug effect) and the shipped c and c_d, where the drug term ``c_d · drug_sensitivity_s · D_v``
+shows; ``coupled``, c = 1, c_d = 0.5 and ``drug.emax`` 3, where the change of the global
+activity without the drug and the drug's own slope both show and differ.
+
+Runtime: about 10 s once the engine's numba kernels are compiled (their first compilation,
+shared with every other engine test, takes a few minutes cold), so nothing is marked
 ``slow``.
 
 **Exact checks.** The invariants §7a implies for every engine patient and visit (CLASI-A 0
@@ -29,12 +38,14 @@ exactly when no bit is on; rash on ⇒ ≥ 1; mucosal ulcers alone ⇒ exactly 1
 engine's own CLASI-A against ``ENDPOINTS`` / ``EVALUABLE`` at every visit; and the course is
 the same with and without the CLASI endpoints (§7a: the map has its own stage).
 
-**Power.** Deliberately wrong references must be detected by the same statistics (|z| well
-above ``Z_MAX``): the latent activity without the change in global activity; no forced
-erythema-1 area; no alopecia floor; and, where the data have power for them (bliss76's drug
-effect on the SLEDAI scale is only ~0.16 at 10 mg/kg, too small for a 10 % SCLE share to
-show), the drug sensitivity (a scenario with SCLE only and a stronger drug) and the coupling
-(a scenario with ``skin.coupling`` 0.5, against a reference reading it as 1).
+**Power.** Deliberately wrong references must be detected by a named statistic with |z| >
+``Z_POWER`` = 8 (and fail the comparison as a whole). In ``coupled``: the latent activity
+without the change in global activity; that change taken with the drug (``g_v − g_0``, the
+drug counted twice); c_d read as c (which is also §7a's previous formula, c_d = c, and, as
+c = 1 there, a c_d hard-coded to its default 1); c and c_d swapped; no forced erythema-1
+area; no alopecia floor. In ``scle``: the drug sensitivity ignored; c_d read as c (= 0: the
+skin without the drug). In ``main`` these have little power (c = 0 and a small drug effect),
+which is why the other two scenarios exist.
 """
 
 from __future__ import annotations
@@ -57,23 +68,25 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 BLISS76 = CONFIGS / "bliss76.yaml"
 BASE = {"analysis.endpoints": ["sri4", "clasi20", "clasi50", "clasi100"],
         "design.sample_size": 819}
-#: SCLE only (drug sensitivity 0.4) and a drug effect ~15 times bliss76's: power for the
-#: (1 - drug_sensitivity) term
+#: SCLE only (drug sensitivity 0.4) and a drug effect ~15 times bliss76's (shipped c = 0,
+#: c_d = 1): power for the drug term c_d · drug_sensitivity_s · D_v
 SCLE_STRONG_DRUG = {**BASE, "skin.subtypes.acle": 0.0, "skin.subtypes.scle": 1.0,
                     "skin.subtypes.dcle": 0.0, "drug.emax": 3.0}
-#: a coupling other than the default 1, so that a reference (or engine) ignoring it differs
-HALF_COUPLING = {**BASE, "skin.coupling": 0.5}
+#: c > 0 and c_d other than c and the shipped 1, with the stronger drug: power for the
+#: change of the global activity without the drug and for the drug's own slope
+COUPLED = {**BASE, "skin.coupling": 1.0, "skin.drug_coupling": 0.5, "drug.emax": 3.0}
 
 #: limit of |z| of every pre-declared statistic
 Z_MAX = 4.0
 #: a wrong reference must miss by at least this
 Z_POWER = 2 * Z_MAX
 #: replicates pooled (819 patients each)
-N_REPLICATES = {"main": 20, "scle": 10, "half": 10}
+N_REPLICATES = {"main": 20, "scle": 10, "coupled": 30}
 #: the reference's seeds (independent of the engine's)
-SEEDS = {"main": 761001, "scle": 761002, "half": 761003, "no_change": 761004,
+SEEDS = {"main": 761001, "scle": 761002, "coupled": 761003, "no_change": 761004,
          "no_forced": 761005, "no_floor": 761006, "scle_no_sens": 761007,
-         "half_as_one": 761008}
+         "scle_cd_as_c": 761008, "no_add_back": 761009, "cd_as_c": 761010,
+         "swapped": 761011, "main_no_forced": 761012, "main_no_floor": 761013}
 WEEK52, WEEK76 = 52, 76
 KS = (20, 50, 100)
 
@@ -98,11 +111,16 @@ class Pool:
         assert week % self.interval == 0
         return week // self.interval
 
-    def reference(self, seed: int, **switches) -> np.ndarray:
-        """The reference's CLASI-A of these patients (its own generator)."""
-        clasi, _ = ref.reference_clasi(self.scenario, self.bits, self.global_activity,
-                                       self.drug_effect, np.random.default_rng(seed),
-                                       **switches)
+    def params(self) -> ref.TrialSkinParams:
+        return ref.TrialSkinParams.from_scenario(self.scenario)
+
+    def reference(self, seed: int, params: ref.TrialSkinParams | None = None,
+                  **switches) -> np.ndarray:
+        """The reference's CLASI-A of these patients (its own generator), with the scenario's
+        parameters unless ``params`` is given."""
+        clasi, _ = ref.reference_clasi(self.scenario if params is None else params,
+                                       self.bits, self.global_activity, self.drug_effect,
+                                       np.random.default_rng(seed), **switches)
         return clasi
 
 
@@ -222,8 +240,8 @@ def scle() -> Pool:
 
 
 @pytest.fixture(scope="module")
-def half() -> Pool:
-    return engine_pool(HALF_COUPLING, N_REPLICATES["half"])
+def coupled() -> Pool:
+    return engine_pool(COUPLED, N_REPLICATES["coupled"])
 
 
 # --------------------------------------------------------------------------- the reference alone
@@ -246,12 +264,18 @@ def test_reference_endpoint_codes_by_hand():
 # --------------------------------------------------------------------------- exact checks
 
 
-def test_scenario_is_as_assumed(main):
+def test_scenario_is_as_assumed(main, scle, coupled):
     sc = main.scenario
     assert main.interval == 4 and main.visit(WEEK52) == 13 and main.bits.shape[1] == 20
     assert main.min_baseline == 10.0
     assert list(sc.design.arms) == ["placebo", "bel1", "bel10"]
-    assert sc.skin.coupling == 1.0
+    # the shipped c = 0 and c_d = 1 (§7a), and the reference reads both from the scenario
+    assert (sc.skin.coupling, sc.skin.drug_coupling) == (0.0, 1.0)
+    assert [(p.params().coupling, p.params().drug_coupling) for p in (main, scle, coupled)] == [
+        (0.0, 1.0), (0.0, 1.0), (1.0, 0.5)]
+    assert scle.params().shares.tolist() == [0.0, 1.0, 0.0]
+    assert scle.params().drug_sensitivity[1] == 0.4
+    assert scle.scenario.drug.emax == coupled.scenario.drug.emax == 3.0
     assert (BIT_RASH, BIT_ALOPECIA, BIT_ULCERS) == (ref.BIT_RASH, ref.BIT_ALOPECIA,
                                                     ref.BIT_ULCERS)
     # the inputs of §7a: no drug effect on placebo or at baseline, bits within 0-7
@@ -279,20 +303,21 @@ def _invariant_violations(bits: np.ndarray, clasi: np.ndarray) -> list[str]:
     return [f"{name}: {int(bad.sum())}" for name, bad in checks.items() if bad.any()]
 
 
-def test_engine_exact_invariants(main, scle, half):
-    for pool in (main, scle, half):
+def test_engine_exact_invariants(main, scle, coupled):
+    for pool in (main, scle, coupled):
         bad = _invariant_violations(pool.bits, pool.clasi)
         assert not bad, "engine CLASI-A breaks §7a:\n" + "\n".join(bad)
     # every bit pattern occurs, so none of the checks is vacuous
     assert set(np.unique(main.bits)) == set(range(8))
 
 
-def test_reference_exact_invariants(main):
+def test_reference_exact_invariants(main, coupled):
     assert not _invariant_violations(main.bits, main.reference(SEEDS["main"]))
+    assert not _invariant_violations(coupled.bits, coupled.reference(SEEDS["coupled"]))
     # and the invariants can fail: a reference without the forced area or the alopecia floor
-    no_forced = _invariant_violations(main.bits, main.reference(SEEDS["no_forced"],
+    no_forced = _invariant_violations(main.bits, main.reference(SEEDS["main_no_forced"],
                                                                 forced_lesion=False))
-    no_floor = _invariant_violations(main.bits, main.reference(SEEDS["no_floor"],
+    no_floor = _invariant_violations(main.bits, main.reference(SEEDS["main_no_floor"],
                                                                alopecia_floor=False))
     assert any(m.startswith("rash on: CLASI-A >= 1") for m in no_forced), no_forced
     assert any(m.startswith("rash off") for m in no_floor), no_floor
@@ -353,56 +378,64 @@ def test_clasi_distribution_agrees(main):
 def test_scle_strong_drug_agrees(scle):
     """SCLE only (drug sensitivity 0.4) with a drug effect large enough to show it."""
     table = compare(scle, scle.reference(SEEDS["scle"]))
-    print("\nSCLE, drug.emax 3:\n" + table_text(table))
+    print("\nSCLE, drug.emax 3 (c 0, c_d 1):\n" + table_text(table))
     bad = failures(table)
     assert not bad, "engine and reference differ:\n" + table_text({b: table[b] for b in bad})
 
 
-def test_half_coupling_agrees(half):
-    table = compare(half, half.reference(SEEDS["half"]))
-    print("\ncoupling 0.5:\n" + table_text(table))
+def test_coupled_agrees(coupled):
+    """c = 1, c_d = 0.5, drug.emax 3."""
+    table = compare(coupled, coupled.reference(SEEDS["coupled"]))
+    print("\ncoupling 1, drug_coupling 0.5, drug.emax 3:\n" + table_text(table))
     bad = failures(table)
     assert not bad, "engine and reference differ:\n" + table_text({b: table[b] for b in bad})
 
 
 # --------------------------------------------------------------------------- power
 
-#: name -> (the pool's fixture, the wrong reference's seed name, its switches, the statistic
-#: that must detect it)
+#: name -> (the pool's fixture, the wrong reference's seed name, its switches, its parameters
+#: from the scenario's (None: the scenario's own), the statistic that must detect it)
 WRONG = {
-    "no change in global activity": (
-        "main", "no_change", {"use_activity_change": False},
+    "no change in global activity (c ignored)": (
+        "coupled", "no_change", {"use_activity_change": False}, None,
         "mean CLASI-A, any bit on, visit 13"),
+    "change of the global activity with the drug (g_v - g_0)": (
+        "coupled", "no_add_back", {"add_back_drug": False}, None,
+        "mean CLASI-A, arm bel10, week 52"),
+    "c_d read as c (the previous formula)": (
+        "coupled", "cd_as_c", {}, lambda p: {"drug_coupling": p.coupling},
+        "mean CLASI-A, arm bel10, week 52"),
+    "c and c_d swapped": (
+        "coupled", "swapped", {}, lambda p: {"coupling": p.drug_coupling,
+                                             "drug_coupling": p.coupling},
+        "share CLASI-A = 1 (one erythema point), rash only, all visits"),
     "no forced erythema-1 area": (
-        "main", "no_forced", {"forced_lesion": False},
+        "coupled", "no_forced", {"forced_lesion": False}, None,
         "share CLASI-A = 1 (one erythema point), rash only, all visits"),
     "no alopecia floor": (
-        "main", "no_floor", {"alopecia_floor": False},
+        "coupled", "no_floor", {"alopecia_floor": False}, None,
         "mean CLASI-A, alopecia only, all visits"),
     "drug sensitivity ignored": (
-        "scle", "scle_no_sens", {"use_drug_sensitivity": False},
+        "scle", "scle_no_sens", {"use_drug_sensitivity": False}, None,
+        "mean CLASI-A, arm bel10, week 52"),
+    "c_d read as c = 0 (no drug in the skin)": (
+        "scle", "scle_cd_as_c", {}, lambda p: {"drug_coupling": p.coupling},
         "mean CLASI-A, arm bel10, week 52"),
 }
 
 
 @pytest.mark.parametrize("variant", list(WRONG))
 def test_wrong_reference_is_detected(variant, request):
-    pool_name, seed, switches, statistic = WRONG[variant]
+    pool_name, seed, switches, wrong_params, statistic = WRONG[variant]
     pool = request.getfixturevalue(pool_name)
-    table = compare(pool, pool.reference(SEEDS[seed], **switches))
+    params = None
+    if wrong_params is not None:
+        right = pool.params()
+        params = dataclasses.replace(right, **wrong_params(right))
+        # the wrong value differs in this scenario
+        assert ((params.coupling, params.drug_coupling)
+                != (right.coupling, right.drug_coupling))
+    table = compare(pool, pool.reference(SEEDS[seed], params, **switches))
     print(f"\nwrong reference ({variant}):\n" + table_text(table))
     assert abs(table[statistic][2]) > Z_POWER, table_text({statistic: table[statistic]})
     assert failures(table)
-
-
-def test_ignored_coupling_is_detected(half):
-    """A reference reading ``skin.coupling`` 0.5 as 1 fails against the engine's coupling-0.5
-    trial (and would have, symmetrically, if the engine ignored it)."""
-    params = ref.TrialSkinParams.from_scenario(half.scenario)
-    assert params.coupling == 0.5
-    wrong = ref.TrialSkinParams(**{**params.__dict__, "coupling": 1.0})
-    clasi, _ = ref.reference_clasi(wrong, half.bits, half.global_activity, half.drug_effect,
-                                   np.random.default_rng(SEEDS["half_as_one"]))
-    table = compare(half, clasi)
-    print("\nwrong reference (coupling read as 1):\n" + table_text(table))
-    assert abs(table["mean CLASI-A, any bit on, visit 13"][2]) > Z_POWER

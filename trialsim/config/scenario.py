@@ -1116,7 +1116,9 @@ class Skin(Model):
 class TrialSkin(Model):
     """CLASI in the SLE trials (docs/model.md §7a): each patient's lesion map is drawn to
     agree with the SELENA-SLEDAI mucocutaneous descriptors of the course (rash, alopecia,
-    mucosal ulcers), its lesions as active as the course's global activity."""
+    mucosal ulcers); its lesions keep the patient's skin level, move with the change of the
+    course's global activity (``coupling``) and fall with the drug's effect
+    (``drug_coupling``)."""
 
     #: shares of the patient's rash subtype (the lupus-specific ones: the SLEDAI's rash)
     subtypes: Annotated[dict[Literal[RASH_SUBTYPES], Prob], Field(min_length=1)]
