@@ -21,6 +21,13 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
+from trialsim.analysis.ancova import (
+    DIFFERENCE,
+    P_VALUE,
+    ancova_kernel,
+    arm_means,
+    locf_change,
+)
 from trialsim.analysis.cmh import cmh_test
 from trialsim.analysis.cohort import (
     STAT_NAMES,
@@ -379,7 +386,10 @@ def trial_replicate(scenario: SkinScenario, p: SkinParams, replicate: int,
     """One randomised skin trial: per comparison (each arm vs control) the CMH test of the
     primary CLASI-k response stratified by subtype (when the randomisation is; missing =
     non-responder): statistic, two-sided p, Mantel-Haenszel log odds ratio and its SE; per
-    arm × subtype the responders and patients."""
+    arm × subtype the responders and patients. Secondary: the time to a first CLASI-k
+    response (``survival``, ``medians``) and the change in CLASI-A at the primary week
+    (``change``: the ANCOVA per comparison, ``analysis/ancova.py``; ``change_means``: per
+    arm)."""
     des: TrialDesign = scenario.design
     key = replicate_key(scenario.seed, replicate)
     n = sample_size or des.sample_size
@@ -416,7 +426,17 @@ def trial_replicate(scenario: SkinScenario, p: SkinParams, replicate: int,
     counts = np.zeros((len(arms), len(SKIN_SUBTYPES), 2))
     np.add.at(counts, (arm, pat.subtype, 0), resp)
     np.add.at(counts, (arm, pat.subtype, 1), 1)
-    return {"estimates": est, "counts": counts, "survival": surv, "medians": medians}
+    # secondary: change in CLASI-A at the primary week, the last assessment before dropout
+    # carried forward, by ANCOVA on baseline CLASI-A and the subtype strata
+    missed = np.searchsorted(weeks, u_drop, side="left").astype(np.int64)
+    change = locf_change(act, missed, np.full(n, weeks.size, dtype=np.int64),
+                         np.array([j], dtype=np.int64))
+    strata = (pat.subtype[:, None] == np.arange(1, len(SKIN_SUBTYPES))[None, :]
+              ).astype(np.float64) if des.stratify_by_subtype else np.zeros((n, 0))
+    ancova = ancova_kernel(change, act[:, 0].astype(np.int64), arm, strata, pairs,
+                           float(scenario.analysis.alpha))[0]
+    return {"estimates": est, "counts": counts, "survival": surv, "medians": medians,
+            "change": ancova, "change_means": arm_means(change, arm, len(arms))[0]}
 
 
 def _trial_chunk(scenario: SkinScenario, start: int, stop: int,
@@ -428,7 +448,10 @@ def _trial_chunk(scenario: SkinScenario, start: int, stop: int,
 def run_trial(scenario: SkinScenario, replicates: int | None = None,
               n_jobs: int | None = None, sample_size: int | None = None) -> pd.DataFrame:
     """Per comparison: power (two-sided p < alpha and the drug better), the mean log odds
-    ratio, per arm the primary response rate; each with its Monte Carlo SE. Rows also per
+    ratio, per arm the primary response rate; each with its Monte Carlo SE. Secondary, the
+    change in CLASI-A at the primary week (LOCF; ANCOVA on baseline CLASI-A and the subtype
+    strata): per comparison ``power_clasi_change`` (the drug lower) and the mean adjusted
+    difference, per arm the mean change. Rows also per
     arm × subtype (rates). Secondary, time to a first CLASI-k response (k the primary's):
     per comparison the log-rank power and the mean Cox log hazard ratio (> 0: faster on the
     arm), per arm the median over trials of the Kaplan-Meier median in weeks (inf: not
@@ -447,6 +470,8 @@ def run_trial(scenario: SkinScenario, replicates: int | None = None,
     surv = np.stack([r["survival"] for r in res])  # (R, comps, SURVIVAL_FIELDS)
     medians = np.stack([r["medians"] for r in res])  # (R, arms)
     counts = np.stack([r["counts"] for r in res])  # (R, arms, subtypes, 2)
+    change = np.stack([r["change"] for r in res])  # (R, comps, ANCOVA_FIELDS)
+    change_means = np.stack([r["change_means"] for r in res])  # (R, arms)
     alpha = scenario.analysis.alpha
     n = sample_size or des.sample_size
     rows = []
@@ -470,6 +495,10 @@ def run_trial(scenario: SkinScenario, replicates: int | None = None,
         row(label, name, "all", f"power_time_to_clasi{k}",
             proportion_of(int(np.sum((p_lr < alpha) & (log_hr > 0))), R))
         row(label, name, "all", f"log_hazard_ratio_clasi{k}", mean_mcse(log_hr))
+        diff, p_chg = change[:, c, DIFFERENCE], change[:, c, P_VALUE]
+        row(label, name, "all", "power_clasi_change",
+            proportion_of(int(np.sum((p_chg < alpha) & (diff < 0))), R))
+        row(label, name, "all", "clasi_change_difference", mean_mcse(diff))
     for a, arm in enumerate(arms):
         for s, sub in enumerate(("all", *SKIN_SUBTYPES)):
             if sub == "all":
@@ -484,6 +513,7 @@ def run_trial(scenario: SkinScenario, replicates: int | None = None,
             row("", arm, sub, "patients", mean_mcse(m.astype(float)))
         row("", arm, "all", f"median_weeks_to_clasi{des.primary_response}",
             median_mcse(medians[:, a]))
+        row("", arm, "all", "clasi_change_mean", mean_mcse(change_means[:, a]))
     return pd.DataFrame(rows)
 
 
