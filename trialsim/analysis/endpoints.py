@@ -63,7 +63,7 @@ import numpy as np
 
 from trialsim.config.vocab import ENDPOINT_NAMES
 from trialsim.core.jit import jit
-from trialsim.model.clasi import clasi_response
+from trialsim.model.clasi import clasi_eligible, clasi_response
 from trialsim.model.course import Course
 from trialsim.model.instruments import (
     FLAG_MAJOR,
@@ -217,7 +217,7 @@ def clasi_code(clasi, dropout, failure, visit, k, min_baseline):
     and ``clasi.clasi_response`` (CLASI-A at most (1 - k/100) x baseline), ``NON_RESPONDER``
     otherwise."""
     base = float(clasi[0])
-    if base < min_baseline or base <= 0.0:
+    if not clasi_eligible(base, min_baseline):
         return NOT_EVALUABLE
     if is_on_study(dropout, failure, visit) and clasi_response(base, float(clasi[visit]),
                                                                float(k), min_baseline):

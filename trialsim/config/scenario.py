@@ -962,6 +962,11 @@ class Analysis(Model):
     subgroups: Subgroups = Subgroups()
     #: multiplicity control over comparisons x endpoints (none: each test at alpha alone)
     multiplicity: Multiplicity | None = None
+    @property
+    def clasi_requested(self) -> bool:
+        """``endpoints`` names a CLASI endpoint (``CLASI_ENDPOINTS``): the trial draws CLASI."""
+        return any(e in CLASI_ENDPOINTS for e in self.endpoints)
+
     #: the CLASI-k endpoints (``clasi20`` ...) count the patients with at least this
     #: baseline CLASI-A (the others are outside their analysis); 10, moderate activity
     #: (domain.md §2.6), as in the TULIP trials' CLASI analyses

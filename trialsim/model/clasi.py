@@ -152,10 +152,17 @@ def clasi_damage(dyspigmentation, dyspigmentation_weeks, scarring, scalp_scarrin
 
 
 @jit
+def clasi_eligible(baseline, min_baseline):
+    """Whether a patient is in a CLASI-k analysis: baseline CLASI-A at least ``min_baseline``
+    and above 0."""
+    return baseline >= min_baseline and baseline > 0
+
+
+@jit
 def clasi_response(baseline, current, percent, min_baseline):
-    """CLASI-k response (``percent`` = k): baseline at least ``min_baseline`` (and above 0)
-    and a fall of at least k% of it."""
-    if baseline < min_baseline or baseline <= 0:
+    """CLASI-k response (``percent`` = k): ``clasi_eligible`` and a fall of at least k% of
+    the baseline."""
+    if not clasi_eligible(baseline, min_baseline):
         return False
     return current <= baseline * (1.0 - percent / 100.0) + RESPONSE_TOLERANCE * baseline
 

@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from trialsim.config.scenario import CLASI_ENDPOINTS, RACES, REGIONS, Scenario
+from trialsim.config.scenario import RACES, REGIONS, Scenario
 from trialsim.core.jit import jit
 from trialsim.core.rng import STAGE_COURSE, fill_draws, normal_quantile
 from trialsim.model.clasi import skin_bits
@@ -615,7 +615,7 @@ def course_params(scenario: Scenario) -> CourseParams:
         soc_effect=float(soc.effect),
         soc_region_effect=np.array([soc.region_effect.get(r, 0.0) for r in REGIONS],
                                    dtype=float),
-        skin_outputs=any(e in CLASI_ENDPOINTS for e in scenario.analysis.endpoints),
+        skin_outputs=scenario.analysis.clasi_requested,
     )
 
 

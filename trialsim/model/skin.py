@@ -41,7 +41,7 @@ import numpy as np
 
 from trialsim.config.scenario import Scenario
 from trialsim.config.skin import WEEKS_PER_MONTH, CohortDesign, SkinScenario
-from trialsim.config.vocab import CLASI_AREAS, CLASI_ENDPOINTS, SKIN_SUBTYPES
+from trialsim.config.vocab import CLASI_AREAS, SKIN_SUBTYPES
 from trialsim.core.jit import jit
 from trialsim.core.rng import (
     STAGE_SKIN,
@@ -122,6 +122,25 @@ class SkinParams(NamedTuple):
     n_weeks: int
 
 
+def _model_arrays(sk) -> dict:
+    """The arrays of the cutaneous model (``config.scenario.Skin``) that the cohort and trial
+    kernels (``SkinParams``) and the SLE trials' CLASI (``TrialSkinParams``) share."""
+    sub = [sk.subtypes[s] for s in SKIN_SUBTYPES]
+    return dict(
+        mean_activity=np.array([m.mean_activity for m in sub]),
+        area_prob=np.array([[m.areas.get(a, 0.0) for a in CLASI_AREAS] for m in sub]),
+        scale_shift=np.array([m.scale_shift for m in sub]),
+        drug_sensitivity=np.array([m.drug_sensitivity for m in sub]),
+        patient_sd=float(sk.patient_sd),
+        area_sd=float(sk.area_sd),
+        assessment_sd=float(sk.assessment_sd),
+        erythema_cuts=np.array(sk.erythema_cuts, dtype=np.float64),
+        scale_cuts=np.array(sk.scale_cuts, dtype=np.float64),
+        alopecia_offset=float(sk.alopecia_offset),
+        alopecia_cuts=np.array(sk.alopecia_cuts, dtype=np.float64),
+    )
+
+
 def skin_params(scenario: SkinScenario) -> SkinParams:
     """The arrays of a skin scenario's model, population and schedule."""
     sk, pop, des = scenario.skin, scenario.population, scenario.design
@@ -129,7 +148,6 @@ def skin_params(scenario: SkinScenario) -> SkinParams:
     cdf = np.cumsum(shares)
     cdf[-1] = 1.0
     sub = [sk.subtypes[s] for s in SKIN_SUBTYPES]
-    areas = np.array([[m.areas.get(a, 0.0) for a in CLASI_AREAS] for m in sub])
     w = pop.weight_kg
     log_sd = math.sqrt(math.log1p((w.sd / w.mean) ** 2))
     if isinstance(des, CohortDesign):
@@ -141,24 +159,14 @@ def skin_params(scenario: SkinScenario) -> SkinParams:
         trial = sk.trial_effect.effect
     return SkinParams(
         subtype_cdf=cdf,
-        mean_activity=np.array([m.mean_activity for m in sub]),
-        area_prob=areas,
-        scale_shift=np.array([m.scale_shift for m in sub]),
+        **_model_arrays(sk),
         mucous_prob=np.array([m.mucous_prob for m in sub]),
         alopecia_prob=np.array([m.alopecia_prob for m in sub]),
-        drug_sensitivity=np.array([m.drug_sensitivity for m in sub]),
         scarring_per_week=np.array([m.scarring_per_week for m in sub]),
         dyspigmentation_per_week=np.array([m.dyspigmentation_per_week for m in sub]),
-        patient_sd=float(sk.patient_sd),
-        area_sd=float(sk.area_sd),
         fluctuation_sd=float(sk.fluctuation_sd),
         fluctuation_ar1=float(sk.fluctuation_ar1),
-        assessment_sd=float(sk.assessment_sd),
-        erythema_cuts=np.array(sk.erythema_cuts, dtype=np.float64),
-        scale_cuts=np.array(sk.scale_cuts, dtype=np.float64),
         mucous_offset=float(sk.mucous_offset),
-        alopecia_offset=float(sk.alopecia_offset),
-        alopecia_cuts=np.array(sk.alopecia_cuts, dtype=np.float64),
         soc_effect=float(sk.standard_of_care.effect),
         soc_onset_weeks=float(sk.standard_of_care.onset_weeks),
         topical_effect=float(topical),
@@ -382,31 +390,18 @@ def trial_skin_params(scenario: Scenario) -> TrialSkinParams:
     """The ``TrialSkinParams`` of an SLE scenario; ``enabled`` when ``analysis.endpoints``
     names a CLASI endpoint (a scenario without a ``skin`` block gets an inert record)."""
     link = scenario.skin
-    enabled = link is not None and any(e in CLASI_ENDPOINTS
-                                       for e in scenario.analysis.endpoints)
+    enabled = link is not None and scenario.analysis.clasi_requested
     if link is None:
         z4 = np.zeros(N_SUBTYPES)
         return TrialSkinParams(False, np.ones(N_SUBTYPES), z4, np.zeros((N_SUBTYPES, N_AREAS)),
                                z4, z4, 0.0, 0.0, 0.0, np.zeros(3), np.zeros(2), 0.0,
                                np.zeros(3), 0.0, 0.0)
-    sk = link.model
     cdf = np.cumsum([link.subtypes.get(s, 0.0) for s in SKIN_SUBTYPES])
     cdf[-1] = 1.0
-    sub = [sk.subtypes[s] for s in SKIN_SUBTYPES]
     return TrialSkinParams(
         enabled=bool(enabled),
         subtype_cdf=cdf,
-        mean_activity=np.array([m.mean_activity for m in sub]),
-        area_prob=np.array([[m.areas.get(a, 0.0) for a in CLASI_AREAS] for m in sub]),
-        scale_shift=np.array([m.scale_shift for m in sub]),
-        drug_sensitivity=np.array([m.drug_sensitivity for m in sub]),
-        patient_sd=float(sk.patient_sd),
-        area_sd=float(sk.area_sd),
-        assessment_sd=float(sk.assessment_sd),
-        erythema_cuts=np.array(sk.erythema_cuts, dtype=np.float64),
-        scale_cuts=np.array(sk.scale_cuts, dtype=np.float64),
-        alopecia_offset=float(sk.alopecia_offset),
-        alopecia_cuts=np.array(sk.alopecia_cuts, dtype=np.float64),
+        **_model_arrays(link.model),
         coupling=float(link.coupling),
         drug_coupling=float(link.drug_coupling),
     )
@@ -477,6 +472,7 @@ def trial_clasi(p, units, bits, activity, drug, k0, k1):
             if b & BIT_RASH:
                 best = -1
                 best_x = -np.inf
+                lesion = False
                 for k in range(N_AREAS):
                     if not prone[k]:
                         continue
@@ -485,12 +481,10 @@ def trial_clasi(p, units, bits, activity, drug, k0, k1):
                     erythema[k] = _grade(x, p.erythema_cuts)
                     if erythema[k] > 0:
                         scale[k] = _grade(x + p.scale_shift[s], p.scale_cuts)
+                        lesion = True
                     if x > best_x:
                         best_x = x
                         best = k
-                lesion = False
-                for k in range(N_AREAS):
-                    lesion = lesion or erythema[k] > 0
                 if not lesion:  # the SLEDAI's rash: at least its most active area shows
                     erythema[best] = 1
                     scale[best] = _grade(best_x + p.scale_shift[s], p.scale_cuts)

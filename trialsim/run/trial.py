@@ -71,6 +71,7 @@ from trialsim.model.accrual import (
     calendar,
     entry_months,
 )
+from trialsim.model.clasi import clasi_eligible
 from trialsim.model.course import (
     CourseParams,
     CoursePatients,
@@ -513,24 +514,15 @@ def clasi_change(tp, clasi, dropout, failure, arm, covariates, n_arms, means, ou
     patients with baseline CLASI-A at least ``tp.clasi_min`` (the CLASI endpoints'
     population): its arm means into ``means`` and its ANCOVA, adjusted for baseline CLASI-A
     and the trial's covariates, into ``out`` (one replicate's rows)."""
-    n = arm.shape[0]
-    m = 0
-    for i in range(n):
-        if clasi[i, 0] >= tp.clasi_min and clasi[i, 0] > 0:
-            m += 1
-    idx = np.empty(m, dtype=np.int64)
-    m = 0
-    for i in range(n):
-        if clasi[i, 0] >= tp.clasi_min and clasi[i, 0] > 0:
-            idx[m] = i
-            m += 1
+    keep = np.zeros(arm.shape[0], dtype=np.bool_)
+    for i in range(arm.shape[0]):
+        keep[i] = clasi_eligible(float(clasi[i, 0]), tp.clasi_min)
+    idx = np.nonzero(keep)[0]
     sub = np.ascontiguousarray(clasi[idx])
     change = locf_change(sub, dropout[idx], failure[idx], tp.clasi_change_visits)
     a = arm[idx]
     means[:] = arm_means(change, a, n_arms)
-    base = np.empty(m, dtype=np.int64)
-    for j in range(m):
-        base[j] = sub[j, 0]
+    base = sub[:, 0].astype(np.int64)
     out[:] = ancova_kernel(change, base, a, np.ascontiguousarray(covariates[idx]), tp.pairs,
                            tp.alpha)
 
