@@ -9,8 +9,9 @@ REPS   ?=
 JOBS   ?=
 
 SIM_ARGS := $(if $(REPS),--replicates $(REPS)) $(if $(JOBS),--n-jobs $(JOBS))
+REPORT ?=
 
-.PHONY: install sim test validate lint bench bench-peers power calibrate assurance explain mutations clean-venv
+.PHONY: install sim report qualify schema test validate lint bench bench-peers power calibrate assurance explain mutations clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +22,21 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 sim: $(STAMP)
-	$(VENV)/bin/trialsim run configs/$(SCENARIO).yaml $(SIM_ARGS)
+	$(VENV)/bin/trialsim run configs/$(SCENARIO).yaml $(SIM_ARGS) $(if $(REPORT),--report)
+
+# the HTML report of a results folder, after `make sim` (or `make sim REPORT=1` does both)
+report: $(STAMP)
+	$(VENV)/bin/trialsim report results/$(SCENARIO)
+
+# installation qualification of the installed package: dated HTML/JSON in results/qualification
+qualify: $(STAMP)
+	$(VENV)/bin/trialsim qualify --out results/qualification
+
+# the editor schemas of the shipped configs (docs/editors.md)
+schema: $(STAMP)
+	$(VENV)/bin/trialsim schema --out configs/schema/scenario.schema.json
+	$(VENV)/bin/trialsim schema --family skin --out configs/schema/skin.schema.json
+	$(VENV)/bin/trialsim schema --family calibration --out configs/schema/calibration.schema.json
 
 test: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" --durations=15

@@ -100,7 +100,7 @@ def test_leaves_import_only_below_them(module, allowed):
 
 #: the layers, lowest first: a module may import its own layer and the ones before it
 LAYERS = ("core", "errors", "config", "model", "analysis", "run", "summarize", "report",
-          "experiments", "cli", "__main__")
+          "experiments", "qualify", "cli", "__main__")
 
 
 def layer_of(module: str) -> int | None:
@@ -141,3 +141,21 @@ def test_the_upward_import_finder_finds_one():
     graph = {"trialsim.model.course": {"trialsim.run.trial"}, "trialsim.run.trial": set(),
              "trialsim": {"trialsim.cli.main"}}
     assert upward_imports(graph) == [("trialsim.model.course", "trialsim.run.trial")]
+
+
+def test_the_jit_cache_hash_skips_only_layers_above_every_kernel():
+    """core.jit keys numba's cache on the sources a kernel can reach and skips the layers
+    above them; that is sound only while no module of those layers compiles a kernel and
+    every layer that does lies below them."""
+    from trialsim.core.jit import ABOVE_KERNELS
+
+    compiling = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.ImportFrom) and node.module == "trialsim.core.jit"
+                    and any(a.name == "jit" for a in node.names)) or (
+                    isinstance(node, ast.Name) and node.id in ("njit", "vectorize")):
+                compiling.add(path.relative_to(PACKAGE).parts[0])
+    assert compiling and not compiling & set(ABOVE_KERNELS), compiling
+    highest = max(LAYERS.index(p) for p in compiling if p in LAYERS)
+    assert all(LAYERS.index(layer) > highest for layer in ABOVE_KERNELS)

@@ -23,9 +23,9 @@ from trialsim.errors import ScenarioError
 OUTPUTS = {
     "calibrate": ("parameters.csv", "fit_table.csv", "dose_contrasts.csv", "fitted.yaml",
                   "report.json", "fit.png", "cross_validation.csv", "holdout_*.csv",
-                  "run.json"),
+                  "run.json", "report.html"),
     "explain": ("protocol_by_population.csv", "decomposition.csv", "waterfall.png",
-                "run.json"),
+                "run.json", "report.html"),
 }
 
 

@@ -332,11 +332,13 @@ def _announce(args, scenario: Scenario, settings, out: Path, points, held: int,
 #: replaces all of them and keeps everything else there (``trialsim.experiments.pipeline``)
 OUTPUTS = {
     "power": ("power.csv", "sample_size_by_endpoint.csv", "power.png",
-              "endpoint_sensitivity.png", "run.json"),
+              "endpoint_sensitivity.png", "run.json", "report.html"),
     "sweep": ("sweep.csv", "tornado.csv", "tornado_*.png", "sweep.png", "heatmap_*.png",
-              "run.json"),
-    "samplesize": ("samplesize.json", "samplesize_points.csv", "samplesize.png", "run.json"),
-    "assurance": ("assurance.csv", "assurance_draws.csv", "assurance.png", "run.json"),
+              "run.json", "report.html"),
+    "samplesize": ("samplesize.json", "samplesize_points.csv", "samplesize.png", "run.json",
+                   "report.html"),
+    "assurance": ("assurance.csv", "assurance_draws.csv", "assurance.png", "run.json",
+                  "report.html"),
 }
 
 

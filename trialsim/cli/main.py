@@ -31,10 +31,14 @@ from trialsim.config.scenario import (
     parse_override,
 )
 from trialsim.core.io import whole_trial
+from trialsim.core.provenance import machine, package_versions
 
 #: modules that add subcommands: each has ``register(subparsers)``, which adds its parsers
 #: with ``set_defaults(func=...)``; ``func(args) -> int`` may raise ScenarioError
-EXTRA_COMMANDS = ("trialsim.cli.experiments", "trialsim.cli.calibration", "trialsim.cli.skin")
+EXTRA_COMMANDS = (
+    "trialsim.cli.experiments", "trialsim.cli.calibration", "trialsim.cli.skin",
+    "trialsim.cli.report", "trialsim.cli.qualify", "trialsim.cli.schema",
+)
 #: other scenario families (skin studies): (claims(config path), {command: handler}), added
 #: by the command modules' ``register``; a command hands a scenario file it claims over
 SCENARIO_FAMILIES: list = []
@@ -61,6 +65,8 @@ def stamp(t0: float) -> dict:
     return {
         "trialsim_version": __version__,
         "python": platform.python_version(),
+        "machine": machine(),
+        "packages": package_versions(),
         "wall_time_seconds": round(time.perf_counter() - t0, 3),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -177,6 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "once the results are written); rerunning resumes from them")
     ck.add_argument("--no-checkpoint", action="store_true", help="keep no checkpoint")
     run.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    run.add_argument("--report", action="store_true",
+                     help="also write report.html, the run's HTML report (trialsim report)")
+    run.add_argument("--calibration", metavar="DIR",
+                     help="with --report: the calibration folder whose status the report "
+                     "gives (default results/calibration when there is one)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     run.add_argument("--force", action="store_true",
                      help="run even when the estimate needs more disk than is free")
@@ -310,12 +321,25 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+def report_calibration(args) -> Path | None:
+    """The calibration folder a report gives the status of: ``--calibration`` (checked),
+    else ``results/calibration`` when there is one."""
+    from trialsim.report.calibration_status import check_calibration_folder
+
+    given = getattr(args, "calibration", None)
+    if given is not None and not getattr(args, "report", True):
+        raise ScenarioError("--calibration names the calibration folder of the report: "
+                            "give it with --report")
+    return check_calibration_folder(given)
+
+
 def cmd_run(args) -> int:
     """``trialsim run``: one scenario into its results folder."""
     handler = family_handler("run", args.config)
     if handler is not None:
         return handler(args)
     scenario = load_from_args(args)
+    calibration = report_calibration(args)
     from trialsim.experiments.pipeline import RUN_OUTPUTS, results_folder, run_scenario
     from trialsim.run.checkpoint import command_checkpoint
 
@@ -346,6 +370,8 @@ def cmd_run(args) -> int:
                 scheduler=args.scheduler,
                 dask_timeout=args.dask_timeout,
                 checkpoint_dir=checkpoint,
+                report=args.report,
+                calibration=calibration,
             )
     if not args.quiet:
         _print_headline(out)

@@ -17,10 +17,10 @@ from trialsim.errors import ScenarioError
 
 COHORT_OUTPUTS = ("summary.csv", "study_table.csv", "patients.csv", "replicates.parquet",
                   "seed_comparison.csv", "clasi_trajectory.png", "clasi50_distribution.png",
-                  "subtype_response.png", "run.json")
-TRIAL_OUTPUTS = ("summary.csv", "response_rates.png", "run.json")
-POWER_OUTPUTS = ("power.csv", "power.png", "run.json")
-SWEEP_OUTPUTS = ("sweep.csv", "sweep.png", "run.json")
+                  "subtype_response.png", "run.json", "report.html")
+TRIAL_OUTPUTS = ("summary.csv", "response_rates.png", "run.json", "report.html")
+POWER_OUTPUTS = ("power.csv", "power.png", "run.json", "report.html")
+SWEEP_OUTPUTS = ("sweep.csv", "sweep.png", "run.json", "report.html")
 
 
 def load(args) -> SkinScenario:
@@ -61,6 +61,10 @@ def cmd_run_skin(args) -> int:
         else:
             headline = _write_trial(scenario, stage, reps, jobs, not args.no_figures)
         write_json(_provenance("run", scenario, reps, jobs, t0), stage / "run.json")
+        if args.report:
+            from trialsim.report.html import write_report
+
+            write_report(stage, stage / "report.html")
     if not args.quiet:
         print(headline)
         print(f"results written to {out_dir}/")

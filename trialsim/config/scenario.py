@@ -133,10 +133,15 @@ def _sums_to_one(values: dict[str, float], what: str) -> None:
 class RaceMix(Model):
     """Proportions by race/ethnicity; they must sum to 1."""
 
+    #: share of White candidates
     white: Prob = 0.0
+    #: share of Black candidates
     black: Prob = 0.0
+    #: share of Asian candidates
     asian: Prob = 0.0
+    #: share of Indigenous American candidates
     indigenous_american: Prob = 0.0
+    #: share of candidates of any other race or ethnicity
     other: Prob = 0.0
 
     @model_validator(mode="after")
@@ -148,10 +153,15 @@ class RaceMix(Model):
 class RegionMix(Model):
     """Proportions by enrolment region; they must sum to 1."""
 
+    #: share of candidates enrolled in the US and Canada
     us_canada: Prob = 0.0
+    #: share of candidates enrolled in Western Europe and Israel
     western_europe_israel: Prob = 0.0
+    #: share of candidates enrolled in Eastern Europe
     eastern_europe: Prob = 0.0
+    #: share of candidates enrolled in Latin America
     latin_america: Prob = 0.0
+    #: share of candidates enrolled in Asia-Pacific
     asia_pacific: Prob = 0.0
 
     @model_validator(mode="after")
@@ -161,28 +171,37 @@ class RegionMix(Model):
 
 
 class MeanSD(Model):
+    #: mean of the quantity
     mean: float
+    #: standard deviation of the quantity itself (not of its log)
     sd: Pos
 
 
 class AgeYears(MeanSD):
     """Adult trial populations (domain.md §3: 18 and over)."""
 
+    #: mean age (normal, clipped to 18-75)
     mean: Annotated[float, Field(ge=18.0, le=75.0)]
+    #: SD of age (before clipping)
     sd: Annotated[float, Field(gt=0.0, le=30.0)]
 
 
 class PositiveMeanSD(MeanSD):
     """A positive quantity (weight, disease duration): mean above 0."""
 
+    #: mean of the quantity itself, not of its log (weight: log-normal; disease duration:
+    #: gamma)
     mean: Annotated[float, Field(gt=0.0, le=1000.0)]
 
 
 class Prednisone(Model):
     """Baseline prednisone: share of patients on it, and dose among users (mg/day)."""
 
+    #: share of candidates on prednisone at baseline (a threshold on its copula latent)
     use: Prob
+    #: mean of the gamma-distributed dose among users (then rounded to 0.5 mg, at least 1 mg)
     mean_dose_mg: Annotated[float, Field(gt=0.0, le=200.0)]
+    #: SD of that gamma-distributed dose among users
     sd_dose_mg: Annotated[float, Field(gt=0.0, le=200.0)]
 
 
@@ -236,21 +255,36 @@ class Population(Model):
     them where screening selects on disease activity and serology.
     """
 
+    #: marginal shares by race/ethnicity (they sum to 1)
     race: RaceMix
+    #: marginal shares by enrolment region (they sum to 1)
     region: RegionMix
     #: affinity of race to region used to build the joint table (iterative proportional
     #: fitting to both marginals); rows race, columns region
     race_region_affinity: dict[str, dict[str, NonNeg]]
+    #: probability that a candidate is female (independent of everything else)
     female: Prob
+    #: age, normal with this mean and SD, clipped to 18-75
     age: AgeYears
+    #: body weight, log-normal with this mean and SD (for doses per kg and the PK)
     weight_kg: PositiveMeanSD
+    #: disease duration at screening, gamma with this mean and SD
     disease_duration_years: PositiveMeanSD
+    #: probability that a candidate is ANA positive (independent of everything else)
     ana_positive: Prob
+    #: share of candidates anti-dsDNA positive (a threshold on its copula latent)
     anti_dsdna: Prob
+    #: share of candidates with low C3 (a threshold on a latent loading ``complement_loading``
+    #: on the shared complement latent)
     low_c3: Prob
+    #: share of candidates with low C4 (as ``low_c3``)
     low_c4: Prob
+    #: baseline prednisone: share of users and dose among them
     prednisone: Prednisone
+    #: share of candidates on an immunosuppressant at baseline (a threshold on its copula
+    #: latent)
     immunosuppressant: Prob
+    #: share of candidates on an antimalarial at baseline (a threshold on its copula latent)
     antimalarial: Prob
     #: pairwise correlations of the latent normal copula, keys "a~b" with a, b in COPULA_DIMS
     correlations: dict[str, Corr] = {}
@@ -308,6 +342,7 @@ class Population(Model):
 class Screening(Model):
     """Protocol entry criteria applied to every candidate (domain.md §3)."""
 
+    #: entry: SELENA-SLEDAI at screening at least this (SLEDAI points)
     min_sledai: Annotated[int, Field(ge=0, le=105)] = 6
     #: require ANA positive and/or anti-dsDNA positive
     require_serology: bool = True
@@ -363,6 +398,8 @@ class Arm(Model):
                             Field(min_length=1)] | None = None
     #: days between doses after the last loading day (default by route: IV 28, SC 7)
     interval_days: Annotated[int, Field(ge=1, le=365)] | None = None
+    #: allocation weight: the arm's places per permuted block, times
+    #: ``design.block_multiplier`` (equal allocation by default)
     allocation: Annotated[int, Field(ge=1, le=20)] = 1
 
     @model_validator(mode="after")
@@ -424,6 +461,7 @@ class Protocol(Model):
     immunosuppressant_increase_limit_week: Annotated[int, Field(ge=0)] = 16
     #: after this week a prednisone increase above baseline + allowance is a failure
     steroid_limit_week: Annotated[int, Field(ge=0)] = 24
+    #: prednisone increase above the baseline dose allowed after ``steroid_limit_week``
     steroid_allowance_mg: NonNeg = 5.0
 
 
@@ -445,6 +483,8 @@ MAX_SAMPLE_SIZE = 100_000
 class Spending(Model):
     """A Lan-DeMets spending function (analysis/group_sequential.py)."""
 
+    #: the spending function: ``obrien_fleming`` (O'Brien-Fleming-like), ``pocock``
+    #: (Pocock-like) or ``hsd`` (Hwang-Shih-DeCani, with ``gamma``)
     spending: Literal[SPENDING_FAMILIES] = "obrien_fleming"
     #: Hwang-Shih-DeCani parameter (required for ``hsd``, refused otherwise)
     gamma: Annotated[float, Field(ge=-40.0, le=40.0)] | None = None
@@ -515,17 +555,26 @@ class Accrual(Model):
     """Patients randomised over calendar time (model/accrual.py): a Poisson process whose
     intensity rises linearly from 0 to ``patients_per_month`` over ``ramp_up_months``."""
 
+    #: patients randomised per month once accrual is at full speed (the intensity of the
+    #: Poisson process after the ramp-up)
     patients_per_month: Annotated[float, Field(gt=0.0, le=100_000.0)]
+    #: months over which that intensity rises linearly from 0 (0: full speed from the start)
     ramp_up_months: Annotated[float, Field(ge=0.0, le=120.0)] = 0.0
 
 
 class Design(Model):
     """Trial design: size, arms, visits, randomisation and protocol rules."""
 
+    #: patients randomised (candidates are screened until this many are enrolled)
     sample_size: Annotated[int, Field(ge=6, le=MAX_SAMPLE_SIZE)]
+    #: length of the study: visits every ``visit_interval_weeks`` up to this week, doses
+    #: before day 7 x this
     duration_weeks: Annotated[int, Field(ge=4, le=260)]
+    #: weeks between visits (the weekly disease processes are converted to this interval)
     visit_interval_weeks: Annotated[int, Field(ge=1, le=26)] = 4
+    #: the arms: name -> regimen and allocation (at least two; names become file names)
     arms: dict[str, Arm]
+    #: the control arm: by default every other arm is compared with it
     control: str = "placebo"
     #: the comparisons analysed, each ``[treated, reference]`` (a dose against another
     #: dose included), in the order of the outputs; default: every arm but ``control``
@@ -539,9 +588,12 @@ class Design(Model):
                                                                      "race"]
     #: permuted blocks hold this many multiples of the sum of allocation weights
     block_multiplier: Annotated[int, Field(ge=1, le=10)] = 2
+    #: probability of dropping out within a year (per visit: 1 - (1 - p) ^
+    #: (visit_interval_weeks / 52)); the patient is unobserved from then on
     dropout_per_year: Prob = 0.12
     #: probability that a scheduled dose is not given (each independently; model/pk.py)
     missed_dose_prob: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    #: background-therapy rules whose violation makes a treatment failure
     protocol: Protocol = Protocol()
     #: randomisation over calendar time; none: no calendar outputs
     accrual: Accrual | None = None
@@ -625,18 +677,27 @@ class Serology(Model):
 class PGA(Model):
     """PGA (0–3) = intercept + slope × clinical SLEDAI + rater effect + visit noise, clipped."""
 
+    #: PGA at a clinical SELENA-SLEDAI of 0, before the rater effect and the noise (PGA points)
     intercept: float = 0.6
+    #: PGA points per point of clinical SELENA-SLEDAI (serological descriptors excluded)
     per_sledai_point: float = 0.09
+    #: SD of the patient's rater effect, drawn once and kept (PGA points)
     patient_sd: NonNeg = 0.3
+    #: SD of the measurement noise, new at each visit (PGA points)
     visit_sd: NonNeg = 0.25
 
 
 class Bilag(Model):
     """BILAG grade of an active system from its latent severity (weighted descriptors + noise)."""
 
+    #: an active system whose severity (its active descriptors' SLEDAI weights / 4 +
+    #: patient-system effect + visit noise) is above this is graded A
     threshold_a: float = 2.2
+    #: above this (and not above ``threshold_a``) B; at or below it C
     threshold_b: float = 0.9
+    #: SD of the patient-system effect on the severity, drawn once and kept
     patient_sd: NonNeg = 0.5
+    #: SD of the severity's noise, new at each visit
     visit_sd: NonNeg = 0.5
     #: probability that an inactive system at baseline was involved before (grade D, not E)
     prior_involvement: Prob = 0.3
@@ -645,25 +706,35 @@ class Bilag(Model):
 class Disease(Model):
     """Natural history shared by every trial (no per-trial keys)."""
 
+    #: the clinical SELENA-SLEDAI descriptors' Markov chains, by descriptor name (every
+    #: clinical descriptor)
     descriptors: dict[str, Descriptor]
     #: multiplies every descriptor's weekly persistence (capped at 0.9975): how long activity
     #: lasts, relative to the per-descriptor values
     persistence_scale: Annotated[float, Field(ge=0.0, le=3.0)] = 1.0
     #: SD of the patient's global activity level (log-odds scale)
     activity_sd: NonNeg
-    #: SD and per-week autocorrelation of the fluctuating global activity (an AR(1) in
-    #: weeks, observed at the visits)
+    #: stationary SD of the fluctuating global activity (log-odds), an AR(1) in weeks observed
+    #: at the visits
     fluctuation_sd: NonNeg
+    #: per-week autocorrelation of that AR(1) fluctuation (ar1^d over a visit interval of d
+    #: weeks)
     fluctuation_ar1: Annotated[float, Field(ge=0.0, lt=1.0)]
     #: shift of the global activity by race (log-odds), missing races 0
     race_activity: Annotated[dict[str, float], _keys_in(RACES, "race")] = {}
-    #: per-unit effect of serology on global activity (activity↔serology also via copula)
+    #: the Physician's Global Assessment (0-3) from the clinical SELENA-SLEDAI
     pga: PGA = PGA()
+    #: BILAG grades of the systems from their active descriptors
     bilag: Bilag = Bilag()
+    #: weekly conversion of anti-dsDNA and low complement (the serological descriptors)
     serology: Serology = Serology()
-    #: proteinuria g/24h when the proteinuria descriptor is active / inactive (log-normal)
+    #: median proteinuria at screening when the proteinuria descriptor is active (log-normal,
+    #: clipped from below at 0.51)
     proteinuria_active_median_g: Pos = 1.0
+    #: median proteinuria at screening when the descriptor is inactive (log-normal, clipped
+    #: from above at 0.5)
     proteinuria_inactive_median_g: Pos = 0.12
+    #: SD of log proteinuria (natural log) around either median, at screening
     proteinuria_log_sd: Pos = 0.8
     #: how the SELENA-SLEDAI scores proteinuria at follow-up visits: ``whenever_present``
     #: (SLEDAI-2K's rule; the calibrated model) or ``new_onset`` (SELENA's "new onset or
@@ -692,19 +763,28 @@ class StandardOfCare(Model):
 
     #: reduction of global activity (log-odds) reached by optimized background therapy
     effect: NonNeg = 0.5
+    #: time constant of the background-therapy effect, which builds up as ``effect +
+    #: region_effect`` x (1 - exp(-t / onset_weeks))
     onset_weeks: Pos = 8.0
     #: activity reduction per unit of log(1 + prednisone mg/day) above the baseline dose
     steroid_potency: NonNeg = 0.4
     #: per week, without a flare at the visit, probability of a taper step when above the
     #: floor dose (at most one step per visit)
     taper_prob: Prob = 0.085
+    #: fraction of the dose removed by a taper step: the dose becomes max(``taper_floor_mg``,
+    #: dose x (1 - fraction))
     taper_fraction: Prob = 0.2
+    #: prednisone dose that tapering never goes below (no taper at or below it)
     taper_floor_mg: NonNeg = 5.0
-    #: at a flare, probability of a prednisone increase and its size (mg/day)
+    #: probability, at each SFI flare seen at a visit, that prednisone is increased
     flare_increase_prob: Prob = 0.5
+    #: size of that increase (twice this at a severe flare), and of a symptom-driven one
     flare_increase_mg: NonNeg = 10.0
-    #: probability of escalating immunosuppression at a severe / mild-moderate flare
+    #: probability of escalating immunosuppression at each severe flare seen (after the
+    #: prednisone step); a new immunosuppressant, or any escalation after
+    #: ``design.protocol.immunosuppressant_increase_limit_week``, is a treatment failure
     escalate_severe_prob: Prob = 0.4
+    #: the same probability at a mild/moderate flare (an escalation makes the flare severe)
     escalate_mild_prob: Prob = 0.05
     #: activity reduction from an allowed immunosuppressant escalation
     escalation_effect: NonNeg = 0.5
@@ -745,31 +825,43 @@ class DrugModifiers(Model):
 class Compartments(Model):
     """A linear two-compartment model of one route (domain.md §5), at the reference weight."""
 
+    #: clearance CL from the central compartment, at the reference weight
     clearance_ml_day: Pos
+    #: central volume V1, at the reference weight
     central_l: Pos
+    #: intercompartmental clearance Q, at the reference weight
     intercompartmental_ml_day: Pos
+    #: peripheral volume V2, at the reference weight
     peripheral_l: Pos
 
 
 class Subcutaneous(Compartments):
     """The SC set: two compartments, first-order absorption, bioavailability and lag."""
 
+    #: first-order absorption rate constant ka from the SC depot to the central compartment
     absorption_per_day: Pos
+    #: fraction F of an SC dose that enters the depot
     bioavailability: Annotated[float, Field(gt=0.0, le=1.0)]
+    #: delay between an SC dose and its entry into the depot
     lag_days: Annotated[float, Field(ge=0.0, le=7.0)] = 0.0
 
 
 class PK(Model):
     """Belimumab pharmacokinetics (model/pk.py): the concentration the drug effect follows."""
 
+    #: the intravenous route's two compartments
     iv: Compartments
+    #: the subcutaneous route's two compartments, absorption, bioavailability and lag
     sc: Subcutaneous
+    #: the body weight at which the ``iv`` and ``sc`` parameters hold
     reference_weight_kg: Annotated[float, Field(gt=0.0, le=300.0)] = 70.0
-    #: allometric exponents: clearances (CL, Q) and volumes (V1, V2)
+    #: allometric exponent of the clearances (CL, Q): each times (weight / reference)^this
     weight_exponent_clearance: Annotated[float, Field(ge=0.0, le=2.0)] = 0.75
+    #: allometric exponent of the volumes (V1, V2)
     weight_exponent_volume: Annotated[float, Field(ge=0.0, le=2.0)] = 1.0
-    #: between-patient variance of log CL and log V1 (0: every patient typical)
+    #: between-patient variance of log CL (0: every patient typical)
     iiv_clearance_var: Annotated[float, Field(ge=0.0, le=4.0)] = 0.0
+    #: between-patient variance of log V1, the central volume (0: every patient typical)
     iiv_central_var: Annotated[float, Field(ge=0.0, le=4.0)] = 0.0
     #: half-life of the effect compartment's equilibration with the central concentration
     effect_half_life_days: Annotated[float, Field(gt=0.0, le=365.0)] = 7.0
@@ -783,16 +875,22 @@ class Drug(Model):
     emax: NonNeg
     #: effect-site concentration giving half of ``emax``
     ec50_ug_ml: Pos
+    #: the pharmacokinetics that give each patient's effect-site concentration
     pk: PK
+    #: weeks from the start of treatment with no drug effect
     onset_lag_weeks: NonNeg = 4.0
+    #: time constant of the onset after the lag: the effect is multiplied by
+    #: ``1 - exp(-(t - onset_lag_weeks) / onset_weeks)``
     onset_weeks: Pos = 8.0
     #: half-life of the loss of effect after ``waning_start_weeks`` (null = sustained)
     waning_half_life_weeks: Pos | None = None
+    #: week from which the effect wanes (with ``waning_half_life_weeks``)
     waning_start_weeks: NonNeg = 52.0
     #: fractional reduction, on drug (any dose), of the therapy escalations that make
     #: treatment failures: symptom-driven prednisone increases and immunosuppressant
     #: escalations (same onset and waning as the activity effect; race modifier applies)
     stabilization: Prob = 0.0
+    #: ratios of the drug effect by patient subgroup
     modifiers: DrugModifiers = DrugModifiers()
 
 
@@ -906,7 +1004,11 @@ class Multiplicity(Model):
     endpoint week) or ``<comparison>.<endpoint>@<week>``, each one-sided (the treated arm
     better) at level ``analysis.alpha / 2`` (analysis/multiplicity.py, docs/multiplicity.md)."""
 
+    #: ``none`` (each test at its level), ``bonferroni``, ``holm``, ``hochberg``,
+    #: ``fixed_sequence`` or ``graphical``
     procedure: Literal[PROCEDURES]
+    #: the hypotheses, each ``<comparison>.<endpoint>`` or ``<comparison>.<endpoint>@<week>``
+    #: (e.g. ``bel10_vs_placebo.sri4@52``)
     hypotheses: Annotated[list[str], Field(min_length=1, max_length=64), Distinct]
     #: shares of alpha (bonferroni, holm: equal by default; graphical: required)
     weights: list[float] | None = None
@@ -929,6 +1031,8 @@ class Multiplicity(Model):
 
 
 class Analysis(Model):
+    #: two-sided level of every test (confidence intervals at 1 - alpha); interim looks and
+    #: multiplicity test one-sided at alpha / 2
     alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
     #: the first is the primary (subgroup analyses, headline, responder profile)
     endpoints: Annotated[list[str], Distinct] = [
@@ -959,6 +1063,7 @@ class Analysis(Model):
     #: among its patients (baseline CLASI-A at least ``clasi_min_baseline``; LOCF, adjusted
     #: for baseline CLASI-A): summary endpoint ``clasi_change``
     clasi_change: bool = True
+    #: subgroup analyses of every run
     subgroups: Subgroups = Subgroups()
     #: multiplicity control over comparisons x endpoints (none: each test at alpha alone)
     multiplicity: Multiplicity | None = None
@@ -1004,9 +1109,11 @@ class Analysis(Model):
 
 
 class Engine(Model):
+    #: simulated trials of a run (``--replicates`` overrides it)
     replicates: Annotated[int, Field(ge=1, le=10_000_000)] = 2000
     #: replicates per task; results never depend on it
     chunk_size: Annotated[int, Field(ge=1, le=100_000)] = 100
+    #: parallel worker processes (``--n-jobs`` overrides it); results never depend on it
     n_jobs: Annotated[int, Field(ge=1, le=1024)] = 1
 
 
@@ -1014,6 +1121,7 @@ class ConstantResponse(Model):
     """A reduced model for validation and quick planning: the ``constant_response`` endpoint
     is a Bernoulli draw with a fixed probability per arm, whatever the disease course."""
 
+    #: arm name -> probability that a patient responds (every arm of the design)
     rates: dict[str, Prob]
 
 
@@ -1039,13 +1147,18 @@ class SubtypeModel(Model):
     areas: Annotated[dict[str, Prob], _keys_in(CLASI_AREAS, "CLASI area")]
     #: added to an area's activity when its scale/hypertrophy is graded (discoid lesions scale)
     scale_shift: float = 0.0
-    #: probability that a patient has mucous membrane lesions / lupus alopecia at all
+    #: probability that a patient has mucous membrane lesions at all (skin scenarios; in the
+    #: SLE trials the SLEDAI's mucosal ulcers decide)
     mucous_prob: Prob = 0.0
+    #: probability that a patient has lupus (non-scarring) alopecia at all (skin scenarios; in
+    #: the SLE trials the SLEDAI's alopecia decides)
     alopecia_prob: Prob = 0.0
     #: ratio of the drug's skin effect (1 = the model's ``drug.emax``)
     drug_sensitivity: Annotated[float, Field(ge=0.0, le=20.0)] = 1.0
-    #: per week, that an active area scars (grade +1, up to 2) / becomes dyspigmented
+    #: probability per week that an active lesion-prone area (activity at least the first
+    #: erythema cut) scars: grade +1, up to 2 (the scalp's item 0 -> 3, then up to 6)
     scarring_per_week: Prob = 0.0
+    #: probability per week that an active lesion-prone area becomes dyspigmented (once)
     dyspigmentation_per_week: Prob = 0.0
 
     @field_validator("areas")
@@ -1059,7 +1172,9 @@ class SubtypeModel(Model):
 class Onset(Model):
     """An effect that builds up as ``effect · (1 - exp(-t / onset_weeks))``."""
 
+    #: the full reduction of the latent skin activity, reached as t grows
     effect: NonNeg = 0.0
+    #: time constant of the build-up
     onset_weeks: Pos = 8.0
 
 
@@ -1067,7 +1182,10 @@ class SkinDrug(Model):
     """The drug's effect on the latent skin activity at full exposure (``C_e / (EC50 + C_e)``
     of the shared PK = 1), built up with its own onset."""
 
+    #: reduction of the latent skin activity at full exposure and full onset, times the
+    #: subtype's ``drug_sensitivity`` and the patient's own sensitivity
     emax: NonNeg
+    #: time constant of the build-up, as ``1 - exp(-t / onset_weeks)``
     onset_weeks: Pos = 12.0
     #: log SD of the patient's own sensitivity (a log-normal ratio of mean 1)
     patient_sd: Annotated[float, Field(ge=0.0, le=3.0)] = 0.0
@@ -1076,13 +1194,15 @@ class SkinDrug(Model):
 class Skin(Model):
     """The CLASI disease model (docs/model.md §7)."""
 
+    #: each cutaneous subtype's lesions and response (every subtype)
     subtypes: dict[Literal[SKIN_SUBTYPES], SubtypeModel]
     #: SD of the patient's own level of activity
     patient_sd: NonNeg
     #: SD of an area's own level around the patient's
     area_sd: NonNeg
-    #: the weekly fluctuation: stationary SD and per-week autocorrelation
+    #: stationary SD of the weekly AR(1) fluctuation of the skin activity
     fluctuation_sd: NonNeg
+    #: per-week autocorrelation of that fluctuation
     fluctuation_ar1: Annotated[float, Field(ge=0.0, lt=1.0)]
     #: SD of the assessment's noise on each area (the rater)
     assessment_sd: NonNeg = 0.0
@@ -1090,8 +1210,10 @@ class Skin(Model):
     erythema_cuts: Annotated[list[float], Field(min_length=3, max_length=3)]
     #: cut points for scale/hypertrophy grades 1, 2 (of activity + the subtype's scale_shift)
     scale_cuts: Annotated[list[float], Field(min_length=2, max_length=2)]
-    #: offset of the mucous membrane item and of the alopecia items on the patient's activity
+    #: offset of the mucous membrane item on the patient's activity (the item is 1 when
+    #: activity + offset + rater noise > 0; not used in the SLE trials)
     mucous_offset: float = 0.0
+    #: offset of the alopecia items on the patient's activity (graded by ``alopecia_cuts``)
     alopecia_offset: float = 0.0
     #: cut points of the non-scarring alopecia grades 1, 2, 3 (recent hair loss: the first)
     alopecia_cuts: Annotated[list[float], Field(min_length=3, max_length=3)] = [0.0, 1.0, 2.0]
@@ -1102,6 +1224,8 @@ class Skin(Model):
     #: a randomised trial's placebo response beyond standard care (entry at a peak beyond
     #: the fluctuation's regression to the mean, trial care), on every arm of an rct design
     trial_effect: Onset = Onset()
+    #: the drug's effect on the skin activity (skin scenarios; the SLE trials' CLASI follows
+    #: the SLE drug effect through ``skin.drug_coupling`` instead)
     drug: SkinDrug
 
     @field_validator("subtypes")
@@ -1149,19 +1273,33 @@ class Scenario(Model):
 
     #: a safe folder name: letters, digits, ``_ . -``, not starting with ``.`` or ``-``
     name: Annotated[str, Field(pattern=SAFE_NAME.pattern)]
+    #: free text for the reader; not used by the simulation (nor in the digest)
     description: str = ""
+    #: the random seed: replicate r's numbers depend on (seed, r) only (core/rng.py);
+    #: ``--seed`` overrides it
     seed: Annotated[int, Field(ge=0)]
+    #: the source population that candidates are drawn from
     population: Population
+    #: the entry criteria every candidate must pass (and a design's enrichment)
     screening: Screening = Screening()
+    #: the trial design: size, arms, visits, endpoint weeks, randomisation, protocol
     design: Design
+    #: the natural history of the disease (shared model, configs/model.yaml)
     disease: Disease
+    #: background therapy and the physician's actions, in every arm
     standard_of_care: StandardOfCare = StandardOfCare()
+    #: belimumab: its pharmacokinetics, effect, onset, waning and modifiers
     drug: Drug
+    #: endpoints, tests, subgroups and multiplicity control
     analysis: Analysis = Analysis()
+    #: adverse events simulated beside the efficacy course (none by default)
     safety: Safety = Safety()
+    #: how many replicates and how they are run (not part of the digest)
     engine: Engine = Engine()
     #: experiments: ``{dotted.path: [v1, v2, ...]}``, a full-factorial grid for ``trialsim sweep``
     sweep: dict[str, Annotated[list[Any], Field(min_length=1), Distinct]] = {}
+    #: the reduced model's response rate per arm, for the ``constant_response`` endpoint
+    #: (required when ``analysis.endpoints`` lists it)
     constant_response: ConstantResponse | None = None
     #: CLASI in the trial: needed by the CLASI-k endpoints, unused otherwise
     skin: TrialSkin | None = None

@@ -57,6 +57,7 @@ class SkinPopulation(Model):
 
     #: shares of the cutaneous subtypes (the patient's predominant lesion type)
     subtypes: Annotated[dict[Literal[SKIN_SUBTYPES], Prob], Field(min_length=1)]
+    #: body weight, log-normal with this mean and SD (for doses and the PK)
     weight_kg: PositiveMeanSD
 
     @field_validator("subtypes")
@@ -70,7 +71,9 @@ class FollowUp(Model):
     """Each patient's administrative follow-up (months on record), uniform on [min, max]:
     a retrospective cohort's patients started treatment at different dates."""
 
+    #: shortest follow-up on record, from the start of treatment
     min_months: Months = 6.0
+    #: longest follow-up on record
     max_months: Months = 60.0
 
     @model_validator(mode="after")
@@ -84,7 +87,10 @@ class FollowUp(Model):
 class CohortDesign(Model):
     """A single-arm, open-label cohort on drug (seed 004)."""
 
+    #: ``cohort``: a single-arm, open-label cohort on drug
     type: Literal["cohort"]
+    #: patients enrolled: eligible candidates on record at least ``min_months_on_drug``, in
+    #: screening order
     sample_size: Annotated[int, Field(ge=2, le=100_000)]
     #: entry: baseline CLASI-A at least this
     min_clasi: Annotated[int, Field(ge=0, le=70)] = 2
@@ -94,14 +100,20 @@ class CohortDesign(Model):
     assessment_months: Annotated[list[Months], Field(min_length=2, max_length=60), Distinct]
     #: entry: on drug at least this long (a retrospective cohort's selection)
     min_months_on_drug: Months = 0.0
+    #: each patient's follow-up on record, uniform between two bounds
     follow_up: FollowUp = FollowUp()
-    #: stopping therapy for any reason, and loss to follow-up, per year
+    #: probability of stopping therapy for any reason within a year (a constant weekly hazard);
+    #: a patient is not assessed after stopping
     stop_per_year: Prob = 0.0
+    #: probability of loss to follow-up within a year (a constant weekly hazard)
     lost_per_year: Prob = 0.0
     #: response-dependent attrition: at each assessment from ``stop_from_month`` on, a
     #: patient who is not a CLASI-20 responder stops therapy with this probability
     nonresponder_stop_prob: Prob = 0.0
+    #: months from the start of treatment of the first assessment at which
+    #: ``nonresponder_stop_prob`` applies
     stop_from_month: Months = 3.0
+    #: probability that a scheduled dose is not given (each independently; model/pk.py)
     missed_dose_prob: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
 
     @field_validator("assessment_months")
@@ -128,23 +140,34 @@ class CohortDesign(Model):
 class TrialDesign(Model):
     """A randomised, placebo-controlled skin trial."""
 
+    #: ``rct``: a randomised, placebo-controlled trial
     type: Literal["rct"]
+    #: patients randomised: the first eligible candidates
     sample_size: Annotated[int, Field(ge=4, le=100_000)]
+    #: entry: baseline CLASI-A at least this
     min_clasi: Annotated[int, Field(ge=0, le=70)] = 10
+    #: the arms: name -> regimen and allocation, as an SLE trial's (at least two)
     arms: Annotated[dict[str, Arm], Field(min_length=2)]
+    #: the control arm (placebo, dose 0): every other arm is compared with it
     control: str = "placebo"
     #: assessments, weeks from randomisation; the first is 0 (baseline)
     assessment_weeks: Annotated[list[Week], Field(min_length=2, max_length=60), Distinct]
-    #: the primary endpoint: CLASI-``primary_response`` at ``primary_week``
+    #: the primary endpoint's week: CLASI-``primary_response`` at ``primary_week`` (an
+    #: assessment week)
     primary_week: Week = 24
+    #: the primary endpoint's k: CLASI-k, a fall of at least k percent from baseline CLASI-A
     primary_response: Annotated[int, Field(ge=1, le=100)] = 50
     #: randomisation stratified by subtype (permuted blocks), and the analysis adjusted for it
     stratify_by_subtype: bool = True
+    #: permuted blocks hold this many multiples of the sum of allocation weights
     block_multiplier: Annotated[int, Field(ge=1, le=10)] = 2
+    #: probability of dropping out within a year (a constant weekly hazard); a dropout at or
+    #: before ``primary_week`` is a non-responder
     dropout_per_year: Prob = 0.1
     #: topical therapy: kept stable (no change after entry) or allowed to change (its effect,
     #: ``skin.topical``, on every arm)
     topicals: Literal["stable", "allowed"] = "stable"
+    #: probability that a scheduled dose is not given (each independently; model/pk.py)
     missed_dose_prob: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
 
     @field_validator("assessment_weeks")
@@ -193,16 +216,24 @@ class SkinAnalysis(Model):
 class SkinScenario(Model):
     """A skin scenario: the CLASI model, a population with skin lupus, and a study design."""
 
+    #: a safe folder name: letters, digits, ``_ . -``, not starting with ``.`` or ``-``
     name: Annotated[str, Field(pattern=SAFE_NAME.pattern)]
+    #: free text for the reader; not used by the simulation
     description: str = ""
+    #: the random seed: replicate r's numbers depend on (seed, r) only
     seed: Annotated[int, Field(ge=0)]
     #: the model file whose ``drug`` block (PK, EC50) this scenario shares (``drug_from``,
     #: relative to the scenario file); filled into ``drug`` by the loader
     drug: Drug
+    #: the cutaneous model (configs/skin.yaml)
     skin: Skin
+    #: who has active skin lupus: subtype shares and body weight
     population: SkinPopulation
+    #: a cohort (``type: cohort``) or a randomised trial (``type: rct``)
     design: Annotated[CohortDesign | TrialDesign, Field(discriminator="type")]
+    #: what the study reports
     analysis: SkinAnalysis = SkinAnalysis()
+    #: how many replicates (simulated studies) and how they are run
     engine: Engine = Engine(replicates=1000)
 
     @model_validator(mode="after")

@@ -62,7 +62,9 @@ class Prior(Model):
     parameter is fitted on a log scale), given by its central 95% interval in natural units
     and where that interval comes from."""
 
+    #: the central 95% interval [low, high] in natural units (inside the bounds)
     interval: tuple[float, float]
+    #: where that interval comes from (required; parameters.csv reports it)
     source: Annotated[str, Field(pattern=r"\S")]
     #: the spec's scenarios whose published results the prior restates: a fit holding one
     #: of them out (leave-one-trial-out) uses the bounds' weak prior instead, so that nothing
@@ -79,13 +81,18 @@ class Prior(Model):
 class FreeParameter(Model):
     """One fitted value shared by every path listed (tying, e.g., two regions' effects)."""
 
+    #: dotted scenario paths (e.g. ``standard_of_care.effect``) that the one fitted value sets,
+    #: in every scenario of the spec; each a real-valued field
     paths: list[str]
+    #: [low, high] in natural units: the fit's box and, without ``prior``, a weak prior
+    #: (centred in the range, SD = range / ``prior_sds`` on the optimizer's scale)
     bounds: tuple[float, float]
     #: starting value; null = the value the first scenario holds now (the shipped default)
     start: float | None = None
     #: the optimizer's scale: "log" fits log(value) (a positive value spanning decades, such
     #: as an EC50); its CI is then exp(log value ± z se)
     scale: Literal["linear", "log"] = "linear"
+    #: free text: what the parameter does and which targets inform it (parameters.csv)
     why: str = ""
     #: an informative prior in place of the bounds' weak one (``prior_sds``); null = the bounds'
     prior: Prior | None = None
@@ -157,22 +164,45 @@ class Target(Model):
     them (the subgroup is part of the trial) is estimated, not assumed away.
     """
 
+    #: the spec's scenario whose simulated trial gives the moment (the first of the trials when
+    #: ``pooled_with``)
     scenario: str
+    #: a response endpoint of the scenario, or ``time_to_first_flare``
     endpoint: str
+    #: the response endpoint's week (a visit week); for ``time_to_first_flare`` only a label:
+    #: flares are counted over the trial's whole follow-up
     week: int
+    #: an arm: the target is its rate (``events`` of ``n``) or median (``value``)
     arm: str | None = None
+    #: ``<treated>_vs_<control>``: the target is a contrast (``ratio`` and ``ci``, or
+    #: ``counts``)
     comparison: str | None = None
+    #: published responders in the arm (with ``n``: a rate, binomial SE)
     events: Annotated[int, Field(ge=0)] | None = None
+    #: published patients in the arm
     n: Annotated[int, Field(ge=1)] | None = None
+    #: a published value given directly: the median time to first flare in days (or a rate),
+    #: with its ``se``
     value: float | None = None
+    #: the published SE of ``value``, in its units
     se: Annotated[float, Field(gt=0)] | None = None
+    #: the published adjusted odds ratio (response endpoint) or hazard ratio
+    #: (``time_to_first_flare``) of the comparison, fitted on the log scale
     ratio: Annotated[float, Field(gt=0)] | None = None
+    #: its published 95% CI [low, high]: gives the log-scale SE
     ci: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]] | None = None
+    #: published [[treated events, n], [control events, n]]: a crude odds ratio, SE by Woolf's
+    #: formula
     counts: tuple[tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=2)]],
                   tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=2)]]] | None = None
+    #: false: reported beside the fit (fit_table.csv) but not part of the objective
     fit: bool = True
+    #: where the published value comes from (fit_table.csv)
     source: str = ""
+    #: count the moment among this subgroup's patients only (``config.vocab.SUBGROUP_NAMES``)
     subgroup: str | None = None
+    #: other scenarios whose patients the moment pools (a published pooled analysis): each
+    #: trial's events and patients in proportion to its size
     pooled_with: list[str] = []
 
     @model_validator(mode="after")
@@ -287,13 +317,22 @@ class CalibrationSpec(Model):
     """``configs/calibration.yaml``."""
 
     scenarios: dict[str, str]  # name -> scenario file, relative to the spec
+    #: trial k of ``scenarios`` is simulated with seed + k (no random numbers shared between
+    #: trials)
     seed: Annotated[int, Field(ge=0)] = 20261122
+    #: simulated patients per arm of the one large trial per scenario that gives the simulated
+    #: moments
     patients_per_arm: Annotated[int, Field(ge=50, le=100_000)] = 3000
+    #: the free parameters: name -> paths, bounds, scale and prior
     parameters: Annotated[dict[str, FreeParameter], Field(min_length=1)]
+    #: the published moments fitted (or reported beside the fit)
     targets: Annotated[list[Target], Field(min_length=1)]
     #: parameters deliberately not fitted: path -> why (they are not identified by the targets)
     fixed: dict[str, str] = {}
+    #: the bounded least-squares method of scipy ``least_squares``
     method: Literal["trf", "dogbox"] = "trf"
+    #: most evaluations of the objective by the optimizer (scipy's ``max_nfev``;
+    #: ``--max-evaluations`` overrides it)
     max_evaluations: Annotated[int, Field(ge=1, le=MAX_EVALUATIONS)] = 400
     #: finite-difference step as a share of each parameter's bound width
     step: Annotated[float, Field(gt=0, lt=0.5)] = 0.03

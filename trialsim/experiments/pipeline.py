@@ -46,8 +46,10 @@ import pandas as pd
 from trialsim import __version__
 from trialsim.config.scenario import Scenario
 from trialsim.core.io import write_csv, write_json
+from trialsim.core.provenance import machine, package_versions
 from trialsim.errors import ScenarioError
 from trialsim.report import plots
+from trialsim.report.html import write_report
 from trialsim.report.plots import endpoint_label
 from trialsim.report.plots_subgroups import forest_targets, plot_forest
 from trialsim.run.backends import iter_chunks
@@ -77,7 +79,7 @@ RUN_OUTPUTS = (
     "summary.csv", "baseline.csv", "trajectory.csv", "responder_profile.csv", "run.json",
     *DATASETS,
     "response_rates.png", "power.png", "odds_ratio_distribution.png", "sledai_trajectory.png",
-    "forest_*_week*.png",
+    "forest_*_week*.png", "report.html",
 )
 
 
@@ -119,6 +121,8 @@ def run_scenario(
     checkpoint_dir: str | Path | None = None,
     chunk_size: int | None = None,
     dask_timeout: float | None = None,
+    report: bool = False,
+    calibration: str | Path | None = None,
 ) -> RunOutput:
     """Simulate a scenario and write its results folder.
 
@@ -126,6 +130,8 @@ def run_scenario(
     ``replicates/`` and ``trials/`` and PNG figures. Without ``out_dir`` the folder is a
     temporary one, deleted with the returned object. ``backend``, ``scheduler``,
     ``checkpoint_dir`` and ``dask_timeout`` are as in :func:`trialsim.run.simulate.simulate`.
+    With ``report`` the folder also holds ``report.html`` (:mod:`trialsim.report.html`,
+    giving the status of the ``calibration`` folder), published with the rest.
 
     The results folder is checked and locked before anything is simulated
     (:func:`results_folder`); the outputs are written into a staging folder beside it and
@@ -136,7 +142,8 @@ def run_scenario(
         return _run_into(scenario, final, replicates=replicates, n_jobs=n_jobs,
                          progress=progress, figures=figures, backend=backend,
                          scheduler=scheduler, checkpoint_dir=checkpoint_dir,
-                         chunk_size=chunk_size, dask_timeout=dask_timeout)
+                         chunk_size=chunk_size, dask_timeout=dask_timeout,
+                         report=report, calibration=calibration)
 
 
 def _run_into(
@@ -151,6 +158,8 @@ def _run_into(
     checkpoint_dir: str | Path | None,
     chunk_size: int | None,
     dask_timeout: float | None,
+    report: bool = False,
+    calibration: str | Path | None = None,
 ) -> RunOutput:
     """:func:`run_scenario` into the held results folder ``final`` (None: a temporary one)."""
     eng = scenario.engine
@@ -195,6 +204,9 @@ def _run_into(
                 "chunk_size": chunk_size,
                 "trialsim_version": __version__,
                 "python": platform.python_version(),
+                "machine": machine(),
+                "packages": package_versions(),
+                "backend": backend,
                 "wall_time_seconds": round(wall, 3),
                 "trials_per_second": round(replicates / wall, 3),
                 "candidates_screened_per_trial": red.screened / red.replicates,
@@ -203,6 +215,8 @@ def _run_into(
             folder=staging,
         )
         write_outputs(out, staging, figures=figures)
+        if report:
+            write_report(staging, staging / "report.html", calibration=calibration)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

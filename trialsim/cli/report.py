@@ -1,0 +1,46 @@
+"""``trialsim report RESULTS_DIR [--out report.html] [--calibration DIR] [--source NAME]``:
+the HTML report of a results folder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from trialsim.config.published import SOURCE_POPULATIONS
+from trialsim.errors import ScenarioError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    rep = sub.add_parser("report", help="write the HTML report of a results folder")
+    rep.add_argument("folder", metavar="RESULTS_DIR",
+                     help="a folder a trialsim command wrote, e.g. results/bliss76")
+    rep.add_argument("--out", metavar="FILE",
+                     help="the HTML file (default RESULTS_DIR/report.html)")
+    rep.add_argument("--calibration", metavar="DIR",
+                     help="the calibration folder whose status the report gives (default "
+                     "results/calibration when there is one)")
+    rep.add_argument("--source", choices=sorted(SOURCE_POPULATIONS),
+                     help="the published population the simulated baseline is set against "
+                     "(default: the scenario's own, when it is a preset)")
+    rep.add_argument("--quiet", action="store_true", help="print nothing")
+    rep.set_defaults(func=cmd_report)
+
+
+def cmd_report(args) -> int:
+    """Write the report; refuse an ``--out`` that is a folder or not an ``.html`` name."""
+    from trialsim.report.calibration_status import check_calibration_folder
+    from trialsim.report.html import write_report
+
+    out = Path(args.out) if args.out is not None else None
+    if out is not None:
+        if not str(args.out).strip() or out.is_dir():
+            raise ScenarioError(f"--out {args.out!r}: name an HTML file, e.g. report.html, "
+                                "not a folder")
+        if out.suffix.lower() not in (".html", ".htm"):
+            raise ScenarioError(f"--out {args.out}: the report is HTML; name a file ending "
+                                "in .html")
+    calibration = check_calibration_folder(args.calibration)
+    path = write_report(args.folder, out, calibration=calibration, source=args.source)
+    if not args.quiet:
+        print(f"report written to {path}")
+    return 0
