@@ -258,6 +258,35 @@ def test_results_folder_displays_in_jupyter(run_folder):
         ResultsFolder(run_folder / "trials")
 
 
+def test_run_output_displays_in_jupyter(tmp_path):
+    sc = load_scenario(CONFIGS / "bliss76.yaml", TINY)
+    out = run_scenario(sc, None, replicates=2, n_jobs=1, progress=False, figures=False)
+    html = out._repr_html_()
+    cells = parse(html).cells
+    s = out.summary
+    rate = s[(s.endpoint == "sri4") & (s.week == 12) & (s.arm == "placebo")
+             & (s.statistic == "response_rate") & (s.subgroup.fillna("") == "")].value.iloc[0]
+    # summary.csv keeps ten significant digits
+    assert any(float(c["data-value"]) == pytest.approx(rate, rel=1e-9) for c in cells
+               if c.get("data-value"))
+
+
+def test_skin_run_with_report(tmp_path):
+    out = tmp_path / "skin"
+    assert main(["run", str(CONFIGS / "clasi_rct.yaml"), "--replicates", "3", "--out",
+                 str(out), "--quiet", "--no-figures", "--report"]) == 0
+    p = parse((out / "report.html").read_text())
+    summary = pd.read_csv(out / "summary.csv")
+    keyed = {c["data-key"]: float(c["data-value"]) for c in p.cells
+             if c.get("data-source") == "summary.csv"}
+    numeric = [c for c in summary.columns if pd.api.types.is_numeric_dtype(summary[c])]
+    for i, row in summary.iterrows():
+        for col in numeric:
+            if not pd.isna(row[col]):
+                assert same(keyed[f"{i}|{col}"], float(row[col]))
+    assert "seed 004" in "".join(p.text)
+
+
 def test_summary_key_names_every_naming_column(run_folder):
     s = pd.read_csv(run_folder / "summary.csv")
     assert set(s.columns) == {*SUMMARY_KEY, "scenario", "value", "mcse"}

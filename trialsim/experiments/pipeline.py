@@ -49,6 +49,7 @@ from trialsim.core.io import write_csv, write_json
 from trialsim.core.provenance import machine, package_versions
 from trialsim.errors import ScenarioError
 from trialsim.report import plots
+from trialsim.report.folder import ResultsFolder
 from trialsim.report.html import write_report
 from trialsim.report.plots import endpoint_label
 from trialsim.report.plots_subgroups import forest_targets, plot_forest
@@ -107,6 +108,10 @@ class RunOutput:
     def trials(self) -> pd.DataFrame:
         """``trials/``: one row per replicate."""
         return pd.read_parquet(self.folder / "trials")
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the results folder's headline table, with MCSE."""
+        return ResultsFolder(self.folder)._repr_html_()
 
 
 def run_scenario(
