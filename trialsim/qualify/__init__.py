@@ -1,0 +1,1 @@
+"""Installation qualification: ``trialsim qualify`` (docs/qualification.md)."""
