@@ -18,7 +18,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 folder = Path(sys.argv[1] if len(sys.argv) > 1 else "results/bliss76")
-out = Path(sys.argv[2] if len(sys.argv) > 2 else folder / "sri_threshold_power.png")
+# beside the working directory, not in the results folder (whose report embeds its figures)
+out = Path(sys.argv[2] if len(sys.argv) > 2 else "sri_threshold_power.png")
 
 # %% [markdown]
 # In a notebook, `ResultsFolder` shows what the folder is and its headline table (rates,
@@ -28,6 +29,9 @@ out = Path(sys.argv[2] if len(sys.argv) > 2 else folder / "sri_threshold_power.p
 from trialsim.report.folder import ResultsFolder  # noqa: E402
 
 res = ResultsFolder(folder)
+if not (res.command == "run" and res.family == "sle"):
+    sys.exit(f"{folder}: this example reads the results of `trialsim run` of an SLE scenario; "
+             f"this folder holds `trialsim {res.command}` ({res.family})")
 res  # noqa: B018  (the notebook displays it)
 
 # %% [markdown]
@@ -41,6 +45,9 @@ week = int(res.config["design"]["endpoint_weeks"][0])
 sri = [f"sri{k}" for k in range(4, 9)]
 power = whole[(whole.statistic == "power") & whole.endpoint.isin(sri) & (whole.week == week)]
 power = power.assign(k=power.endpoint.str[3:].astype(int)).sort_values("k")
+if power.empty:
+    sys.exit(f"{folder}: no SRI-k endpoint at week {week}; run it with "
+             "analysis.endpoints [sri4, sri5, sri6, sri7, sri8]")
 print(power[["endpoint", "comparison", "value", "mcse"]].to_string(index=False))
 
 # %%

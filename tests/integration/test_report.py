@@ -154,12 +154,13 @@ def test_design_scenario_yaml_and_provenance(run_folder, parsed):
 
 def test_calibration_status_tells_a_run_off_the_fitted_model(tmp_path, run_folder):
     on = "".join(parse((run_folder / "report.html").read_text()).text)
-    assert "used the fitted value of all" in on
+    assert "This run used the calibrated model: the fitted value of all 19" in on
     assert "published 95% confidence interval for 82 of 83" in on
     sc = load_scenario(CONFIGS / "bliss76.yaml", {**TINY, "standard_of_care.effect": 0.5})
     run_scenario(sc, tmp_path / "off", replicates=2, n_jobs=1, progress=False, figures=False)
     off = "".join(parse(render_report(tmp_path / "off", CALIBRATION)).text)
-    assert "departs from the fit in 1 parameter(s): soc_effect = 0.5" in off
+    assert ("departs from the calibrated model in 1 parameter(s): soc_effect = 0.5 "
+            "(calibrated model: 0.7465)") in off
     none = "".join(parse(render_report(tmp_path / "off")).text)
     assert "Calibration status unknown" in none
 
@@ -291,3 +292,146 @@ def test_summary_key_names_every_naming_column(run_folder):
     s = pd.read_csv(run_folder / "summary.csv")
     assert set(s.columns) == {*SUMMARY_KEY, "scenario", "value", "mcse"}
     assert Path(run_folder / "report.html").stat().st_size < 5_000_000
+
+
+# --------------------------------------------------------------------------- review fixes
+
+def section_text(html: str, section: str) -> str:
+    """The text of one section of a report."""
+    body = re.search(rf'<section id="{section}">(.*?)</section>', html, re.S).group(1)
+    return "".join(parse(body).text)
+
+
+def _run(tmp_path, config, overrides, name="r", replicates=4):
+    sc = load_scenario(config, overrides)
+    run_scenario(sc, tmp_path / name, replicates=replicates, n_jobs=1, progress=False,
+                 figures=False)
+    return tmp_path / name
+
+
+def test_multiplicity_design_leads_with_the_adjusted_power(tmp_path):
+    folder = _run(tmp_path, CONFIGS / "experiments" / "bliss52_multiplicity.yaml",
+                  {"design.sample_size": 120})
+    html = render_report(folder)
+    p = parse(html)
+    text = "".join(p.text)
+    summary = section_text(html, "summary")
+    assert "Power after multiplicity, bel10_vs_placebo" in summary
+    assert "Multiplicity family, the success rule" in summary
+    assert summary.index("after multiplicity") < summary.index("Power, unadjusted")
+    assert "bel10_vs_placebo: power after multiplicity" in text  # a headline column
+    s = pd.read_csv(folder / "summary.csv")
+    adjusted = s[s.statistic == "power_adjusted"]
+    keys = {c["data-key"] for c in p.cells if c.get("data-source") == "summary.csv"}
+    assert {key_of(r) for _, r in adjusted.iterrows()} <= keys
+
+
+def test_power_at_zero_or_one_shows_the_count_and_an_interval():
+    from trialsim.report.sections import power_text
+
+    assert power_text(1.0, 0.0, 8) == "1 (8 of 8 trials; 95% CI 0.676–1.000)"
+    assert power_text(0.0, 0.0, 8) == "0 (0 of 8 trials; 95% CI 0.000–0.324)"
+    assert power_text(0.25, 0.2165, 4) == "0.25 (0.22)"
+
+
+def test_numbers_are_shown_to_their_monte_carlo_precision():
+    from trialsim.report.cells import fmt_mcse, fmt_number
+
+    assert fmt_number(0.2816, 0.010056) == "0.282" and fmt_mcse(0.010056) == "0.010"
+    assert fmt_number(35.974, 0.063) == "35.97"
+    assert fmt_number(-0.0001, 0.046) == "0.00"
+    assert fmt_number(20261122) == "20261122"  # seeds copy and paste
+    assert fmt_number(float("inf")) == "∞" and fmt_number(float("nan")) == "–"
+
+
+def test_calibration_flags_a_changed_fixed_assumption(tmp_path):
+    folder = _run(tmp_path, CONFIGS / "bliss52.yaml",
+                  {**TINY, "drug.modifiers.race.black": 2.0}, replicates=2)
+    html = render_report(folder, CALIBRATION)
+    text = "".join(parse(html).text)
+    assert ("departs from the calibrated model in 1 parameter(s): drug.modifiers.race.black"
+            " = 2 (fixed at 0.73 in the fit)") in text
+    summary = section_text(html, "summary")
+    assert "departs from the calibrated model" in summary
+
+
+def test_damaged_folders_and_calibrations_are_refused_in_one_line(tmp_path, run_folder,
+                                                                  capsys):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(run_folder, bad, ignore=shutil.ignore_patterns("trials", "replicates"))
+    (bad / "summary.csv").write_bytes(b"a,b\n1,2,3,4\n\x00\xff")
+    assert main(["report", str(bad), "--out", str(tmp_path / "x.html")]) == 2
+    assert "summary.csv: cannot be read as a table" in capsys.readouterr().err
+    (bad / "summary.csv").write_text("a,b\n1,2\n")
+    assert main(["report", str(bad), "--out", str(tmp_path / "x.html")]) == 2
+    assert "not a trialsim summary" in capsys.readouterr().err
+    (bad / "summary.csv").unlink()
+    assert main(["report", str(bad), "--out", str(tmp_path / "x.html")]) == 2
+    assert "without summary.csv" in capsys.readouterr().err
+    record = json.loads((run_folder / "run.json").read_text())
+    (bad / "run.json").write_text(json.dumps({"trialsim_version": record["trialsim_version"]}))
+    assert main(["report", str(bad), "--out", str(tmp_path / "x.html")]) == 2
+    assert "not a complete run record" in capsys.readouterr().err
+    cal = tmp_path / "cal"
+    cal.mkdir()
+    (cal / "parameters.csv").write_text("")
+    for argv in (["report", str(run_folder), "--calibration", str(cal)],
+                 ["run", str(CONFIGS / "bliss76.yaml"), "--report", "--calibration", str(cal),
+                  "--out", str(tmp_path / "never")]):
+        assert main(argv) == 2
+        assert "cannot be read" in capsys.readouterr().err
+    assert not (tmp_path / "x.html").exists() and not (tmp_path / "never").exists()
+
+
+def test_run_report_names_the_published_folder(run_folder):
+    html = (run_folder / "report.html").read_text()
+    assert f"<code>{run_folder}</code>" in html and ".staging" not in html
+
+
+def test_a_failing_report_does_not_lose_the_run(tmp_path, monkeypatch, capsys):
+    import trialsim.experiments.pipeline as pipeline
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("template trouble")
+
+    monkeypatch.setattr(pipeline, "write_report", broken)
+    out = tmp_path / "r"
+    argv = ["run", str(CONFIGS / "bliss76.yaml"), "--out", str(out), "--quiet",
+            "--no-figures", "--replicates", "2", "--report",
+            *sum((["--set", f"{k}={json.dumps(v)}"] for k, v in TINY.items()), [])]
+    assert main(argv) == 0
+    assert (out / "summary.csv").is_file() and not (out / "report.html").exists()
+    assert "report.html could not be written (RuntimeError: template trouble)" in \
+        capsys.readouterr().err
+
+
+def test_source_and_calibration_are_refused_where_they_mean_nothing(capsys):
+    skin = str(ROOT / "results" / "clasi_realworld")
+    assert main(["report", skin, "--source", "bliss52"]) == 2
+    assert "has no baseline" in capsys.readouterr().err
+    assert main(["report", skin, "--calibration", str(CALIBRATION)]) == 2
+    assert "seed 004" in capsys.readouterr().err
+
+
+def test_notebook_headline_of_other_commands_is_their_main_table():
+    res = ResultsFolder(ROOT / "results" / "calibration")
+    assert list(res.headline().columns) == list(res.table("fit_table").columns)
+    assert res.name == "configs/calibration.yaml"
+
+
+def test_the_notebook_example_draws_its_figure(tmp_path, run_folder):
+    import subprocess
+    import sys
+
+    script = ROOT / "docs" / "examples" / "custom_plot.py"
+    done = subprocess.run([sys.executable, str(script), str(run_folder),
+                           str(tmp_path / "fig.png")], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "sri8" in done.stdout
+    other = subprocess.run([sys.executable, str(script), str(ROOT / "results" / "calibration")],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert other.returncode == 1 and "holds `trialsim calibrate`" in other.stderr

@@ -21,12 +21,12 @@ from trialsim.experiments.power import (
     sweep,
     sweep_points,
     tornado_table,
-    wilson_interval,
 )
 from trialsim.experiments.samplesize import find_sample_size, fit_probit_sqrt
 from trialsim.run.backends import chunk_ranges, run_scenarios
 from trialsim.run.simulate import simulate
 from trialsim.run.trial import Plan, run_chunk
+from trialsim.summarize.mcse import wilson_interval
 from trialsim.summarize.tables import summarize, whole_trial
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

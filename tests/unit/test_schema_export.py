@@ -330,7 +330,8 @@ def test_field_comments_are_read_as_sphinx_reads_them():
 @pytest.mark.parametrize("name, unit", [
     ("duration_weeks", "weeks"), ("primary_week", "weeks"), ("scarring_per_week", "per week"),
     ("dose_mg_kg", "mg/kg"), ("dose_mg", "mg"), ("mean_dose_mg", "mg/day"),
-    ("min_months_on_drug", "months"), ("dropout_per_year", "per year"), ("age", "years"),
+    ("min_months_on_drug", "months"), ("dropout_per_year", "probability within a year"),
+    ("age", "years"),
     ("max_proteinuria_g", "g/24h"), ("ec50_ug_ml", "µg/mL"), ("central_l", "L"),
     ("placebo_per_100py", "events per 100 patient-years"), ("sample_size", None),
     ("proteinuria_log_sd", None),
@@ -426,8 +427,33 @@ def test_a_bad_family_is_an_argparse_error(capsys):
     assert "invalid choice: 'skn'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("out", ["", "."])
+@pytest.mark.parametrize("out", ["", ".", "summary.csv"])
 def test_a_bad_out_is_a_user_error(out, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["schema", "--out", out]) == 2
     assert "--out" in capsys.readouterr().err
+
+
+def test_named_entries_are_flagged_as_the_loader_flags_them(bliss76):
+    """Endpoint and subgroup-factor typos are caught in the editor, and the editor's names
+    are exactly those the loader accepts."""
+    from trialsim.config.json_schema import NAMED_ENTRIES
+    from trialsim.config.scenario import ScenarioError, with_overrides
+
+    data = bliss52()
+    data["analysis"] = {"endpoints": ["sri44"],
+                        "subgroups": {"factors": ["raec"], "endpoints": ["sri4"]}}
+    schema = editor_schema("scenario")
+    found = problems(data, schema, schema)
+    assert [f.split(":")[0] for f in found] == ["analysis.endpoints[0]",
+                                                "analysis.subgroups.factors[0]"]
+    paths = {("Analysis", "endpoints"): "analysis.endpoints",
+             ("Subgroups", "endpoints"): None,  # a subset of analysis.endpoints
+             ("Subgroups", "factors"): "analysis.subgroups.factors"}
+    for key, names in NAMED_ENTRIES.items():
+        if paths[key] is None:
+            continue
+        with pytest.raises(ScenarioError):
+            with_overrides(bliss76, {paths[key]: ["not_a_name"]})
+        if key == ("Subgroups", "factors"):
+            with_overrides(bliss76, {paths[key]: list(names)})

@@ -227,7 +227,7 @@ def _print_headline(out) -> None:
     for _, r in sel[sel.statistic.isin(["power", "odds_ratio_median"])].iterrows():
         if r.statistic == "power" and r.value in (0.0, 1.0) and replicates >= 1:
             # the binomial MCSE is 0 there and says nothing: a 95% interval does
-            from trialsim.experiments.power import wilson_interval
+            from trialsim.summarize.mcse import wilson_interval
 
             low, high = wilson_interval(np.array([r.value]), replicates)
             which = "none" if r.value == 0 else "all"
@@ -373,6 +373,10 @@ def cmd_run(args) -> int:
                 report=args.report,
                 calibration=calibration,
             )
+    if out.report_error:
+        print(f"trialsim: warning: the results are published, but report.html could not be "
+              f"written ({out.report_error}); `trialsim report {out_dir}` writes it",
+              file=sys.stderr)
     if not args.quiet:
         _print_headline(out)
         print(f"results written to {out_dir}/")

@@ -61,5 +61,8 @@ def cmd_schema(args) -> int:
     out = Path(args.out)
     if out.is_dir():
         raise ScenarioError(f"--out {out}: is a folder; name the schema file to write")
+    if out.suffix.lower() != ".json":
+        raise ScenarioError(f"--out {out}: the schema is JSON; name a file ending in .json "
+                            "(e.g. configs/schema/scenario.schema.json)")
     atomic_write(out, lambda p: p.write_text(text, encoding="utf-8"))
     return 0

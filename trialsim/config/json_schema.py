@@ -41,6 +41,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, model_json
 
 from trialsim.config.scenario import Scenario, TrialSkin
 from trialsim.config.skin import SkinScenario
+from trialsim.config.vocab import ENDPOINT_NAMES, SUBGROUP_FACTORS
 
 #: the JSON Schema dialect of the output
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -60,6 +61,8 @@ UNITS: dict[str, str] = {
     "_per_month": "per month",
     "_years": "years",
     "_per_year": "per year",
+    "dropout_per_year": "probability within a year",  # a share, not a rate
+    "lost_per_year": "probability within a year",
     "age": "years",
     "_mg_kg": "mg/kg",
     "dose_mg": "mg",  # an arm's fixed dose
@@ -160,14 +163,35 @@ def _describe(prop: dict, name: str, doc: str | None) -> None:
         prop["description"] = text
 
 
+#: list fields whose entries a validator checks against a closed vocabulary (``vocab.py``):
+#: (model, field) -> the allowed names, given to the editor as the entries' ``enum``
+NAMED_ENTRIES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("Analysis", "endpoints"): ENDPOINT_NAMES,
+    ("Subgroups", "endpoints"): ENDPOINT_NAMES,
+    ("Subgroups", "factors"): SUBGROUP_FACTORS,
+}
+
+
+def _name_entries(prop: dict, names: tuple[str, ...]) -> None:
+    """Give the string entries of a list property (or of its list branch) an ``enum``."""
+    for branch in [prop, *prop.get("anyOf", [])]:
+        items = branch.get("items") if branch.get("type") == "array" else None
+        if isinstance(items, dict) and items.get("type") == "string":
+            items["enum"] = list(names)
+
+
 class _DocumentedSchema(GenerateJsonSchema):
-    """Pydantic's JSON Schema, each model property described by its field's comment."""
+    """Pydantic's JSON Schema, each model property described by its field's comment (and
+    the entries of :data:`NAMED_ENTRIES` restricted to their names)."""
 
     def model_schema(self, schema: Any) -> JsonSchemaValue:
         json_schema = super().model_schema(schema)
         docs = field_docs(schema["cls"])
         for name, prop in json_schema.get("properties", {}).items():
             _describe(prop, name, docs.get(name))
+            names = NAMED_ENTRIES.get((schema["cls"].__name__, name))
+            if names is not None:
+                _name_entries(prop, names)
         return json_schema
 
 

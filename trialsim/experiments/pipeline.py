@@ -98,6 +98,8 @@ class RunOutput:
     #: the results folder (a temporary one, deleted with this object, when none was given)
     folder: Path
     _cleanup: object = field(default=None, repr=False)
+    #: why ``report.html`` could not be written (the results were published without it)
+    report_error: str | None = None
 
     @property
     def replicates(self) -> pd.DataFrame:
@@ -221,7 +223,12 @@ def _run_into(
         )
         write_outputs(out, staging, figures=figures)
         if report:
-            write_report(staging, staging / "report.html", calibration=calibration)
+            try:
+                write_report(staging, staging / "report.html", calibration=calibration,
+                             shown_as=final)
+            except Exception as exc:  # the results are worth more than their report
+                (staging / "report.html").unlink(missing_ok=True)
+                out.report_error = f"{type(exc).__name__}: {exc}"
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

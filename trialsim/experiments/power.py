@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trialsim.analysis import Z_95
 from trialsim.analysis.comparisons import RESULT_FIELDS
 from trialsim.config.scenario import (
     MAX_SAMPLE_SIZE,
@@ -50,6 +49,7 @@ from trialsim.experiments.samplesize import (
 from trialsim.run.backends import run_scenarios
 from trialsim.run.checkpoint import ExperimentStore, locked
 from trialsim.run.trial import ChunkResult, Plan
+from trialsim.summarize.mcse import wilson_interval
 from trialsim.summarize.tables import summarize, whole_trial
 
 #: summary statistics a power curve reports
@@ -172,14 +172,6 @@ def select_targets(
         [int(w) for w in _choose(weeks, wks, wks[:1], "--week")],
         _choose(comparisons, plan_comparisons, plan_comparisons, "--comparison"),
     )
-
-
-def wilson_interval(p: np.ndarray, n: int, z: float = Z_95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of binomial proportions ``p`` from ``n`` trials each."""
-    p = np.asarray(p, dtype=float)
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
 def _with(scenario: Scenario, overrides: dict[str, Any], what: str) -> Scenario:

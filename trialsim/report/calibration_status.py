@@ -8,6 +8,7 @@ Read from a calibration folder (``trialsim calibrate``: ``parameters.csv``,
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,18 +72,28 @@ def _parameter_table(params: pd.DataFrame, config: dict | None) -> tuple[Table, 
             used = [_value_at(config, p) for p in str(r.paths).split(";")]
             used = [u for u in used if isinstance(u, (int, float))]
             target = bridged[0] if bridged else r.fitted
+            assumed = fixed_value(r.why) if fixed else None
             if not used:
                 row += [Cell("not set"), Cell("–")]
-            elif fixed:
+            elif fixed and assumed is None:
                 row += [Cell(fmt_number(used[0]), float(used[0]), numeric=True),
-                        Cell("fixed, not fitted")]
+                        Cell("fixed, not fitted (no value stated to compare)")]
+            elif fixed:
+                agrees = all(abs(u - assumed) <= AGREEMENT * max(1.0, abs(assumed))
+                             for u in used)
+                if not agrees:
+                    differ.append(f"{r.parameter} = {fmt_number(used[0])} (fixed at "
+                                  f"{fmt_number(assumed)} in the fit)")
+                row += [Cell(fmt_number(used[0]), float(used[0]), numeric=True),
+                        Cell(("yes" if agrees else "NO") + f": fixed at {fmt_number(assumed)}")]
             else:
                 agrees = all(abs(u - target) <= AGREEMENT * max(1.0, abs(target))
                              for u in used)
                 if not agrees:
-                    differ.append(f"{r.parameter} = {fmt_number(used[0])} ("
-                                  f"{'bridged' if bridged else 'fitted'} "
-                                  f"{fmt_number(target)})")
+                    differ.append(f"{r.parameter} = {fmt_number(used[0])} (calibrated model: "
+                                  f"{fmt_number(target)}"
+                                  + (f", bridged from the fitted {fmt_number(r.fitted)})"
+                                     if bridged else ")"))
                 verdict = ("yes" if agrees else "NO") + (f": {bridged[1]}, "
                                                          f"{fmt_number(bridged[0])}"
                                                          if bridged else "")
@@ -90,6 +101,13 @@ def _parameter_table(params: pd.DataFrame, config: dict | None) -> tuple[Table, 
                         Cell(verdict)]
         table.rows.append(row)
     return table, differ
+
+
+def fixed_value(why: str) -> float | None:
+    """The value a fixed parameter's note states first (``"0.73: EMBRACE ..."``, ``"52
+    (seed 000 ...)"``), or None when it states none."""
+    match = re.match(r"\s*(-?\d+(?:\.\d+)?)(?![\d.])", str(why))
+    return float(match.group(1)) if match else None
 
 
 def calibration_status(folder: Path | None, config: dict | None,
@@ -101,9 +119,7 @@ def calibration_status(folder: Path | None, config: dict | None,
             f"{folder} holds no parameters.csv"
         return CalibrationStatus(folder, f"Calibration status unknown: {where} (run "
                                  "`make calibrate`, or pass --calibration DIR).")
-    params = pd.read_csv(folder / "parameters.csv")
-    report = json.loads((folder / "report.json").read_text()) \
-        if (folder / "report.json").is_file() else {}
+    params, report = read_calibration(folder)
     table, differ = _parameter_table(params, config)
     status = CalibrationStatus(folder, "", tables=[table])
     inside, total = report.get("targets_inside_ci"), report.get("targets")
@@ -120,10 +136,11 @@ def calibration_status(folder: Path | None, config: dict | None,
     if config is not None:
         status.ok = not differ
         status.verdicts.insert(0, (
-            f"This run used the fitted value of all {int(params.fitted.notna().sum())} "
-            "fitted parameters (emax and ec50 as bridged to the PK model)."
+            f"This run used the calibrated model: the fitted value of all "
+            f"{int(params.fitted.notna().sum())} fitted parameters (emax and ec50 as bridged "
+            "to the PK model) and the fit's fixed values."
             if not differ else
-            f"This run departs from the fit in {len(differ)} parameter(s): "
+            f"This run departs from the calibrated model in {len(differ)} parameter(s): "
             + "; ".join(differ) + ". Its results are outside the calibrated model."))
     status.headline = f"Calibration: {folder}"
     _fit_tables(status, folder, scenario)
@@ -167,11 +184,45 @@ def check_calibration_folder(given: str | Path | None) -> Path | None:
     """
     if given is None:
         path = Path("results") / "calibration"
-        return path if (path / "parameters.csv").is_file() else None
-    path = Path(given)
-    if not (path / "parameters.csv").is_file():
-        raise ScenarioError(
-            f"--calibration {given}: not a calibration folder (no parameters.csv there); name "
-            "the folder `trialsim calibrate` wrote, e.g. results/calibration")
+        if not (path / "parameters.csv").is_file():
+            return None
+    else:
+        path = Path(given)
+        if not (path / "parameters.csv").is_file():
+            raise ScenarioError(
+                f"--calibration {given}: not a calibration folder (no parameters.csv there); "
+                "name the folder `trialsim calibrate` wrote, e.g. results/calibration")
+    read_calibration(path)  # a damaged folder is refused before anything is simulated
     return path
+
+
+#: the columns of a calibration's parameters.csv the status reads
+PARAMETER_COLUMNS = ("parameter", "paths", "fitted", "se", "ci_low", "ci_high", "at_bound",
+                     "why")
+
+
+def read_calibration(folder: Path) -> tuple[pd.DataFrame, dict]:
+    """A calibration folder's ``parameters.csv`` and ``report.json`` (empty when absent).
+
+    Raises
+    ------
+    ScenarioError
+        A file that cannot be read, or a ``parameters.csv`` without the columns above.
+    """
+    where = folder / "parameters.csv"
+    try:
+        params = pd.read_csv(where)
+        report = (json.loads((folder / "report.json").read_text())
+                  if (folder / "report.json").is_file() else {})
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise ScenarioError(f"--calibration {folder}: a file there cannot be read "
+                            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+    missing = [c for c in PARAMETER_COLUMNS if c not in params.columns]
+    if missing or params.empty or not isinstance(report, dict):
+        what = (f"parameters.csv lacks the columns {missing}" if missing else
+                "parameters.csv has no parameters" if params.empty else
+                "report.json is not a JSON object")
+        raise ScenarioError(f"--calibration {folder}: not a complete calibration ({what}); "
+                            "name the folder `trialsim calibrate` wrote")
+    return params, report
 

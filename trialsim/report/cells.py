@@ -43,28 +43,42 @@ def is_missing(v) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
 
 
+def decimals_for(mcse: float) -> int:
+    """Decimals that show a number to its Monte Carlo precision: to the first significant
+    digit of its MCSE, or the second when that digit is 1 or 2 (0.25 with MCSE 0.22, not
+    0.2; 0.282 with MCSE 0.010)."""
+    exponent = math.floor(math.log10(mcse))
+    lead = int(mcse / 10.0 ** exponent)
+    return min(8, max(0, -exponent + (1 if lead < 3 else 0)))
+
+
+def _no_negative_zero(text: str) -> str:
+    return text[1:] if text.startswith("-") and not text.strip("-0.,") else text
+
+
 def fmt_number(v, mcse: float | None = None) -> str:
-    """A number to show: to the first significant digit of its MCSE when it has one (the
-    digits beyond it are noise), else to four significant digits; ``–`` for missing, ``∞``
-    for infinite."""
+    """A number to show: to its Monte Carlo precision when it has an MCSE
+    (:func:`decimals_for`), else to four significant digits; ``–`` for missing, ``∞`` for
+    infinite; whole numbers as they are (seeds, sizes: no thousands separators)."""
     if is_missing(v):
         return "–"
     if isinstance(v, bool):
         return "yes" if v else "no"
-    if not isinstance(v, (int, float)):
+    if isinstance(v, int) or (hasattr(v, "dtype") and getattr(v.dtype, "kind", "") in "iu"):
+        return str(int(v))
+    if not isinstance(v, float):
         return str(v)
-    if isinstance(v, int):
-        return f"{v:,}"
     if math.isinf(v):
         return "∞" if v > 0 else "−∞"
     if mcse is not None and not is_missing(mcse) and 0 < mcse < math.inf:
-        decimals = min(8, max(0, -math.floor(math.log10(mcse))))
-        return f"{v:.{decimals}f}"
-    if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
+        return _no_negative_zero(f"{v:.{decimals_for(mcse)}f}")
+    if v != 0 and (abs(v) >= 1e7 or abs(v) < 1e-3):
         return f"{v:.3g}"
-    if float(v).is_integer() and abs(v) < 1e5:
-        return f"{int(v):,}"
-    return f"{v:.4g}"
+    if v.is_integer():
+        return str(int(v))
+    if abs(v) >= 1e4:
+        return f"{v:.0f}"
+    return _no_negative_zero(f"{v:.4g}")
 
 
 def fmt_mcse(mcse) -> str:
@@ -73,7 +87,7 @@ def fmt_mcse(mcse) -> str:
         return "–"
     if mcse == 0:
         return "0"
-    return f"{mcse:.2g}"
+    return f"{mcse:#.2g}".rstrip(".")
 
 
 def key_of(row, columns=SUMMARY_KEY) -> str:

@@ -20,6 +20,17 @@ from trialsim.errors import ScenarioError
 
 #: tables with more rows than this are listed, not shown (patient-level files)
 MAX_SHOWN_ROWS = 2000
+#: the notebook view shows at most this many rows of a folder's headline table
+MAX_HEADLINE_ROWS = 60
+#: the columns every summary.csv has
+SUMMARY_COLUMNS = ("endpoint", "week", "arm", "comparison", "subgroup", "level", "statistic",
+                   "value", "mcse")
+#: the table a command's folder leads with (the notebook view), after which summary.csv
+HEADLINE_TABLES = {
+    "power": ("power.csv",), "sweep": ("sweep.csv",), "samplesize": ("samplesize_points.csv",),
+    "assurance": ("assurance.csv",), "calibrate": ("fit_table.csv",),
+    "explain": ("decomposition.csv",),
+}
 
 
 class ResultsFolder:
@@ -53,6 +64,29 @@ class ResultsFolder:
             raise ScenarioError(f"{record}: unreadable ({exc})") from None
         if not isinstance(self.run, dict) or "trialsim_version" not in self.run:
             raise ScenarioError(f"{record}: not a trialsim run record (no trialsim_version)")
+        config = self.run.get("scenario_config", self.run.get("spec_config"))
+        if config is not None and not isinstance(config, dict):
+            raise ScenarioError(f"{record}: its scenario_config is not a mapping")
+        if self.command == "run" and self.family == "sle":
+            self._check_run()
+
+    def _check_run(self) -> None:
+        """A run folder must say what it ran and hold its summary table."""
+        config = self.config or {}
+        try:
+            config["analysis"]["endpoints"][0], config["design"]["endpoint_weeks"][0]
+        except (KeyError, IndexError, TypeError):
+            raise ScenarioError(
+                f"{self.path / 'run.json'}: no scenario_config with analysis.endpoints and "
+                "design.endpoint_weeks: not a complete run record") from None
+        s = self.summary
+        if s is None:
+            raise ScenarioError(f"{self.path}: a run folder without summary.csv; rerun the "
+                                "scenario (trialsim run) to write it")
+        missing = [c for c in (*SUMMARY_COLUMNS,) if c not in s.columns]
+        if missing:
+            raise ScenarioError(f"{self.path / 'summary.csv'}: not a trialsim summary (no "
+                                f"column {', '.join(missing)})")
 
     # ------------------------------------------------------------------ what it is
     @property
@@ -69,8 +103,15 @@ class ResultsFolder:
 
     @property
     def name(self) -> str:
-        """The scenario's name (or the command's, for the calibration)."""
-        return str(self.run.get("scenario") or self.command)
+        """The scenario's name (the spec's for a calibration, the two scenarios' for an
+        explanation)."""
+        if self.run.get("scenario"):
+            return str(self.run["scenario"])
+        if self.command == "explain" and self.run.get("a") and self.run.get("b"):
+            return f"{Path(str(self.run['a'])).stem} vs {Path(str(self.run['b'])).stem}"
+        if self.run.get("spec"):
+            return str(self.run["spec"])
+        return self.path.name
 
     @property
     def config(self) -> dict | None:
@@ -89,11 +130,22 @@ class ResultsFolder:
         return sorted(self.path.glob("*.png"))
 
     def table(self, name: str) -> pd.DataFrame | None:
-        """The table ``name`` (``summary`` or ``summary.csv``), or None when absent."""
+        """The table ``name`` (``summary`` or ``summary.csv``), or None when absent.
+
+        Raises
+        ------
+        ScenarioError
+            The file cannot be read as a CSV table (damaged, not text).
+        """
         path = self.path / (name if name.endswith(".csv") else f"{name}.csv")
         if not path.is_file():
             return None
-        return pd.read_csv(path, keep_default_na=False, na_values=[""])
+        try:
+            return pd.read_csv(path, keep_default_na=False, na_values=[""])
+        except (OSError, ValueError, pd.errors.ParserError) as exc:
+            first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise ScenarioError(f"{path}: cannot be read as a table ({first}); rerun the "
+                                "command that wrote it") from None
 
     @property
     def summary(self) -> pd.DataFrame | None:
@@ -119,8 +171,10 @@ class ResultsFolder:
                                       "risk_difference_mean"])
             cols = ["endpoint", "week", "arm", "comparison", "statistic", "value", "mcse"]
             return s.loc[keep, cols].reset_index(drop=True)
-        for path in self.table_files:
-            return self.table(path.name)
+        for name in HEADLINE_TABLES.get(self.command, ()) + ("summary.csv",):
+            table = self.table(name)
+            if table is not None:
+                return table.head(MAX_HEADLINE_ROWS)
         return pd.DataFrame()
 
     def _repr_html_(self) -> str:

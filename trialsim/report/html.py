@@ -109,10 +109,10 @@ def _results_sections(res: ResultsFolder, source: str | None) -> list[Section]:
         if base is not None:
             out.append(Section("baseline", "Baseline: simulated and source population",
                                tables=[base]))
+        replicates = res.run.get("replicates")
         results = Section("results", "Results", tables=[
-            t for t in [sections.headline_table(s, res.config)] if t is not None])
+            t for t in [sections.headline_table(s, replicates)] if t is not None])
         results.tables += sections.all_statistics_tables(s)
-        results.paragraphs += sections.key_findings(s, res.config)
         results.paragraphs.append(
             f"{res.run.get('replicates')} simulated trials. Every estimate carries its Monte "
             "Carlo standard error (MCSE, in brackets); the folded tables hold every row of "
@@ -141,18 +141,44 @@ def _results_sections(res: ResultsFolder, source: str | None) -> list[Section]:
 
 def _calibration_section(res: ResultsFolder, calibration: Path | None) -> Section | None:
     if res.family == "skin":
-        return Section("calibration", "Calibration status", paragraphs=[
-            "The skin model is calibrated to the seed 004 cohort (docs/skin.md); a cohort run "
-            "compares itself with it in seed_comparison.csv (above)."])
-    if res.command == "calibrate":
-        status = calibration_status(res.path, None, None)
-    elif res.command == "explain":
+        text = ("The skin model is calibrated to the real-world cohort of seed 004 "
+                "(docs/skin.md)")
+        text += ("; this cohort run compares itself with it in seed_comparison.csv (Tables)."
+                 if (res.path / "seed_comparison.csv").is_file() else
+                 ": `trialsim run configs/clasi_realworld.yaml` reproduces that cohort and "
+                 "compares itself with it.")
+        return Section("calibration", "Calibration status", paragraphs=[text])
+    status = _status(res, calibration)
+    if status is None:
         return None
-    else:
-        status = calibration_status(calibration, res.config, res.name)
-    section = Section("calibration", "Calibration status of the model",
-                      paragraphs=[status.headline, *status.verdicts], tables=status.tables)
-    return section
+    return Section("calibration", "Calibration status of the model",
+                   paragraphs=[status.headline, *status.verdicts], tables=status.tables)
+
+
+def _status(res: ResultsFolder, calibration: Path | None):
+    """The calibration status of an SLE folder's model (None: explain, skin)."""
+    if res.family == "skin" or res.command == "explain":
+        return None
+    if res.command == "calibrate":
+        return calibration_status(res.path, None, None)
+    return calibration_status(calibration, res.config, res.name)
+
+
+def _summary_section(res: ResultsFolder, calibration: Path | None) -> Section | None:
+    """What a reader needs first: the primary result with its MCSE and whether the model
+    is the calibrated one."""
+    paras = []
+    s = res.summary
+    if res.command == "run" and res.family == "sle" and s is not None:
+        paras += sections.key_findings(s, res.config, res.run.get("replicates"))
+    status = _status(res, calibration)
+    if status is not None and res.command != "calibrate" and status.verdicts:
+        paras.append(status.verdicts[0] if status.ok is not None else status.headline)
+    elif status is not None and res.command != "calibrate":
+        paras.append(status.headline)
+    if not paras:
+        return None
+    return Section("summary", "Summary", paragraphs=paras)
 
 
 def _scenario_section(res: ResultsFolder) -> Section | None:
@@ -199,7 +225,7 @@ def _provenance_section(res: ResultsFolder) -> Section:
 def report_sections(res: ResultsFolder, calibration: Path | None = None,
                     source: str | None = None) -> list[Section]:
     """Every section of the report of ``res``, in reading order."""
-    out = []
+    out = [sec for sec in [_summary_section(res, calibration)] if sec is not None]
     if res.config and res.command != "calibrate":
         tables = sections.design_tables(res.config)
         if tables:
@@ -218,7 +244,7 @@ def report_sections(res: ResultsFolder, calibration: Path | None = None,
 # --------------------------------------------------------------------------- rendering
 
 def render_report(folder: str | Path, calibration: str | Path | None = None,
-                  source: str | None = None) -> str:
+                  source: str | None = None, shown_as: str | Path | None = None) -> str:
     """The HTML report of the results ``folder`` as one self-contained page.
 
     Parameters
@@ -231,6 +257,9 @@ def render_report(folder: str | Path, calibration: str | Path | None = None,
     source : str, optional
         The preset whose published baseline the simulated one is set against (``bliss52``
         or ``bliss76``); default: the scenario's own name when it is one of them.
+    shown_as : str or Path, optional
+        The folder's name in the report (``trialsim run --report`` renders its staging
+        folder, published under the results folder's name).
     """
     res = ResultsFolder(folder)
     secs = report_sections(res, Path(calibration) if calibration else None, source)
@@ -238,13 +267,15 @@ def render_report(folder: str | Path, calibration: str | Path | None = None,
     title = f"{TITLES.get(res.command, res.command)}: {res.name}"
     return environment().get_template("report.html.j2").render(
         title=title, description=config.get("description") or "", sections=secs,
-        folder=str(res.path), version=__version__)
+        folder=str(shown_as or res.path), version=__version__,
+        run_report=res.command == "run" and res.family == "sle")
 
 
 def write_report(folder: str | Path, out: str | Path | None = None,
-                 calibration: str | Path | None = None, source: str | None = None) -> Path:
+                 calibration: str | Path | None = None, source: str | None = None,
+                 shown_as: str | Path | None = None) -> Path:
     """Write the report of ``folder`` to ``out`` (default ``<folder>/report.html``) in one
     step: a reader never sees half of it."""
-    html = render_report(folder, calibration, source)
+    html = render_report(folder, calibration, source, shown_as)
     path = Path(out) if out else Path(folder) / "report.html"
     return atomic_write(path, lambda p: p.write_text(html, encoding="utf-8"))

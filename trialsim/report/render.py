@@ -18,5 +18,5 @@ def headline_html(res) -> str:
     """The notebook view of a results folder (a ``ResultsFolder``): what it is and its
     headline table, each number with its MCSE."""
     table = frame_table(res.headline(), "Headline (MCSE: Monte Carlo standard error)",
-                        "summary.csv" if res.command == "run" else "")
+                        "headline")
     return environment().get_template("headline.html.j2").render(res=res, table=table)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from trialsim.config.published import SOURCE_POPULATIONS
@@ -22,10 +23,7 @@ from trialsim.report.cells import (
     value_cell,
 )
 from trialsim.report.folder import MAX_SHOWN_ROWS, ResultsFolder
-
-#: statistics of the headline table of a run, per comparison (the rest are in the full table)
-HEADLINE_COMPARISON = ("power", "odds_ratio_median", "risk_difference_mean")
-
+from trialsim.summarize.mcse import wilson_interval
 
 # --------------------------------------------------------------------------- design
 
@@ -80,8 +78,22 @@ def _whole_trial(s: pd.DataFrame) -> pd.DataFrame:
     return s[s.subgroup.isna()] if "subgroup" in s else s
 
 
-def headline_table(s: pd.DataFrame, config: dict) -> Table | None:
-    """Response endpoints by week: each arm's rate and each comparison's power, odds ratio
+#: the decision rule's power beside the unadjusted one, when the design has one:
+#: statistic -> (column label, what it is)
+DECISION_POWER = {
+    "power_adjusted": ("power after multiplicity",
+                       "rejected by the multiplicity procedure (analysis.multiplicity)"),
+    "gs_power": ("group-sequential power",
+                 "H0 rejected at some look of the group-sequential design, futility stops "
+                 "obeyed (design.interim)"),
+}
+#: a comparison's estimates are marked when fewer trials than this share were analysable
+ANALYSABLE_MARK = 0.9
+
+
+def headline_table(s: pd.DataFrame, replicates: int | None = None) -> Table | None:
+    """Response endpoints by week: each arm's rate and each comparison's power (and the
+    decision rule's power, when the design has multiplicity or interim looks), odds ratio
     (median over trials) and risk difference, all with their MCSE."""
     w = _whole_trial(s)
     rates = w[w.statistic == "response_rate"]
@@ -89,31 +101,62 @@ def headline_table(s: pd.DataFrame, config: dict) -> Table | None:
         return None
     arms = list(dict.fromkeys(rates.arm.dropna()))
     comps = list(dict.fromkeys(w[w.statistic == "power"].comparison.dropna()))
-    labels = {"power": "power", "odds_ratio_median": "OR median",
-              "risk_difference_mean": "risk difference"}
+    rules = [st for st in DECISION_POWER if (w.statistic == st).any()]
+    stats = [*rules, "power", "odds_ratio_median", "risk_difference_mean"]
+    labels = {"power": "power, unadjusted" if rules else "power",
+              "odds_ratio_median": "OR median", "risk_difference_mean": "risk difference",
+              **{st: DECISION_POWER[st][0] for st in rules}}
     columns = ["endpoint", "week", *(f"{a} rate" for a in arms),
-               *(f"{c}: {labels[st]}" for c in comps for st in HEADLINE_COMPARISON)]
+               *(f"{c}: {labels[st]}" for c in comps for st in stats)]
+    note = ("Rates are means over simulated trials; power is the share of trials rejecting "
+            "at the analysis' alpha; the odds ratio is the median over trials. MCSE: Monte "
+            "Carlo standard error.")
+    for st in rules:
+        note += f" {DECISION_POWER[st][0].capitalize()}: {DECISION_POWER[st][1]}."
+    note += (f" † fewer than {ANALYSABLE_MARK:.0%} of trials analysable (model fitted): the "
+             "estimate describes those alone.")
     table = Table("Response endpoints: rates by arm and comparisons (MCSE in brackets)",
-                  columns, note="Rates are means over simulated trials; power is the share of "
-                  "trials rejecting at the analysis' alpha; the odds ratio is the median "
-                  "over trials. MCSE: Monte Carlo standard error.")
+                  columns, note=note)
     index = {key_of(r): r for _, r in w.iterrows()}
     for (endpoint, week), _ in rates.groupby(["endpoint", "week"], sort=False):
         row = [Cell(str(endpoint)), Cell(fmt_number(week))]
         for a in arms:
             row.append(_lookup(index, endpoint, week, a, "", "response_rate", percent=True))
         for c in comps:
-            for st in HEADLINE_COMPARISON:
-                row.append(_lookup(index, endpoint, week, "", c, st))
+            analysable = index.get(_key(endpoint, week, "", c, "analyzable"))
+            thin = analysable is not None and analysable.value < ANALYSABLE_MARK
+            for st in stats:
+                cell = _lookup(index, endpoint, week, "", c, st, replicates=replicates)
+                if thin and st in ("odds_ratio_median", "risk_difference_mean"):
+                    cell.text += " †"
+                row.append(cell)
         table.rows.append(row)
     return table
 
 
-def key_findings(s: pd.DataFrame, config: dict) -> list[str]:
-    """The primary endpoint at the primary week in words: rates and power, with MCSE."""
+def _key(endpoint, week, arm, comparison, statistic) -> str:
+    return "|".join([str(endpoint), fmt_number(week), arm, comparison, "", "", statistic])
+
+
+def _lookup(index: dict, endpoint, week, arm, comparison, statistic, percent=False,
+            replicates: int | None = None) -> Cell:
+    key = _key(endpoint, week, arm, comparison, statistic)
+    r = index.get(key)
+    if r is None:
+        return Cell("–")
+    cell = value_cell(r.value, r.mcse, key, "summary.csv", percent=percent)
+    if "power" in statistic and replicates:
+        cell.text = power_text(r.value, r.mcse, replicates)
+    return cell
+
+
+def key_findings(s: pd.DataFrame, config: dict, replicates: int | None = None) -> list[str]:
+    """The primary endpoint at the primary week in words: rates and power (the decision
+    rule's first, when the design has one), with MCSE; warnings."""
     endpoint = config["analysis"]["endpoints"][0]
     week = config["design"]["endpoint_weeks"][0]
     w = _whole_trial(s)
+    family = w[w.endpoint == "multiplicity"]
     w = w[(w.endpoint == endpoint) & (w.week == week)]
     out = []
     rates = w[w.statistic == "response_rate"]
@@ -121,21 +164,36 @@ def key_findings(s: pd.DataFrame, config: dict) -> list[str]:
         out.append(f"Primary endpoint {endpoint} at week {week}: response rate " + ", ".join(
             f"{r.arm} {value_cell(r.value, r.mcse, percent=True).text}"
             for r in rates.itertuples()) + ".")
+    rules = [st for st in DECISION_POWER if (w.statistic == st).any()]
+    for st in rules:
+        for r in w[w.statistic == st].itertuples():
+            out.append(f"{DECISION_POWER[st][0].capitalize()}, {r.comparison}: "
+                       f"{power_text(r.value, r.mcse, replicates)} "
+                       f"({DECISION_POWER[st][1]}).")
+    names = {"disjunctive_power": "at least one hypothesis rejected",
+             "conjunctive_power": "every hypothesis rejected",
+             "success_any_power": "the success rule, any of its hypotheses rejected",
+             "success_all_power": "the success rule, all of its hypotheses rejected"}
+    for r in family[family.statistic.isin(list(names))].itertuples():
+        out.append(f"Multiplicity family, {names[r.statistic]}: "
+                   f"{power_text(r.value, r.mcse, replicates)}.")
+    label = "Power, unadjusted (one final analysis, no multiplicity)" if rules else "Power"
     for r in w[w.statistic == "power"].itertuples():
-        out.append(f"Power, {r.comparison}: {value_cell(r.value, r.mcse).text}.")
-    for r in w[(w.statistic == "analyzable") & (w.value < 0.9)].itertuples():
+        out.append(f"{label}, {r.comparison}: {power_text(r.value, r.mcse, replicates)}.")
+    for r in w[(w.statistic == "analyzable") & (w.value < ANALYSABLE_MARK)].itertuples():
         out.append(f"Warning: {r.comparison}: only {100 * r.value:.0f}% of trials could be "
                    "analysed (logistic model fitted).")
     return out
 
 
-def _lookup(index: dict, endpoint, week, arm, comparison, statistic, percent=False) -> Cell:
-    key = "|".join([str(endpoint), fmt_number(week).replace(",", ""), arm, comparison, "", "",
-                    statistic])
-    r = index.get(key)
-    if r is None:
-        return Cell("–")
-    return value_cell(r.value, r.mcse, key, "summary.csv", percent=percent)
+def power_text(value: float, mcse: float, replicates: int | None) -> str:
+    """A share of trials with its MCSE; at 0 or 1, where the binomial MCSE is 0 and says
+    nothing, the count and a 95% Wilson interval instead."""
+    if replicates and not is_missing(value) and value in (0.0, 1.0):
+        low, high = (float(x[0]) for x in wilson_interval(np.array([value]), replicates))
+        return (f"{fmt_number(value)} ({round(value * replicates)} of {replicates} trials; "
+                f"95% CI {low:.3f}–{high:.3f})")
+    return value_cell(value, mcse).text
 
 
 def all_statistics_tables(s: pd.DataFrame) -> list[Table]:
@@ -173,8 +231,8 @@ def baseline_table(res: ResultsFolder, source: str | None) -> Table | None:
     columns = ["characteristic", "unit", *arms]
     if pop is not None:
         columns.append(f"{pop.trial} (published)")
-    note = ("Percentages of randomised patients, or mean (SD) over patients; each with its "
-            "MCSE in brackets. ")
+    note = ("Percentages of randomised patients, or means over patients, each with its "
+            "MCSE in brackets (for means, the patients' SD follows); means over trials. ")
     note += (f"Source population: {pop.source}." if pop is not None else
              "No published source population is stored for this scenario "
              "(trialsim report --source bliss52|bliss76 names one).")
@@ -183,7 +241,7 @@ def baseline_table(res: ResultsFolder, source: str | None) -> Table | None:
     for characteristic, part in b.groupby("characteristic", sort=False):
         by_arm = {r.arm: r for r in part.itertuples()}
         kind = part.kind.iloc[0]
-        row = [Cell(str(characteristic)), Cell({"percent": "%", "mean": "mean (SD)"}
+        row = [Cell(str(characteristic)), Cell({"percent": "%", "mean": "mean; SD"}
                                                 .get(kind, kind))]
         for a in arms:
             r = by_arm.get(a)
@@ -192,7 +250,7 @@ def baseline_table(res: ResultsFolder, source: str | None) -> Table | None:
                 continue
             cell = value_cell(r.value, r.mcse, f"{characteristic}|{a}", "baseline.csv")
             if kind == "mean" and not is_missing(r.sd):
-                cell.text = f"{fmt_number(r.value, r.mcse)} ({fmt_number(r.sd)})"
+                cell.text += f"; SD {fmt_number(r.sd, r.mcse)}"
             row.append(cell)
         if pop is not None:
             row.append(_published(pop, str(characteristic)))
@@ -205,7 +263,7 @@ def _published(pop, name: str) -> Cell:
         return Cell(f"{fmt_number(pop.percent[name])}%", pop.percent[name], numeric=True)
     if name in pop.mean_sd:
         mean, sd = pop.mean_sd[name]
-        return Cell(f"{fmt_number(mean)} ({fmt_number(sd)})", mean, numeric=True)
+        return Cell(f"{fmt_number(mean)}; SD {fmt_number(sd)}", mean, numeric=True)
     return Cell("")
 
 

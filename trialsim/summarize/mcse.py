@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["mean_mcse", "proportion_of", "median_mcse"]
+from trialsim.analysis import Z_95
+
+__all__ = ["mean_mcse", "proportion_of", "median_mcse", "wilson_interval"]
+
+
+def wilson_interval(p: np.ndarray, n: int, z: float = Z_95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of binomial proportions ``p`` from ``n`` trials each (where a
+    share of trials is 0 or 1 and its binomial MCSE, 0, says nothing)."""
+    p = np.asarray(p, dtype=float)
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
 def mean_mcse(x: np.ndarray) -> tuple[float, float]:
