@@ -30,6 +30,8 @@ import statsmodels.api as sm
 from lifelines import CoxPHFitter
 from lifelines.statistics import logrank_test
 
+from trialsim.config import published
+
 GOLDEN = Path(__file__).resolve().parents[1] / "trialsim" / "qualify" / "golden.json"
 
 #: the logistic dataset: an arm indicator and two stratum indicators, as in the per-trial
@@ -42,23 +44,7 @@ LOGISTIC_TRUE = (-0.6, 0.55, 0.45, -0.35)
 SURVIVAL_SEED, SURVIVAL_N, SURVIVAL_HR = 20240612, 300, 0.7
 
 #: published SRI-4 and component response rates, (events, n) per arm: seed 000 Table 3
-#: (the same numbers as tests/validation/test_bliss_reproduction.py)
-BLISS_ARMS = ("placebo", "bel1", "bel10")
-BLISS_RATES = {
-    "bliss52": {
-        ("sri4", 52): [(125, 287), (148, 288), (167, 290)],
-        ("sledai_reduction_4", 52): [(132, 287), (153, 288), (169, 290)],
-        ("no_pga_worsening", 52): [(199, 287), (227, 288), (231, 290)],
-        ("no_new_bilag", 52): [(210, 287), (226, 288), (236, 290)],
-    },
-    "bliss76": {
-        ("sri4", 52): [(93, 275), (110, 271), (118, 273)],
-        ("sledai_reduction_4", 52): [(98, 275), (116, 271), (128, 273)],
-        ("no_pga_worsening", 52): [(173, 275), (197, 271), (189, 273)],
-        ("no_new_bilag", 52): [(179, 275), (203, 271), (189, 273)],
-        ("sri4", 76): [(89, 275), (106, 271), (105, 273)],
-    },
-}
+BLISS_ARMS, BLISS_RATES = published.BLISS_ARMS, published.BLISS_RESPONSES
 
 
 def logistic_data() -> dict[str, list[int]]:

@@ -14,6 +14,7 @@ and the higher dose does at least as well as the lower one at week 52 in both tr
 import numpy as np
 import pytest
 
+from trialsim.config.published import BLISS_ARMS, BLISS_RESPONSES
 from trialsim.experiments.calibration import binomial_ci
 from trialsim.run.simulate import simulate
 from trialsim.run.trial import Plan
@@ -22,23 +23,8 @@ from trialsim.summarize.tables import summarize, whole_trial
 pytestmark = pytest.mark.acceptance
 
 R = 300
-ARMS = ("placebo", "bel1", "bel10")
-# endpoint, week -> per arm (events, n); seed 000 Table 3
-RATES = {
-    "bliss52": {
-        ("sri4", 52): [(125, 287), (148, 288), (167, 290)],
-        ("sledai_reduction_4", 52): [(132, 287), (153, 288), (169, 290)],
-        ("no_pga_worsening", 52): [(199, 287), (227, 288), (231, 290)],
-        ("no_new_bilag", 52): [(210, 287), (226, 288), (236, 290)],
-    },
-    "bliss76": {
-        ("sri4", 52): [(93, 275), (110, 271), (118, 273)],
-        ("sledai_reduction_4", 52): [(98, 275), (116, 271), (128, 273)],
-        ("no_pga_worsening", 52): [(173, 275), (197, 271), (189, 273)],
-        ("no_new_bilag", 52): [(179, 275), (203, 271), (189, 273)],
-        ("sri4", 76): [(89, 275), (106, 271), (105, 273)],
-    },
-}
+# per arm (events, n) by trial and (endpoint, week): seed 000 Table 3 (one home)
+ARMS, RATES = BLISS_ARMS, BLISS_RESPONSES
 # endpoint, week -> (bel1 OR CI, bel10 OR CI); seed 000 Table 3
 ODDS = {
     "bliss52": {

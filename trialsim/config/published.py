@@ -1,5 +1,7 @@
-"""Published baseline characteristics of the trials the presets reproduce (the source
-populations): what the simulated baseline table is set against (tests, the HTML report).
+"""Published results of the trials the presets reproduce: their baseline characteristics
+(the source populations: what the simulated baseline table is set against, in the tests and
+the HTML report) and their arms' SRI-4 and component responses (the calibration acceptance
+and the installation qualification).
 
 Names are those of ``trialsim.analysis.baseline.BASELINE_NAMES``. Percentages are of the
 randomised patients; means come with their published SD.
@@ -63,4 +65,25 @@ SOURCE_POPULATIONS = {
                       "Navarra et al., Lancet 2011 (seed 000 Table 4; domain.md §3)"),
     "bliss76": _trial(1, "BLISS-76",
                       "Furie et al., Arthritis Rheum 2011 (seed 000 Table 4; domain.md §3)"),
+}
+
+
+#: the arms of the BLISS trials, in the order of :data:`BLISS_RESPONSES`
+BLISS_ARMS = ("placebo", "bel1", "bel10")
+#: responders and patients, (events, n) per arm, by trial and (endpoint, week): seed 000
+#: Table 3 (SRI-4 and its three components; BLISS-76 also SRI-4 at week 76)
+BLISS_RESPONSES = {
+    "bliss52": {
+        ("sri4", 52): [(125, 287), (148, 288), (167, 290)],
+        ("sledai_reduction_4", 52): [(132, 287), (153, 288), (169, 290)],
+        ("no_pga_worsening", 52): [(199, 287), (227, 288), (231, 290)],
+        ("no_new_bilag", 52): [(210, 287), (226, 288), (236, 290)],
+    },
+    "bliss76": {
+        ("sri4", 52): [(93, 275), (110, 271), (118, 273)],
+        ("sledai_reduction_4", 52): [(98, 275), (116, 271), (128, 273)],
+        ("no_pga_worsening", 52): [(173, 275), (197, 271), (189, 273)],
+        ("no_new_bilag", 52): [(179, 275), (203, 271), (189, 273)],
+        ("sri4", 76): [(89, 275), (106, 271), (105, 273)],
+    },
 }
