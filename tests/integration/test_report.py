@@ -28,6 +28,7 @@ from trialsim.experiments.pipeline import run_scenario
 from trialsim.report.cells import SUMMARY_KEY, key_of
 from trialsim.report.folder import ResultsFolder
 from trialsim.report.html import render_report
+from trialsim.report.sections import KEPT_STATISTICS
 
 CALIBRATION = ROOT / "results" / "calibration"
 VOID = {"meta", "img", "br", "hr", "input", "link"}
@@ -435,3 +436,49 @@ def test_the_notebook_example_draws_its_figure(tmp_path, run_folder):
     other = subprocess.run([sys.executable, str(script), str(ROOT / "results" / "calibration")],
                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert other.returncode == 1 and "holds `trialsim calibrate`" in other.stderr
+
+
+def assert_reports_every_table(folder: Path, html: str) -> None:
+    """Every number of every CSV of ``folder`` is in the report with its exact value, and
+    every PNG is embedded."""
+    p = parse(html)
+    res = ResultsFolder(folder)
+    keyed = {(c.get("data-source"), c["data-key"]): float(c["data-value"]) for c in p.cells}
+    assert res.table_files
+    for table in res.table_files:
+        df = res.table(table.name)
+        shown = {k.split("|")[0] for s, k in keyed if s == table.name}
+        if len(df) > 2000:  # a long table keeps its whole-trial headline rows
+            assert shown and "rows shown: the whole-trial" in "".join(p.text)
+            df = df.iloc[sorted(int(i) for i in shown)]
+            assert set(df.statistic) <= set(KEPT_STATISTICS) and df.subgroup.isna().all()
+        for i, row in zip(df.index, df.itertuples(index=False), strict=True):
+            for col, v in zip(df.columns, row, strict=True):
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and not pd.isna(v):
+                    assert same(keyed[(table.name, f"{i}|{col}")], float(v)), (table, i, col)
+    assert len(p.images) == len(res.figure_files) > 0
+
+
+TINY_SET = sum((["--set", f"{k}={json.dumps(v)}"] for k, v in TINY.items()
+                if k != "design.sample_size"), [])
+
+
+@pytest.mark.parametrize("command, options", [
+    ("sweep", ["--sweep", "design.dropout_per_year=0.05,0.2", "--replicates", "3"]),
+    ("assurance", ["--draws", "2", "--sizes", "60,90", "--replicates", "2",
+                   "--calibration", str(CALIBRATION)]),
+    ("samplesize", ["--target-power", "0.5", "--n-min", "60", "--n-max", "300",
+                    "--replicates", "20", "--confirm-replicates", "20", "--bootstrap", "20",
+                    "--set", 'constant_response={"rates": {"placebo": 0.3, "bel1": 0.45, '
+                    '"bel10": 0.65}}', "--set", 'analysis.endpoints=["constant_response"]',
+                    "--set", "analysis.subgroups.factors=[]", "--endpoint",
+                    "constant_response", "--comparison", "bel10_vs_placebo"]),
+])
+def test_experiment_folders_report_every_table(tmp_path, command, options):
+    out = tmp_path / command
+    assert main([command, str(CONFIGS / "bliss76.yaml"), "--out", str(out), "--quiet",
+                 "--no-checkpoint", *options, *TINY_SET]) == 0
+    assert main(["report", str(out), "--quiet", "--calibration", str(CALIBRATION)]) == 0
+    html = (out / "report.html").read_text()
+    assert_reports_every_table(out, html)
+    assert section_text(html, "calibration")  # the model's calibration status is given

@@ -121,9 +121,9 @@ def value_cell(value, mcse=None, key: str | None = None, source: str | None = No
 def frame_table(df: pd.DataFrame, title: str, source: str, note: str = "",
                 collapsed: bool = False) -> Table:
     """Any results table as it is: every column, numbers formatted, each number cell keyed
-    by its row number in ``source``."""
+    by its row number in ``source`` (``df``'s index: a selection keeps the file's rows)."""
     table = Table(title, [str(c) for c in df.columns], note=note, collapsed=collapsed)
-    for i, row in enumerate(df.itertuples(index=False)):
+    for i, row in zip(df.index, df.itertuples(index=False), strict=True):
         cells = []
         for col, v in zip(df.columns, row, strict=True):
             if isinstance(v, (int, float)) and not isinstance(v, bool):

@@ -269,20 +269,44 @@ def _published(pop, name: str) -> Cell:
 
 # --------------------------------------------------------------------------- other tables
 
+#: the statistics a long summary-like table (sweep.csv, one summary per grid point) keeps
+#: in the report, whole trial only; the file has every row
+KEPT_STATISTICS = ("response_rate", "power", "power_adjusted", "gs_power",
+                   "odds_ratio_median", "risk_difference_mean", "mean_change",
+                   "difference_mean", "hazard_ratio_median", "disjunctive_power",
+                   "success_any_power", "success_all_power")
+
+
+def _shorter(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """A long summary-like table cut to its whole-trial headline statistics, and a note."""
+    if "statistic" not in df.columns:
+        return df, ""
+    keep = df.statistic.isin(KEPT_STATISTICS)
+    if "subgroup" in df.columns:
+        keep &= df.subgroup.isna()
+    return df[keep], (f"{int(keep.sum())} of {len(df)} rows shown: the whole-trial "
+                      f"{', '.join(KEPT_STATISTICS)}; the file has every row.")
+
+
 def file_tables(res: ResultsFolder, skip: tuple[str, ...] = ()) -> list[Table]:
-    """Every CSV of the folder not shown elsewhere, as it is (folded when long); a
-    patient-level file too long to show is named with its size."""
+    """Every CSV of the folder not shown elsewhere, as it is (folded when long; a long
+    summary-like table cut to its headline statistics); a patient-level file too long to
+    show is named with its size."""
     tables = []
     for path in res.table_files:
         if path.name in skip:
             continue
         df = res.table(path.name)
+        note = ""
+        if len(df) > MAX_SHOWN_ROWS:
+            df, note = _shorter(df)
         if len(df) > MAX_SHOWN_ROWS:
             tables.append(Table(path.name, ["rows", "columns"], [[
                 Cell(f"{len(df):,}"), Cell(", ".join(map(str, df.columns)))]],
                 note="Too long to show here: open the file."))
             continue
-        tables.append(frame_table(df, path.name, path.name, collapsed=len(df) > 40))
+        tables.append(frame_table(df, path.name, path.name, collapsed=len(df) > 40,
+                                  note=note))
     return tables
 
 
