@@ -5,8 +5,9 @@ tolerances widened accordingly, in Monte Carlo standard errors): closed-form pow
 (tests/validation/test_power_closed_form.py), type I error
 (tests/validation/test_type1_error.py), the BLISS acceptance
 (tests/validation/test_bliss_reproduction.py) and bit-identical results for any ``n_jobs``
-and chunk size (tests/integration/test_reproducibility.py). Seeds are fixed, so on a
-correct installation every check gives the same numbers as on any other.
+and chunk size (tests/integration/test_reproducibility.py). Seeds are fixed, so a rerun on
+the same machine gives the same numbers bit for bit; another machine should agree to the
+last digits (its math library may round differently), well inside the tolerances.
 """
 
 from __future__ import annotations
