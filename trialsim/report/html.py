@@ -170,10 +170,13 @@ def _summary_section(res: ResultsFolder, calibration: Path | None) -> Section | 
     paras = []
     s = res.summary
     if res.command == "run" and res.family == "sle" and s is not None:
-        paras += sections.key_findings(s, res.config, res.run.get("replicates"))
+        paras += [Markup('<span class="warn">{}</span>').format(p) if p.startswith("Warning")
+                  else p for p in sections.key_findings(s, res.config, res.run.get("replicates"))]
     status = _status(res, calibration)
     if status is not None and res.command != "calibrate" and status.verdicts:
         paras.append(status.verdicts[0] if status.ok is not None else status.headline)
+        if status.ok is False:
+            paras[-1] = Markup('<span class="warn">{}</span>').format(paras[-1])
     elif status is not None and res.command != "calibrate":
         paras.append(status.headline)
     if not paras:
