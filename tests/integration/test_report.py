@@ -191,9 +191,19 @@ def test_run_without_report_removes_a_stale_one(tmp_path):
     assert (out / "report.html").is_file()
 
 
+@pytest.fixture(scope="module")
+def skin_cohort(tmp_path_factory):
+    """A small run of the seed 004 cohort (results/ holds only the committed calibration)."""
+    out = tmp_path_factory.mktemp("skin") / "clasi_realworld"
+    assert main(["run", str(CONFIGS / "clasi_realworld.yaml"), "--replicates", "3",
+                 "--n-jobs", "1", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
 @pytest.mark.parametrize("folder", ["calibration", "clasi_realworld"])
-def test_other_commands_folders_report_every_table(folder):
-    path = ROOT / "results" / folder
+def test_other_commands_folders_report_every_table(folder, request):
+    path = (ROOT / "results" / folder if folder == "calibration"
+            else request.getfixturevalue("skin_cohort"))
     p = parse(render_report(path, CALIBRATION))
     res = ResultsFolder(path)
     keyed = {(c.get("data-source"), c["data-key"]): float(c["data-value"]) for c in p.cells}
@@ -408,8 +418,8 @@ def test_a_failing_report_does_not_lose_the_run(tmp_path, monkeypatch, capsys):
         capsys.readouterr().err
 
 
-def test_source_and_calibration_are_refused_where_they_mean_nothing(capsys):
-    skin = str(ROOT / "results" / "clasi_realworld")
+def test_source_and_calibration_are_refused_where_they_mean_nothing(capsys, skin_cohort):
+    skin = str(skin_cohort)
     assert main(["report", skin, "--source", "bliss52"]) == 2
     assert "has no baseline" in capsys.readouterr().err
     assert main(["report", skin, "--calibration", str(CALIBRATION)]) == 2
